@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config';
+import { StoreError } from '../db/store';
+import { CliError, type CommandModule } from './command';
+import { registerServe } from './serve';
+
+const modules: CommandModule[] = [registerServe];
+
+export function buildProgram(): Command {
+  const program = new Command('socle')
+    .description('Socle: LTI 1.3 tool and xAPI bridge for the formation socle au numérique en santé')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of modules) register(program);
+  return program;
+}
+
+/** Entry point of `socle`: known errors print one line and exit 1; usage errors exit 2. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (error instanceof ConfigError || error instanceof StoreError || error instanceof CliError) {
+      process.stderr.write(`socle: ${error.message}\n`);
+    } else {
+      process.stderr.write(`socle: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { startServer } from '../server';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the Socle service (HTTP, LTI, xAPI) on the configured port')
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      const server = await startServer(config, logger);
+      const database =
+        server.ctx.store.driver === 'pglite'
+          ? `embedded PGlite at ${server.ctx.store.location}`
+          : `PostgreSQL at ${server.ctx.store.location}`;
+      logger.info(
+        { url: config.publicUrl, listening: server.url, database },
+        `Socle is ready at ${config.publicUrl} (${database})`,
+      );
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        server.close().then(
+          () => {
+            logger.info('stopped');
+            process.exit(0);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+}

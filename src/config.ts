@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Socle's whole configuration comes from the environment, parsed here and nowhere else.
+ * Defaults make a bare `npm start` work: embedded PGlite in ./data, port 3000.
+ */
+const port = z
+  .string()
+  .regex(/^\d+$/, 'expected a whole number between 0 and 65535')
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(0, 'expected a whole number between 0 and 65535')
+      .max(65535, 'expected a whole number between 0 and 65535'),
+  );
+
+const httpUrl = z
+  .string()
+  .refine(
+    (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
+    'expected an http(s) URL such as https://socle.example.fr',
+  );
+
+const envSchema = z
+  .object({
+    PORT: port.default(3000),
+    PUBLIC_URL: httpUrl.optional(),
+    DATABASE_URL: z
+      .string()
+      .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'expected a postgres:// URL')
+      .optional(),
+    DATA_DIR: z.string().min(1, 'expected a directory path').default('./data'),
+    LTI_KEY: z.string().min(32, 'expected a secret of at least 32 characters').optional(),
+    LRS_ENDPOINT: httpUrl.optional(),
+    LRS_KEY: z.string().min(1).optional(),
+    LRS_SECRET: z.string().min(1).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.LRS_ENDPOINT && !(env.LRS_KEY && env.LRS_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LRS_KEY'],
+        message: 'LRS_KEY and LRS_SECRET are required when LRS_ENDPOINT is set',
+      });
+    }
+    if (env.DATABASE_URL && !env.LTI_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LTI_KEY'],
+        message: 'required when DATABASE_URL is set (every Socle instance on one database must share it)',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  port: number;
+  publicUrl: string;
+  /** Unset = embedded PGlite in `${dataDir}/pglite`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  ltiKey: string;
+  lrs: { endpoint: string; key: string; secret: string } | undefined;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Only Socle's variables are read; empty strings count as unset (as in `PORT= npm start`). */
+function pickEnv(source: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/** Parses the environment; throws a ConfigError whose message names every wrong variable (never its value). */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(pickEnv(source));
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  return result.data;
+}
+
+/**
+ * The LTI secret (it encrypts keys and tokens at rest and signs ltijs cookies). In embedded mode it is
+ * generated once and kept in DATA_DIR with 0600 permissions; it is never logged.
+ */
+function embeddedLtiKey(dataDir: string): string {
+  const file = path.join(dataDir, 'lti-key');
+  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing.length < 32) throw new ConfigError(`${file} is corrupt: expected a secret of at least 32 characters`);
+    return existing;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(32).toString('base64url');
+  try {
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (error) {
+    // Another process created it between our read and write: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return fs.readFileSync(file, 'utf8').trim();
+    throw error;
+  }
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const env = parseEnv(source);
+  const dataDir = path.resolve(env.DATA_DIR);
+  return {
+    port: env.PORT,
+    publicUrl: (env.PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: env.DATABASE_URL,
+    dataDir,
+    ltiKey: env.LTI_KEY ?? embeddedLtiKey(dataDir),
+    lrs:
+      env.LRS_ENDPOINT && env.LRS_KEY && env.LRS_SECRET
+        ? { endpoint: env.LRS_ENDPOINT, key: env.LRS_KEY, secret: env.LRS_SECRET }
+        : undefined,
+    logLevel: env.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,2 @@
+// One drizzle schema for both drivers. Each module keeps its tables in its own file, re-exported here.
+export * from './audit';

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { Pool } from 'pg';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+/** The drizzle database, whichever driver is behind it. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+/** A transaction or the database itself: functions that write take this so callers can compose them. */
+export type Executor = Parameters<Parameters<Database['transaction']>[0]>[0] | Database;
+
+export interface Store {
+  db: Database;
+  driver: 'pglite' | 'postgres';
+  /** Where the data lives, for logs: a directory or the server's host/database (never its password). */
+  location: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+export const migrationsFolder = path.join(__dirname, 'migrations');
+
+/** Arbitrary constant: every Socle process migrating one PostgreSQL database takes this advisory lock. */
+const MIGRATION_LOCK = 7_105_079_411;
+
+export type StoreOptions = { databaseUrl: string } | { dataDir: string };
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  return 'databaseUrl' in options ? openPostgres(options.databaseUrl) : openPglite(options.dataDir);
+}
+
+async function openPostgres(databaseUrl: string): Promise<Store> {
+  const pool = new Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+  pool.on('error', () => {
+    // An idle client lost its server: the pool replaces it; the next query reports the outage.
+  });
+  const url = new URL(databaseUrl);
+  const location = `${url.hostname}:${url.port || 5432}${url.pathname}`;
+  try {
+    const client = await pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await migratePg(drizzlePg(client, { schema }), { migrationsFolder });
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      }
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new StoreError(`Cannot open PostgreSQL at ${location}: ${(error as Error).message}`);
+  }
+  const db = drizzlePg(pool, { schema }) as unknown as Database;
+  return {
+    db,
+    driver: 'postgres',
+    location,
+    ping: async () => {
+      await db.execute(sql`SELECT 1`);
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * PGlite does not lock its directory and two processes on one directory corrupt it, so Socle takes an
+ * exclusive lock file holding its pid. A lock left by a dead process is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const lockFile = path.join(dir, 'socle.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(fs.readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new StoreError(
+          `The data directory ${dir} is in use by another Socle process (pid ${pid}). ` +
+            'The embedded database allows one process at a time: stop that process, or set DATABASE_URL to use PostgreSQL.',
+        );
+      }
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+  throw new StoreError(`Cannot lock the data directory ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function openPglite(dataDir: string): Promise<Store> {
+  const dir = path.resolve(dataDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const unlock = lockDataDir(dir);
+  const location = path.join(dir, 'pglite');
+  let client: PGlite | undefined;
+  try {
+    client = await PGlite.create(location);
+    const db = drizzlePglite(client, { schema });
+    await migratePglite(db, { migrationsFolder });
+    const opened = client;
+    return {
+      db: db as unknown as Database,
+      driver: 'pglite',
+      location,
+      ping: async () => {
+        await opened.query('SELECT 1');
+      },
+      close: async () => {
+        try {
+          await opened.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    await client?.close().catch(() => undefined);
+    unlock();
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(`Cannot open the embedded database at ${location}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, parseEnv } from '../src/config';
+
+describe('configuration from the environment', () => {
+  it('starts from defaults when nothing is set', () => {
+    const env = parseEnv({});
+    expect(env).toMatchObject({ PORT: 3000, DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /PORT: expected a whole number/],
+    [{ PORT: '70000' }, /PORT: expected a whole number between 0 and 65535/],
+    [{ PUBLIC_URL: 'socle.example.fr' }, /PUBLIC_URL: expected an http\(s\) URL/],
+    [{ DATABASE_URL: 'mysql://x/y', LTI_KEY: 'k'.repeat(32) }, /DATABASE_URL: expected a postgres:\/\/ URL/],
+    [{ DATABASE_URL: 'postgres://localhost/socle' }, /LTI_KEY: required when DATABASE_URL is set/],
+    [{ LTI_KEY: 'short' }, /LTI_KEY: expected a secret of at least 32 characters/],
+    [{ LRS_ENDPOINT: 'https://lrs.example.fr/xapi' }, /LRS_KEY: LRS_KEY and LRS_SECRET are required/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  ])('refuses %j with a message naming the variable', (env, message) => {
+    expect(() => parseEnv(env)).toThrow(ConfigError);
+    expect(() => parseEnv(env)).toThrow(message);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    expect(() => parseEnv({ LTI_KEY: 'hunter2' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+    );
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseEnv({ PORT: '', DATABASE_URL: '' }).PORT).toBe(3000);
+  });
+
+  it('generates the embedded LTI secret once, private to the owner, and reuses it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-config-'));
+    try {
+      const first = loadConfig({ DATA_DIR: dir });
+      const file = path.join(dir, 'lti-key');
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(first.ltiKey.length).toBeGreaterThanOrEqual(32);
+      expect(loadConfig({ DATA_DIR: dir }).ltiKey).toBe(first.ltiKey);
+      expect(first.publicUrl).toBe('http://127.0.0.1:3000');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prefers LTI_KEY and PUBLIC_URL when given, without a trailing slash', () => {
+    const config = loadConfig({ LTI_KEY: 'x'.repeat(40), PUBLIC_URL: 'https://socle.univ.fr/', DATA_DIR: '/nonexistent' });
+    expect(config.ltiKey).toBe('x'.repeat(40));
+    expect(config.publicUrl).toBe('https://socle.univ.fr');
+  });
+});

@@ -1,0 +1,41 @@
+import type { Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { type RunningServer, startServer } from '../../src/server';
+import { createTestDatabase, type Driver } from './db';
+
+/** A configuration for tests: a free port, quiet logs, a fixed LTI secret. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 0,
+    publicUrl: 'http://127.0.0.1:0',
+    databaseUrl: undefined,
+    dataDir: '/nonexistent',
+    ltiKey: 'test-lti-key-0123456789abcdef0123456789',
+    lrs: undefined,
+    logLevel: 'silent',
+    ...overrides,
+  };
+}
+
+export interface TestServer extends RunningServer {
+  destroy(): Promise<void>;
+}
+
+/** The real service on a loopback port over a fresh database of `driver`. */
+export async function startTestServer(driver: Driver, overrides: Partial<Config> = {}): Promise<TestServer> {
+  const database = await createTestDatabase(driver);
+  const config = testConfig({
+    ...('databaseUrl' in database.options
+      ? { databaseUrl: database.options.databaseUrl }
+      : { dataDir: database.options.dataDir }),
+    ...overrides,
+  });
+  const server = await startServer(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  return {
+    ...server,
+    destroy: async () => {
+      await server.close(1_000);
+      await database.destroy();
+    },
+  };
+}
