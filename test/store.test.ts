@@ -15,7 +15,7 @@ describe.each(drivers)('store on %s', (driver) => {
       const rows = await second.db.select().from(auditEvents);
       expect(rows).toHaveLength(1);
       const migrations = await second.db.execute(sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
-      expect(migrations.rows[0]).toMatchObject({ n: expect.any(Number) });
+      expect((migrations as unknown as { rows: unknown[] }).rows[0]).toMatchObject({ n: expect.any(Number) });
       await second.close();
     } finally {
       await database.destroy();
