@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { auditEvents } from '../src/db/schema';
-import { openStore, StoreError } from '../src/db/store';
+import { openStore, queryRows, StoreError } from '../src/db/store';
 import { createTestDatabase, drivers } from './support/db';
 
 describe.each(drivers)('store on %s', (driver) => {
@@ -14,8 +14,8 @@ describe.each(drivers)('store on %s', (driver) => {
       const second = await openStore(database.options);
       const rows = await second.db.select().from(auditEvents);
       expect(rows).toHaveLength(1);
-      const migrations = await second.db.execute(sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
-      expect((migrations as unknown as { rows: unknown[] }).rows[0]).toMatchObject({ n: expect.any(Number) });
+      const [migrations] = await queryRows<{ n: number }>(second.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+      expect(migrations?.n).toBe(1);
       await second.close();
     } finally {
       await database.destroy();
