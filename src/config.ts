@@ -60,6 +60,9 @@ const envSchema = z
 
 export type Env = z.infer<typeof envSchema>;
 
+/** The names of every variable Socle reads. */
+export const configVariables = Object.keys(envSchema.shape) as (keyof Env)[];
+
 export interface Config {
   port: number;
   publicUrl: string;
@@ -78,7 +81,7 @@ export class ConfigError extends Error {
 /** Only Socle's variables are read; empty strings count as unset (as in `PORT= npm start`). */
 function pickEnv(source: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
+  for (const key of configVariables) {
     const value = source[key];
     if (value !== undefined && value !== '') out[key] = value;
   }

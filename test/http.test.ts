@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { startTestServer, type TestServer } from './support/app';
 import { drivers } from './support/db';
 
@@ -44,5 +45,38 @@ describe('HTTP service when the database is gone', () => {
     } finally {
       await server.destroy().catch(() => undefined);
     }
+  });
+});
+
+describe.each(drivers)('readiness and metrics on %s', (driver) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(driver);
+  });
+  afterAll(() => server?.destroy());
+
+  it('is ready when every migration of this build is applied', async () => {
+    const res = await fetch(`${server.url}/ready`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ready', migrations: { upToDate: true } });
+  });
+
+  it('is not ready when the database lacks the latest migration', async () => {
+    await server.ctx.store.db.execute(sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM drizzle.__drizzle_migrations)`);
+    const res = await fetch(`${server.url}/ready`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'not_ready', migrations: { upToDate: false } });
+  });
+
+  it('serves Prometheus metrics with request latency by route pattern', async () => {
+    await fetch(`${server.url}/health`);
+    await fetch(`${server.url}/no/such/page/42`);
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/socle_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} \d+/);
+    expect(text).toContain('route="unmatched",status="404"');
+    expect(text).not.toContain('/no/such/page/42');
+    expect(text).toContain('socle_process_resident_memory_bytes');
   });
 });

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context';
 import { errorHandler, notFoundHandler } from './errors';
+import { measureHttp } from '../metrics';
 import { healthRouter } from './health';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -22,9 +23,10 @@ export async function createApp(ctx: AppContext): Promise<Express> {
         return id;
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/health' },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
     }),
   );
+  app.use(measureHttp);
   app.use(healthRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
