@@ -56,3 +56,39 @@ export function waitForExit(child: ChildProcess): Promise<number | null> {
     else child.once('exit', (code) => resolve(code));
   });
 }
+
+/**
+ * Runs `socle …` inside the test process (same code path as the binary, without a process start): the given
+ * variables replace Socle's for the call, stdout/stderr are captured. Use `runCli` for what needs a real process
+ * (signals, locks held by another process).
+ */
+export async function runCliInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main');
+  const { configVariables } = await import('../../src/config');
+  const saved = { ...process.env };
+  for (const key of configVariables) delete process.env[key];
+  Object.assign(process.env, { LOG_LEVEL: 'silent' }, env);
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  const previousExitCode = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await main(['node', 'socle', ...args]);
+    return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.exitCode = previousExitCode;
+    process.env = saved;
+  }
+}

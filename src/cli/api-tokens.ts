@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { createApiToken, listApiTokens, revokeApiToken } from '../auth/api-tokens';
+import { findPlatform } from '../identity';
+import { CliError, output, withContext } from './command';
+
+const tokenName = z.string().regex(/^[\w.-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_" or "-"');
+
+export function registerApiTokens(program: Command): void {
+  const tokens = program.command('api-tokens').description('API tokens for machine callers of /api/v1 (sent as Authorization: Bearer)');
+  tokens
+    .command('create')
+    .description('create a token; it is printed once and only its digest is kept')
+    .requiredOption('--name <name>', 'a name to recognise and revoke it by')
+    .requiredOption('--role <role>', 'the role it acts with: admin')
+    .option('--platform <issuer>', 'limit it to one platform (its LTI issuer)')
+    .option('--json', 'print {"token"} as JSON')
+    .action(async (opts: { name: string; role: string; platform?: string; json?: boolean }) => {
+      const name = tokenName.safeParse(opts.name);
+      if (!name.success) throw new CliError(`--name: ${name.error.issues[0]?.message}`);
+      if (opts.role !== 'admin') throw new CliError(`--role: expected admin, got "${opts.role}"`);
+      const { token } = await withContext(async ({ store }) =>
+        store.db.transaction(async (tx) => {
+          let platformId: number | null = null;
+          if (opts.platform) {
+            const platform = await findPlatform(tx, opts.platform);
+            if (!platform) throw new CliError(`--platform: no platform ${opts.platform} (see socle platforms list)`);
+            platformId = platform.id;
+          }
+          try {
+            return await createApiToken(tx, { name: name.data, role: 'admin', platformId });
+          } catch (error) {
+            throw new CliError(`--name: ${(error as Error).message}`);
+          }
+        }),
+      );
+      output({ token }, Boolean(opts.json), () => `${token}\nKeep it secret: it is shown only once.`);
+    });
+  tokens
+    .command('list')
+    .description('list tokens (never their value)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await withContext(({ store }) => listApiTokens(store.db));
+      output(rows, Boolean(opts.json), () =>
+        rows.length
+          ? rows
+              .map((r) => `${r.name}\t${r.role}\t${r.platform ?? 'all platforms'}\t${r.revokedAt ? 'revoked' : 'active'}`)
+              .join('\n')
+          : 'No API token yet: socle api-tokens create --name NAME --role admin',
+      );
+    });
+  tokens
+    .command('revoke <name>')
+    .description('revoke a token')
+    .action(async (name: string) => {
+      const done = await withContext(({ store }) => revokeApiToken(store.db, name));
+      if (!done) throw new CliError(`no active token named ${name}`);
+      output({ revoked: name }, false, () => `Revoked ${name}.`);
+    });
+}
