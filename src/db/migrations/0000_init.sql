@@ -59,11 +59,61 @@ CREATE TABLE "api_tokens" (
 	CONSTRAINT "api_tokens_token_hash_unique" UNIQUE("token_hash")
 );
 --> statement-breakpoint
+CREATE TABLE "activity_mappings" (
+	"course_id" integer NOT NULL,
+	"activity_iri" text NOT NULL,
+	"referential_id" text NOT NULL,
+	"referential_version" text NOT NULL,
+	"competency_key" text NOT NULL,
+	"minutes" integer NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "activity_mappings_course_id_activity_iri_competency_key_pk" PRIMARY KEY("course_id","activity_iri","competency_key")
+);
+--> statement-breakpoint
+CREATE TABLE "course_activities" (
+	"course_id" integer NOT NULL,
+	"iri" text NOT NULL,
+	"name" text NOT NULL,
+	"modname" text,
+	"section_number" integer,
+	"section_name" text,
+	"completion" text,
+	"source" text NOT NULL,
+	"position" integer DEFAULT 0 NOT NULL,
+	"gone_at" timestamp with time zone,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "course_activities_course_id_iri_pk" PRIMARY KEY("course_id","iri")
+);
+--> statement-breakpoint
+CREATE TABLE "course_settings" (
+	"course_id" integer PRIMARY KEY NOT NULL,
+	"require_success" boolean,
+	"cap_to_measured_duration" boolean,
+	"activities_refreshed_at" timestamp with time zone,
+	"activities_refresh_error" text,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "platform_settings" (
+	"platform_id" integer PRIMARY KEY NOT NULL,
+	"default_referential_id" text,
+	"default_referential_version" text,
+	"require_success" boolean DEFAULT false NOT NULL,
+	"cap_to_measured_duration" boolean DEFAULT false NOT NULL,
+	"webservice_token" text,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "users" ADD CONSTRAINT "users_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_tokens" ADD CONSTRAINT "api_tokens_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "activity_mappings" ADD CONSTRAINT "activity_mappings_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "course_activities" ADD CONSTRAINT "course_activities_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "course_settings" ADD CONSTRAINT "course_settings_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "platform_settings" ADD CONSTRAINT "platform_settings_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");
+CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
+CREATE INDEX "activity_mappings_activity_idx" ON "activity_mappings" USING btree ("activity_iri");

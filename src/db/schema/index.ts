@@ -2,3 +2,4 @@
 export * from './audit';
 export * from './identity';
 export * from './auth';
+export * from './mapping';
