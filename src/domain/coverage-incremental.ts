@@ -19,15 +19,19 @@ import {
   type ManualCredit,
 } from './coverage';
 
+/** The current state of one activity for the learner. */
+export interface ActivityState {
+  /** The latest valid event: the activity's state. */
+  readonly latest: CompletionEvent;
+  /** Its valid (non-voided) events, one per eventKey: what the state falls back on when the latest is voided. */
+  readonly events: readonly CompletionEvent[];
+}
+
 export interface LearnerState {
-  /** activityKey → eventKey → the valid (non-voided) events of that activity. */
-  readonly events: Readonly<Record<string, Readonly<Record<string, CompletionEvent>>>>;
-  /** activityKey → the activity's current state: its latest valid event. */
-  readonly latest: Readonly<Record<string, CompletionEvent>>;
+  /** activityKey → the activity's state: the per-activity latest-event table. */
+  readonly activities: Readonly<Record<string, ActivityState>>;
   /** Voided event keys. Voiding is final, and may arrive before the event it voids. */
   readonly voided: Readonly<Record<string, true>>;
-  /** eventKey → the activities holding an event with that key. */
-  readonly eventActivities: Readonly<Record<string, readonly string[]>>;
   /** Manual credits by id. */
   readonly manualCredits: Readonly<Record<string, ManualCredit>>;
 }
@@ -42,13 +46,7 @@ export type CoverageChange =
   | { type: 'mappings'; courseId: number; activityId: string; mappings: { competencyKey: string; minutes: number }[] }
   | { type: 'policy'; courseId: number; policy: CreditingPolicy };
 
-export const emptyLearnerState: LearnerState = Object.freeze({
-  events: {},
-  latest: {},
-  voided: {},
-  eventActivities: {},
-  manualCredits: {},
-});
+export const emptyLearnerState: LearnerState = Object.freeze({ activities: {}, voided: {}, manualCredits: {} });
 
 /** Applies a change to the learner's facts (a mapping or policy change leaves the state as it is). */
 export function applyToState(state: LearnerState, change: CoverageChange): LearnerState {
@@ -94,7 +92,11 @@ export function applyChange(
 }
 
 export function coverageFromState(rules: CoverageRules, state: LearnerState): LearnerCoverage {
-  return coverageFromLatest(rules, Object.values(state.latest), Object.values(state.manualCredits));
+  return coverageFromLatest(
+    rules,
+    Object.values(state.activities).map((a) => a.latest),
+    Object.values(state.manualCredits),
+  );
 }
 
 /** The state of a learner built from their facts, change by change. */
@@ -109,44 +111,34 @@ function addEvent(state: LearnerState, event: CompletionEvent): LearnerState {
   const key = eventKey(event);
   if (state.voided[key]) return state;
   const activity = activityKey(event.courseId, event.activityId);
-  const events = state.events[activity];
-  const existing = events?.[key];
-  if (existing !== undefined && compareEvents(existing, event) >= 0) return state;
-  const current = state.latest[activity];
-  const latest = current === undefined || compareEvents(event, current) > 0 ? event : current;
-  const holders = state.eventActivities[key] ?? [];
-  return {
-    ...state,
-    events: { ...state.events, [activity]: { ...events, [key]: event } },
-    latest: latest === current ? state.latest : { ...state.latest, [activity]: latest },
-    eventActivities: holders.includes(activity)
-      ? state.eventActivities
-      : { ...state.eventActivities, [key]: [...holders, activity] },
-  };
+  const current = state.activities[activity];
+  let next: ActivityState;
+  if (current === undefined) {
+    next = { latest: event, events: [event] };
+  } else {
+    const index = current.events.findIndex((e) => eventKey(e) === key);
+    const existing = index < 0 ? undefined : current.events[index];
+    // the same event again changes nothing; two contents under one key: the later-ordered one is kept
+    if (existing !== undefined && compareEvents(existing, event) >= 0) return state;
+    const events = index < 0 ? [...current.events, event] : current.events.map((e, i) => (i === index ? event : e));
+    next = { latest: compareEvents(event, current.latest) > 0 ? event : current.latest, events };
+  }
+  return { ...state, activities: { ...state.activities, [activity]: next } };
 }
 
 function voidEvent(state: LearnerState, key: string): LearnerState {
   if (state.voided[key]) return state;
-  const events = { ...state.events };
-  const latest = { ...state.latest };
-  for (const activity of state.eventActivities[key] ?? []) {
-    const remaining = { ...events[activity] };
-    delete remaining[key];
-    let best: CompletionEvent | undefined;
-    for (const event of Object.values(remaining)) {
-      if (best === undefined || compareEvents(event, best) > 0) best = event;
-    }
-    if (best === undefined) {
-      delete events[activity];
-      delete latest[activity];
-    } else {
-      events[activity] = remaining;
-      latest[activity] = best;
-    }
+  let activities: Record<string, ActivityState> | null = null;
+  for (const [activity, current] of Object.entries(state.activities)) {
+    const events = current.events.filter((e) => eventKey(e) !== key);
+    if (events.length === current.events.length) continue;
+    activities ??= { ...state.activities };
+    let latest: CompletionEvent | undefined;
+    for (const e of events) if (latest === undefined || compareEvents(e, latest) > 0) latest = e;
+    if (latest === undefined) delete activities[activity];
+    else activities[activity] = { latest, events };
   }
-  const eventActivities = { ...state.eventActivities };
-  delete eventActivities[key];
-  return { ...state, events, latest, eventActivities, voided: { ...state.voided, [key]: true } };
+  return { ...state, activities: activities ?? state.activities, voided: { ...state.voided, [key]: true } };
 }
 
 function sameCredit(a: ManualCredit, b: ManualCredit): boolean {

@@ -122,6 +122,8 @@ interface CompiledDomain {
 }
 
 export interface ResolvedMapping {
+  courseId: number;
+  activityId: string;
   competencyIndex: number;
   competencyKey: string;
   minutes: number;
@@ -135,8 +137,8 @@ export interface CoverageRules {
   readonly domains: readonly CompiledDomain[];
   readonly competencyCount: number;
   readonly competencyIndex: ReadonlyMap<string, number>;
-  /** By activityKey(courseId, activityId); known competencies only, sorted by key, duplicates summed. */
-  readonly mappingsByActivity: ReadonlyMap<string, readonly ResolvedMapping[]>;
+  /** activityId → courseId → its mappings to known competencies, sorted by key, duplicates summed. */
+  readonly mappingsByActivity: ReadonlyMap<string, ReadonlyMap<number, readonly ResolvedMapping[]>>;
   readonly mappings: readonly Mapping[];
   readonly policies: ReadonlyMap<number, CreditingPolicy>;
   readonly defaultPolicy: CreditingPolicy;
@@ -245,15 +247,22 @@ export function compileRules(
       });
     } else {
       byCompetency.set(mapping.competencyKey, {
+        courseId: mapping.courseId,
+        activityId: mapping.activityId,
         competencyIndex: competency,
         competencyKey: mapping.competencyKey,
         minutes: mapping.minutes,
       });
     }
   }
-  const mappingsByActivity = new Map<string, readonly ResolvedMapping[]>();
-  for (const [key, byCompetency] of grouped) {
-    mappingsByActivity.set(key, [...byCompetency.values()].sort((a, b) => cmp(a.competencyKey, b.competencyKey)));
+  const mappingsByActivity = new Map<string, Map<number, readonly ResolvedMapping[]>>();
+  for (const byCompetency of grouped.values()) {
+    const list = [...byCompetency.values()].sort((a, b) => cmp(a.competencyKey, b.competencyKey));
+    const first = list[0];
+    if (first === undefined) continue;
+    let byCourse = mappingsByActivity.get(first.activityId);
+    if (!byCourse) mappingsByActivity.set(first.activityId, (byCourse = new Map()));
+    byCourse.set(first.courseId, list);
   }
   const sortedUnknown = [...unknown.entries()].sort(([a], [b]) => cmp(a, b)).map(([, w]) => w);
 
@@ -300,6 +309,11 @@ function recompile(rules: CoverageRules, mappings: readonly Mapping[], policies:
   return compileRules(rules.referential, mappings, list, rules.defaultPolicy);
 }
 
+/** The mappings of one activity of one course to the référentiel's competencies. */
+export function mappingsFor(rules: CoverageRules, courseId: number, activityId: string): readonly ResolvedMapping[] {
+  return rules.mappingsByActivity.get(activityId)?.get(courseId) ?? [];
+}
+
 export function policyFor(rules: CoverageRules, courseId: number): CreditingPolicy {
   return rules.policies.get(courseId) ?? rules.defaultPolicy;
 }
@@ -309,20 +323,25 @@ export function policyFor(rules: CoverageRules, courseId: number): CreditingPoli
  * of itself (same eventKey), and the activity falls back to its latest other valid event.
  */
 export function latestEvents(events: Iterable<CompletionEvent>): CompletionEvent[] {
+  const all: readonly CompletionEvent[] = Array.isArray(events) ? events : [...events];
   let voided: Set<string> | null = null;
-  const all: CompletionEvent[] = [];
-  for (const event of events) {
-    all.push(event);
-    if (event.voided) (voided ??= new Set()).add(eventKey(event));
-  }
-  const best = new Map<string, CompletionEvent>();
+  for (const event of all) if (event.voided) (voided ??= new Set()).add(eventKey(event));
+  // activityId → the latest event per course (almost always one course): no key strings built per event
+  const best = new Map<string, CompletionEvent[]>();
   for (const event of all) {
     if (event.voided || (voided !== null && voided.has(eventKey(event)))) continue;
-    const key = activityKey(event.courseId, event.activityId);
-    const current = best.get(key);
-    if (current === undefined || compareEvents(event, current) > 0) best.set(key, event);
+    const list = best.get(event.activityId);
+    if (list === undefined) {
+      best.set(event.activityId, [event]);
+      continue;
+    }
+    const i = list.findIndex((e) => e.courseId === event.courseId);
+    if (i < 0) list.push(event);
+    else if (compareEvents(event, list[i] as CompletionEvent) > 0) list[i] = event;
   }
-  return [...best.values()];
+  const latest: CompletionEvent[] = [];
+  for (const list of best.values()) for (const event of list) latest.push(event);
+  return latest;
 }
 
 /** Manual credits by id, later copies overriding earlier ones except that a revocation sticks. */
@@ -385,8 +404,8 @@ export function activityCredits(
   latest: CompletionEvent,
 ): { mappings: readonly ResolvedMapping[]; minutes: number[] } | null {
   if (latest.kind !== 'completed' || latest.voided) return null;
-  const mappings = rules.mappingsByActivity.get(activityKey(latest.courseId, latest.activityId));
-  if (mappings === undefined || mappings.length === 0) return null;
+  const mappings = mappingsFor(rules, latest.courseId, latest.activityId);
+  if (mappings.length === 0) return null;
   const policy = policyFor(rules, latest.courseId);
   if (policy.requireSuccess && latest.success === false) return null;
   const nominal = mappings.map((m) => m.minutes);
