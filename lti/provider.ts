@@ -37,6 +37,7 @@ export function createLtiProvider(ctx: AppContext, options: { purge?: boolean } 
   const plugin = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE });
   const provider = new (Provider.constructor as ProviderClass)();
   const session = ctx.config.ltiSession;
+  const https = ctx.config.publicUrl.startsWith('https:');
   provider.setup(
     ctx.config.ltiKey,
     { plugin },
@@ -48,10 +49,11 @@ export function createLtiProvider(ctx: AppContext, options: { purge?: boolean } 
       cors: false,
       tokenMaxAge: TOKEN_MAX_AGE,
       ltiaas: session === 'ltiaas',
+      // ltiaas drops the session cookie, but ltijs still checks the one-minute state cookie of the login.
       cookies:
-        session === 'cross-site'
+        session === 'cross-site' || (session === 'ltiaas' && https)
           ? { secure: true, sameSite: 'None' }
-          : { secure: ctx.config.publicUrl.startsWith('https:'), sameSite: 'Lax' },
+          : { secure: https, sameSite: 'Lax' },
       dynReg: { url: `${ctx.config.publicUrl}${LTI_BASE}`, name: 'Socle', autoActivate: false },
     },
   );

@@ -241,6 +241,15 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
       expect((await fetch(`${server.url}/lti/me`, { headers: { Authorization: `Bearer ${forged}` } })).status).toBe(401);
     });
 
+    it('refuses a state-changing request that carries only the cookie, not the ltik (CSRF)', async () => {
+      const teacher = await moodle.launch(server, 'instructor');
+      const [course] = await server.ctx.store.db.select().from(courses).where(sql`${courses.contextId} = '2'`);
+      const cookieOnly = await teacher.client.request('POST', `/lti/api/courses/${course?.id}/roster/sync`);
+      expect(cookieOnly.status).toBe(401);
+      const withField = await teacher.client.request('POST', `/lti/api/courses/${course?.id}/roster/sync`, { form: { ltik: String(teacher.client.ltik) } });
+      expect(withField.status).toBe(200);
+    });
+
     it('needs the session cookie with the ltik (same-site mode)', async () => {
       const learner = await moodle.launch(server, 'learner');
       learner.client.cookies.clear();
@@ -254,5 +263,32 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
     const htmx = await fetch(`${server.url}/assets/htmx.min.js`);
     expect(htmx.status).toBe(200);
     expect(await htmx.text()).toContain('htmx');
+  });
+});
+
+describe('LTI launch in ltiaas mode (the ltik as a Bearer token, no session cookie)', () => {
+  let server: TestServer;
+  let moodle: SimulatedMoodle;
+  beforeAll(async () => {
+    server = await startTestServer('pglite', { ltiSession: 'ltiaas' });
+    moodle = await SimulatedMoodle.create();
+    await moodle.register(server);
+  });
+  afterAll(async () => {
+    nock.cleanAll();
+    await server?.destroy();
+  });
+
+  it('sets no session cookie and serves pages and APIs to the Bearer ltik alone', async () => {
+    const r = await moodle.launch(server, 'instructor');
+    expect(r.res.status).toBe(200);
+    expect(r.landedOn).toBe('/lti/course');
+    expect([...r.client.cookies.keys()].filter((name) => name.startsWith('lti'))).toEqual([]);
+    r.client.cookies.clear();
+    const [course] = await server.ctx.store.db.select().from(courses);
+    const api = await r.client.get(`/lti/api/courses/${course?.id}/roster`);
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { members: unknown[] }).members).toHaveLength(3);
+    expect((await fetch(`${server.url}/lti/api/courses/${course?.id}/roster`)).status).toBe(401);
   });
 });
