@@ -40,6 +40,7 @@ const envSchema = z
     LRS_KEY: z.string().min(1).optional(),
     LRS_SECRET: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LTI_SESSION: z.enum(['same-site', 'cross-site', 'ltiaas']).default('same-site'),
   })
   .superRefine((env, ctx) => {
     if (env.LRS_ENDPOINT && !(env.LRS_KEY && env.LRS_SECRET)) {
@@ -72,6 +73,12 @@ export interface Config {
   ltiKey: string;
   lrs: { endpoint: string; key: string; secret: string } | undefined;
   logLevel: Env['LOG_LEVEL'];
+  /**
+   * How LTI sessions travel: `same-site` (Socle on the institution's domain: SameSite=Lax cookies, Secure when
+   * PUBLIC_URL is https), `cross-site` (SameSite=None; Secure cookies, needs HTTPS and third-party cookies), or
+   * `ltiaas` (no cookie: the `ltik` is sent as `Authorization: Bearer` by pages and API clients).
+   */
+  ltiSession: Env['LTI_SESSION'];
 }
 
 export class ConfigError extends Error {
@@ -137,5 +144,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         ? { endpoint: env.LRS_ENDPOINT, key: env.LRS_KEY, secret: env.LRS_SECRET }
         : undefined,
     logLevel: env.LOG_LEVEL,
+    ltiSession: env.LTI_SESSION,
   };
 }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import type { Config } from './config';
 import type { AppContext } from './context';
 import { openStore } from './db/store';
@@ -8,6 +9,7 @@ import { createLogger, type Logger } from './logger';
 
 export interface RunningServer {
   url: string;
+  app: Express;
   ctx: AppContext;
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the store. */
   close(graceMs?: number): Promise<void>;
@@ -22,10 +24,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const store = await openStore(storeOptions(config));
   const ctx: AppContext = { config, store, logger };
   let server: Server;
+  let app: Express;
   try {
-    const app = await createApp(ctx);
+    app = await createApp(ctx);
+    const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, '0.0.0.0');
+      const s = listening.listen(config.port, '0.0.0.0');
       s.once('listening', () => resolve(s));
       s.once('error', reject);
     });
@@ -49,9 +53,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         });
         server.closeIdleConnections();
       });
+      for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
       await store.close();
     })();
     return closing;
   };
-  return { url, ctx, close };
+  return { url, app, ctx, close };
 }

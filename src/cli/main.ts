@@ -3,9 +3,10 @@ import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { registerApiTokens } from './api-tokens';
 import { CliError, type CommandModule } from './command';
+import { registerLtiCommands } from './lti';
 import { registerServe } from './serve';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { createLtiProvider, ltiRouter } from '../../lti/provider';
 import type { AppContext } from '../context';
+import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { healthRouter } from './health';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Registers a task that `startServer`'s close runs (after HTTP stops, before the store closes): timers, clients. */
+export function onShutdown(app: Express, task: () => Promise<void>): void {
+  const tasks = (app.locals.shutdown ??= []) as (() => Promise<void>)[];
+  tasks.push(task);
+}
 
 /** The express application: request ids and logs, routes of every module, then JSON errors. */
 export async function createApp(ctx: AppContext): Promise<Express> {
@@ -28,6 +36,11 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   );
   app.use(measureHttp);
   app.use(healthRouter(ctx));
+  app.use(assetsRouter());
+  const lti = createLtiProvider(ctx, { purge: true });
+  app.locals.lti = lti;
+  onShutdown(app, lti.close);
+  app.use('/lti', ltiRouter(ctx, lti));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

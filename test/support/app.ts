@@ -13,6 +13,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ltiKey: 'test-lti-key-0123456789abcdef0123456789',
     lrs: undefined,
     logLevel: 'silent',
+    ltiSession: 'same-site',
     ...overrides,
   };
 }

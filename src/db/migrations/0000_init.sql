@@ -104,6 +104,34 @@ CREATE TABLE "platform_settings" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "lti_course_services" (
+	"course_id" integer PRIMARY KEY NOT NULL,
+	"client_id" text NOT NULL,
+	"deployment_id" text NOT NULL,
+	"memberships_url" text,
+	"lineitems_url" text,
+	"lineitem_url" text,
+	"roster_synced_at" timestamp with time zone,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "lti_deployments" (
+	"platform_id" integer NOT NULL,
+	"client_id" text NOT NULL,
+	"deployment_id" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "lti_deployments_platform_id_client_id_deployment_id_pk" PRIMARY KEY("platform_id","client_id","deployment_id")
+);
+--> statement-breakpoint
+CREATE TABLE "lti_records" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"collection" text NOT NULL,
+	"natural_key" text NOT NULL,
+	"doc" jsonb NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp with time zone
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -113,7 +141,11 @@ ALTER TABLE "activity_mappings" ADD CONSTRAINT "activity_mappings_course_id_cour
 ALTER TABLE "course_activities" ADD CONSTRAINT "course_activities_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_settings" ADD CONSTRAINT "course_settings_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "platform_settings" ADD CONSTRAINT "platform_settings_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "lti_course_services" ADD CONSTRAINT "lti_course_services_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "lti_deployments" ADD CONSTRAINT "lti_deployments_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
-CREATE INDEX "activity_mappings_activity_idx" ON "activity_mappings" USING btree ("activity_iri");
+CREATE INDEX "activity_mappings_activity_idx" ON "activity_mappings" USING btree ("activity_iri");--> statement-breakpoint
+CREATE UNIQUE INDEX "lti_records_collection_key_idx" ON "lti_records" USING btree ("collection","natural_key");--> statement-breakpoint
+CREATE INDEX "lti_records_expires_idx" ON "lti_records" USING btree ("expires_at");

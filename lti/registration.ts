@@ -1,0 +1,286 @@
+import { and, eq } from 'drizzle-orm';
+import type { ProviderInstance } from 'ltijs';
+import { z } from 'zod';
+import type { Config } from '../src/config';
+import type { AppContext } from '../src/context';
+import { ltiDeployments, platforms } from '../src/db/schema';
+import type { Executor } from '../src/db/store';
+import { ensurePlatform, normalizeIssuer } from '../src/identity';
+
+export const LTI_BASE = '/lti';
+
+export const SCOPES = [
+  'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
+  'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
+  'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
+  'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+  'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly',
+];
+
+/** Custom parameters Socle asks Moodle to send (Moodle substitutes the $ variables). */
+export const CUSTOM_PARAMETERS = { moodle_course: '$Context.id', moodle_user: '$User.id' };
+
+/** The values a Moodle administrator pastes into "Configure a tool manually" (also `socle lti config`). */
+export function toolConfig(config: Config) {
+  const base = `${config.publicUrl}${LTI_BASE}`;
+  return {
+    toolName: 'Socle',
+    toolUrl: `${base}/launch`,
+    ltiVersion: 'LTI 1.3',
+    publicKeyType: 'Keyset URL',
+    jwksUrl: `${base}/keys`,
+    loginUrl: `${base}/login`,
+    redirectUris: [`${base}/launch`],
+    deepLinkingUrl: `${base}/launch`,
+    dynamicRegistrationUrl: `${base}/register`,
+    customParameters: Object.entries(CUSTOM_PARAMETERS).map(([k, v]) => `${k}=${v}`).join('\n'),
+    services: {
+      gradeSync: 'Use this service for grade sync and column management',
+      memberships: 'Use this service to retrieve members\' information',
+      deepLinking: 'Supports Deep Linking (Content-Item Message)',
+    },
+    privacy: { shareName: 'Always (display only)', shareEmail: 'Always (display only)', acceptGrades: 'Always' },
+    domain: new URL(config.publicUrl).host,
+    scopes: SCOPES,
+  };
+}
+
+/** What Socle sends to a platform's registration endpoint (IMS LTI Dynamic Registration). */
+export function registrationRequest(config: Config, claimsSupported: string[] | undefined) {
+  const c = toolConfig(config);
+  return {
+    application_type: 'web',
+    response_types: ['id_token'],
+    grant_types: ['implicit', 'client_credentials'],
+    initiate_login_uri: c.loginUrl,
+    redirect_uris: c.redirectUris,
+    client_name: 'Socle',
+    jwks_uri: c.jwksUrl,
+    token_endpoint_auth_method: 'private_key_jwt',
+    scope: SCOPES.join(' '),
+    'https://purl.imsglobal.org/spec/lti-tool-configuration': {
+      domain: c.domain,
+      description: 'Formation socle au numérique en santé : heures validées par domaine et compétence',
+      target_link_uri: c.toolUrl,
+      custom_parameters: CUSTOM_PARAMETERS,
+      claims: claimsSupported ?? ['iss', 'sub', 'name', 'given_name', 'family_name', 'email'],
+      messages: [{ type: 'LtiResourceLinkRequest' }, { type: 'LtiDeepLinkingRequest', target_link_uri: c.deepLinkingUrl }],
+    },
+  };
+}
+
+export interface ManualPlatform {
+  issuer: string;
+  clientId: string;
+  deploymentIds: string[];
+  authEndpoint: string;
+  tokenEndpoint: string;
+  jwksUrl: string;
+  name?: string;
+  active: boolean;
+}
+
+export async function addDeployments(ex: Executor, platformId: number, clientId: string, deploymentIds: string[]) {
+  if (deploymentIds.length === 0) return;
+  await ex
+    .insert(ltiDeployments)
+    .values(deploymentIds.map((deploymentId) => ({ platformId, clientId, deploymentId })))
+    .onConflictDoNothing();
+}
+
+/** Registers (or updates) a platform in ltijs and Socle's identity tables, with its deployment ids. */
+export async function registerPlatform(ctx: AppContext, lti: ProviderInstance, p: ManualPlatform) {
+  const issuer = normalizeIssuer(p.issuer);
+  const registered = await lti.registerPlatform({
+    url: issuer,
+    name: p.name ?? issuer,
+    clientId: p.clientId,
+    authenticationEndpoint: p.authEndpoint,
+    accesstokenEndpoint: p.tokenEndpoint,
+    authConfig: { method: 'JWK_SET', key: p.jwksUrl },
+  });
+  await registered.platformActive(p.active);
+  await ctx.store.db.transaction(async (tx) => {
+    const platform = await ensurePlatform(tx, issuer, p.name);
+    await addDeployments(tx, platform.id, p.clientId, p.deploymentIds);
+  });
+  return registered;
+}
+
+export async function isDeploymentAllowed(ex: Executor, platformId: number, clientId: string, deploymentId: string) {
+  const [row] = await ex
+    .select()
+    .from(ltiDeployments)
+    .where(
+      and(
+        eq(ltiDeployments.platformId, platformId),
+        eq(ltiDeployments.clientId, clientId),
+        eq(ltiDeployments.deploymentId, deploymentId),
+      ),
+    );
+  return row !== undefined;
+}
+
+export interface PlatformListing {
+  issuer: string;
+  clientId: string;
+  name: string;
+  active: boolean;
+  kid: string;
+  authEndpoint: string;
+  tokenEndpoint: string;
+  jwksUrl: string;
+  deploymentIds: string[];
+}
+
+export async function listPlatforms(ctx: AppContext, lti: ProviderInstance, issuer?: string): Promise<PlatformListing[]> {
+  const all = await lti.getAllPlatforms();
+  const deployments = await ctx.store.db
+    .select({ issuer: platforms.issuer, clientId: ltiDeployments.clientId, deploymentId: ltiDeployments.deploymentId })
+    .from(ltiDeployments)
+    .innerJoin(platforms, eq(platforms.id, ltiDeployments.platformId));
+  const out: PlatformListing[] = [];
+  for (const p of all) {
+    const url = await p.platformUrl();
+    if (issuer && normalizeIssuer(url) !== normalizeIssuer(issuer)) continue;
+    const clientId = await p.platformClientId();
+    out.push({
+      issuer: url,
+      clientId,
+      name: await p.platformName(),
+      active: await p.platformActive(),
+      kid: await p.platformKid(),
+      authEndpoint: await p.platformAuthEndpoint(),
+      tokenEndpoint: await p.platformAccessTokenEndpoint(),
+      jwksUrl: (await p.platformAuthConfig()).key,
+      deploymentIds: deployments
+        .filter((d) => normalizeIssuer(d.issuer) === normalizeIssuer(url) && d.clientId === clientId)
+        .map((d) => d.deploymentId)
+        .sort(),
+    });
+  }
+  return out.sort((a, b) => a.issuer.localeCompare(b.issuer) || a.clientId.localeCompare(b.clientId));
+}
+
+export class RegistrationError extends Error {
+  override name = 'RegistrationError';
+}
+
+export async function setPlatformActive(lti: ProviderInstance, issuer: string, clientId: string, active: boolean) {
+  const platform = await lti.getPlatform(normalizeIssuer(issuer), clientId);
+  if (!platform) throw new RegistrationError(`no platform ${issuer} with client id ${clientId}`);
+  await platform.platformActive(active);
+}
+
+export async function removePlatform(ctx: AppContext, lti: ProviderInstance, issuer: string, clientId: string) {
+  const iss = normalizeIssuer(issuer);
+  const platform = await lti.getPlatform(iss, clientId);
+  if (!platform) throw new RegistrationError(`no platform ${issuer} with client id ${clientId}`);
+  await platform.delete();
+  const [row] = await ctx.store.db.select().from(platforms).where(eq(platforms.issuer, iss));
+  if (row) {
+    await ctx.store.db
+      .delete(ltiDeployments)
+      .where(and(eq(ltiDeployments.platformId, row.id), eq(ltiDeployments.clientId, clientId)));
+  }
+}
+
+const openidConfiguration = z.object({
+  issuer: z.string().url(),
+  authorization_endpoint: z.string().url(),
+  token_endpoint: z.string().url(),
+  jwks_uri: z.string().url(),
+  registration_endpoint: z.string().url(),
+  claims_supported: z.array(z.string()).optional(),
+  'https://purl.imsglobal.org/spec/lti-platform-configuration': z
+    .object({ product_family_code: z.string().optional(), version: z.string().optional() })
+    .optional(),
+});
+
+const registrationResponse = z.object({
+  client_id: z.string().min(1),
+  'https://purl.imsglobal.org/spec/lti-tool-configuration': z
+    .object({ deployment_id: z.string().min(1).optional() })
+    .optional(),
+});
+
+async function getJson(url: string, init: RequestInit, what: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    throw new RegistrationError(`${what}: cannot reach ${url} (${(error as Error).message})`);
+  }
+  const text = await res.text();
+  if (!res.ok) throw new RegistrationError(`${what}: ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RegistrationError(`${what}: ${url} did not answer JSON`);
+  }
+}
+
+function zodMessage(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+export interface DynamicRegistrationResult {
+  issuer: string;
+  clientId: string;
+  deploymentId: string | undefined;
+  active: boolean;
+}
+
+/**
+ * LTI Dynamic Registration: reads the platform's openid-configuration, posts Socle's configuration to its
+ * registration endpoint with the registration token, and stores the platform (inactive until an administrator
+ * activates it, as Moodle does on its side).
+ */
+export async function dynamicRegistration(
+  ctx: AppContext,
+  lti: ProviderInstance,
+  openidConfigurationUrl: string,
+  registrationToken: string | undefined,
+): Promise<DynamicRegistrationResult> {
+  if (!URL.canParse(openidConfigurationUrl)) throw new RegistrationError('openid_configuration is not a URL');
+  const parsed = openidConfiguration.safeParse(
+    await getJson(openidConfigurationUrl, { headers: { Accept: 'application/json' } }, 'openid-configuration'),
+  );
+  if (!parsed.success) throw new RegistrationError(`openid-configuration is invalid: ${zodMessage(parsed.error)}`);
+  const conf = parsed.data;
+  if (new URL(conf.issuer).origin !== new URL(openidConfigurationUrl).origin) {
+    throw new RegistrationError(`the issuer ${conf.issuer} is not served from ${new URL(openidConfigurationUrl).origin}`);
+  }
+  const response = registrationResponse.safeParse(
+    await getJson(
+      conf.registration_endpoint,
+      {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          ...(registrationToken ? { Authorization: `Bearer ${registrationToken}` } : {}),
+        },
+        body: JSON.stringify(registrationRequest(ctx.config, conf.claims_supported)),
+      },
+      'registration',
+    ),
+  );
+  if (!response.success) throw new RegistrationError(`registration response is invalid: ${zodMessage(response.error)}`);
+  const clientId = response.data.client_id;
+  const deploymentId = response.data['https://purl.imsglobal.org/spec/lti-tool-configuration']?.deployment_id;
+  const issuer = normalizeIssuer(conf.issuer);
+  const family = conf['https://purl.imsglobal.org/spec/lti-platform-configuration']?.product_family_code ?? 'platform';
+  await registerPlatform(ctx, lti, {
+    issuer,
+    clientId,
+    deploymentIds: deploymentId ? [deploymentId] : [],
+    authEndpoint: conf.authorization_endpoint,
+    tokenEndpoint: conf.token_endpoint,
+    jwksUrl: conf.jwks_uri,
+    name: `${family} ${issuer}`,
+    active: false,
+  });
+  ctx.logger.info({ issuer, clientId, deploymentId }, 'platform registered dynamically (inactive until activated)');
+  return { issuer, clientId, deploymentId, active: false };
+}

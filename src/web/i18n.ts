@@ -1,0 +1,113 @@
+import i18next, { type TFunction } from 'i18next';
+
+/** Locales Socle speaks; French is the default, English is chosen from `launch_presentation.locale` (en, en_us, en-GB…). */
+export type Locale = 'fr' | 'en';
+
+export function pickLocale(value: string | null | undefined): Locale {
+  return value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr';
+}
+
+/** Page texts. Later modules add their keys with `addTexts`. */
+const texts: Record<Locale, Record<string, string>> = {
+  fr: {
+    'app.name': 'Socle',
+    'layout.skip': 'Aller au contenu',
+    'layout.newWindow': 'Ouvrir dans une nouvelle fenêtre',
+    'layout.newWindowHint': '(nouvel onglet)',
+    'role.instructor': 'Enseignant',
+    'role.learner': 'Apprenant',
+    'role.administrator': 'Administrateur',
+    'course.title': 'Cours « {{title}} »',
+    'course.referential': 'Référentiel',
+    'course.noReferential': 'aucun référentiel choisi',
+    'course.roster': 'Participants',
+    'course.rosterCount': '{{count}} participant(s)',
+    'course.rosterSynced': 'Liste mise à jour le {{at}}',
+    'course.rosterNever': 'Liste jamais récupérée auprès de la plateforme',
+    'course.rosterRefresh': 'Mettre à jour la liste des participants',
+    'course.name': 'Nom',
+    'course.id': 'Identifiant plateforme',
+    'course.roles': 'Rôles',
+    'course.status': 'Statut',
+    'me.title': 'Ma progression',
+    'me.who': 'Vous êtes connecté(e) en tant que {{name}}, dans le cours « {{course}} ».',
+    'me.placeholder': 'Vos heures validées par domaine apparaîtront ici.',
+    'admin.title': 'Administration de Socle',
+    'admin.platforms': 'Plateformes enregistrées',
+    'admin.config': 'Valeurs à saisir dans Moodle (« Configurer un outil manuellement »)',
+    'admin.active': 'active',
+    'admin.inactive': 'en attente d’activation',
+    'deeplink.title': 'Ajouter Socle au cours',
+    'deeplink.lead': 'Socle sera ajouté comme activité, avec la colonne de carnet de notes « {{label}} ».',
+    'deeplink.submit': 'Ajouter au cours',
+    'deeplink.lineItem': 'Socle — heures validées',
+    'error.title': 'Accès impossible',
+    'error.noRole': 'Votre rôle dans ce cours ne donne pas accès à Socle. Rôles reçus : {{roles}}.',
+    'error.forbidden': 'Cette page est réservée à un autre rôle.',
+    'error.session': 'Votre session Socle a expiré ou n’a pas pu être ouverte. Relancez Socle depuis Moodle.',
+    'register.done': 'Socle est enregistré auprès de {{issuer}} (client_id {{clientId}}, déploiement {{deploymentId}}).',
+    'register.pending': 'L’outil est en attente : un administrateur doit l’activer dans Moodle (Administration du site › Plugins › Outil externe › Gérer les outils) puis avec « socle platforms activate ».',
+    'register.active': 'L’outil est actif.',
+  },
+  en: {
+    'app.name': 'Socle',
+    'layout.skip': 'Skip to content',
+    'layout.newWindow': 'Open in a new window',
+    'layout.newWindowHint': '(new tab)',
+    'role.instructor': 'Teacher',
+    'role.learner': 'Learner',
+    'role.administrator': 'Administrator',
+    'course.title': 'Course “{{title}}”',
+    'course.referential': 'Framework',
+    'course.noReferential': 'no framework chosen',
+    'course.roster': 'Participants',
+    'course.rosterCount': '{{count}} participant(s)',
+    'course.rosterSynced': 'List updated on {{at}}',
+    'course.rosterNever': 'List never fetched from the platform',
+    'course.rosterRefresh': 'Refresh the participant list',
+    'course.name': 'Name',
+    'course.id': 'Platform id',
+    'course.roles': 'Roles',
+    'course.status': 'Status',
+    'me.title': 'My progress',
+    'me.who': 'You are signed in as {{name}}, in the course “{{course}}”.',
+    'me.placeholder': 'Your validated hours per domain will appear here.',
+    'admin.title': 'Socle administration',
+    'admin.platforms': 'Registered platforms',
+    'admin.config': 'Values to enter in Moodle (“Configure a tool manually”)',
+    'admin.active': 'active',
+    'admin.inactive': 'awaiting activation',
+    'deeplink.title': 'Add Socle to the course',
+    'deeplink.lead': 'Socle will be added as an activity, with the gradebook column “{{label}}”.',
+    'deeplink.submit': 'Add to the course',
+    'deeplink.lineItem': 'Socle — heures validées',
+    'error.title': 'Access denied',
+    'error.noRole': 'Your role in this course gives no access to Socle. Roles received: {{roles}}.',
+    'error.forbidden': 'This page is for another role.',
+    'error.session': 'Your Socle session expired or could not be opened. Launch Socle again from Moodle.',
+    'register.done': 'Socle is registered with {{issuer}} (client_id {{clientId}}, deployment {{deploymentId}}).',
+    'register.pending': 'The tool is pending: an administrator must activate it in Moodle (Site administration › Plugins › External tool › Manage tools) and with “socle platforms activate”.',
+    'register.active': 'The tool is active.',
+  },
+};
+
+const instance = i18next.createInstance();
+void instance.init({
+  initAsync: false,
+  lng: 'fr',
+  fallbackLng: 'fr',
+  supportedLngs: ['fr', 'en'],
+  interpolation: { escapeValue: false },
+  resources: { fr: { translation: texts.fr }, en: { translation: texts.en } },
+});
+
+/** Adds (or overrides) texts of a module: `addTexts({ fr: {...}, en: {...} })`. */
+export function addTexts(more: Partial<Record<Locale, Record<string, string>>>): void {
+  for (const [lng, values] of Object.entries(more)) {
+    instance.addResources(lng, 'translation', values ?? {});
+  }
+}
+
+export function translator(locale: Locale): TFunction {
+  return instance.getFixedT(locale);
+}
