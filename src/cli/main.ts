@@ -1,10 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
+import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerServe } from './serve';
 
-const modules: CommandModule[] = [registerServe];
+const modules: CommandModule[] = [registerServe, registerBadges];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { badgesRouter } from '../badges/routes';
 import type { AppContext } from '../context';
 import { errorHandler, notFoundHandler } from './errors';
 import { healthRouter } from './health';
@@ -26,6 +27,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
     }),
   );
   app.use(healthRouter(ctx));
+  app.use(badgesRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
