@@ -59,12 +59,13 @@ export function wrap(text: string, perLine: number, maxLines: number): string[] 
   return kept;
 }
 
-/** The largest font size (≥ 30) at which the title fits in three lines inside the medal. */
+/** The largest font size (≥ 30) at which the title fits inside the medal (up to three lines). */
 export function layoutTitle(title: string): { fontSize: number; lines: string[] } {
   for (const fontSize of [54, 48, 42, 38, 34, 30]) {
     const perLine = Math.floor(LINE_WIDTH / (fontSize * ADVANCE));
     const lines = wrap(title, perLine, 3);
-    const fits = lines.every((l) => l.length <= perLine) && !lines.some((l) => l.endsWith('…'));
+    // Three lines only at 42 px or less, so that they stay clear of the hours and the ribbon.
+    const fits = lines.every((l) => l.length <= perLine) && !lines.some((l) => l.endsWith('…')) && (lines.length < 3 || fontSize <= 42);
     if (fits) return { fontSize, lines };
   }
   return { fontSize: 30, lines: wrap(title, Math.floor(LINE_WIDTH / (30 * ADVANCE)), 3) };
@@ -74,8 +75,9 @@ export function badgeSvg(input: BadgeImageInput): string {
   const color = colorOf(input.domainCode);
   const { fontSize, lines } = layoutTitle(input.title);
   const lineHeight = Math.round(fontSize * 1.15);
-  const centerY = 282;
-  const firstY = centerY - ((lines.length - 1) * lineHeight) / 2 + fontSize * 0.35;
+  // Centre the block (cap height to descenders) between the hours (bottom ≈ 175) and the ribbon (top 372).
+  const blockHeight = (lines.length - 1) * lineHeight + fontSize * 0.97;
+  const firstY = 272 - blockHeight / 2 + fontSize * 0.75;
   const hours = input.requiredMinutes === null ? '' : formatMinutes(input.requiredMinutes);
   const ribbon = input.domainCode === null ? 'SOCLE NUMÉRIQUE' : `DOMAINE ${input.domainCode}`.slice(0, 18);
   const font = `font-family="${FONT_FAMILY}, Verdana, sans-serif" font-weight="bold" text-anchor="middle"`;
