@@ -241,7 +241,8 @@ export interface CredentialSummary {
 }
 
 /** A learner's credentials, active and revoked, oldest first. */
-export async function listCredentials(ex: Executor, publicUrl: string, userId: number): Promise<CredentialSummary[]> {
+export async function listCredentials(ex: Executor, ctx: { config: Pick<Config, 'publicUrl'> }, userId: number): Promise<CredentialSummary[]> {
+  const { publicUrl } = ctx.config;
   const rows = await ex
     .select({ credential: badgeCredentials, achievement: badgeAchievements })
     .from(badgeCredentials)

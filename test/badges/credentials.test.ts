@@ -123,6 +123,9 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
       expect(await res.json()).toMatchObject({ status: 'unknown' });
     }
     expect((await get('/badges/3f1e9a52-2c1b-4b7e-9d55-0c8f3e1a2b4c/badge.png')).status).toBe(404);
+    const achievement = await get('/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/9');
+    expect(achievement.status).toBe(404);
+    expect(await achievement.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('fails a tampered JWT, a JWT signed by another key and a tampered baked image', async () => {
@@ -154,6 +157,8 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
 
   it('revokes with a reason: the verifier and the endpoint say revoked; earning it again issues a new credential', async () => {
     const { credential } = await issue('2', 300);
+    await expect(revokeCredential(db(), credential.id, '  ')).rejects.toThrow('a revocation needs a reason');
+    expect((await verifyWithSocle(db(), publicUrl, credential.jwt)).status).toBe('valid');
     const revoked = await revokeCredential(db(), credential.id, 'Heures annulées (déclarations invalidées)');
     expect(revoked).toMatchObject({ changed: true, credential: { status: 'revoked' } });
     expect(await revokeCredential(db(), credential.id, 'again')).toMatchObject({ changed: false, credential: { revocationReason: 'Heures annulées (déclarations invalidées)' } });
@@ -172,7 +177,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     const reissued = await issue('2', 300);
     expect(reissued.created).toBe(true);
     expect(reissued.credential.id).not.toBe(credential.id);
-    const list = await listCredentials(db(), publicUrl, userId);
+    const list = await listCredentials(db(), server.ctx, userId);
     expect(list.map((c) => [c.id, c.status])).toEqual([
       [credential.id, 'revoked'],
       [reissued.credential.id, 'active'],
