@@ -2,11 +2,12 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { registerApiTokens } from './api-tokens';
+import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerServe } from './serve';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

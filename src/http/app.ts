@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { createLtiProvider, ltiRouter } from '../../lti/provider';
+import { badgesRouter } from '../badges/routes';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
@@ -41,6 +42,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.locals.lti = lti;
   onShutdown(app, lti.close);
   app.use('/lti', ltiRouter(ctx, lti));
+  app.use(badgesRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

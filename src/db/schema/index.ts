@@ -4,3 +4,4 @@ export * from './identity';
 export * from './auth';
 export * from './mapping';
 export * from './lti';
+export * from './badges';

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import type { AlignedCompetency } from '../db/schema';
+
+/**
+ * Open Badges 3.0 achievements derived from a référentiel version: one per domain that has hours and one for the
+ * whole référentiel. Pure: the same référentiel and public URL always give the same achievements.
+ */
+
+const minutes = z.number().int('expected whole minutes').min(0, 'expected minutes ≥ 0');
+
+/** The référentiel as the badge module needs it (the catalogue's shape, hours in integer minutes). */
+export const referentialInputSchema = z.object({
+  id: z.string().min(1),
+  version: z.string().min(1),
+  title: z.string().min(1),
+  requiredMinutes: minutes.nullable(),
+  domains: z
+    .array(
+      z.object({
+        code: z.string().min(1),
+        title: z.string().min(1),
+        requiredMinutes: minutes.nullable(),
+        competencies: z.array(
+          z.object({
+            key: z.string().min(1),
+            code: z.string().min(1),
+            title: z.string().min(1),
+            requiredMinutes: minutes.nullable(),
+          }),
+        ),
+      }),
+    )
+    .min(1, 'a référentiel has at least one domain'),
+});
+
+export type ReferentialInput = z.infer<typeof referentialInputSchema>;
+
+export const OB3_CONTEXT = [
+  'https://www.w3.org/ns/credentials/v2',
+  'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json',
+] as const;
+
+/** What Socle keeps of an achievement (a row of `badge_achievements` without its ids and dates). */
+export interface AchievementDefinition {
+  path: string;
+  referentialId: string;
+  referentialVersion: string;
+  referentialTitle: string;
+  domainCode: string | null;
+  title: string;
+  name: string;
+  description: string;
+  criteria: string;
+  requiredMinutes: number | null;
+  alignments: AlignedCompetency[];
+}
+
+const enc = encodeURIComponent;
+
+export function achievementPath(referentialId: string, version: string, domainCode: string | null): string {
+  const base = `${enc(referentialId)}/${enc(version)}`;
+  return domainCode === null ? base : `${base}/domains/${enc(domainCode)}`;
+}
+
+export const urls = {
+  issuer: (publicUrl: string) => `${publicUrl}/badges/issuer`,
+  jwks: (publicUrl: string) => `${publicUrl}/badges/jwks.json`,
+  credential: (publicUrl: string, id: string) => `${publicUrl}/badges/${id}`,
+  achievement: (publicUrl: string, path: string) => `${publicUrl}/achievements/${path}`,
+  competency: (publicUrl: string, referentialId: string, version: string, key: string) =>
+    `${publicUrl}/api/v1/referentials/${enc(referentialId)}?version=${enc(version)}#${enc(key)}`,
+};
+
+/** Minutes as hours for `creditsAvailable`/`creditsEarned`: 330 → 5.5, 320 → 5.33. */
+export function minutesToHours(total: number): number {
+  return Math.round((total / 60) * 100) / 100;
+}
+
+/** 300 → "5 h", 270 → "4 h 30" (French style, also read in English). */
+export function formatMinutes(total: number): string {
+  const h = Math.floor(total / 60);
+  const m = total % 60;
+  return m === 0 ? `${h} h` : `${h} h ${String(m).padStart(2, '0')}`;
+}
+
+function domainDefinition(ref: ReferentialInput, domain: ReferentialInput['domains'][number]): AchievementDefinition {
+  const hours = domain.requiredMinutes === null ? null : formatMinutes(domain.requiredMinutes);
+  const codes = domain.competencies.map((c) => c.code).join(', ');
+  return {
+    path: achievementPath(ref.id, ref.version, domain.code),
+    referentialId: ref.id,
+    referentialVersion: ref.version,
+    referentialTitle: ref.title,
+    domainCode: domain.code,
+    title: domain.title,
+    name: hours ? `${domain.title} — ${hours}` : domain.title,
+    description:
+      `Domaine ${domain.code} « ${domain.title} » du référentiel « ${ref.title} » (version ${ref.version}) ` +
+      `de la formation socle au numérique en santé.`,
+    criteria:
+      (hours
+        ? `Avoir validé ${hours} de formation dans le domaine « ${domain.title} »`
+        : `Avoir validé la formation du domaine « ${domain.title} »`) +
+      (codes ? `, au titre des compétences ${codes}` : '') +
+      `, suivies par Socle à partir des activités réalisées.`,
+    requiredMinutes: domain.requiredMinutes,
+    alignments: domain.competencies.map((c) => ({ key: c.key, code: c.code, title: c.title })),
+  };
+}
+
+function referentialDefinition(ref: ReferentialInput): AchievementDefinition {
+  const total = ref.requiredMinutes;
+  const hours = total === null ? null : formatMinutes(total);
+  return {
+    path: achievementPath(ref.id, ref.version, null),
+    referentialId: ref.id,
+    referentialVersion: ref.version,
+    referentialTitle: ref.title,
+    domainCode: null,
+    title: ref.title,
+    name: hours ? `${ref.title} — ${hours}` : ref.title,
+    description:
+      `Formation socle au numérique en santé : l'ensemble du référentiel « ${ref.title} » (version ${ref.version}), ` +
+      `${ref.domains.length} domaine${ref.domains.length > 1 ? 's' : ''}.`,
+    criteria:
+      (hours ? `Avoir validé les ${hours} de formation` : 'Avoir validé la formation') +
+      ` de chacun des domaines du référentiel : ${ref.domains.map((d) => `${d.code} « ${d.title} »`).join(', ')}.`,
+    requiredMinutes: total,
+    alignments: ref.domains.flatMap((d) => d.competencies.map((c) => ({ key: c.key, code: c.code, title: c.title }))),
+  };
+}
+
+/** The achievement of one domain (`domainCode`) or of the whole référentiel (`null`); undefined for an unknown domain. */
+export function achievementDefinition(ref: ReferentialInput, domainCode: string | null): AchievementDefinition | undefined {
+  if (domainCode === null) return referentialDefinition(ref);
+  const domain = ref.domains.find((d) => d.code === domainCode);
+  return domain ? domainDefinition(ref, domain) : undefined;
+}
+
+/** Every achievement of a référentiel version: its domains in order, then the whole référentiel. */
+export function achievementDefinitions(ref: ReferentialInput): AchievementDefinition[] {
+  return [...ref.domains.map((d) => domainDefinition(ref, d)), referentialDefinition(ref)];
+}
+
+/** The OB 3.0 `Achievement` object, as served at its id and embedded in credentials. */
+export function achievementJson(def: AchievementDefinition, publicUrl: string) {
+  return {
+    '@context': [...OB3_CONTEXT],
+    id: urls.achievement(publicUrl, def.path),
+    type: ['Achievement'],
+    achievementType: def.domainCode === null ? 'Certificate' : 'Competency',
+    name: def.name,
+    description: def.description,
+    criteria: { narrative: def.criteria },
+    ...(def.requiredMinutes === null ? {} : { creditsAvailable: minutesToHours(def.requiredMinutes) }),
+    image: { id: `${urls.achievement(publicUrl, def.path)}/image.png`, type: 'Image', caption: def.name },
+    inLanguage: 'fr',
+    humanCode: def.domainCode ?? def.referentialId,
+    alignment: def.alignments.map((c) => ({
+      type: ['Alignment'],
+      targetType: 'CFItem',
+      targetName: `${c.code} ${c.title}`,
+      targetCode: c.code,
+      targetFramework: `${def.referentialTitle} (${def.referentialVersion})`,
+      targetUrl: urls.competency(publicUrl, def.referentialId, def.referentialVersion, c.key),
+    })),
+  };
+}
+
+export type AchievementJson = ReturnType<typeof achievementJson>;

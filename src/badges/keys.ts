@@ -1,0 +1,84 @@
+import { asc, eq } from 'drizzle-orm';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import { badgeKeys, type PublicJwk } from '../db/schema';
+import type { Executor } from '../db/store';
+import { openSecret, sealSecret } from '../secrets';
+
+/** The issuer's signing algorithms: ES256 (P-256, the default: short signatures) or RS256 (RSA 2048). */
+export const BADGE_ALGS = ['ES256', 'RS256'] as const;
+export type BadgeAlg = (typeof BADGE_ALGS)[number];
+
+export type IssuerKeyRow = typeof badgeKeys.$inferSelect;
+
+export interface SigningKey {
+  kid: string;
+  alg: BadgeAlg;
+  privateKey: KeyLike | Uint8Array;
+}
+
+async function newKeyRow(ltiKey: string, alg: BadgeAlg) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg,
+    publicJwk: { ...publicJwk, kid, alg, use: 'sig' } satisfies PublicJwk,
+    sealedPrivateJwk: sealSecret(ltiKey, 'badge-key', JSON.stringify(privateJwk)),
+    status: 'active' as const,
+  };
+}
+
+async function toSigningKey(ltiKey: string, row: IssuerKeyRow): Promise<SigningKey> {
+  const jwk = JSON.parse(openSecret(ltiKey, 'badge-key', row.sealedPrivateJwk)) as JWK;
+  return { kid: row.kid, alg: row.alg, privateKey: await importJWK(jwk, row.alg) };
+}
+
+/** The active signing key, created (ES256) on first use; safe when two processes create it at once. */
+export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<SigningKey> {
+  const [active] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
+  if (active) return toSigningKey(ltiKey, active);
+  await ex
+    .insert(badgeKeys)
+    .values(await newKeyRow(ltiKey, 'ES256'))
+    .onConflictDoNothing();
+  const [created] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
+  if (!created) throw new Error('cannot create the badge signing key');
+  return toSigningKey(ltiKey, created);
+}
+
+/**
+ * Retires the active key (it stays published, so what it signed still verifies) and makes a new one active.
+ * Run it in a transaction.
+ */
+export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAlg = 'ES256'): Promise<{ kid: string; alg: BadgeAlg; retired: string[] }> {
+  const retired = await ex
+    .update(badgeKeys)
+    .set({ status: 'retired', retiredAt: new Date() })
+    .where(eq(badgeKeys.status, 'active'))
+    .returning({ kid: badgeKeys.kid });
+  const row = await newKeyRow(ltiKey, alg);
+  await ex.insert(badgeKeys).values(row);
+  return { kid: row.kid, alg, retired: retired.map((r) => r.kid) };
+}
+
+/** Every key, oldest first, without private parts. */
+export async function listIssuerKeys(ex: Executor) {
+  return ex
+    .select({
+      kid: badgeKeys.kid,
+      alg: badgeKeys.alg,
+      status: badgeKeys.status,
+      createdAt: badgeKeys.createdAt,
+      retiredAt: badgeKeys.retiredAt,
+      publicJwk: badgeKeys.publicJwk,
+    })
+    .from(badgeKeys)
+    .orderBy(asc(badgeKeys.createdAt), asc(badgeKeys.kid));
+}
+
+/** The JWKS Socle publishes: active and retired public keys (a retired key still verifies its credentials). */
+export async function publicJwks(ex: Executor): Promise<{ keys: PublicJwk[] }> {
+  return { keys: (await listIssuerKeys(ex)).map((k) => k.publicJwk) };
+}

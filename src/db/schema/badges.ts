@@ -1,0 +1,92 @@
+import { sql } from 'drizzle-orm';
+import type { JWK } from 'jose';
+import { index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { users } from './identity';
+
+/** A competency an achievement aligns to (hours are not kept here: the achievement's own minutes are). */
+export interface AlignedCompetency {
+  key: string;
+  code: string;
+  title: string;
+}
+
+/** A public key in JWK form, as published in the issuer's JWKS. */
+export type PublicJwk = JWK & { kid: string; alg: string };
+
+/**
+ * The institution's badge signing keys. The private key (a JWK) is sealed with LTI_KEY (purpose `badge-key`);
+ * one key is active at a time, retired keys stay published so that credentials they signed still verify.
+ */
+export const badgeKeys = pgTable(
+  'badge_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg', { enum: ['ES256', 'RS256'] }).notNull(),
+    publicJwk: jsonb('public_jwk').$type<PublicJwk>().notNull(),
+    sealedPrivateJwk: text('sealed_private_jwk').notNull(),
+    status: text('status', { enum: ['active', 'retired'] })
+      .notNull()
+      .default('active'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('badge_keys_one_active_idx').on(t.status).where(sql`status = 'active'`)],
+);
+
+/**
+ * An Open Badges achievement derived from a référentiel version: one per domain (`domainCode`) and one for the
+ * whole référentiel (`domainCode` null). `path` is its stable place under `/achievements/`.
+ */
+export const badgeAchievements = pgTable(
+  'badge_achievements',
+  {
+    id: serial('id').primaryKey(),
+    path: text('path').notNull().unique(),
+    referentialId: text('referential_id').notNull(),
+    referentialVersion: text('referential_version').notNull(),
+    referentialTitle: text('referential_title').notNull(),
+    domainCode: text('domain_code'),
+    /** The domain's (or the référentiel's) title, printed on the badge image. */
+    title: text('title').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    criteria: text('criteria').notNull(),
+    requiredMinutes: integer('required_minutes'),
+    alignments: jsonb('alignments').$type<AlignedCompetency[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('badge_achievements_referential_idx').on(t.referentialId, t.referentialVersion)],
+);
+
+/**
+ * An issued OpenBadgeCredential (VC-JWT). At most one active credential per learner and achievement; a revoked
+ * one stays (its verification page says revoked) and a new one may be issued when the achievement is earned again.
+ */
+export const badgeCredentials = pgTable(
+  'badge_credentials',
+  {
+    id: uuid('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    achievementId: integer('achievement_id')
+      .notNull()
+      .references(() => badgeAchievements.id),
+    status: text('status', { enum: ['active', 'revoked'] })
+      .notNull()
+      .default('active'),
+    kid: text('kid')
+      .notNull()
+      .references(() => badgeKeys.kid),
+    jwt: text('jwt').notNull(),
+    creditsEarnedMinutes: integer('credits_earned_minutes').notNull(),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revocationReason: text('revocation_reason'),
+  },
+  (t) => [
+    uniqueIndex('badge_credentials_one_active_idx').on(t.userId, t.achievementId).where(sql`status = 'active'`),
+    index('badge_credentials_user_idx').on(t.userId),
+  ],
+);
