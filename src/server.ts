@@ -5,6 +5,7 @@ import type { AppContext } from './context';
 import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { loadBundledReferentials } from './referentials/catalogue';
 
 export interface RunningServer {
   url: string;
@@ -23,6 +24,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const ctx: AppContext = { config, store, logger };
   let server: Server;
   try {
+    const started = performance.now();
+    const loaded = await loadBundledReferentials(store.db, logger);
+    logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
     const app = await createApp(ctx);
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, '0.0.0.0');

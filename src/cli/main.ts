@@ -2,9 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { CliError, type CommandModule } from './command';
+import { registerReferentials } from './referentials';
 import { registerServe } from './serve';
 
-const modules: CommandModule[] = [registerServe];
+const modules: CommandModule[] = [registerServe, registerReferentials];
 
 export function buildProgram(): Command {
   const program = new Command('socle')
