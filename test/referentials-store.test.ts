@@ -9,21 +9,67 @@ import {
   saveReferential,
 } from '../src/referentials/catalogue';
 import type { Referential } from '../src/referentials/model';
+import { openStore } from '../src/db/store';
 import { startTestServer, type TestServer } from './support/app';
 import { drivers, openTestStore, type TestStore } from './support/db';
 
-const rowCounts = async (t: TestStore) => {
+const rowCounts = async (t: { store: TestStore['store'] }) => {
   const [r] = await t.store.db.select({ n: count() }).from(referentials);
   const [c] = await t.store.db.select({ n: count() }).from(referentialCompetencies);
   return { referentials: r?.n, competencies: c?.n };
 };
 
-describe.each(drivers)('référentiel catalogue on %s', (driver) => {
-  let t: TestStore;
+// One real server per driver (one PGlite start): the HTTP API first, then the catalogue functions on its store.
+describe.each(drivers)('référentiels on %s', (driver) => {
+  let server: TestServer;
+  let t: { store: TestServer['ctx']['store'] };
   beforeAll(async () => {
-    t = await openTestStore(driver);
+    server = await startTestServer(driver);
+    t = { store: server.ctx.store };
   });
-  afterAll(() => t?.destroy());
+  afterAll(() => server?.destroy());
+
+  it('lists the ten référentiels loaded at start', async () => {
+    const res = await fetch(`${server.url}/api/v1/referentials`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { referentials: { id: string; version: string; requiredMinutes: number | null }[] };
+    expect(body.referentials).toHaveLength(10);
+    expect(body.referentials.filter((r) => r.requiredMinutes !== null).map((r) => (r.requiredMinutes ?? 0) / 60).sort((a, b) => a - b)).toEqual(
+      [12, 18, 18, 21, 28, 28],
+    );
+  });
+
+  it('gives one référentiel, a given version, its exports, and precise errors', async () => {
+    const res = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8`);
+    expect(res.status).toBe(200);
+    const ref = (await res.json()) as Referential;
+    expect(ref.domains.map((d) => d.requiredMinutes)).toEqual([360, 300, 300, 360, 360]);
+
+    const versioned = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8?version=V1.1.2022`);
+    expect(((await versioned.json()) as Referential).version).toBe('V1.1.2022');
+
+    const missing = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8?version=V9`, {
+      headers: { 'X-Request-Id': 'r-9' },
+    });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({
+      error: {
+        status: 404,
+        code: 'not_found',
+        message: 'The référentiel socle-sante-niveaux-4-8 has no version V9; its versions: V1.1.2022.',
+        requestId: 'r-9',
+      },
+    });
+    const bad = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=pdf`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path).toBe('query.format');
+
+    const csv = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=moodle-csv`);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect((await csv.text()).startsWith('"Parent id number","Id number",Shortname,')).toBe(true);
+    const pkg = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=case`);
+    expect(((await pkg.json()) as { CFDocument: { version: string } }).CFDocument.version).toBe('V1.1.2023');
+  });
 
   it('loads the ten bundled référentiels once, then changes nothing', async () => {
     // The PGlite test template already holds them (as after a first start): start from an empty catalogue.
@@ -86,52 +132,23 @@ describe.each(drivers)('référentiel catalogue on %s', (driver) => {
   });
 });
 
-describe.each(drivers)('référentiels HTTP API on %s', (driver) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(driver);
-  });
-  afterAll(() => server?.destroy());
-
-  it('lists the ten référentiels loaded at start', async () => {
-    const res = await fetch(`${server.url}/api/v1/referentials`);
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { referentials: { id: string; version: string; requiredMinutes: number | null }[] };
-    expect(body.referentials).toHaveLength(10);
-    expect(body.referentials.filter((r) => r.requiredMinutes !== null).map((r) => (r.requiredMinutes ?? 0) / 60).sort((a, b) => a - b)).toEqual(
-      [12, 18, 18, 21, 28, 28],
-    );
-  });
-
-  it('gives one référentiel, a given version, its exports, and precise errors', async () => {
-    const res = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8`);
-    expect(res.status).toBe(200);
-    const ref = (await res.json()) as Referential;
-    expect(ref.domains.map((d) => d.requiredMinutes)).toEqual([360, 300, 300, 360, 360]);
-
-    const versioned = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8?version=V1.1.2022`);
-    expect(((await versioned.json()) as Referential).version).toBe('V1.1.2022');
-
-    const missing = await fetch(`${server.url}/api/v1/referentials/socle-sante-niveaux-4-8?version=V9`, {
-      headers: { 'X-Request-Id': 'r-9' },
-    });
-    expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({
-      error: {
-        status: 404,
-        code: 'not_found',
-        message: 'The référentiel socle-sante-niveaux-4-8 has no version V9; its versions: V1.1.2022.',
-        requestId: 'r-9',
-      },
-    });
-    const bad = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=pdf`);
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path).toBe('query.format');
-
-    const csv = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=moodle-csv`);
-    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect((await csv.text()).startsWith('"Parent id number","Id number",Shortname,')).toBe(true);
-    const pkg = await fetch(`${server.url}/api/v1/referentials/socle-ambulanciers?format=case`);
-    expect(((await pkg.json()) as { CFDocument: { version: string } }).CFDocument.version).toBe('V1.1.2023');
+// PGlite has one connection, so only PostgreSQL can see two starts race.
+describe.each(drivers.filter((d) => d === 'postgres'))('bundled référentiels loaded by concurrent starts on %s', (driver) => {
+  it('inserts each version once when two loads race', async () => {
+    const a = await openTestStore(driver);
+    try {
+      await a.store.db.delete(referentials);
+      const b = await openStore(a.options);
+      try {
+        const [first, second] = await Promise.all([loadBundledReferentials(a.store.db), loadBundledReferentials(b.db)]);
+        expect(first.added.length + second.added.length).toBe(10);
+        expect(first.conflicts.concat(second.conflicts)).toEqual([]);
+        expect((await rowCounts(a)).referentials).toBe(10);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await a.destroy();
+    }
   });
 });

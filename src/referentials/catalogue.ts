@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/store';
 import { referentialCompetencies, referentials } from '../db/schema';
 import type { Logger } from '../logger';
 import { bundledFiles } from './bundled';
 import { ReferentialConflictError, ReferentialFormatError } from './errors';
 import { type Referential, type ReferentialSummary, referentialFileSchema, referentialSchema, summarize } from './model';
+
+/** Arbitrary constant: the advisory lock taken while bundled référentiels are inserted. */
+const LOAD_LOCK = 7_105_079_412;
 
 let bundledCache: Referential[] | undefined;
 
@@ -117,8 +120,10 @@ export async function loadBundledReferentials(db: Database, logger?: Logger): Pr
   }
   if (toAdd.length) {
     await db.transaction(async (tx) => {
+      // Several processes starting on one PostgreSQL database: one loads at a time, the others then find the rows.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${LOAD_LOCK})`);
       for (const ref of toAdd) {
-        // Another process may have added it meanwhile (PostgreSQL): saveReferential re-checks inside the transaction.
+        // Another process may have added it meanwhile: saveReferential re-checks inside the transaction.
         const outcome = await saveReferential(tx, ref, 'bundled').catch((error: unknown) => {
           if (error instanceof ReferentialConflictError) return 'conflict' as const;
           throw error;
