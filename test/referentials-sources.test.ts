@@ -280,3 +280,22 @@ describe('data file validation', () => {
     ]);
   });
 });
+
+describe('the contract other modules code against', () => {
+  it('gives Referential the agreed shape (checked by the type checker)', () => {
+    type Agreed = {
+      id: string;
+      version: string;
+      title: string;
+      requiredMinutes: number | null;
+      domains: {
+        code: string;
+        title: string;
+        requiredMinutes: number | null;
+        competencies: { key: string; code: string; title: string; requiredMinutes: number | null }[];
+      }[];
+    };
+    const agreed: Agreed[] = refs;
+    expect(agreed).toHaveLength(10);
+  });
+});
