@@ -6,6 +6,7 @@ import type { AppContext } from './context';
 import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { loadBundledReferentials } from './referentials/catalogue';
 
 export interface RunningServer {
   url: string;
@@ -26,6 +27,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let server: Server;
   let app: Express;
   try {
+    const started = performance.now();
+    const loaded = await loadBundledReferentials(store.db, logger);
+    logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
     app = await createApp(ctx);
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {

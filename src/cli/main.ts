@@ -5,9 +5,10 @@ import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
+import { registerReferentials } from './referentials';
 import { registerServe } from './serve';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -8,6 +8,7 @@ import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { healthRouter } from './health';
+import { referentialsRouter } from './referentials';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -43,6 +44,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   onShutdown(app, lti.close);
   app.use('/lti', ltiRouter(ctx, lti));
   app.use(badgesRouter(ctx));
+  app.use(referentialsRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

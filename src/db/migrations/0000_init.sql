@@ -173,6 +173,33 @@ CREATE TABLE "badge_keys" (
 	"retired_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "referential_competencies" (
+	"referential_id" text NOT NULL,
+	"version" text NOT NULL,
+	"key" text NOT NULL,
+	"domain_code" text NOT NULL,
+	"code" text NOT NULL,
+	"title" text NOT NULL,
+	"required_minutes" integer,
+	"position" integer NOT NULL,
+	CONSTRAINT "referential_competencies_referential_id_version_key_pk" PRIMARY KEY("referential_id","version","key")
+);
+--> statement-breakpoint
+CREATE TABLE "referentials" (
+	"id" text NOT NULL,
+	"version" text NOT NULL,
+	"seq" bigserial NOT NULL,
+	"title" text NOT NULL,
+	"kind" text NOT NULL,
+	"required_minutes" integer,
+	"content" jsonb NOT NULL,
+	"checksum" text NOT NULL,
+	"origin" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "referentials_id_version_pk" PRIMARY KEY("id","version"),
+	CONSTRAINT "referentials_seq_unique" UNIQUE("seq")
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -187,6 +214,7 @@ ALTER TABLE "lti_deployments" ADD CONSTRAINT "lti_deployments_platform_id_platfo
 ALTER TABLE "badge_credentials" ADD CONSTRAINT "badge_credentials_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "badge_credentials" ADD CONSTRAINT "badge_credentials_achievement_id_badge_achievements_id_fk" FOREIGN KEY ("achievement_id") REFERENCES "public"."badge_achievements"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "badge_credentials" ADD CONSTRAINT "badge_credentials_kid_badge_keys_kid_fk" FOREIGN KEY ("kid") REFERENCES "public"."badge_keys"("kid") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "referential_competencies" ADD CONSTRAINT "referential_competencies_referential_fk" FOREIGN KEY ("referential_id","version") REFERENCES "public"."referentials"("id","version") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
@@ -196,4 +224,5 @@ CREATE INDEX "lti_records_expires_idx" ON "lti_records" USING btree ("expires_at
 CREATE INDEX "badge_achievements_referential_idx" ON "badge_achievements" USING btree ("referential_id","referential_version");--> statement-breakpoint
 CREATE UNIQUE INDEX "badge_credentials_one_active_idx" ON "badge_credentials" USING btree ("user_id","achievement_id") WHERE status = 'active';--> statement-breakpoint
 CREATE INDEX "badge_credentials_user_idx" ON "badge_credentials" USING btree ("user_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "badge_keys_one_active_idx" ON "badge_keys" USING btree ("status") WHERE status = 'active';
+CREATE UNIQUE INDEX "badge_keys_one_active_idx" ON "badge_keys" USING btree ("status") WHERE status = 'active';--> statement-breakpoint
+CREATE INDEX "referential_competencies_domain_idx" ON "referential_competencies" USING btree ("referential_id","version","domain_code");

@@ -5,3 +5,4 @@ export * from './auth';
 export * from './mapping';
 export * from './lti';
 export * from './badges';
+export * from './referentials';
