@@ -3,8 +3,9 @@ import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { CliError, type CommandModule } from './command';
 import { registerServe } from './serve';
+import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe];
+const modules: CommandModule[] = [registerServe, registerXapi];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context';
 import { errorHandler, notFoundHandler } from './errors';
 import { healthRouter } from './health';
+import { xapiRouter } from './xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -26,6 +27,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
     }),
   );
   app.use(healthRouter(ctx));
+  app.use(xapiRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
