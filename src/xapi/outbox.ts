@@ -87,12 +87,14 @@ export async function retryDead(ex: Executor): Promise<number> {
 
 export interface WorkerOptions {
   batchSize?: number;
-  /** First retry delay; each further attempt doubles it (with ±50% jitter) up to `maxDelayMs`. */
+  /** First retry delay; each further attempt doubles it up to `maxDelayMs`; jitter draws the actual delay between 50 and 100 % of that. */
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** How long a claimed row is reserved for this worker before another may take it (a crash in between). */
   leaseMs?: number;
   pollMs?: number;
+  /** A send without an answer after this long counts as a network error (its rows stay leased until `leaseMs`). */
+  requestTimeoutMs?: number;
   /** Used for the actor pseudonym when set. */
   pseudonymKey?: string;
 }
@@ -144,6 +146,7 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
   const max = options.maxDelayMs ?? 5 * 60_000;
   const leaseMs = options.leaseMs ?? 60_000;
   const pollMs = options.pollMs ?? 1_000;
+  const requestTimeoutMs = Math.min(options.requestTimeoutMs ?? 30_000, leaseMs);
   const pseudonymKey = options.pseudonymKey ?? ctx.config.xapiPseudonymKey;
   const endpoint = lrs.endpoint.endsWith('/') ? lrs.endpoint : `${lrs.endpoint}/`;
   const client = new XAPI({ endpoint, auth: XAPI.toBasicAuth(lrs.key, lrs.secret), version: '1.0.3' });
@@ -166,7 +169,15 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
     });
     try {
       // The library's Statement type is stricter than stored JSON; the statements were validated on the way in.
-      await client.sendStatements({ statements: statements as never });
+      let timeout: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_resolve, reject) => {
+        timeout = setTimeout(() => reject(new Error(`no answer from the LRS within ${requestTimeoutMs} ms`)), requestTimeoutMs);
+      });
+      try {
+        await Promise.race([client.sendStatements({ statements: statements as never }), timedOut]);
+      } finally {
+        clearTimeout(timeout);
+      }
       return { kind: 'ok' };
     } catch (error) {
       return classify(error);
@@ -185,11 +196,11 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
       for (const row of rows) {
         const delay = backoffDelay(row.attempts, base, max);
         await db.execute(
-          sql`UPDATE xapi_outbox SET next_attempt_at = now() + make_interval(secs => ${delay / 1000}), last_error = ${outcome.error} WHERE id = ${row.id}`,
+          sql`UPDATE xapi_outbox SET next_attempt_at = now() + make_interval(secs => ${delay / 1000}), last_error = ${outcome.error} WHERE id = ${row.id} AND status = 'pending'`,
         );
       }
     } else {
-      await db.execute(sql`UPDATE xapi_outbox SET status = 'dead', last_error = ${outcome.error} WHERE id IN (${idList})`);
+      await db.execute(sql`UPDATE xapi_outbox SET status = 'dead', last_error = ${outcome.error} WHERE id IN (${idList}) AND status = 'pending'`);
     }
   }
 

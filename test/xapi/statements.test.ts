@@ -6,6 +6,8 @@ import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { basic, generatedBatch, MOODLE, moodleBatch, moodleBatches, type Statement } from './support';
 
+jest.setTimeout(90_000);
+
 interface EventRow {
   sub: string;
   activity_iri: string;
