@@ -37,6 +37,12 @@ export function statementContent(statement: Record<string, unknown>): string {
   return canonicalJson(content);
 }
 
+/** Id (when none is given) and content hash from one canonical serialisation: the hot path of the inbound endpoint. */
+export function statementIdentity(statement: Record<string, unknown>): { derivedId: string; hash: string } {
+  const content = statementContent(statement);
+  return { derivedId: uuidV5(content), hash: createHash('sha256').update(content).digest('base64url') };
+}
+
 /** Hash of a statement's content (without id, stored, authority, version). */
 export function contentHash(statement: Record<string, unknown>): string {
   return createHash('sha256').update(statementContent(statement)).digest('base64url');

@@ -1,9 +1,9 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { completionEvents, xapiActivities, xapiStatements } from '../db/schema';
-import type { Database, Executor } from '../db/store';
+import { type Database, type Executor, queryRows } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
 import { ensureCourse, ensureUser, type Platform } from '../identity';
-import { contentHash, deterministicStatementId } from './ids';
+import { statementIdentity } from './ids';
 import { enqueueStatements, enrichForForwarding, type XapiStatement } from './outbox';
 import { platformActor, structuralErrors } from './validate';
 
@@ -161,7 +161,8 @@ export function prepareStatements(
       return;
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
-    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : deterministicStatementId(content));
+    const { derivedId, hash } = statementIdentity(content);
+    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
       return;
@@ -184,7 +185,7 @@ export function prepareStatements(
     const entry: Prepared = {
       index,
       id,
-      hash: contentHash(content),
+      hash,
       explicitId: forcedId !== undefined || typeof input.id === 'string',
       sub: actor.name,
       statement,
@@ -235,21 +236,8 @@ export async function storeStatements(db: Database, platform: Platform, prepared
   const ids = prepared.map((p) => p.id);
   if (prepared.length === 0) return { ids, stored: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
-  const stored = await db.transaction(async (tx) => {
-    const existing = await tx.execute(
-      sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id IN (${inList(unique.map((p) => p.id))})`,
-    );
-    const known = new Map((existing as unknown as { rows: { id: string; content_hash: string }[] }).rows.map((r) => [r.id, r.content_hash]));
-    for (const p of unique) {
-      const hash = known.get(p.id);
-      if (hash !== undefined && hash !== p.hash) {
-        throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
-      }
-    }
-    const fresh = unique.filter((p) => !known.has(p.id));
-    if (fresh.length === 0) return 0;
-    return insertFresh(tx, platform, fresh);
-  });
+  // One transaction; the common case (all new) costs no lookup: insert, then compare only what was already there.
+  const stored = await db.transaction((tx) => insertFresh(tx, platform, unique));
   return { ids, stored };
 }
 
@@ -279,6 +267,19 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     .onConflictDoNothing({ target: xapiStatements.id })
     .returning({ id: xapiStatements.id });
   const insertedIds = new Set(inserted.map((r) => r.id));
+  const already = fresh.filter((p) => !insertedIds.has(p.id));
+  if (already.length) {
+    const existing = await queryRows<{ id: string; content_hash: string }>(
+      tx,
+      sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id::text IN (${inList(already.map((p) => p.id))})`,
+    );
+    const known = new Map(existing.map((r) => [r.id, r.content_hash]));
+    for (const p of already) {
+      if (known.get(p.id) !== p.hash) {
+        throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
+      }
+    }
+  }
   const rows = fresh.filter((p) => insertedIds.has(p.id));
   if (rows.length === 0) return 0;
 
