@@ -2,9 +2,9 @@ import { type SQL, sql } from 'drizzle-orm';
 import { completionEvents, xapiActivities, xapiStatements } from '../db/schema';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
-import { ensureCourse, ensureUser, type Platform } from '../identity';
+import type { Platform } from '../identity';
 import { statementIdentity } from './ids';
-import { enqueueStatements, enrichForForwarding, type XapiStatement } from './outbox';
+import { enrichForForwarding, outboxInsert, type XapiStatement } from './outbox';
 import { platformActor, structuralErrors } from './validate';
 
 export const VERBS = {
@@ -241,14 +241,45 @@ export async function storeStatements(db: Database, platform: Platform, prepared
   return { ids, stored };
 }
 
+/** Ids of the platform's users with these subs, creating the missing ones, in one round trip without touching existing rows. */
+async function resolveUsers(tx: Executor, platformId: number, subs: string[]): Promise<Map<string, number>> {
+  const list = sql.join(
+    subs.map((sub) => sql`(${platformId}::int, ${sub}::text)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ id: number; sub: string }>(
+    tx,
+    sql`WITH wanted(platform_id, sub) AS (VALUES ${list}),
+        created AS (INSERT INTO users (platform_id, sub) SELECT platform_id, sub FROM wanted ON CONFLICT DO NOTHING RETURNING id, sub)
+        SELECT id, sub FROM created
+        UNION ALL SELECT u.id, u.sub FROM users u JOIN wanted w ON w.platform_id = u.platform_id AND w.sub = u.sub`,
+  );
+  return new Map(rows.map((r) => [r.sub, Number(r.id)]));
+}
+
+/** Ids of the platform's courses with these context ids, creating the missing ones (titled from the statement). */
+async function resolveCourses(tx: Executor, platformId: number, wanted: Map<string, string | null>): Promise<Map<string, number>> {
+  if (wanted.size === 0) return new Map();
+  const list = sql.join(
+    [...wanted].map(([contextId, title]) => sql`(${platformId}::int, ${contextId}::text, ${title}::text)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ id: number; context_id: string }>(
+    tx,
+    sql`WITH wanted(platform_id, context_id, title) AS (VALUES ${list}),
+        created AS (INSERT INTO courses (platform_id, context_id, title) SELECT platform_id, context_id, title FROM wanted
+                    ON CONFLICT DO NOTHING RETURNING id, context_id)
+        SELECT id, context_id FROM created
+        UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wanted w ON w.platform_id = c.platform_id AND w.context_id = c.context_id`,
+  );
+  return new Map(rows.map((r) => [r.context_id, Number(r.id)]));
+}
+
 async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]): Promise<number> {
-  const userIds = new Map<string, number>();
-  for (const sub of new Set(fresh.map((p) => p.sub))) userIds.set(sub, (await ensureUser(tx, platform.id, sub)).id);
-  const courseIds = new Map<string, number>();
-  for (const p of fresh) {
-    if (!p.course || courseIds.has(p.course.contextId)) continue;
-    courseIds.set(p.course.contextId, (await ensureCourse(tx, platform.id, p.course.contextId, p.course.title)).id);
-  }
+  const userIds = await resolveUsers(tx, platform.id, [...new Set(fresh.map((p) => p.sub))]);
+  const wantedCourses = new Map<string, string | null>();
+  for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
+  const courseIds = await resolveCourses(tx, platform.id, wantedCourses);
   const inserted = await tx
     .insert(xapiStatements)
     .values(
@@ -295,25 +326,30 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     }
   }
 
+  // Completion events, activities seen and the outbox in one statement (one round trip).
+  const writes: SQL[] = [];
   const completions = rows.filter((p) => p.completion);
   if (completions.length) {
-    await tx
-      .insert(completionEvents)
-      .values(
-        completions.map((p) => ({
-          statementId: p.id,
-          platformId: platform.id,
-          userId: userIds.get(p.sub) as number,
-          courseId: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
-          activityIri: p.objectId,
-          kind: p.completion?.kind ?? 'completed',
-          success: p.completion?.success ?? null,
-          durationSeconds: p.completion?.durationSeconds ?? null,
-          statementTimestamp: p.timestamp,
-          position: p.index,
-        })),
-      )
-      .onConflictDoNothing({ target: completionEvents.statementId });
+    writes.push(
+      tx
+        .insert(completionEvents)
+        .values(
+          completions.map((p) => ({
+            statementId: p.id,
+            platformId: platform.id,
+            userId: userIds.get(p.sub) as number,
+            courseId: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
+            activityIri: p.objectId,
+            kind: p.completion?.kind ?? 'completed',
+            success: p.completion?.success ?? null,
+            durationSeconds: p.completion?.durationSeconds ?? null,
+            statementTimestamp: p.timestamp,
+            position: p.index,
+          })),
+        )
+        .onConflictDoNothing({ target: completionEvents.statementId })
+        .getSQL(),
+    );
   }
 
   const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; courseId: number | null }>();
@@ -325,20 +361,30 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     });
   }
   if (activities.size) {
-    await tx
-      .insert(xapiActivities)
-      .values([...activities.values()].map((a) => ({ platformId: platform.id, activityIri: a.iri, name: a.name, moduleType: a.moduleType, courseId: a.courseId })))
-      .onConflictDoUpdate({
-        target: [xapiActivities.platformId, xapiActivities.activityIri],
-        set: {
-          lastSeenAt: sql`now()`,
-          name: sql`coalesce(excluded.name, ${xapiActivities.name})`,
-          moduleType: sql`coalesce(excluded.module_type, ${xapiActivities.moduleType})`,
-          courseId: sql`coalesce(excluded.course_id, ${xapiActivities.courseId})`,
-        },
-      });
+    writes.push(
+      tx
+        .insert(xapiActivities)
+        .values([...activities.values()].map((a) => ({ platformId: platform.id, activityIri: a.iri, name: a.name, moduleType: a.moduleType, courseId: a.courseId })))
+        .onConflictDoUpdate({
+          target: [xapiActivities.platformId, xapiActivities.activityIri],
+          set: {
+            lastSeenAt: sql`now()`,
+            name: sql`coalesce(excluded.name, ${xapiActivities.name})`,
+            moduleType: sql`coalesce(excluded.module_type, ${xapiActivities.moduleType})`,
+            courseId: sql`coalesce(excluded.course_id, ${xapiActivities.courseId})`,
+          },
+        })
+        .getSQL(),
+    );
   }
-
-  await enqueueStatements(tx, await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id));
+  const forwarded = await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id);
+  if (forwarded.length) writes.push(outboxInsert(tx, forwarded).getSQL());
+  if (writes.length) {
+    const ctes = sql.join(
+      writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
+      sql`, `,
+    );
+    await tx.execute(sql`WITH ${ctes} SELECT 1`);
+  }
   return rows.length;
 }

@@ -15,7 +15,12 @@ export type XapiStatement = Record<string, unknown> & { id: string };
  */
 export async function enqueueStatements(ex: Executor, statements: readonly XapiStatement[]): Promise<void> {
   if (statements.length === 0) return;
-  await ex
+  await outboxInsert(ex, statements);
+}
+
+/** The INSERT behind `enqueueStatements`, for callers that combine it with other writes in one statement. */
+export function outboxInsert(ex: Executor, statements: readonly XapiStatement[]) {
+  return ex
     .insert(xapiOutbox)
     .values(statements.map((s) => ({ statementId: s.id, statement: s })))
     .onConflictDoNothing({ target: xapiOutbox.statementId });
