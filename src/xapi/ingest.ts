@@ -237,7 +237,17 @@ export async function storeStatements(db: Database, platform: Platform, prepared
   if (prepared.length === 0) return { ids, stored: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
   // One transaction; the common case (all new) costs no lookup: insert, then compare only what was already there.
-  const stored = await db.transaction((tx) => insertFresh(tx, platform, unique));
+  let stored = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      stored = await db.transaction((tx) => insertFresh(tx, platform, unique));
+      break;
+    } catch (error) {
+      // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
+      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw error;
+    }
+  }
   return { ids, stored };
 }
 
@@ -254,7 +264,18 @@ async function resolveUsers(tx: Executor, platformId: number, subs: string[]): P
         SELECT id, sub FROM created
         UNION ALL SELECT u.id, u.sub FROM users u JOIN wanted w ON w.platform_id = u.platform_id AND w.sub = u.sub`,
   );
-  return new Map(rows.map((r) => [r.sub, Number(r.id)]));
+  const ids = new Map(rows.map((r) => [r.sub, Number(r.id)]));
+  const missing = subs.filter((sub) => !ids.has(sub));
+  if (missing.length) {
+    // Created by a concurrent transaction that committed after this statement's snapshot: a new statement sees it.
+    const late = await queryRows<{ id: number; sub: string }>(
+      tx,
+      sql`SELECT id, sub FROM users WHERE platform_id = ${platformId} AND sub IN (${inList(missing)})`,
+    );
+    for (const r of late) ids.set(r.sub, Number(r.id));
+  }
+  if (ids.size !== subs.length) throw new Error('cannot resolve the users of a statement batch');
+  return ids;
 }
 
 /** Ids of the platform's courses with these context ids, creating the missing ones (titled from the statement). */
@@ -272,7 +293,16 @@ async function resolveCourses(tx: Executor, platformId: number, wanted: Map<stri
         SELECT id, context_id FROM created
         UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wanted w ON w.platform_id = c.platform_id AND w.context_id = c.context_id`,
   );
-  return new Map(rows.map((r) => [r.context_id, Number(r.id)]));
+  const ids = new Map(rows.map((r) => [r.context_id, Number(r.id)]));
+  const missing = [...wanted.keys()].filter((c) => !ids.has(c));
+  if (missing.length) {
+    const late = await queryRows<{ id: number; context_id: string }>(
+      tx,
+      sql`SELECT id, context_id FROM courses WHERE platform_id = ${platformId} AND context_id IN (${inList(missing)})`,
+    );
+    for (const r of late) ids.set(r.context_id, Number(r.id));
+  }
+  return ids;
 }
 
 async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]): Promise<number> {
@@ -328,7 +358,8 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
 
   // Completion events, activities seen and the outbox in one statement (one round trip).
   const writes: SQL[] = [];
-  const completions = rows.filter((p) => p.completion);
+  // In batch order: the event id (arrival order) then follows the position within the batch.
+  const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
   if (completions.length) {
     writes.push(
       tx
@@ -361,10 +392,11 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     });
   }
   if (activities.size) {
+    // Sorted: concurrent batches lock shared activity rows in the same order (no deadlock).
     writes.push(
       tx
         .insert(xapiActivities)
-        .values([...activities.values()].map((a) => ({ platformId: platform.id, activityIri: a.iri, name: a.name, moduleType: a.moduleType, courseId: a.courseId })))
+        .values([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)).map((a) => ({ platformId: platform.id, activityIri: a.iri, name: a.name, moduleType: a.moduleType, courseId: a.courseId })))
         .onConflictDoUpdate({
           target: [xapiActivities.platformId, xapiActivities.activityIri],
           set: {

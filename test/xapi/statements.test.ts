@@ -138,6 +138,14 @@ describe.each(drivers)('xAPI statements endpoint on %s', (driver) => {
     for (let cmid = 100; cmid < 110; cmid++) expect(f[`77 /mod/page/view.php?id=${cmid}`]).toBe('completed');
   });
 
+  it('accepts concurrent batches of one course from several learners (shared activity rows, no deadlock)', async () => {
+    const learners = ['201', '202', '203', '204', '205', '206'];
+    const answers = await Promise.all(learners.map((sub, i) => post(generatedBatch(30, sub, 3000 + i))));
+    expect(answers.map((r) => r.status)).toEqual(learners.map(() => 200));
+    const f = await facts();
+    for (const sub of learners) expect(f[`${sub} /mod/page/view.php?id=109`]).toBe('completed');
+  });
+
   it('voids a completion: it is no longer a fact, and GET finds it only as voided', async () => {
     const batch = generatedBatch(3, '88');
     const ids = (await (await post(batch)).json()) as string[];
