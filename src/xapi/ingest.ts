@@ -1,10 +1,9 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { completionEvents, xapiActivities, xapiStatements } from '../db/schema';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
 import type { Platform } from '../identity';
 import { statementIdentity } from './ids';
-import { enrichForForwarding, outboxInsert, type XapiStatement } from './outbox';
+import { enrichForForwarding, type XapiStatement } from './outbox';
 import { platformActor, structuralErrors } from './validate';
 
 export const VERBS = {
@@ -310,23 +309,26 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
   const wantedCourses = new Map<string, string | null>();
   for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
   const courseIds = await resolveCourses(tx, platform.id, wantedCourses);
-  const inserted = await tx
-    .insert(xapiStatements)
-    .values(
-      fresh.map((p) => ({
-        id: p.id,
-        platformId: platform.id,
-        userId: userIds.get(p.sub) as number,
-        verb: p.verb,
-        objectId: p.objectId,
-        stored: new Date(p.statement.stored as string),
-        timestamp: p.timestamp,
-        contentHash: p.hash,
-        statement: p.statement,
-      })),
-    )
-    .onConflictDoNothing({ target: xapiStatements.id })
-    .returning({ id: xapiStatements.id });
+  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
+  const statementRows = JSON.stringify(
+    fresh.map((p) => ({
+      id: p.id,
+      u: userIds.get(p.sub),
+      v: p.verb,
+      o: p.objectId,
+      s: p.statement.stored,
+      t: p.timestamp.toISOString(),
+      h: p.hash,
+      j: p.statement,
+    })),
+  );
+  const inserted = await queryRows<{ id: string }>(
+    tx,
+    sql`INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+        SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+        FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+        ON CONFLICT (id) DO NOTHING RETURNING id::text AS id`,
+  );
   const insertedIds = new Set(inserted.map((r) => r.id));
   const already = fresh.filter((p) => !insertedIds.has(p.id));
   if (already.length) {
@@ -356,30 +358,30 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     }
   }
 
-  // Completion events, activities seen and the outbox in one statement (one round trip).
+  // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
   const writes: SQL[] = [];
   // In batch order: the event id (arrival order) then follows the position within the batch.
   const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
   if (completions.length) {
+    const eventRows = JSON.stringify(
+      completions.map((p) => ({
+        id: p.id,
+        u: userIds.get(p.sub),
+        c: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
+        a: p.objectId,
+        k: p.completion?.kind,
+        s: p.completion?.success ?? null,
+        d: p.completion?.durationSeconds ?? null,
+        t: p.timestamp.toISOString(),
+        p: p.index,
+      })),
+    );
     writes.push(
-      tx
-        .insert(completionEvents)
-        .values(
-          completions.map((p) => ({
-            statementId: p.id,
-            platformId: platform.id,
-            userId: userIds.get(p.sub) as number,
-            courseId: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
-            activityIri: p.objectId,
-            kind: p.completion?.kind ?? 'completed',
-            success: p.completion?.success ?? null,
-            durationSeconds: p.completion?.durationSeconds ?? null,
-            statementTimestamp: p.timestamp,
-            position: p.index,
-          })),
-        )
-        .onConflictDoNothing({ target: completionEvents.statementId })
-        .getSQL(),
+      sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
+          SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
+                 (r->>'t')::timestamptz, (r->>'p')::smallint
+          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (statement_id) DO NOTHING`,
     );
   }
 
@@ -393,24 +395,27 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
   }
   if (activities.size) {
     // Sorted: concurrent batches lock shared activity rows in the same order (no deadlock).
+    const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
     writes.push(
-      tx
-        .insert(xapiActivities)
-        .values([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)).map((a) => ({ platformId: platform.id, activityIri: a.iri, name: a.name, moduleType: a.moduleType, courseId: a.courseId })))
-        .onConflictDoUpdate({
-          target: [xapiActivities.platformId, xapiActivities.activityIri],
-          set: {
-            lastSeenAt: sql`now()`,
-            name: sql`coalesce(excluded.name, ${xapiActivities.name})`,
-            moduleType: sql`coalesce(excluded.module_type, ${xapiActivities.moduleType})`,
-            courseId: sql`coalesce(excluded.course_id, ${xapiActivities.courseId})`,
-          },
-        })
-        .getSQL(),
+      sql`INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
+          SELECT ${platform.id}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
+          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
+            last_seen_at = now(),
+            name = coalesce(excluded.name, xapi_activities.name),
+            module_type = coalesce(excluded.module_type, xapi_activities.module_type),
+            course_id = coalesce(excluded.course_id, xapi_activities.course_id)`,
     );
   }
   const forwarded = await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id);
-  if (forwarded.length) writes.push(outboxInsert(tx, forwarded).getSQL());
+  if (forwarded.length) {
+    const outboxRows = JSON.stringify(forwarded);
+    writes.push(
+      sql`INSERT INTO xapi_outbox (statement_id, statement)
+          SELECT (r->>'id')::uuid, r FROM jsonb_array_elements(${outboxRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (statement_id) DO NOTHING`,
+    );
+  }
   if (writes.length) {
     const ctes = sql.join(
       writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
