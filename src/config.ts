@@ -39,6 +39,7 @@ const envSchema = z
     LRS_ENDPOINT: httpUrl.optional(),
     LRS_KEY: z.string().min(1).optional(),
     LRS_SECRET: z.string().min(1).optional(),
+    XAPI_PSEUDONYM_KEY: z.string().min(32, 'expected a secret of at least 32 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LTI_SESSION: z.enum(['same-site', 'cross-site', 'ltiaas']).default('same-site'),
   })
@@ -79,6 +80,8 @@ export interface Config {
    * `ltiaas` (no cookie: the `ltik` is sent as `Authorization: Bearer` by pages and API clients).
    */
   ltiSession: Env['LTI_SESSION'];
+  /** When set, actors forwarded to the LRS are replaced by HMAC(key, issuer + sub) pseudonyms. */
+  xapiPseudonymKey?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -145,5 +148,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     logLevel: env.LOG_LEVEL,
     ltiSession: env.LTI_SESSION,
+    xapiPseudonymKey: env.XAPI_PSEUDONYM_KEY,
   };
 }

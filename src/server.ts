@@ -7,6 +7,7 @@ import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { loadBundledReferentials } from './referentials/catalogue';
+import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
 export interface RunningServer {
   url: string;
@@ -41,6 +42,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await store.close();
     throw error;
   }
+  // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
+  const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -58,6 +61,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         server.closeIdleConnections();
       });
       for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
+      await worker?.stop();
       await store.close();
     })();
     return closing;

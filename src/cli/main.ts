@@ -7,8 +7,9 @@ import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerReferentials } from './referentials';
 import { registerServe } from './serve';
+import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { healthRouter } from './health';
 import { referentialsRouter } from './referentials';
+import { xapiRouter } from './xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -45,6 +46,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use('/lti', ltiRouter(ctx, lti));
   app.use(badgesRouter(ctx));
   app.use(referentialsRouter(ctx));
+  app.use(xapiRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

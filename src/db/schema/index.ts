@@ -6,3 +6,4 @@ export * from './mapping';
 export * from './lti';
 export * from './badges';
 export * from './referentials';
+export * from './xapi';

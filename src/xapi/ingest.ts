@@ -1,0 +1,427 @@
+import { type SQL, sql } from 'drizzle-orm';
+import { type Database, type Executor, queryRows } from '../db/store';
+import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
+import type { Platform } from '../identity';
+import { statementIdentity } from './ids';
+import { enrichForForwarding, type XapiStatement } from './outbox';
+import { platformActor, structuralErrors } from './validate';
+
+export const VERBS = {
+  completed: 'http://adlnet.gov/expapi/verbs/completed',
+  passed: 'http://adlnet.gov/expapi/verbs/passed',
+  uncompleted: 'https://xapi.edlm/profiles/edlm-lms/concepts/verbs/uncompleted',
+  voided: 'http://adlnet.gov/expapi/verbs/voided',
+} as const;
+
+/** Activity types that name a course in `contextActivities` (Moodle sends cmi5's). */
+const COURSE_TYPES = new Set(['https://w3id.org/xapi/cmi5/activitytype/course', 'http://adlnet.gov/expapi/activities/course']);
+/** Objects that are not learning activities a teacher would map (the site, a course, a section, an attempt…). */
+const NOT_MAPPABLE_TYPES = new Set([
+  ...COURSE_TYPES,
+  'http://id.tincanapi.com/activitytype/lms',
+  'http://id.tincanapi.com/activitytype/section',
+  'http://adlnet.gov/expapi/activities/attempt',
+  'http://adlnet.gov/expapi/activities/cmi.interaction',
+  'http://adlnet.gov/expapi/activities/question',
+]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+type Json = Record<string, unknown>;
+
+interface Activity {
+  id?: unknown;
+  objectType?: unknown;
+  definition?: { type?: unknown; name?: Record<string, unknown> };
+}
+
+interface Prepared {
+  index: number;
+  id: string;
+  hash: string;
+  explicitId: boolean;
+  sub: string;
+  statement: XapiStatement;
+  verb: string;
+  objectId: string;
+  timestamp: Date;
+  voidTarget?: string;
+  completion?: { kind: 'completed' | 'uncompleted'; success: boolean | null; durationSeconds: number | null };
+  course?: { contextId: string; title: string | null };
+  activity?: { iri: string; name: string | null; moduleType: string | null };
+}
+
+export interface IngestResult {
+  /** The statement ids, in the order received. */
+  ids: string[];
+  /** How many were new (the others were already stored with the same content). */
+  stored: number;
+}
+
+function languageValue(map: Record<string, unknown> | undefined): string | null {
+  if (!map) return null;
+  for (const lang of ['fr', 'fr-FR', 'en', 'en-US', 'en-GB']) if (typeof map[lang] === 'string') return map[lang] as string;
+  const first = Object.values(map).find((v) => typeof v === 'string');
+  return (first as string | undefined) ?? null;
+}
+
+/** ISO 8601 duration (`PT1H2M3.5S`, `P1DT2H`) → whole seconds, or null. */
+export function durationSeconds(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const m = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+    value,
+  );
+  if (!m) return null;
+  const [, y, mo, w, d, h, mi, s] = m.map((x) => (x === undefined ? 0 : Number(x)));
+  return Math.round(
+    (y ?? 0) * 365 * 86400 + (mo ?? 0) * 30 * 86400 + (w ?? 0) * 7 * 86400 + (d ?? 0) * 86400 + (h ?? 0) * 3600 + (mi ?? 0) * 60 + (s ?? 0),
+  );
+}
+
+function courseOf(statement: Json, issuer: string): Prepared['course'] {
+  const ca = (statement.context as Json | undefined)?.contextActivities as Record<string, unknown> | undefined;
+  if (!ca) return undefined;
+  for (const key of ['parent', 'grouping']) {
+    const list = ca[key];
+    const items = Array.isArray(list) ? list : list ? [list] : [];
+    for (const item of items as Activity[]) {
+      if (typeof item?.id !== 'string' || !COURSE_TYPES.has(item.definition?.type as string)) continue;
+      const moodle = new RegExp(`^${escapeRegExp(issuer)}/course/view\\.php\\?id=(\\d+)$`).exec(item.id);
+      return { contextId: moodle?.[1] ?? item.id, title: languageValue(item.definition?.name) };
+    }
+  }
+  return undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function activityOf(object: Activity, issuer: string): Prepared['activity'] {
+  if (typeof object.id !== 'string' || (object.objectType !== undefined && object.objectType !== 'Activity')) return undefined;
+  const type = typeof object.definition?.type === 'string' ? object.definition.type : null;
+  const name = languageValue(object.definition?.name);
+  if (object.id.startsWith(`${issuer}/`) || object.id === issuer) {
+    // Moodle: only course modules (`…/mod/<mod>/view.php?id=<cmid>`) are mappable, not their pages or attempts.
+    const m = new RegExp(`^${escapeRegExp(issuer)}/mod/(\\w+)/view\\.php\\?id=\\d+$`).exec(object.id);
+    return m ? { iri: object.id, name, moduleType: m[1] ?? null } : undefined;
+  }
+  if (type && NOT_MAPPABLE_TYPES.has(type)) return undefined;
+  return { iri: object.id, name, moduleType: type };
+}
+
+function completionOf(statement: Json, verb: string): Prepared['completion'] {
+  const result = statement.result as { completion?: unknown; success?: unknown; duration?: unknown } | undefined;
+  const success = typeof result?.success === 'boolean' ? result.success : null;
+  const duration = durationSeconds(result?.duration);
+  if (verb === VERBS.uncompleted) return { kind: 'uncompleted', success, durationSeconds: duration };
+  if (verb === VERBS.completed) {
+    return { kind: result?.completion === false ? 'uncompleted' : 'completed', success, durationSeconds: duration };
+  }
+  if (verb === VERBS.passed) return { kind: 'completed', success: success ?? true, durationSeconds: duration };
+  return undefined;
+}
+
+/** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
+export function prepareStatements(
+  body: unknown,
+  platform: Platform,
+  authority: Json,
+  now: Date,
+  forcedId?: string,
+): Prepared[] {
+  const list = Array.isArray(body) ? body : [body];
+  if (!Array.isArray(body) && (body === null || typeof body !== 'object')) {
+    throw badRequest('The body must be a statement or an array of statements.', [{ path: 'body', message: 'expected an object or an array' }]);
+  }
+  const details: ErrorDetail[] = [];
+  let forbiddenActor = false;
+  const prepared: Prepared[] = [];
+  const stored = now.toISOString();
+  list.forEach((raw, index) => {
+    const prefix = Array.isArray(body) ? `statements[${index}]` : 'statement';
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      details.push({ path: prefix, message: 'expected a statement object' });
+      return;
+    }
+    const input = raw as Json;
+    const structural = structuralErrors(input, prefix);
+    if (structural.length) {
+      details.push(...structural);
+      return;
+    }
+    const actor = platformActor(input, platform.issuer, prefix);
+    if ('path' in actor) {
+      if (actor.path.endsWith('homePage')) forbiddenActor = true;
+      details.push(actor);
+      return;
+    }
+    if (forcedId !== undefined && input.id !== undefined && input.id !== forcedId) {
+      details.push({ path: `${prefix}.id`, message: `differs from the statementId parameter (${forcedId})` });
+      return;
+    }
+    const { stored: _s, authority: _a, version: _v, ...content } = input;
+    const { derivedId, hash } = statementIdentity(content);
+    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
+    if (!UUID.test(id)) {
+      details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
+      return;
+    }
+    const verb = (input.verb as { id: string }).id;
+    const object = input.object as Activity & { id: string };
+    const timestamp = typeof input.timestamp === 'string' ? new Date(input.timestamp) : now;
+    if (Number.isNaN(timestamp.getTime())) {
+      details.push({ path: `${prefix}.timestamp`, message: 'expected an ISO 8601 date and time' });
+      return;
+    }
+    const statement: XapiStatement = {
+      ...content,
+      id,
+      timestamp: typeof input.timestamp === 'string' ? input.timestamp : stored,
+      stored,
+      authority,
+      version: typeof input.version === 'string' ? input.version : '1.0.0',
+    };
+    const entry: Prepared = {
+      index,
+      id,
+      hash,
+      explicitId: forcedId !== undefined || typeof input.id === 'string',
+      sub: actor.name,
+      statement,
+      verb,
+      objectId: String(object.id),
+      timestamp,
+    };
+    if (verb === VERBS.voided) {
+      entry.voidTarget = String(object.id).toLowerCase();
+    } else {
+      entry.activity = activityOf(object, platform.issuer);
+      const completion = object.objectType === undefined || object.objectType === 'Activity' ? completionOf(input, verb) : undefined;
+      if (completion) entry.completion = completion;
+      if (completion || entry.activity) entry.course = courseOf(input, platform.issuer);
+    }
+    prepared.push(entry);
+  });
+  // The same id twice in one batch: fine if the content is the same (kept once), else the batch is refused.
+  const seen = new Map<string, Prepared>();
+  for (const p of prepared) {
+    const first = seen.get(p.id);
+    if (first && first.hash !== p.hash) {
+      details.push({ path: `statements[${p.index}].id`, message: `same id as statements[${first.index}] with a different content` });
+    } else if (!first) seen.set(p.id, p);
+  }
+  if (details.length) {
+    const first = details[0] as ErrorDetail;
+    const message = `Statement rejected, nothing was stored: ${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`;
+    if (forbiddenActor) throw new HttpError(403, 'forbidden', message, details);
+    throw badRequest(message, details);
+  }
+  return prepared;
+}
+
+function inList<T>(values: readonly T[]): SQL {
+  return sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  );
+}
+
+/**
+ * Stores a prepared batch in one transaction: statements (already stored ones with the same content are
+ * skipped, a different content under a known id is a 409), voiding, completion events, activities seen and
+ * the outbox. Nothing is stored when anything fails.
+ */
+export async function storeStatements(db: Database, platform: Platform, prepared: Prepared[]): Promise<IngestResult> {
+  const ids = prepared.map((p) => p.id);
+  if (prepared.length === 0) return { ids, stored: 0 };
+  const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
+  // One transaction; the common case (all new) costs no lookup: insert, then compare only what was already there.
+  let stored = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      stored = await db.transaction((tx) => insertFresh(tx, platform, unique));
+      break;
+    } catch (error) {
+      // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
+      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw error;
+    }
+  }
+  return { ids, stored };
+}
+
+/** Ids of the platform's users with these subs, creating the missing ones, in one round trip without touching existing rows. */
+async function resolveUsers(tx: Executor, platformId: number, subs: string[]): Promise<Map<string, number>> {
+  const list = sql.join(
+    subs.map((sub) => sql`(${platformId}::int, ${sub}::text)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ id: number; sub: string }>(
+    tx,
+    sql`WITH wanted(platform_id, sub) AS (VALUES ${list}),
+        created AS (INSERT INTO users (platform_id, sub) SELECT platform_id, sub FROM wanted ON CONFLICT DO NOTHING RETURNING id, sub)
+        SELECT id, sub FROM created
+        UNION ALL SELECT u.id, u.sub FROM users u JOIN wanted w ON w.platform_id = u.platform_id AND w.sub = u.sub`,
+  );
+  const ids = new Map(rows.map((r) => [r.sub, Number(r.id)]));
+  const missing = subs.filter((sub) => !ids.has(sub));
+  if (missing.length) {
+    // Created by a concurrent transaction that committed after this statement's snapshot: a new statement sees it.
+    const late = await queryRows<{ id: number; sub: string }>(
+      tx,
+      sql`SELECT id, sub FROM users WHERE platform_id = ${platformId} AND sub IN (${inList(missing)})`,
+    );
+    for (const r of late) ids.set(r.sub, Number(r.id));
+  }
+  if (ids.size !== subs.length) throw new Error('cannot resolve the users of a statement batch');
+  return ids;
+}
+
+/** Ids of the platform's courses with these context ids, creating the missing ones (titled from the statement). */
+async function resolveCourses(tx: Executor, platformId: number, wanted: Map<string, string | null>): Promise<Map<string, number>> {
+  if (wanted.size === 0) return new Map();
+  const list = sql.join(
+    [...wanted].map(([contextId, title]) => sql`(${platformId}::int, ${contextId}::text, ${title}::text)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ id: number; context_id: string }>(
+    tx,
+    sql`WITH wanted(platform_id, context_id, title) AS (VALUES ${list}),
+        created AS (INSERT INTO courses (platform_id, context_id, title) SELECT platform_id, context_id, title FROM wanted
+                    ON CONFLICT DO NOTHING RETURNING id, context_id)
+        SELECT id, context_id FROM created
+        UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wanted w ON w.platform_id = c.platform_id AND w.context_id = c.context_id`,
+  );
+  const ids = new Map(rows.map((r) => [r.context_id, Number(r.id)]));
+  const missing = [...wanted.keys()].filter((c) => !ids.has(c));
+  if (missing.length) {
+    const late = await queryRows<{ id: number; context_id: string }>(
+      tx,
+      sql`SELECT id, context_id FROM courses WHERE platform_id = ${platformId} AND context_id IN (${inList(missing)})`,
+    );
+    for (const r of late) ids.set(r.context_id, Number(r.id));
+  }
+  return ids;
+}
+
+async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]): Promise<number> {
+  const userIds = await resolveUsers(tx, platform.id, [...new Set(fresh.map((p) => p.sub))]);
+  const wantedCourses = new Map<string, string | null>();
+  for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
+  const courseIds = await resolveCourses(tx, platform.id, wantedCourses);
+  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
+  const statementRows = JSON.stringify(
+    fresh.map((p) => ({
+      id: p.id,
+      u: userIds.get(p.sub),
+      v: p.verb,
+      o: p.objectId,
+      s: p.statement.stored,
+      t: p.timestamp.toISOString(),
+      h: p.hash,
+      j: p.statement,
+    })),
+  );
+  const inserted = await queryRows<{ id: string }>(
+    tx,
+    sql`INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+        SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+        FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+        ON CONFLICT (id) DO NOTHING RETURNING id::text AS id`,
+  );
+  const insertedIds = new Set(inserted.map((r) => r.id));
+  const already = fresh.filter((p) => !insertedIds.has(p.id));
+  if (already.length) {
+    const existing = await queryRows<{ id: string; content_hash: string }>(
+      tx,
+      sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id::text IN (${inList(already.map((p) => p.id))})`,
+    );
+    const known = new Map(existing.map((r) => [r.id, r.content_hash]));
+    for (const p of already) {
+      if (known.get(p.id) !== p.hash) {
+        throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
+      }
+    }
+  }
+  const rows = fresh.filter((p) => insertedIds.has(p.id));
+  if (rows.length === 0) return 0;
+
+  const targets = rows.filter((p) => p.voidTarget).map((p) => p.voidTarget as string);
+  if (targets.length) {
+    const voided = await tx.execute(
+      sql`UPDATE xapi_statements SET voided = true
+          WHERE platform_id = ${platform.id} AND id::text IN (${inList(targets)}) AND verb <> ${VERBS.voided} RETURNING id`,
+    );
+    const voidedIds = (voided as unknown as { rows: { id: string }[] }).rows.map((r) => r.id);
+    if (voidedIds.length) {
+      await tx.execute(sql`UPDATE completion_events SET voided = true WHERE statement_id::text IN (${inList(voidedIds)})`);
+    }
+  }
+
+  // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
+  const writes: SQL[] = [];
+  // In batch order: the event id (arrival order) then follows the position within the batch.
+  const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
+  if (completions.length) {
+    const eventRows = JSON.stringify(
+      completions.map((p) => ({
+        id: p.id,
+        u: userIds.get(p.sub),
+        c: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
+        a: p.objectId,
+        k: p.completion?.kind,
+        s: p.completion?.success ?? null,
+        d: p.completion?.durationSeconds ?? null,
+        t: p.timestamp.toISOString(),
+        p: p.index,
+      })),
+    );
+    writes.push(
+      sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
+          SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
+                 (r->>'t')::timestamptz, (r->>'p')::smallint
+          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (statement_id) DO NOTHING`,
+    );
+  }
+
+  const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; courseId: number | null }>();
+  for (const p of rows) {
+    if (!p.activity) continue;
+    activities.set(p.activity.iri, {
+      ...p.activity,
+      courseId: p.course ? (courseIds.get(p.course.contextId) ?? null) : (activities.get(p.activity.iri)?.courseId ?? null),
+    });
+  }
+  if (activities.size) {
+    // Sorted: concurrent batches lock shared activity rows in the same order (no deadlock).
+    const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
+    writes.push(
+      sql`INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
+          SELECT ${platform.id}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
+          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
+            last_seen_at = now(),
+            name = coalesce(excluded.name, xapi_activities.name),
+            module_type = coalesce(excluded.module_type, xapi_activities.module_type),
+            course_id = coalesce(excluded.course_id, xapi_activities.course_id)`,
+    );
+  }
+  const forwarded = await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id);
+  if (forwarded.length) {
+    const outboxRows = JSON.stringify(forwarded);
+    writes.push(
+      sql`INSERT INTO xapi_outbox (statement_id, statement)
+          SELECT (r->>'id')::uuid, r FROM jsonb_array_elements(${outboxRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          ON CONFLICT (statement_id) DO NOTHING`,
+    );
+  }
+  if (writes.length) {
+    const ctes = sql.join(
+      writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
+      sql`, `,
+    );
+    await tx.execute(sql`WITH ${ctes} SELECT 1`);
+  }
+  return rows.length;
+}
