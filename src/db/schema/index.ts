@@ -1,3 +1,4 @@
 // One drizzle schema for both drivers. Each module keeps its tables in its own file, re-exported here.
 export * from './audit';
 export * from './identity';
+export * from './reports';
