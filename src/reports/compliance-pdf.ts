@@ -38,12 +38,18 @@ export async function complianceDigest(meta: ReportMeta, rows: AsyncIterable<Com
   return hash.digest('hex');
 }
 
-async function* collect(rows: AsyncIterable<ComplianceRow>, into: ComplianceRow[], max: number): AsyncGenerator<ComplianceRow> {
+async function* collect(
+  rows: AsyncIterable<ComplianceRow>,
+  into: ComplianceRow[],
+  max: number,
+  onProgress?: ProgressCallback,
+): AsyncGenerator<ComplianceRow> {
   for await (const row of rows) {
     if (into.length >= max) {
       throw new ReportError(`The PDF report is limited to ${max} learners: narrow the filters or export CSV/XLSX`);
     }
     into.push(row);
+    if (into.length % 1000 === 0) onProgress?.(into.length);
     yield row;
   }
 }
@@ -60,7 +66,7 @@ export async function writeCompliancePdf(
   options: CompliancePdfOptions = {},
 ): Promise<number> {
   const all: ComplianceRow[] = [];
-  const digest = await complianceDigest(meta, collect(rows, all, options.maxRows ?? 10_000));
+  const digest = await complianceDigest(meta, collect(rows, all, options.maxRows ?? 10_000, options.onProgress));
   const groups = new Map<string, ComplianceRow[]>();
   for (const row of all) {
     const key = referentialKey(referentialOf(meta, row));
@@ -91,7 +97,7 @@ export async function writeCompliancePdf(
   for (const referential of meta.referentials) {
     const list = groups.get(referentialKey(referential)) ?? [];
     content.push({
-      text: `Référentiel ${referential.title} — ${referential.id} version ${referential.version} (${list.length} apprenants)`,
+      text: `${referential.title} — ${referential.id} version ${referential.version} (${list.length} apprenants)`,
       style: 'heading',
     });
     if (!list.length) continue;

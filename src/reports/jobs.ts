@@ -187,6 +187,17 @@ export async function runNextJob(
     });
   };
 
+  // Heartbeats also while a producer reports no progress (a PDF lays out before writing), so that the job is
+  // not taken for abandoned.
+  const stale = options.staleAfterMs ?? 120_000;
+  const heartbeat = setInterval(() => {
+    progressWrite = progressWrite.then(async () => {
+      const updated = await db.update(exportJobs).set({ heartbeatAt: sql`now()` }).where(mine).returning({ id: exportJobs.id });
+      if (!updated.length) lost = true;
+    });
+  }, Math.max(1_000, stale / 4));
+  heartbeat.unref();
+
   try {
     const producer = producers[job.kind];
     if (!producer) throw new Error(`No producer for exports of kind ${job.kind}`);
@@ -230,6 +241,8 @@ export async function runNextJob(
       .returning();
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
     return failed ?? getJob(db, job.id);
+  } finally {
+    clearInterval(heartbeat);
   }
 }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import './font-cache';
 import pdfmake, { type DocDefinition } from 'pdfmake';
 
 /**

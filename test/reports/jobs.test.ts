@@ -193,6 +193,25 @@ describe.each(drivers)('export jobs on %s', (driver) => {
     expect(await runNextJob(ctx, producers, { workerId: 'w2' })).toMatchObject({ id: job.id, status: 'done', workerId: 'w2', attempts: 2 });
   });
 
+  it('a runner whose job was taken over does not mark it done', async () => {
+    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const result = await runNextJob(
+      ctx,
+      {
+        compliance: async ({ out, progress }) => {
+          out.write('a;b\r\n');
+          // Meanwhile another instance took the job over (this one looked dead).
+          await t.store.db.update(exportJobs).set({ workerId: 'thief' }).where(eq(exportJobs.id, job.id));
+          progress(1);
+          out.end('c;d\r\n');
+          return { fileName: 'x.csv', contentType: 'text/csv' };
+        },
+      },
+      { workerId: 'slow', progressIntervalMs: 0 },
+    );
+    expect(result).toMatchObject({ id: job.id, status: 'running', workerId: 'thief', fileName: null });
+  });
+
   it('never gives one job to two runners', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 12; i++) ids.add((await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', requestedBy: 'cli' })).id);
