@@ -32,7 +32,7 @@ describe('socle serve (a real process on the embedded database)', () => {
     expect((await fetch(`${again.url}/health`)).status).toBe(200);
     again.child.kill('SIGINT');
     expect(await waitForExit(again.child)).toBe(0);
-  });
+  }, 120_000);
 
   it('takes over a lock left by a dead process', async () => {
     fs.writeFileSync(path.join(dataDir, 'socle.lock'), '999999');

@@ -15,10 +15,6 @@ export function registerServe(program: Command): void {
         server.ctx.store.driver === 'pglite'
           ? `embedded PGlite at ${server.ctx.store.location}`
           : `PostgreSQL at ${server.ctx.store.location}`;
-      logger.info(
-        { url: config.publicUrl, listening: server.url, database },
-        `Socle is ready at ${config.publicUrl} (${database})`,
-      );
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) return;
@@ -37,5 +33,11 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Announced only once the signal handlers are in place: a supervisor (or a test) that stops Socle as
+      // soon as it reads this line must get a graceful shutdown, not the default kill.
+      logger.info(
+        { url: config.publicUrl, listening: server.url, database },
+        `Socle is ready at ${config.publicUrl} (${database})`,
+      );
     });
 }

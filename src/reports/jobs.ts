@@ -202,7 +202,7 @@ export async function runNextJob(
     const producer = producers[job.kind];
     if (!producer) throw new Error(`No producer for exports of kind ${job.kind}`);
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
-    const sink = new ChunkSink(db, job.id, options.chunkBytes ?? 1024 * 1024, () => lost);
+    const sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
     const file = await producer({ job, ctx, out: sink, progress });
     await finished(sink);
     await progressWrite;
@@ -257,6 +257,7 @@ class ChunkSink extends Writable {
   constructor(
     private readonly db: Executor,
     private readonly jobId: string,
+    private readonly workerId: string,
     private readonly chunkBytes: number,
     private readonly isLost: () => boolean,
   ) {
@@ -286,7 +287,17 @@ class ChunkSink extends Writable {
     const data = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    await this.db.insert(exportFileChunks).values({ jobId: this.jobId, seq: this.seq++, data });
+    const seq = this.seq++;
+    // Only while this worker owns the job: the shared row lock holds off a takeover until the chunk is in.
+    await this.db.transaction(async (tx) => {
+      const [owned] = await tx
+        .select({ id: exportJobs.id })
+        .from(exportJobs)
+        .where(and(eq(exportJobs.id, this.jobId), eq(exportJobs.workerId, this.workerId)))
+        .for('share');
+      if (!owned) throw new LostJobError('another worker took the job over');
+      await tx.insert(exportFileChunks).values({ jobId: this.jobId, seq, data });
+    });
   }
 }
 

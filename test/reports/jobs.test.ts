@@ -116,7 +116,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('makes progress visible while the job runs', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'xlsx', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     let pause: () => void = () => undefined;
     const paused = new Promise<void>((resolve) => (pause = resolve));
     let resume: () => void = () => undefined;
@@ -210,6 +210,8 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       { workerId: 'slow', progressIntervalMs: 0 },
     );
     expect(result).toMatchObject({ id: job.id, status: 'running', workerId: 'thief', fileName: null });
+    // Its last chunk was refused: the new owner's file is not mixed with it.
+    expect(await t.store.db.select().from(exportFileChunks).where(eq(exportFileChunks.jobId, job.id))).toEqual([]);
   });
 
   it('never gives one job to two runners', async () => {

@@ -29,13 +29,13 @@ const figures = (r: ComplianceRow, domains = socle28.domains) =>
   });
 
 describe('compliance PDF', () => {
-  const rows = generatedRows(90);
+  const rows = generatedRows(60);
   let pages: string[];
   beforeAll(async () => {
     const { out, bytes } = collect();
     const progress: number[] = [];
-    expect(await writeCompliancePdf(testMeta(), fromArray(rows), out, { onProgress: (n) => progress.push(n) })).toBe(90);
-    expect(progress).toEqual([90]);
+    expect(await writeCompliancePdf(testMeta(), fromArray(rows), out, { onProgress: (n) => progress.push(n) })).toBe(60);
+    expect(progress).toEqual([60]);
     expect(bytes().subarray(0, 5).toString()).toBe('%PDF-');
     pages = await pdfText(bytes());
   });
@@ -79,7 +79,7 @@ describe('compliance PDF', () => {
 });
 
 describe('attestations', () => {
-  const rows = generatedRows(12);
+  const rows = generatedRows(6);
 
   it('states the référentiel, the hours per domain, the activities with dates, manual credits and the verification URL', async () => {
     const row = rows.find((r) => r.hasManualCredits && r.status === 'in_progress') ?? must(rows[3]);
@@ -107,8 +107,8 @@ describe('attestations', () => {
     const attestations = rows.map((r) => attestationOf(r));
     const { out, bytes } = collect();
     const progress: number[] = [];
-    expect(await writeAttestationsZip(fromArray(attestations), out, { onProgress: (n) => progress.push(n) })).toBe(12);
-    expect(progress).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(await writeAttestationsZip(fromArray(attestations), out, { onProgress: (n) => progress.push(n) })).toBe(6);
+    expect(progress).toEqual(Array.from({ length: 6 }, (_, i) => i + 1));
     const entries = await unzip(bytes());
     expect([...entries.keys()]).toEqual(attestations.map(attestationFileName));
     const [name, pdf] = must([...entries][4]);

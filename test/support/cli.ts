@@ -32,7 +32,7 @@ export function startServe(env: Record<string, string>): Promise<{ child: ChildP
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [socleBin, 'serve'], { env: cliEnv(env) });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`socle serve did not become ready:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`socle serve did not become ready:\n${output}`)), 60_000);
     const onData = (d: Buffer) => {
       output += d;
       const match = /"listening":"(http:\/\/[^"]+)"/.exec(output);
