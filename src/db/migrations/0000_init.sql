@@ -265,6 +265,37 @@ CREATE TABLE "xapi_statements" (
 	CONSTRAINT "xapi_statements_id_unique" UNIQUE("id")
 );
 --> statement-breakpoint
+CREATE TABLE "export_file_chunks" (
+	"job_id" uuid NOT NULL,
+	"seq" integer NOT NULL,
+	"data" "bytea" NOT NULL,
+	CONSTRAINT "export_file_chunks_job_id_seq_pk" PRIMARY KEY("job_id","seq")
+);
+--> statement-breakpoint
+CREATE TABLE "export_jobs" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"platform_id" integer,
+	"kind" text NOT NULL,
+	"format" text NOT NULL,
+	"filters" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"requested_by" text NOT NULL,
+	"status" text DEFAULT 'queued' NOT NULL,
+	"rows_done" integer DEFAULT 0 NOT NULL,
+	"rows_total" integer,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"error" text,
+	"worker_id" text,
+	"heartbeat_at" timestamp with time zone,
+	"file_name" text,
+	"content_type" text,
+	"byte_size" bigint,
+	"sha256" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"started_at" timestamp with time zone,
+	"finished_at" timestamp with time zone,
+	"expires_at" timestamp with time zone
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -288,6 +319,8 @@ ALTER TABLE "xapi_activities" ADD CONSTRAINT "xapi_activities_course_id_courses_
 ALTER TABLE "xapi_keys" ADD CONSTRAINT "xapi_keys_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "export_file_chunks" ADD CONSTRAINT "export_file_chunks_job_id_export_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."export_jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "export_jobs" ADD CONSTRAINT "export_jobs_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
@@ -305,4 +338,6 @@ CREATE UNIQUE INDEX "xapi_activities_platform_iri_idx" ON "xapi_activities" USIN
 CREATE INDEX "xapi_activities_course_idx" ON "xapi_activities" USING btree ("course_id");--> statement-breakpoint
 CREATE INDEX "xapi_outbox_pending_idx" ON "xapi_outbox" USING btree ("next_attempt_at","id") WHERE status = 'pending';--> statement-breakpoint
 CREATE INDEX "xapi_statements_platform_seq_idx" ON "xapi_statements" USING btree ("platform_id","seq");--> statement-breakpoint
-CREATE INDEX "xapi_statements_object_idx" ON "xapi_statements" USING btree ("object_id");
+CREATE INDEX "xapi_statements_object_idx" ON "xapi_statements" USING btree ("object_id");--> statement-breakpoint
+CREATE INDEX "export_jobs_queue_idx" ON "export_jobs" USING btree ("status","created_at");--> statement-breakpoint
+CREATE INDEX "export_jobs_platform_idx" ON "export_jobs" USING btree ("platform_id","created_at");

@@ -7,3 +7,4 @@ export * from './lti';
 export * from './badges';
 export * from './referentials';
 export * from './xapi';
+export * from './reports';

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import './font-cache';
+import pdfmake, { type DocDefinition } from 'pdfmake';
+
+/**
+ * pdfmake, configured once per process: DejaVu Sans (shipped by the `dejavu-fonts-ttf` package; fr-FR number
+ * formatting uses U+202F, which pdfmake's default Roboto lacks) from its virtual file system, and no access to
+ * URLs or local files from document definitions (learner names and titles end up in them).
+ */
+let configured = false;
+function configure(): void {
+  if (configured) return;
+  const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+  const files = {
+    normal: 'DejaVuSans.ttf',
+    bold: 'DejaVuSans-Bold.ttf',
+    italics: 'DejaVuSans-Oblique.ttf',
+    bolditalics: 'DejaVuSans-BoldOblique.ttf',
+  };
+  for (const file of Object.values(files)) {
+    if (!pdfmake.virtualfs.existsSync(file)) pdfmake.virtualfs.writeFileSync(file, fs.readFileSync(path.join(dir, file)));
+  }
+  pdfmake.setFonts({ DejaVuSans: files });
+  pdfmake.setUrlAccessPolicy(() => false);
+  pdfmake.setLocalAccessPolicy(() => false);
+  configured = true;
+}
+
+export const pdfDefaultStyle = { font: 'DejaVuSans', fontSize: 9 };
+
+/** Renders a document definition into `out` and ends it. */
+export async function writePdf(doc: DocDefinition, out: Writable): Promise<void> {
+  configure();
+  const stream = await pdfmake.createPdf(doc).getStream();
+  const done = pipeline(stream, out);
+  stream.end();
+  await done;
+}
+
+export async function renderPdf(doc: DocDefinition): Promise<Buffer> {
+  configure();
+  return pdfmake.createPdf(doc).getBuffer();
+}
+
+const hoursFormat = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 });
+/** Minutes as French hours: `12,5`, `1 234` (with U+202F), rounded to 2 decimals. */
+export const frHours = (minutes: number) => hoursFormat.format(Math.round((minutes / 60) * 100) / 100);
+
+const dateTimeFormat = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
+const dateFormat = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeZone: 'Europe/Paris' });
+/** Paris time, as French readers expect: `14/03/2025 11:20`. */
+export const frDateTime = (d: Date) => dateTimeFormat.format(d);
+export const frDate = (d: Date) => dateFormat.format(d);

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * The compliance report's row: one learner of one référentiel version, with their validated and required
+ * minutes per domain. Hours are carried as integer minutes everywhere; writers convert them for display.
+ *
+ * Ordering is the caller's: the row source yields non-compliant learners first (status `not_started`, then
+ * `in_progress`, then `complete`), so the writers never sort nor hold the whole report.
+ */
+export const complianceStatus = z.enum(['not_started', 'in_progress', 'complete']);
+export type ComplianceStatus = z.infer<typeof complianceStatus>;
+
+const minutes = z.number().int().min(0);
+
+export const domainFigures = z.object({
+  code: z.string().min(1),
+  title: z.string(),
+  validatedMinutes: minutes,
+  requiredMinutes: minutes,
+});
+export type DomainFigures = z.infer<typeof domainFigures>;
+
+export const referentialRef = z.object({ id: z.string().min(1), version: z.string().min(1) });
+export type ReferentialRef = z.infer<typeof referentialRef>;
+
+export const complianceRow = z.object({
+  learner: z.object({
+    /** The platform's user id (LTI `sub` = xAPI `account.name`). */
+    sub: z.string().min(1),
+    name: z.string().nullable(),
+  }),
+  courses: z.array(z.object({ contextId: z.string().min(1), title: z.string().nullable() })),
+  referential: referentialRef,
+  domains: z.array(domainFigures),
+  validatedMinutes: minutes,
+  requiredMinutes: minutes,
+  status: complianceStatus,
+  completedAt: z.date().nullable(),
+  hasManualCredits: z.boolean(),
+});
+export type ComplianceRow = z.infer<typeof complianceRow>;
+
+/** A référentiel version as the report presents it: its domains give the report's columns, in this order. */
+export const reportReferential = referentialRef.extend({
+  title: z.string(),
+  domains: z.array(z.object({ code: z.string().min(1), title: z.string(), requiredMinutes: minutes })).min(1),
+});
+export type ReportReferential = z.infer<typeof reportReferential>;
+
+export const reportMeta = z.object({
+  /** The issuing institution (or the platform's name when it has no other). */
+  institution: z.string().min(1),
+  platform: z.object({ issuer: z.string().min(1), name: z.string().nullable() }),
+  /** The filters used, as label → value, shown in the PDF header and the XLSX summary. */
+  filters: z.array(z.object({ label: z.string(), value: z.string() })),
+  generatedAt: z.date(),
+  /** Every référentiel version the rows may refer to; a row of another one is an error. */
+  referentials: z.array(reportReferential).min(1),
+});
+export type ReportMeta = z.infer<typeof reportMeta>;
+
+/** Called with the number of rows written so far. */
+export type ProgressCallback = (rowsWritten: number) => void;
+
+export const referentialKey = (r: ReferentialRef) => `${r.id}@${r.version}`;
+
+export class ReportError extends Error {
+  override name = 'ReportError';
+}
+
+/** The référentiel of a row, checked against the report's metadata. */
+export function referentialOf(meta: ReportMeta, row: ComplianceRow): ReportReferential {
+  const found = meta.referentials.find((r) => r.id === row.referential.id && r.version === row.referential.version);
+  if (!found) {
+    throw new ReportError(
+      `Row of learner ${row.learner.sub} refers to référentiel ${referentialKey(row.referential)}, which the report does not declare`,
+    );
+  }
+  return found;
+}
+
+/** Minutes as hours rounded to 2 decimals (the precision of every text format). */
+export const minutesToHours = (m: number) => Math.round((m / 60) * 100) / 100;
+
+/** Every domain code of the report's référentiels, in first-seen order: the CSV's columns. */
+export function allDomainCodes(meta: ReportMeta): { code: string; title: string }[] {
+  const seen = new Map<string, string>();
+  for (const r of meta.referentials) for (const d of r.domains) if (!seen.has(d.code)) seen.set(d.code, d.title);
+  return [...seen].map(([code, title]) => ({ code, title }));
+}
+
+export const statusLabelFr: Record<ComplianceStatus, string> = {
+  not_started: 'Non commencé',
+  in_progress: 'En cours',
+  complete: 'Complet',
+};
+
+/** Resolves after pending I/O callbacks: long loops call it so timers, progress and sockets keep running. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Waits until `out` has drained when its buffer is full (back-pressure for writers that push chunks). */
+export async function drained(out: NodeJS.WritableStream & { writableNeedDrain?: boolean }): Promise<void> {
+  if (out.writableNeedDrain) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+}

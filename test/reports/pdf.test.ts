@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import yauzl from 'yauzl';
+import {
+  ATTESTATION_TITLE,
+  type Attestation,
+  attestationFileName,
+  renderAttestationPdf,
+  writeAttestationsZip,
+} from '../../src/reports/attestation';
+import { complianceDigest, writeCompliancePdf } from '../../src/reports/compliance-pdf';
+import { writeComplianceCsv } from '../../src/reports/csv';
+import { frHours } from '../../src/reports/pdf';
+import { type ComplianceRow, ReportError, statusLabelFr } from '../../src/reports/rows';
+import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';
+import { pdfText } from '../support/pdf';
+
+function collect(): { out: PassThrough; bytes: () => Buffer } {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  return { out, bytes: () => Buffer.concat(chunks) };
+}
+
+const figures = (r: ComplianceRow, domains = socle28.domains) =>
+  domains.map((d) => {
+    const f = must(r.domains.find((x) => x.code === d.code));
+    return `${frHours(f.validatedMinutes)} / ${frHours(f.requiredMinutes)}`;
+  });
+
+describe('compliance PDF', () => {
+  const rows = generatedRows(60);
+  let pages: string[];
+  beforeAll(async () => {
+    const { out, bytes } = collect();
+    const progress: number[] = [];
+    expect(await writeCompliancePdf(testMeta(), fromArray(rows), out, { onProgress: (n) => progress.push(n) })).toBe(60);
+    expect(progress).toEqual([60]);
+    expect(bytes().subarray(0, 5).toString()).toBe('%PDF-');
+    pages = await pdfText(bytes());
+  });
+
+  it('shows every row with the same figures as the input, French-formatted', () => {
+    const all = pages.join(' ');
+    for (const r of rows) {
+      const domains = r.referential.id === socle28.id ? socle28.domains : socle12.domains;
+      const expected = [
+        r.learner.name ?? '—',
+        r.learner.sub,
+        ...figures(r, domains),
+        `${frHours(r.validatedMinutes)} / ${frHours(r.requiredMinutes)}`,
+        statusLabelFr[r.status],
+      ].join(' ');
+      expect(all).toContain(expected);
+    }
+    expect(all).toMatch(/ 12,5 \/ 28 | \d,\d+ \/ 6 /);
+  });
+
+  it('has the institution, filters, repeated table headers, page X / Y, generated-at and the data digest', async () => {
+    expect(pages.length).toBeGreaterThan(1);
+    const digest = await complianceDigest(testMeta(), fromArray(rows));
+    const csv = collect();
+    await writeComplianceCsv(testMeta(), fromArray(rows), csv.out, { variant: 'rfc4180' });
+    expect(digest).toBe(createHash('sha256').update(csv.bytes()).digest('hex'));
+    pages.forEach((text, i) => {
+      expect(text).toContain(`page ${i + 1} / ${pages.length}`);
+      expect(text).toContain('Université de Test — Faculté de santé');
+      expect(text).toContain(`Généré le 14/03/2026 11:20 — SHA-256 des données : ${digest}`);
+      expect(text).toContain('Nom Identifiant D1 (h) D2 (h) D3 (h) D4 (h) D5 (h) Total (h) Statut');
+    });
+    expect(pages[0]).toContain('Cours Tous Période 01/09/2025 – 30/06/2026');
+    expect(pages[0]).toContain('Plateforme Moodle Santé (https://moodle.univ-test.fr)');
+  });
+
+  it('refuses more rows than a printable report holds', async () => {
+    const { out } = collect();
+    await expect(writeCompliancePdf(testMeta(), fromArray(rows), out, { maxRows: 10 })).rejects.toThrow(ReportError);
+  });
+});
+
+describe('attestations', () => {
+  const rows = generatedRows(6);
+
+  it('states the référentiel, the hours per domain, the activities with dates, manual credits and the verification URL', async () => {
+    const row = rows.find((r) => r.hasManualCredits && r.status === 'in_progress') ?? must(rows[3]);
+    const a: Attestation = attestationOf({ ...row, hasManualCredits: true });
+    const [text, ...more] = await pdfText(await renderAttestationPdf(a));
+    expect(more).toEqual([]);
+    expect(text).toContain(ATTESTATION_TITLE);
+    expect(text).toContain(`(${socle28.id}, version ${socle28.version})`);
+    expect(text).toContain(`${a.institution} atteste que ${a.learner.name} (identifiant ${a.learner.sub}) a validé ${frHours(a.validatedMinutes)} h sur les 28 h requises`);
+    for (const d of a.domains) expect(text).toContain(`${d.code} ${d.title} ${frHours(d.validatedMinutes)} ${frHours(d.requiredMinutes)}`);
+    const [first, ...others] = a.activities;
+    expect(text).toContain(`01/10/2025 ${must(first).title} ${must(first).domainCode} ${frHours(must(first).minutes)} manuel *`);
+    for (const x of others) expect(text).toContain(`${x.title} ${x.domainCode} ${frHours(x.minutes)} activité`);
+    expect(text).toContain('* Crédit manuel');
+    expect(text).toContain(`Vérifier cette attestation : ${a.verificationUrl}`);
+    expect(text).toContain('Délivrée le 14/03/2026 11:20');
+  });
+
+  it('rejects an attestation with a verification URL that is not http(s)', async () => {
+    const a = { ...attestationOf(must(rows[0])), verificationUrl: 'javascript:alert(1)' };
+    await expect(renderAttestationPdf(a)).rejects.toThrow(/verificationUrl/);
+  });
+
+  it('writes many attestations as one ZIP, one PDF per learner', async () => {
+    const attestations = rows.map((r) => attestationOf(r));
+    const { out, bytes } = collect();
+    const progress: number[] = [];
+    expect(await writeAttestationsZip(fromArray(attestations), out, { onProgress: (n) => progress.push(n) })).toBe(6);
+    expect(progress).toEqual(Array.from({ length: 6 }, (_, i) => i + 1));
+    const entries = await unzip(bytes());
+    expect([...entries.keys()]).toEqual(attestations.map(attestationFileName));
+    const [name, pdf] = must([...entries][4]);
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    const [text] = await pdfText(pdf);
+    expect(name).toContain(must(attestations[4]).learner.sub);
+    expect(text).toContain(`(identifiant ${must(attestations[4]).learner.sub})`);
+  });
+});
+
+function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    const files = new Map<string, Buffer>();
+    yauzl.fromBuffer(zip, { lazyEntries: true }, (error, archive) => {
+      if (error || !archive) return reject(error);
+      archive.on('entry', (entry: yauzl.Entry) => {
+        archive.openReadStream(entry, (e, stream) => {
+          if (e || !stream) return reject(e);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            files.set(entry.fileName, Buffer.concat(chunks));
+            archive.readEntry();
+          });
+        });
+      });
+      archive.on('end', () => resolve(files));
+      archive.on('error', reject);
+      archive.readEntry();
+    });
+  });
+}
