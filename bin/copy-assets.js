@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const keep = /\.(sql|json|eta|css|svg|png|woff2?|ttf|txt)$/;
+const keep = /\.(sql|json|jsonld|eta|css|svg|png|woff2?|ttf|txt)$/;
 
 function copy(dir) {
   for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
