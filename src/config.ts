@@ -41,6 +41,12 @@ const envSchema = z
     LRS_SECRET: z.string().min(1).optional(),
     XAPI_PSEUDONYM_KEY: z.string().min(32, 'expected a secret of at least 32 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    RETENTION_YEARS: z
+      .string()
+      .regex(/^\d+$/, 'expected a whole number of years from 1 to 50')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'expected a whole number of years from 1 to 50').max(50, 'expected a whole number of years from 1 to 50'))
+      .optional(),
     LTI_SESSION: z.enum(['same-site', 'cross-site', 'ltiaas']).default('same-site'),
   })
   .superRefine((env, ctx) => {
@@ -74,6 +80,8 @@ export interface Config {
   ltiKey: string;
   lrs: { endpoint: string; key: string; secret: string } | undefined;
   logLevel: Env['LOG_LEVEL'];
+  /** When set, statements and completion facts older than this many years are purged daily. */
+  retentionYears?: number | undefined;
   /**
    * How LTI sessions travel: `same-site` (Socle on the institution's domain: SameSite=Lax cookies, Secure when
    * PUBLIC_URL is https), `cross-site` (SameSite=None; Secure cookies, needs HTTPS and third-party cookies), or
@@ -147,6 +155,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         ? { endpoint: env.LRS_ENDPOINT, key: env.LRS_KEY, secret: env.LRS_SECRET }
         : undefined,
     logLevel: env.LOG_LEVEL,
+    retentionYears: env.RETENTION_YEARS,
     ltiSession: env.LTI_SESSION,
     xapiPseudonymKey: env.XAPI_PSEUDONYM_KEY,
   };

@@ -6,6 +6,7 @@ import type { AppContext } from './context';
 import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { startRetention } from './privacy/retention';
 import { loadBundledReferentials } from './referentials/catalogue';
 import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
@@ -44,6 +45,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   }
   // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
   const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
+  const retention = startRetention(ctx);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -61,6 +63,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         server.closeIdleConnections();
       });
       for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
+      retention.stop();
       await worker?.stop();
       await store.close();
     })();

@@ -19,6 +19,8 @@ describe('configuration from the environment', () => {
     [{ LTI_KEY: 'short' }, /LTI_KEY: expected a secret of at least 32 characters/],
     [{ LRS_ENDPOINT: 'https://lrs.example.fr/xapi' }, /LRS_KEY: LRS_KEY and LRS_SECRET are required/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ RETENTION_YEARS: '0' }, /RETENTION_YEARS: expected a whole number of years from 1 to 50/],
+    [{ RETENTION_YEARS: 'ten' }, /RETENTION_YEARS: expected a whole number of years from 1 to 50/],
   ])('refuses %j with a message naming the variable', (env, message) => {
     expect(() => parseEnv(env)).toThrow(ConfigError);
     expect(() => parseEnv(env)).toThrow(message);

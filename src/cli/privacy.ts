@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { retentionCutoff } from '../privacy/retention';
 import { eraseLearner, exportLearner, PrivacyError, purgeOlderThan } from '../privacy/service';
 import { CliError, output, withContext } from './command';
 
@@ -61,8 +62,7 @@ export function registerPrivacy(program: Command): void {
     .action(async (opts: { olderThanYears: string; json?: boolean }) => {
       const parsed = years.safeParse(opts.olderThanYears);
       if (!parsed.success) throw new CliError(`--older-than-years: expected a whole number from 1 to 50, got "${opts.olderThanYears}"`);
-      const cutoff = new Date();
-      cutoff.setFullYear(cutoff.getFullYear() - parsed.data);
+      const cutoff = retentionCutoff(parsed.data);
       const result = await withContext(({ store }) => purgeOlderThan(store.db, cutoff));
       output({ cutoff: cutoff.toISOString(), ...result, affectedUsers: result.affectedUsers.length }, Boolean(opts.json), () =>
         `Purged before ${cutoff.toISOString()}: ${result.statements} statement(s), ${result.completionEvents} completion fact(s), ${result.outbox} delivered outbox row(s).`,
