@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { enrichWithMappings } from '../mapping/enrich';
 import XAPI from '@xapi/xapi';
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
@@ -27,16 +28,11 @@ export function outboxInsert(ex: Executor, statements: readonly XapiStatement[])
 }
 
 /**
- * Enrichment of forwarded statements (competency, hours, référentiel version) when their activity is mapped.
- * Mappings do not exist yet: the default returns the statements unchanged. A later module registers its own.
+ * Forwarded statements carry the competencies and hours of their activity when it is mapped (Socle's profile
+ * extension `mapped-competencies`); see src/mapping/enrich.ts.
  */
-export type ForwardEnricher = (ex: Executor, statements: XapiStatement[], platformId: number) => Promise<XapiStatement[]>;
-let enricher: ForwardEnricher = async (_ex, statements) => statements;
-export function setForwardEnricher(next: ForwardEnricher | undefined): void {
-  enricher = next ?? (async (_ex, statements) => statements);
-}
 export function enrichForForwarding(ex: Executor, statements: XapiStatement[], platformId: number): Promise<XapiStatement[]> {
-  return enricher(ex, statements, platformId);
+  return enrichWithMappings(ex, statements, platformId);
 }
 
 /** The actor the external LRS sees when pseudonymisation is on: HMAC(key, issuer + sub), stable per institution. */
