@@ -39,6 +39,7 @@ const envSchema = z
     LRS_ENDPOINT: httpUrl.optional(),
     LRS_KEY: z.string().min(1).optional(),
     LRS_SECRET: z.string().min(1).optional(),
+    XAPI_PSEUDONYM_KEY: z.string().min(32, 'expected a secret of at least 32 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -72,6 +73,8 @@ export interface Config {
   ltiKey: string;
   lrs: { endpoint: string; key: string; secret: string } | undefined;
   logLevel: Env['LOG_LEVEL'];
+  /** When set, actors forwarded to the LRS are replaced by HMAC(key, issuer + sub) pseudonyms. */
+  xapiPseudonymKey?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -137,5 +140,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         ? { endpoint: env.LRS_ENDPOINT, key: env.LRS_KEY, secret: env.LRS_SECRET }
         : undefined,
     logLevel: env.LOG_LEVEL,
+    xapiPseudonymKey: env.XAPI_PSEUDONYM_KEY,
   };
 }

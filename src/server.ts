@@ -5,6 +5,7 @@ import type { AppContext } from './context';
 import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
 export interface RunningServer {
   url: string;
@@ -33,6 +34,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await store.close();
     throw error;
   }
+  // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
+  const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -49,6 +52,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         });
         server.closeIdleConnections();
       });
+      await worker?.stop();
       await store.close();
     })();
     return closing;

@@ -4,8 +4,9 @@ import { StoreError } from '../db/store';
 import { registerApiTokens } from './api-tokens';
 import { CliError, type CommandModule } from './command';
 import { registerServe } from './serve';
+import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerXapi];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { healthRouter } from './health';
+import { xapiRouter } from './xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -28,6 +29,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   );
   app.use(measureHttp);
   app.use(healthRouter(ctx));
+  app.use(xapiRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

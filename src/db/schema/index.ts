@@ -3,3 +3,4 @@ export * from './audit';
 export * from './identity';
 export * from './auth';
 export * from './mapping';
+export * from './xapi';

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+
+/** JSON with object keys sorted at every level: the same statement always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.keys(value as Record<string, unknown>)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** Namespace of the UUIDs Socle derives from statement content (a fixed, random UUID). */
+export const STATEMENT_NAMESPACE = '4b8f2d36-0c3e-4a57-9f21-6d8e5a1c7b90';
+
+function uuidBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+}
+
+/** RFC 4122 version-5 UUID (SHA-1 of namespace + name). */
+export function uuidV5(name: string, namespace = STATEMENT_NAMESPACE): string {
+  const hash = createHash('sha1').update(uuidBytes(namespace)).update(name, 'utf8').digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Properties an LRS sets or may change: they do not take part in "same statement" comparisons. */
+const LRS_PROPERTIES = new Set(['id', 'stored', 'authority', 'version']);
+
+export function statementContent(statement: Record<string, unknown>): string {
+  const content: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(statement)) if (!LRS_PROPERTIES.has(k)) content[k] = v;
+  return canonicalJson(content);
+}
+
+/** Hash of a statement's content (without id, stored, authority, version). */
+export function contentHash(statement: Record<string, unknown>): string {
+  return createHash('sha256').update(statementContent(statement)).digest('base64url');
+}
+
+/** The id Socle gives a statement sent without one: the same content always gets the same id. */
+export function deterministicStatementId(statement: Record<string, unknown>): string {
+  return uuidV5(statementContent(statement));
+}

@@ -1,0 +1,69 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, eq, isNull } from 'drizzle-orm';
+import { platforms, xapiKeys } from '../db/schema';
+import type { Executor } from '../db/store';
+import { findPlatform, type Platform } from '../identity';
+
+export class XapiKeyError extends Error {
+  override name = 'XapiKeyError';
+}
+
+function hashSecret(secret: string): string {
+  // The secret is 32 random bytes: a plain SHA-256 cannot be brute-forced and keeps each request cheap.
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export interface CreatedKey {
+  key: string;
+  secret: string;
+  platform: string;
+}
+
+/** Issues a key/secret for the platform of `issuer` (which must already be known); only the hash is stored. */
+export async function createXapiKey(ex: Executor, issuer: string): Promise<CreatedKey> {
+  const platform = await findPlatform(ex, issuer);
+  if (!platform) throw new XapiKeyError(`unknown platform ${issuer}: register it first (an LTI registration or launch creates it)`);
+  const key = `socle_${randomBytes(12).toString('hex')}`;
+  const secret = randomBytes(32).toString('base64url');
+  await ex.insert(xapiKeys).values({ platformId: platform.id, key, secretHash: hashSecret(secret) });
+  return { key, secret, platform: platform.issuer };
+}
+
+export interface KeyRow {
+  key: string;
+  platform: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export async function listXapiKeys(ex: Executor, issuer?: string): Promise<KeyRow[]> {
+  const rows = await ex
+    .select({ key: xapiKeys.key, platform: platforms.issuer, createdAt: xapiKeys.createdAt, revokedAt: xapiKeys.revokedAt })
+    .from(xapiKeys)
+    .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
+    .orderBy(xapiKeys.id);
+  return issuer === undefined ? rows : rows.filter((r) => r.platform === issuer.replace(/\/+$/, ''));
+}
+
+/** Revokes a key; returns false when no active key has that name. */
+export async function revokeXapiKey(ex: Executor, key: string): Promise<boolean> {
+  const rows = await ex
+    .update(xapiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)))
+    .returning({ id: xapiKeys.id });
+  return rows.length > 0;
+}
+
+/** The platform whose active key matches these Basic credentials, or undefined. */
+export async function authenticateXapiKey(ex: Executor, key: string, secret: string): Promise<Platform | undefined> {
+  const [row] = await ex
+    .select({ platform: platforms, secretHash: xapiKeys.secretHash })
+    .from(xapiKeys)
+    .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
+    .where(and(eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)));
+  const given = Buffer.from(hashSecret(secret), 'hex');
+  const expected = Buffer.from(row?.secretHash ?? '0'.repeat(64), 'hex');
+  if (!row || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  return row.platform;
+}
