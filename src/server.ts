@@ -5,6 +5,7 @@ import type { AppContext } from './context';
 import { openStore } from './db/store';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { startCoverageWorker } from './coverage/freshness';
 import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
 export interface RunningServer {
@@ -36,6 +37,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   }
   // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
   const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
+  // Learners marked stale by a large mapping or policy change are recomputed in the background.
+  const coverageWorker = startCoverageWorker(ctx);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -53,6 +56,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         server.closeIdleConnections();
       });
       await worker?.stop();
+      await coverageWorker.stop();
       await store.close();
     })();
     return closing;

@@ -3,10 +3,11 @@ import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { registerApiTokens } from './api-tokens';
 import { CliError, type CommandModule } from './command';
+import { registerCoverage } from './coverage';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerXapi];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerXapi, registerCoverage];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

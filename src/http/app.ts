@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
+import { coverageRouter } from './coverage';
 import { healthRouter } from './health';
 import { xapiRouter } from './xapi';
 
@@ -30,6 +31,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(measureHttp);
   app.use(healthRouter(ctx));
   app.use(xapiRouter(ctx));
+  app.use(coverageRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

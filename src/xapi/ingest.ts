@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { afterCompletionStatements } from '../coverage/freshness';
 import { completionEvents, xapiActivities, xapiStatements } from '../db/schema';
 import type { Database, Executor } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
@@ -338,6 +339,7 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
       });
   }
 
+  await afterCompletionStatements(tx, platform.id, [...completions.map((p) => p.id), ...targets]);
   await enqueueStatements(tx, await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id));
   return rows.length;
 }

@@ -4,3 +4,4 @@ export * from './identity';
 export * from './auth';
 export * from './mapping';
 export * from './xapi';
+export * from './coverage';
