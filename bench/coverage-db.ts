@@ -50,6 +50,7 @@ const referential: ReferentialVersion = {
   })),
 };
 
+const print = (line: string) => process.stdout.write(`${line}\n`);
 const iri = (cmid: number) => `${WWWROOT}/mod/page/view.php?id=${cmid}`;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -78,7 +79,7 @@ async function measure<T>(label: string, db: Database, name: string, run: () => 
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const pg = (await backendCpu(db, name)) - pg0;
-  console.log(`${label}: ${ms(wall)} wall, node CPU ${ms((cpu.user + cpu.system) / 1000)}, PostgreSQL backends CPU ≈ ${ms(pg)} (pooled backends seen at the end)`);
+  print(`${label}: ${ms(wall)} wall, node CPU ${ms((cpu.user + cpu.system) / 1000)}, PostgreSQL backends CPU ≈ ${ms(pg)} (pooled backends seen at the end)`);
   return { result, wall };
 }
 
@@ -95,7 +96,7 @@ async function main() {
   const store = await openStore({ databaseUrl });
   const db = store.db;
   try {
-    console.log(`database ${name}; ${LEARNERS} learners, 40 activities, ~${(LEARNERS * EVENTS_PER_LEARNER).toLocaleString('en')} completion events`);
+    print(`database ${name}; ${LEARNERS} learners, 40 activities, ~${(LEARNERS * EVENTS_PER_LEARNER).toLocaleString('en')} completion events`);
     const platform = await ensurePlatform(db, WWWROOT);
     // courses 10 and 11 for everyone (20 + 15 activities), course 12 (5 activities) with a roster of 500
     const courseA = await ensureCourse(db, platform.id, '10', 'Socle numérique (tronc commun)');
@@ -140,12 +141,12 @@ async function main() {
     });
     void gen;
     const [count] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM completion_events`);
-    console.log(`completion events: ${count?.n.toLocaleString('en')}`);
+    print(`completion events: ${count?.n.toLocaleString('en')}`);
 
     // 1. full recompute
     const full = await measure('full recompute', db, name, () => recomputeAll(db, referentialLookup()));
     const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
-    console.log(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
+    print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
 
     // 2. incremental cost: the ingestion hook alone (one statement's learner recomputed in its transaction), then the
     //    whole ingestion of single-statement batches and of 30-statement batches (Moodle's default)
@@ -157,7 +158,7 @@ async function main() {
       hook.push(performance.now() - t0);
     }
     hook.sort((a, b) => a - b);
-    console.log(`ingestion hook per statement (transaction included): p50 ${ms(pct(hook, 50))}, p95 ${ms(pct(hook, 95))}; target ≤ 5 ms`);
+    print(`ingestion hook per statement (transaction included): p50 ${ms(pct(hook, 50))}, p95 ${ms(pct(hook, 95))}; target ≤ 5 ms`);
     const authority = { objectType: 'Agent', account: { homePage: WWWROOT, name: 'bench' } };
     const statement = (sub: number, cmid: number, at: number) => ({
       id: randomUUID(),
@@ -179,7 +180,7 @@ async function main() {
         withHook.push((performance.now() - t0) / size);
       }
       withHook.sort((a, b) => a - b);
-      console.log(`whole ingestion, batches of ${size}: per statement p50 ${ms(pct(withHook, 50))}, p95 ${ms(pct(withHook, 95))} (statement, event, activity, outbox and coverage)`);
+      print(`whole ingestion, batches of ${size}: per statement p50 ${ms(pct(withHook, 50))}, p95 ${ms(pct(withHook, 95))} (statement, event, activity, outbox and coverage)`);
     }
 
     // 3. reads through the HTTP API on loopback
@@ -206,7 +207,7 @@ async function main() {
       }
       const cpu = process.cpuUsage(cpu0);
       reads.sort((a, b) => a - b);
-      console.log(`learner read (HTTP, 500 sequential): p50 ${ms(pct(reads, 50))}, p95 ${ms(pct(reads, 95))}, node CPU ${ms((cpu.user + cpu.system) / 1000 / 500)} per read; target p95 ≤ 20 ms`);
+      print(`learner read (HTTP, 500 sequential): p50 ${ms(pct(reads, 50))}, p95 ${ms(pct(reads, 95))}, node CPU ${ms((cpu.user + cpu.system) / 1000 / 500)} per read; target p95 ≤ 20 ms`);
       const course: number[] = [];
       let learners = 0;
       for (let i = 0; i < 20; i++) {
@@ -215,11 +216,11 @@ async function main() {
         learners = (JSON.parse(r.body) as { learners: unknown[] }).learners.length;
       }
       course.sort((a, b) => a - b);
-      console.log(`course view (${learners} learners, HTTP): p50 ${ms(pct(course, 50))}, p95 ${ms(pct(course, 95))}; target ≤ 300 ms`);
+      print(`course view (${learners} learners, HTTP): p50 ${ms(pct(course, 50))}, p95 ${ms(pct(course, 95))}; target ≤ 300 ms`);
       const big: number[] = [];
       for (let i = 0; i < 5; i++) big.push((await get(`platform=${encodeURIComponent(WWWROOT)}&context=10&limit=500&after=${i * 10_000}`)).ms);
       big.sort((a, b) => a - b);
-      console.log(`course view of a ${LEARNERS}-learner course, one 500-learner page: p50 ${ms(pct(big, 50))}, max ${ms(big[big.length - 1] as number)}`);
+      print(`course view of a ${LEARNERS}-learner course, one 500-learner page: p50 ${ms(pct(big, 50))}, max ${ms(big[big.length - 1] as number)}`);
     } finally {
       await server.close(1_000);
     }
@@ -233,6 +234,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 1;
 });

@@ -50,15 +50,13 @@ export function coverageRouter(ctx: AppContext): Router {
           const user = await findUser(db, platform.id, q.user);
           if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
           authorize(principal, { platformId: platform.id, userId: user.id });
-          res.json(await db.transaction((tx) => learnerView(tx, lookup, platform, user, q.referential as string, q.version)));
+          res.json(await learnerView(db, lookup, platform, user, q.referential as string, q.version));
           return;
         }
         const course = await findCourse(db, platform.id, q.context as string);
         if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
         authorize(principal, { platformId: platform.id, courseId: course.id });
-        res.json(
-          await db.transaction((tx) => courseView(tx, lookup, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after })),
-        );
+        res.json(await courseView(db, lookup, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
       } catch (error) {
         if (error instanceof CoverageNotFound) throw notFound(`${error.message}.`);
         throw error;
