@@ -153,7 +153,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
         const rows = await run(ops);
         credited += rows.filter((r) => Number(r.validated_minutes) > 0).length;
       }),
-      { numRuns: driver === 'pglite' ? 8 : 15, seed: 7 },
+      { numRuns: driver === 'pglite' ? 6 : 10, seed: 7 },
     );
     // the histories did credit hours (the comparison was not between empty tables)
     expect(credited).toBeGreaterThan(5);
