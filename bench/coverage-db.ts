@@ -144,7 +144,7 @@ async function main() {
     print(`completion events: ${count?.n.toLocaleString('en')}`);
 
     // 1. full recompute
-    const full = await measure('full recompute', db, name, () => recomputeAll(db, referentialLookup()));
+    const full = await measure('full recompute', db, name, () => recomputeAll(db, referentialLookup(db)));
     const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
     print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
 

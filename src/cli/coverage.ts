@@ -38,7 +38,7 @@ export function registerCoverage(program: Command): void {
           const user = await findUser(tx, platform.id, opts.user);
           if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
           try {
-            return await grantManualCredit(tx, referentialLookup(), {
+            return await grantManualCredit(tx, referentialLookup(tx), {
               platformId: platform.id,
               userId: user.id,
               referentialId: opts.referential,
@@ -63,7 +63,7 @@ export function registerCoverage(program: Command): void {
     .action(async (id: string, opts: { reason?: string }) => {
       if (!/^\d+$/.test(id)) throw new CliError(`id: expected the credit number shown by socle credits list, got "${id}"`);
       const record = await withContext(({ store }) =>
-        store.db.transaction((tx) => revokeManualCredit(tx, referentialLookup(), { id: Number(id), actor: 'cli', reason: opts.reason })),
+        store.db.transaction((tx) => revokeManualCredit(tx, referentialLookup(tx), { id: Number(id), actor: 'cli', reason: opts.reason })),
       );
       if (!record) throw new CliError(`no active manual credit ${id}`);
       output({ revoked: record.id }, false, () => `Revoked manual credit ${record.id}.`);
@@ -99,7 +99,7 @@ export function registerCoverage(program: Command): void {
     .action(async (opts: { platform?: string; json?: boolean }) => {
       const result = await withContext(async ({ store }) => {
         const platformId = opts.platform ? (await platformOf(store.db, opts.platform)).id : undefined;
-        return recomputeAll(store.db, referentialLookup(), {
+        return recomputeAll(store.db, referentialLookup(store.db), {
           platformId,
           onProgress: (p) => process.stderr.write(`${p.platform}: ${p.learners}/${p.total} learners\n`),
         });

@@ -131,7 +131,15 @@ export async function loadVersionRules(
       ? []
       : [{ courseId: o.course_id, requireSuccess: o.require_success ?? defaultPolicy.requireSuccess, capToMeasuredDuration: o.cap ?? defaultPolicy.capToMeasuredDuration }],
   );
-  return new VersionRules(lookup, mappings, policies, defaultPolicy);
+  const rules = new VersionRules(lookup, mappings, policies, defaultPolicy);
+  // Compiled now, on `ex`: a lookup reading the catalogue must not run later inside another transaction.
+  await Promise.all(
+    [...new Set(mappings.map((m) => `${m.referential_id}\u0000${m.referential_version}`))].map((key) => {
+      const [id = '', version = ''] = key.split('\u0000');
+      return rules.rules(id, version);
+    }),
+  );
+  return rules;
 }
 
 export interface LearnerFacts {

@@ -26,7 +26,7 @@ export async function afterCompletionStatements(tx: Executor, platformId: number
     // compared as uuid so that the unique index on statement_id is used
     sql`SELECT DISTINCT user_id FROM completion_events WHERE statement_id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`,
   );
-  if (rows.length) await refreshLearners(tx, referentialLookup(), platformId, rows.map((r) => r.user_id));
+  if (rows.length) await refreshLearners(tx, referentialLookup(tx), platformId, rows.map((r) => r.user_id));
 }
 
 async function markOrRefresh(ex: Executor, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
@@ -36,7 +36,7 @@ async function markOrRefresh(ex: Executor, platformId: number, learners: SQLUser
         ON CONFLICT (user_id) DO UPDATE SET marked_at = now() RETURNING user_id`,
   );
   if (marked.length > limit) return { learners: marked.length, deferred: true };
-  await refreshLearners(ex, referentialLookup(), platformId, marked.map((r) => r.user_id));
+  await refreshLearners(ex, referentialLookup(ex), platformId, marked.map((r) => r.user_id));
   return { learners: marked.length, deferred: false };
 }
 
@@ -80,7 +80,7 @@ export async function drainDirty(ex: Executor, limit = 500): Promise<number> {
     if (list) list.push(r.user_id);
     else byPlatform.set(r.platform_id, [r.user_id]);
   }
-  const lookup = referentialLookup();
+  const lookup = referentialLookup(ex);
   for (const [platformId, userIds] of byPlatform) await refreshLearners(ex, lookup, platformId, userIds);
   return rows.length;
 }

@@ -1,28 +1,30 @@
+import type { Executor } from '../db/store';
 import type { ReferentialVersion } from '../domain/coverage';
+import { getReferential } from '../referentials/catalogue';
 
 /**
- * How the coverage module finds a référentiel version: `version` undefined = the current one. The référentiel
- * catalogue provides it (`getReferential`); until it is wired in, nothing is found and coverage is not computed.
+ * How the coverage module finds a référentiel version: `version` undefined = the current one. By default the
+ * référentiel catalogue in the database (`getReferential`); tests may install fixtures instead.
  */
 export type ReferentialLookup = (id: string, version?: string) => Promise<ReferentialVersion | undefined>;
 
-const none: ReferentialLookup = async () => undefined;
-let current: ReferentialLookup = none;
+let fixture: ReferentialLookup | undefined;
 
-/** Installs the lookup every coverage entry point uses (the catalogue at start; a fixture in tests). Returns the previous one. */
-export function setReferentialLookup(lookup: ReferentialLookup | undefined): ReferentialLookup {
-  const previous = current;
-  current = lookup ?? none;
+/** Replaces the catalogue by fixtures (tests); `undefined` restores the catalogue. Returns the previous fixture. */
+export function setReferentialLookup(lookup: ReferentialLookup | undefined): ReferentialLookup | undefined {
+  const previous = fixture;
+  fixture = lookup;
   return previous;
 }
 
-/** The installed lookup, memoised for one unit of work (a request, a batch): each version is asked once. */
-export function referentialLookup(): ReferentialLookup {
+/** The lookup for one unit of work (a request, a batch) on `ex`, memoised: each version is read once. */
+export function referentialLookup(ex: Executor): ReferentialLookup {
+  const source: ReferentialLookup = fixture ?? ((id, version) => getReferential(ex, id, version));
   const cache = new Map<string, Promise<ReferentialVersion | undefined>>();
   return (id, version) => {
     const key = `${id}\u0000${version ?? ''}`;
     let hit = cache.get(key);
-    if (!hit) cache.set(key, (hit = current(id, version)));
+    if (!hit) cache.set(key, (hit = source(id, version)));
     return hit;
   };
 }

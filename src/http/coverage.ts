@@ -44,7 +44,7 @@ export function coverageRouter(ctx: AppContext): Router {
       const platform = await findPlatform(db, q.platform);
       if (!platform) throw notFound(`No platform ${q.platform}.`);
       authorize(principal, { platformId: platform.id });
-      const lookup = referentialLookup();
+      const lookup = referentialLookup(db);
       try {
         if (q.user !== undefined) {
           const user = await findUser(db, platform.id, q.user);

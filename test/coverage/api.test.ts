@@ -89,7 +89,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     const db = server.ctx.store.db;
     const platform = await ensurePlatform(db, MOODLE);
     const user = await ensureUser(db, platform.id, '4');
-    await grantManualCredit(db, referentialLookup(), {
+    await grantManualCredit(db, referentialLookup(db), {
       platformId: platform.id,
       userId: user.id,
       referentialId: socle28.id,

@@ -111,7 +111,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
         const referential = REFS[op.ref] as typeof socle28;
         const keys = keysOf(referential);
         const record = await db.transaction((tx) =>
-          grantManualCredit(tx, referentialLookup(), {
+          grantManualCredit(tx, referentialLookup(tx), {
             platformId: platform.id,
             userId: users.get(op.sub) as number,
             referentialId: referential.id,
@@ -124,7 +124,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
         credits.push(record.id);
       } else if (op.type === 'revoke') {
         const id = credits[op.pick % Math.max(1, credits.length)];
-        if (id !== undefined) await db.transaction((tx) => revokeManualCredit(tx, referentialLookup(), { id, actor: 'test' }));
+        if (id !== undefined) await db.transaction((tx) => revokeManualCredit(tx, referentialLookup(tx), { id, actor: 'test' }));
       } else if (op.course !== undefined) {
         const courseId = courses.get(op.course) as number;
         await db.execute(sql`INSERT INTO course_settings (course_id, require_success, cap_to_measured_duration) VALUES (${courseId}, ${op.requireSuccess}, ${op.cap})
@@ -140,7 +140,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
       // the worker's job, in small batches
     }
     const incremental = await storedCoverage(db);
-    await recomputeAll(db, referentialLookup(), { chunk: 2 });
+    await recomputeAll(db, referentialLookup(db), { chunk: 2 });
     const full = await storedCoverage(db);
     expect(incremental).toEqual(full);
     return full;

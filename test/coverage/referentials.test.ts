@@ -1,0 +1,20 @@
+import { referentialLookup, setReferentialLookup } from '../../src/coverage/referentials';
+import { drivers, openTestStore, type TestStore } from '../support/db';
+
+describe.each(drivers)('coverage reads its référentiels from the catalogue on %s', (driver) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    setReferentialLookup(undefined);
+    t = await openTestStore(driver);
+  });
+  afterAll(() => t.destroy());
+
+  it('finds the bundled 28 h référentiel, by version or as the current one, and nothing for an unknown one', async () => {
+    const lookup = referentialLookup(t.store.db);
+    const current = await lookup('socle-sante-niveaux-4-8');
+    expect(current).toMatchObject({ version: 'V1.1.2022', requiredMinutes: 28 * 60 });
+    expect(current?.domains.map((d) => d.requiredMinutes)).toEqual([360, 300, 300, 360, 360]);
+    expect(await lookup('socle-sante-niveaux-4-8', 'V1.1.2022')).toBe(await lookup('socle-sante-niveaux-4-8', 'V1.1.2022'));
+    expect(await lookup('nope', 'V1')).toBeUndefined();
+  });
+});
