@@ -1,4 +1,5 @@
 import { referentialLookup, setReferentialLookup } from '../../src/coverage/referentials';
+import { loadBundledReferentials } from '../../src/referentials/catalogue';
 import { drivers, openTestStore, type TestStore } from '../support/db';
 
 describe.each(drivers)('coverage reads its référentiels from the catalogue on %s', (driver) => {
@@ -6,6 +7,7 @@ describe.each(drivers)('coverage reads its référentiels from the catalogue on 
   beforeAll(async () => {
     setReferentialLookup(undefined);
     t = await openTestStore(driver);
+    await loadBundledReferentials(t.store.db);
   });
   afterAll(() => t.destroy());
 
