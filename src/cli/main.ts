@@ -6,10 +6,11 @@ import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerReferentials } from './referentials';
+import { registerReports } from './reports';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerReports];
 
 export function buildProgram(): Command {
   const program = new Command('socle')
