@@ -4,12 +4,7 @@ import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
 import { findPlatform } from '../identity';
-import { writeAttestationsZip } from '../reports/attestation';
-import { writeCompliancePdf } from '../reports/compliance-pdf';
-import { writeComplianceCsv } from '../reports/csv';
-import { indicatorsOf, recordedAttestations, reportMetaOf, writeIndicators } from '../reports/service';
 import { type ComplianceQuery, complianceSource, parseReferentialOption, reportFilters } from '../reports/source';
-import { writeComplianceXlsx } from '../reports/xlsx';
 import { CliError, withContext } from './command';
 
 interface CommonOptions {
@@ -92,6 +87,11 @@ export function registerReports(program: Command): void {
     .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or pdf')
     .action(async (opts: CommonOptions & { format: string }) => {
       if (!['csv', 'csv-rfc4180', 'xlsx', 'pdf'].includes(opts.format)) throw new CliError(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or pdf`);
+      // The writers (exceljs, pdfmake) are loaded only by the commands that use them: every other command starts faster.
+      const { reportMetaOf } = await import('../reports/service');
+      const { writeComplianceCsv } = await import('../reports/csv');
+      const { writeComplianceXlsx } = await import('../reports/xlsx');
+      const { writeCompliancePdf } = await import('../reports/compliance-pdf');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
         const meta = await reportMetaOf(ctx.store.db, query).catch((error: Error) => {
@@ -115,6 +115,8 @@ export function registerReports(program: Command): void {
 
   withFilters(report.command('attestations').description('one attestation PDF per learner, in one ZIP (each recorded for its verification URL)')).action(
     async (opts: CommonOptions) => {
+      const { recordedAttestations } = await import('../reports/service');
+      const { writeAttestationsZip } = await import('../reports/attestation');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
         const total = await complianceSource().count(ctx.store.db, query);
@@ -133,6 +135,7 @@ export function registerReports(program: Command): void {
     .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or json')
     .action(async (opts: CommonOptions & { format: string }) => {
       if (!['csv', 'csv-rfc4180', 'xlsx', 'json'].includes(opts.format)) throw new CliError(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or json`);
+      const { indicatorsOf, writeIndicators } = await import('../reports/service');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
         const total = await complianceSource().count(ctx.store.db, query);

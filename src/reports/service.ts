@@ -177,11 +177,11 @@ export function startExportRunner(ctx: AppContext, options: { pollMs?: number; p
     if (stopped || running) return;
     running = loop().finally(() => {
       running = undefined;
-      if (!stopped) timer = setTimeout(tick, again ? 0 : pollMs);
+      if (!stopped) timer = setTimeout(tick, again ? 0 : pollMs).unref();
       again = false;
     });
   };
-  timer = setTimeout(tick, 0);
+  timer = setTimeout(tick, 0).unref();
   return {
     wake() {
       if (stopped) return;
@@ -190,7 +190,7 @@ export function startExportRunner(ctx: AppContext, options: { pollMs?: number; p
         return;
       }
       if (timer) clearTimeout(timer);
-      timer = setTimeout(tick, 0);
+      timer = setTimeout(tick, 0).unref();
     },
     async stop() {
       stopped = true;
