@@ -7,6 +7,9 @@ import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
+import { ltiPrincipal, ltiReportRoutes } from '../src/http/reports';
+import { reportsPanel } from '../src/reports/panel';
+import { outboxStatus } from '../src/xapi/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from './ags';
 import { syncRoster } from './nrps';
 import { PgLtiDatabase } from './plugin';
@@ -128,7 +131,7 @@ function errorPage(res: Response, status: number, message: string, locale: Local
 }
 
 /** ltijs mounted under /lti with Socle's launch routing, pages, APIs and dynamic registration. */
-export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express {
+export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeExports?: () => void } = {}): express.Express {
   const lti = runtime.provider;
   const base = `${ctx.config.publicUrl}${LTI_BASE}`;
 
@@ -248,6 +251,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
           members: await roster(s.course.id),
           syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
           syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+          reports: await reportsPanel(ctx, { ...ltiPrincipal(s), courses: [s.course.contextId] }, s.ltik),
         },
         s.locale,
       );
@@ -283,7 +287,16 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
       render(
         res,
         'admin',
-        { title: t('admin.title'), ltik: s.ltik, newWindowUrl, platforms: platformsOfIssuer, config: toolConfig(ctx.config), course: s.course },
+        {
+          title: t('admin.title'),
+          ltik: s.ltik,
+          newWindowUrl,
+          platforms: platformsOfIssuer,
+          config: toolConfig(ctx.config),
+          course: s.course,
+          outbox: await outboxStatus(ctx.store.db),
+          reports: await reportsPanel(ctx, ltiPrincipal(s), s.ltik),
+        },
         s.locale,
       );
     }),
@@ -345,6 +358,8 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
       res.type('html').send(form);
     }),
   );
+
+  app.use('/api/reports', ltiReportRoutes(ctx, options.wakeExports ?? (() => undefined), requireRole(ctx, 'administrator', 'instructor')));
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
   const pageErrors: ErrorRequestHandler = (err, req, res, next) => {

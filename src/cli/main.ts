@@ -7,12 +7,13 @@ import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerReferentials } from './referentials';
+import { registerReports } from './reports';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
 
 import { registerCoverage } from './coverage';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

@@ -10,6 +10,8 @@ import { measureHttp } from '../metrics';
 import { coverageRouter } from './coverage';
 import { healthRouter } from './health';
 import { referentialsRouter } from './referentials';
+import { reportsRouter } from './reports';
+import { startExportRunner } from '../reports/service';
 import { xapiRouter } from './xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -44,11 +46,17 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   const lti = createLtiProvider(ctx, { purge: true });
   app.locals.lti = lti;
   onShutdown(app, lti.close);
-  app.use('/lti', ltiRouter(ctx, lti));
+  // Background exports: started with the app, stopped at shutdown (before the store closes).
+  const exportRunner = startExportRunner(ctx);
+  app.locals.exportRunner = exportRunner;
+  onShutdown(app, exportRunner.stop);
+  const wakeExports = () => exportRunner.wake();
+  app.use('/lti', ltiRouter(ctx, lti, { wakeExports }));
   app.use(badgesRouter(ctx));
   app.use(referentialsRouter(ctx));
   app.use(xapiRouter(ctx));
   app.use(coverageRouter(ctx));
+  app.use(reportsRouter(ctx, wakeExports));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -265,6 +265,25 @@ CREATE TABLE "xapi_statements" (
 	CONSTRAINT "xapi_statements_id_unique" UNIQUE("id")
 );
 --> statement-breakpoint
+CREATE TABLE "attestation_records" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"platform_id" integer NOT NULL,
+	"learner_sub" text NOT NULL,
+	"learner_name" text,
+	"referential_id" text NOT NULL,
+	"referential_version" text NOT NULL,
+	"referential_title" text NOT NULL,
+	"validated_minutes" integer NOT NULL,
+	"required_minutes" integer NOT NULL,
+	"domains" jsonb NOT NULL,
+	"status" text NOT NULL,
+	"completed_at" timestamp with time zone,
+	"institution" text NOT NULL,
+	"issued_at" timestamp with time zone NOT NULL,
+	"digest" text NOT NULL,
+	"export_job_id" uuid
+);
+--> statement-breakpoint
 CREATE TABLE "export_file_chunks" (
 	"job_id" uuid NOT NULL,
 	"seq" integer NOT NULL,
@@ -359,6 +378,8 @@ ALTER TABLE "xapi_activities" ADD CONSTRAINT "xapi_activities_course_id_courses_
 ALTER TABLE "xapi_keys" ADD CONSTRAINT "xapi_keys_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "attestation_records" ADD CONSTRAINT "attestation_records_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "attestation_records" ADD CONSTRAINT "attestation_records_export_job_id_export_jobs_id_fk" FOREIGN KEY ("export_job_id") REFERENCES "public"."export_jobs"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "export_file_chunks" ADD CONSTRAINT "export_file_chunks_job_id_export_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."export_jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "export_jobs" ADD CONSTRAINT "export_jobs_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "coverage_dirty" ADD CONSTRAINT "coverage_dirty_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -385,6 +406,7 @@ CREATE INDEX "xapi_activities_course_idx" ON "xapi_activities" USING btree ("cou
 CREATE INDEX "xapi_outbox_pending_idx" ON "xapi_outbox" USING btree ("next_attempt_at","id") WHERE status = 'pending';--> statement-breakpoint
 CREATE INDEX "xapi_statements_platform_seq_idx" ON "xapi_statements" USING btree ("platform_id","seq");--> statement-breakpoint
 CREATE INDEX "xapi_statements_object_idx" ON "xapi_statements" USING btree ("object_id");--> statement-breakpoint
+CREATE INDEX "attestation_records_platform_idx" ON "attestation_records" USING btree ("platform_id","issued_at");--> statement-breakpoint
 CREATE INDEX "export_jobs_queue_idx" ON "export_jobs" USING btree ("status","created_at");--> statement-breakpoint
 CREATE INDEX "export_jobs_platform_idx" ON "export_jobs" USING btree ("platform_id","created_at");--> statement-breakpoint
 CREATE INDEX "learner_coverage_platform_idx" ON "learner_coverage" USING btree ("platform_id","referential_id","referential_version");--> statement-breakpoint

@@ -69,3 +69,35 @@ export const exportFileChunks = pgTable(
   },
   (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 );
+
+/**
+ * An issued attestation: the figures it prints and their digest, so that its verification URL
+ * (`/attestations/:id`) can confirm them. Minutes are integers; `domains` holds integer minutes too.
+ */
+export const attestationRecords = pgTable(
+  'attestation_records',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id, { onDelete: 'cascade' }),
+    /** The learner's platform user id (LTI `sub`) and name as printed. */
+    learnerSub: text('learner_sub').notNull(),
+    learnerName: text('learner_name'),
+    referentialId: text('referential_id').notNull(),
+    referentialVersion: text('referential_version').notNull(),
+    referentialTitle: text('referential_title').notNull(),
+    validatedMinutes: integer('validated_minutes').notNull(),
+    requiredMinutes: integer('required_minutes').notNull(),
+    /** [{ code, title, validatedMinutes, requiredMinutes }] as printed. */
+    domains: jsonb('domains').notNull(),
+    status: text('status', { enum: ['not_started', 'in_progress', 'complete'] }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    institution: text('institution').notNull(),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
+    /** SHA-256 of the canonical figures (see `attestationDigest`). */
+    digest: text('digest').notNull(),
+    exportJobId: uuid('export_job_id').references(() => exportJobs.id, { onDelete: 'set null' }),
+  },
+  (t) => [index('attestation_records_platform_idx').on(t.platformId, t.issuedAt)],
+);

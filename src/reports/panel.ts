@@ -1,0 +1,74 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { AppContext } from '../context';
+import { courses, users } from '../db/schema';
+import type { ReportPrincipal } from '../http/reports';
+import { jobView } from '../http/reports';
+import { listReferentials } from '../referentials/catalogue';
+import { listJobs } from './jobs';
+import { reportFilters } from './source';
+import { complianceSource, summarizeDomains } from './source';
+import './texts';
+
+const REPORTS_BASE = '/lti/api/reports';
+
+/** What the reports section of the admin (or course) page shows: filters, dashboard, recent exports. */
+export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: string) {
+  const db = ctx.store.db;
+  const allCourses = await db
+    .select({ contextId: courses.contextId, title: courses.title })
+    .from(courses)
+    .where(eq(courses.platformId, p.platformId))
+    .orderBy(courses.title, courses.contextId);
+  const limited = p.courses !== 'all';
+  const visibleCourses = p.courses === 'all' ? allCourses : allCourses.filter((c) => p.courses.includes(c.contextId));
+  const query = { platformId: p.platformId, filters: limited ? { courses: p.courses as string[] } : {} };
+  const source = complianceSource();
+  let learners = 0;
+  let compliant = 0;
+  async function* counted() {
+    for await (const row of source.rows(db, query)) {
+      learners++;
+      if (row.status === 'complete') compliant++;
+      yield row;
+    }
+  }
+  const percent = new Intl.NumberFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { maximumFractionDigits: 1 });
+  const domains = (await summarizeDomains(counted())).map((d) => {
+    const rate = d.learners ? Math.round((d.compliant / d.learners) * 1000) / 10 : 0;
+    return { ...d, rate, rateText: percent.format(rate) };
+  });
+  const jobs = (await listJobs(db, { platformId: p.platformId, limit: 50 }))
+    .filter((j) => {
+      if (!limited) return true;
+      const f = reportFilters.safeParse(j.filters);
+      const c = f.success ? (f.data.courses ?? []) : [];
+      return c.length > 0 && c.every((x) => (p.courses as string[]).includes(x));
+    })
+    .slice(0, 10);
+  // Who asked: the name of an LTI user of this platform when known, else the audit identity.
+  const prefix = `lti:${p.issuer}#`;
+  const subs = [...new Set(jobs.map((j) => j.requestedBy).filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length)))];
+  const names = new Map(
+    subs.length
+      ? (
+          await db
+            .select({ sub: users.sub, name: users.name })
+            .from(users)
+            .where(and(eq(users.platformId, p.platformId), inArray(users.sub, subs)))
+        ).map((u) => [`${prefix}${u.sub}`, u.name ?? u.sub])
+      : [],
+  );
+  const dateFormat = new Intl.DateTimeFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
+  return {
+    limited,
+    courses: visibleCourses,
+    referentials: (await listReferentials(db)).map((r) => ({ id: r.id, version: r.version })),
+    dashboard: { learners, compliant, domains },
+    exportsUrl: `${REPORTS_BASE}/exports`,
+    jobs: jobs.map((j) => ({
+      ...jobView(j, REPORTS_BASE, ltik),
+      at: dateFormat.format(j.createdAt),
+      who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
+    })),
+  };
+}

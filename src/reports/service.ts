@@ -1,0 +1,203 @@
+import { eq, inArray, and } from 'drizzle-orm';
+import type { Writable } from 'node:stream';
+import type { AppContext } from '../context';
+import { courses, platforms } from '../db/schema';
+import type { Executor } from '../db/store';
+import type { Attestation } from './attestation';
+import { computeIndicators, type Indicators, writeIndicatorsCsv, writeIndicatorsXlsx } from './indicators';
+import {
+  attestationsExport,
+  complianceExport,
+  defaultWorkerId,
+  type ExportJob,
+  type ExportProducers,
+  purgeExpiredExports,
+  runNextJob,
+} from './jobs';
+import type { ReportMeta } from './rows';
+import { type ComplianceQuery, complianceSource, reportFilters, type ReportFilters } from './source';
+import { recordAttestation } from './verification';
+
+/** The report's header: institution, platform and the filters used, in French. */
+export async function reportMetaOf(ex: Executor, query: ComplianceQuery, generatedAt = new Date()): Promise<ReportMeta> {
+  const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
+  if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
+  const referentials = await complianceSource().referentials(ex, query);
+  if (!referentials.length) {
+    const r = query.filters.referential;
+    throw new Error(r ? `référentiel ${r.id}${r.version ? `@${r.version}` : ''} is not in the catalogue` : 'no référentiel to report on');
+  }
+  return {
+    institution: platform.name ?? platform.issuer,
+    platform: { issuer: platform.issuer, name: platform.name },
+    filters: await filterLabels(ex, query),
+    generatedAt,
+    referentials,
+  };
+}
+
+async function filterLabels(ex: Executor, query: ComplianceQuery): Promise<{ label: string; value: string }[]> {
+  const f = query.filters;
+  let coursesLabel = 'Tous';
+  if (f.courses?.length) {
+    const rows = await ex
+      .select({ contextId: courses.contextId, title: courses.title })
+      .from(courses)
+      .where(and(eq(courses.platformId, query.platformId), inArray(courses.contextId, f.courses)));
+    const titles = new Map(rows.map((r) => [r.contextId, r.title]));
+    coursesLabel = f.courses.map((c) => (titles.get(c) ? `${titles.get(c)} (${c})` : c)).join(', ');
+  }
+  const labels = [{ label: 'Cours', value: coursesLabel }];
+  if (f.referential) labels.push({ label: 'Référentiel', value: `${f.referential.id}${f.referential.version ? ` ${f.referential.version}` : ''}` });
+  if (f.from || f.to) labels.push({ label: 'Période', value: `${f.from ?? '…'} – ${f.to ?? '…'}` });
+  return labels;
+}
+
+function queryOf(job: ExportJob): ComplianceQuery {
+  if (job.platformId === null) throw new Error('an export needs a platform');
+  return { platformId: job.platformId, filters: reportFilters.parse(job.filters) };
+}
+
+/** Indicators of a query, with the platform's issuer. */
+export async function indicatorsOf(ex: Executor, query: ComplianceQuery, onProgress?: (n: number) => void): Promise<Indicators> {
+  const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
+  return computeIndicators(ex, complianceSource(), query, { platform: platform?.issuer ?? '', onProgress });
+}
+
+/** Writes the indicators in a format and ends `out`. */
+export async function writeIndicators(ind: Indicators, format: string, out: Writable): Promise<void> {
+  if (format === 'xlsx') return writeIndicatorsXlsx(ind, out);
+  if (format === 'json') {
+    await new Promise<void>((resolve, reject) => {
+      out.on('error', reject);
+      out.end(`${JSON.stringify(ind, null, 2)}\n`, () => resolve());
+    });
+    return;
+  }
+  return writeIndicatorsCsv(ind, out, format === 'csv' ? 'rfc4180' : 'excel-fr');
+}
+
+export const indicatorContentTypes: Record<string, string> = {
+  csv: 'text/csv; charset=utf-8',
+  'csv-excel': 'text/csv; charset=utf-8',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  json: 'application/json',
+};
+
+/**
+ * The attestations of a query, each recorded (figures and digest) before it is printed, so that its
+ * verification URL confirms what the PDF says.
+ */
+export async function* recordedAttestations(
+  ctx: AppContext,
+  query: ComplianceQuery,
+  options: { exportJobId?: string; issuedAt?: Date } = {},
+): AsyncGenerator<Attestation> {
+  const db = ctx.store.db;
+  const [platform] = await db.select().from(platforms).where(eq(platforms.id, query.platformId));
+  if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
+  const issuedAt = options.issuedAt ?? new Date();
+  for await (const figures of complianceSource().attestations(db, query)) {
+    yield await recordAttestation(db, {
+      platformId: platform.id,
+      publicUrl: ctx.config.publicUrl,
+      exportJobId: options.exportJobId,
+      attestation: { ...figures, institution: platform.name ?? platform.issuer, issuedAt },
+    });
+  }
+}
+
+/** The producers of the three kinds of export, over the process's compliance source. */
+export function reportProducers(): ExportProducers {
+  return {
+    compliance: complianceExport(async (job, ctx) => {
+      const query = queryOf(job);
+      const db = ctx.store.db;
+      const source = complianceSource();
+      return { meta: await reportMetaOf(db, query), rows: source.rows(db, query), total: await source.count(db, query) };
+    }),
+    attestations: attestationsExport(async (job, ctx) => {
+      const query = queryOf(job);
+      return {
+        attestations: recordedAttestations(ctx, query, { exportJobId: job.id }),
+        total: await complianceSource().count(ctx.store.db, query),
+      };
+    }),
+    indicators: async ({ job, ctx, out, progress }) => {
+      const query = queryOf(job);
+      const total = await complianceSource().count(ctx.store.db, query);
+      const ind = await indicatorsOf(ctx.store.db, query, (n) => progress(n, total));
+      progress(ind.learners.total, total);
+      await writeIndicators(ind, job.format, out);
+      const ext = job.format === 'xlsx' ? 'xlsx' : job.format === 'json' ? 'json' : 'csv';
+      return { fileName: `indicateurs-${job.createdAt.toISOString().slice(0, 10)}.${ext}`, contentType: indicatorContentTypes[job.format] ?? 'application/octet-stream' };
+    },
+  };
+}
+
+export interface ExportRunner {
+  /** Looks for a job now (after one was queued by this process). */
+  wake(): void;
+  /** Stops taking jobs and waits for the running one. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs queued exports in the background: takes jobs one at a time (several instances share the queue through
+ * the database) and purges expired files every few minutes.
+ */
+export function startExportRunner(ctx: AppContext, options: { pollMs?: number; purgeMs?: number } = {}): ExportRunner {
+  const pollMs = options.pollMs ?? 2_000;
+  const purgeMs = options.purgeMs ?? 300_000;
+  const producers = reportProducers();
+  const workerId = defaultWorkerId();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let lastPurge = 0;
+  let again = false;
+
+  const loop = async () => {
+    try {
+      while (!stopped) {
+        if (Date.now() - lastPurge > purgeMs) {
+          lastPurge = Date.now();
+          const n = await purgeExpiredExports(ctx.store.db);
+          if (n) ctx.logger.info({ purged: n }, 'expired export files purged');
+        }
+        const job = await runNextJob(ctx, producers, { workerId });
+        if (!job) break;
+      }
+    } catch (error) {
+      ctx.logger.error({ err: error }, 'export runner error');
+    }
+  };
+  const tick = () => {
+    timer = undefined;
+    if (stopped || running) return;
+    running = loop().finally(() => {
+      running = undefined;
+      if (!stopped) timer = setTimeout(tick, again ? 0 : pollMs).unref();
+      again = false;
+    });
+  };
+  timer = setTimeout(tick, 0).unref();
+  return {
+    wake() {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(tick, 0).unref();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+export type { ReportFilters };
