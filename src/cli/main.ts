@@ -5,11 +5,12 @@ import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
+import { registerMappings } from './mappings';
 import { registerReferentials } from './referentials';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerMappings, registerBadges, registerReferentials, registerXapi];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

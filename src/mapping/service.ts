@@ -5,6 +5,7 @@ import type { Executor } from '../db/store';
 import type { Course } from '../identity';
 import { fetchCourseActivities, WebServiceError } from '../moodle/webservice';
 import { openSecret } from '../secrets';
+import { onMappingChanged } from './hooks';
 import { type MappableReferential, type MappingEntry, type MappingProblem, summarizeByDomain, validateMapping } from './rules';
 
 /** Where Socle learnt of an activity. */
@@ -207,6 +208,8 @@ export async function saveMapping(
     const changedActivities = [...new Set([...before, ...after].map((e) => e.activityIri))].filter(
       (iri) => JSON.stringify(before.filter((e) => e.activityIri === iri)) !== JSON.stringify(after.filter((e) => e.activityIri === iri)),
     );
+    // The one place a changed mapping re-derives credits (coverage), in the same transaction.
+    await onMappingChanged(tx, input.courseId, changedActivities);
     return { entries: after, summary: summarizeByDomain(input.referential, after), changedActivities };
   });
 }

@@ -29,6 +29,12 @@ export function render(res: Response, view: string, data: PageData, locale: Loca
   res.status(status).type('html').set('Cache-Control', 'no-store').send(html);
 }
 
+/** Renders `views/<view>.eta` alone (no layout): the fragment an htmx request swaps into the page. */
+export function renderFragment(res: Response, view: string, data: Record<string, unknown>, locale: Locale, status = 200): void {
+  const t = translator(locale);
+  res.status(status).type('html').set('Cache-Control', 'no-store').send(eta.render(view, { ...data, t, locale }));
+}
+
 /** Serves Socle's CSS and htmx 2 from node_modules under /assets. */
 export function assetsRouter(): Router {
   const router = express.Router();
