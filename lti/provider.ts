@@ -4,6 +4,7 @@ import { type IdToken, Provider, type ProviderInstance } from 'ltijs';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
 import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
+import { mappingRoutes, renderMappingPage } from '../src/mapping/routes';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
@@ -240,21 +241,19 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
         return;
       }
       const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
-      render(
-        res,
-        'course',
-        {
-          title: t('course.title', { title: s.course.title ?? s.course.contextId }),
-          ltik: s.ltik,
-          newWindowUrl,
-          course: s.course,
-          members: await roster(s.course.id),
-          syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
-          syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
-          reports: await reportsPanel(ctx, { ...ltiPrincipal(s), courses: [s.course.contextId] }, s.ltik),
-        },
-        s.locale,
-      );
+      const data = {
+        title: t('course.title', { title: s.course.title ?? s.course.contextId }),
+        ltik: s.ltik,
+        newWindowUrl,
+        course: s.course,
+        members: await roster(s.course.id),
+        syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
+        syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+        reports: await reportsPanel(ctx, { ...ltiPrincipal(s), courses: [s.course.contextId] }, s.ltik),
+      };
+      // The course's instructors get the mapping screen (with the roster below); others the roster alone.
+      if (s.roles.includes('instructor')) await renderMappingPage(ctx, req, res, data);
+      else render(res, 'course', data, s.locale);
     }),
   );
 
@@ -360,6 +359,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
   );
 
   app.use('/api/reports', ltiReportRoutes(ctx, options.wakeExports ?? (() => undefined), requireRole(ctx, 'administrator', 'instructor')));
+  mappingRoutes(ctx, app);
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
   const pageErrors: ErrorRequestHandler = (err, req, res, next) => {

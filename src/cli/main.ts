@@ -6,6 +6,7 @@ import { registerBadges } from './badges';
 import { CliError, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
+import { registerMappings } from './mappings';
 import { registerReferentials } from './referentials';
 import { registerReports } from './reports';
 import { registerServe } from './serve';
@@ -13,7 +14,7 @@ import { registerXapi } from './xapi';
 
 import { registerCoverage } from './coverage';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports];
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

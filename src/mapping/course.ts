@@ -1,0 +1,271 @@
+import { and, eq, ne } from 'drizzle-orm';
+import { auditEvents, courses, courseSettings, platformSettings, xapiActivities } from '../db/schema';
+import type { Executor } from '../db/store';
+import type { Course } from '../identity';
+import { getReferential, listVersions } from '../referentials/catalogue';
+import type { Referential } from '../referentials/model';
+import { parseMappingCsv, writeMappingCsv } from './csv';
+import type { MappingEntry, MappingProblem } from './rules';
+import { getMapping, listActivities, type ListedActivity, MappingValidationError, saveMapping, type SeenActivity, translateMapping } from './service';
+
+/**
+ * What the teacher's screen, its HTTP endpoints and the CLI do with one course: its référentiel version, its
+ * crediting policy, its activities and mapping, CSV import/export and copy from another course. Every write is
+ * audited with the actor (`lti:<issuer>#<sub>` or `cli`).
+ */
+
+/** A request that cannot be carried out as given: each detail names the field (or CSV line) and what was wrong. */
+export class MappingRequestError extends Error {
+  override name = 'MappingRequestError';
+  constructor(
+    message: string,
+    readonly details: { path: string; message: string }[] = [],
+    readonly kind: 'invalid' | 'not_found' = 'invalid',
+  ) {
+    super(message);
+  }
+}
+
+export interface CourseReferential {
+  referential: Referential | undefined;
+  /** Where the choice comes from: the course's own setting, the platform's default, or nothing yet. */
+  source: 'course' | 'platform' | 'none';
+  /** Set when the chosen id/version is not (or no longer) in the catalogue. */
+  missing?: string;
+}
+
+/** The référentiel version the course maps to: its own setting, else the platform's default. */
+export async function courseReferential(ex: Executor, course: Course): Promise<CourseReferential> {
+  let id = course.referentialId;
+  let version = course.referentialVersion;
+  let source: CourseReferential['source'] = 'course';
+  if (!id) {
+    const [settings] = await ex.select().from(platformSettings).where(eq(platformSettings.platformId, course.platformId));
+    id = settings?.defaultReferentialId ?? null;
+    version = settings?.defaultReferentialVersion ?? null;
+    source = 'platform';
+  }
+  if (!id) return { referential: undefined, source: 'none' };
+  const referential = await getReferential(ex, id, version ?? undefined);
+  return referential ? { referential, source } : { referential: undefined, source, missing: `${id}${version ? ` ${version}` : ''}` };
+}
+
+/** The stored référentiel version `id` (latest when `version` is not given), or a MappingRequestError saying what exists. */
+export async function findReferentialChoice(ex: Executor, referentialId: string, version?: string): Promise<Referential> {
+  const referential = await getReferential(ex, referentialId, version);
+  if (referential) return referential;
+  const versions = await listVersions(ex, referentialId);
+  throw new MappingRequestError(
+    versions.length
+      ? `No version ${version} of référentiel ${referentialId} (stored versions: ${versions.join(', ')}).`
+      : `No référentiel ${referentialId} (socle referentials list shows them).`,
+    [versions.length ? { path: 'version', message: `unknown version ${version}` } : { path: 'referentialId', message: `unknown référentiel ${referentialId}` }],
+  );
+}
+
+/**
+ * Sets the course's référentiel version (the latest stored when `version` is not given). The mapping made for the
+ * previous version stays stored under that version; the new one starts from its own (possibly empty) mapping.
+ */
+export async function setCourseReferential(
+  ex: Executor,
+  input: { course: Course; referentialId: string; version?: string | undefined; actor: string },
+): Promise<Referential> {
+  const referential = await findReferentialChoice(ex, input.referentialId, input.version);
+  await ex.transaction(async (tx) => {
+    await tx.update(courses).set({ referentialId: referential.id, referentialVersion: referential.version }).where(eq(courses.id, input.course.id));
+    await tx.insert(auditEvents).values({
+      actor: input.actor,
+      action: 'course.referential',
+      subject: `course:${input.course.id}`,
+      before: { referential: input.course.referentialId ? `${input.course.referentialId}@${input.course.referentialVersion ?? ''}` : null },
+      after: { referential: `${referential.id}@${referential.version}` },
+    });
+  });
+  return referential;
+}
+
+export interface Crediting {
+  /** Credit only completions whose statement says `success: true` (when it carries `success`). */
+  requireSuccess: boolean;
+  /** Credit the lesser of the mapped hours and the measured `result.duration`, when the statement carries one. */
+  capToMeasuredDuration: boolean;
+}
+
+/** The course's crediting policy (its override, else the platform's default) and the platform's default. */
+export async function coursePolicy(ex: Executor, course: Course): Promise<Crediting & { platform: Crediting; overridden: boolean }> {
+  const [p] = await ex.select().from(platformSettings).where(eq(platformSettings.platformId, course.platformId));
+  const [c] = await ex.select().from(courseSettings).where(eq(courseSettings.courseId, course.id));
+  const platform = { requireSuccess: p?.requireSuccess ?? false, capToMeasuredDuration: p?.capToMeasuredDuration ?? false };
+  return {
+    requireSuccess: c?.requireSuccess ?? platform.requireSuccess,
+    capToMeasuredDuration: c?.capToMeasuredDuration ?? platform.capToMeasuredDuration,
+    platform,
+    overridden: c?.requireSuccess !== null && c?.requireSuccess !== undefined,
+  };
+}
+
+export async function setCoursePolicy(ex: Executor, input: { course: Course; policy: Crediting; actor: string }) {
+  await ex.transaction(async (tx) => {
+    const before = await coursePolicy(tx, input.course);
+    const set = { requireSuccess: input.policy.requireSuccess, capToMeasuredDuration: input.policy.capToMeasuredDuration };
+    await tx
+      .insert(courseSettings)
+      .values({ courseId: input.course.id, ...set })
+      .onConflictDoUpdate({ target: courseSettings.courseId, set: { ...set, updatedAt: new Date() } });
+    await tx.insert(auditEvents).values({
+      actor: input.actor,
+      action: 'course.policy',
+      subject: `course:${input.course.id}`,
+      before: { requireSuccess: before.requireSuccess, capToMeasuredDuration: before.capToMeasuredDuration },
+      after: set,
+    });
+  });
+  return coursePolicy(ex, input.course);
+}
+
+/** Activities the xAPI bridge saw in statements received for the course. */
+export async function seenActivities(ex: Executor, courseId: number): Promise<SeenActivity[]> {
+  const rows = await ex
+    .select({ iri: xapiActivities.activityIri, name: xapiActivities.name, modname: xapiActivities.moduleType })
+    .from(xapiActivities)
+    .where(eq(xapiActivities.courseId, courseId))
+    .orderBy(xapiActivities.firstSeenAt, xapiActivities.id);
+  return rows;
+}
+
+/** The course's activities from the three sources (web service, statements, manual). */
+export async function courseActivityList(ex: Executor, courseId: number): Promise<ListedActivity[]> {
+  return listActivities(ex, courseId, await seenActivities(ex, courseId));
+}
+
+/** Names the field of each problem as the request named it (`entries[2].hours`). */
+export function problemDetails(problems: readonly MappingProblem[], prefix: string, indexOf: (i: number) => string = (i) => `[${i}]`) {
+  const names = { activityIri: 'activityIri', competencyKey: 'competencyKey', minutes: 'hours' } as const;
+  return problems.map((p) => ({ path: `${prefix}${indexOf(p.index)}.${names[p.field]}`, message: p.message }));
+}
+
+/** Saves the whole mapping; invalid entries → MappingRequestError naming each field, nothing saved. */
+export async function replaceMapping(
+  ex: Executor,
+  input: { course: Course; referential: Referential; entries: MappingEntry[]; actor: string; activities?: ListedActivity[]; pathOf?: (i: number) => string },
+) {
+  const activities = input.activities ?? (await courseActivityList(ex, input.course.id));
+  try {
+    return await saveMapping(ex, {
+      courseId: input.course.id,
+      referential: input.referential,
+      activityIris: new Set(activities.map((a) => a.iri)),
+      entries: input.entries,
+      actor: input.actor,
+    });
+  } catch (error) {
+    if (!(error instanceof MappingValidationError)) throw error;
+    throw new MappingRequestError('The mapping is invalid: nothing was saved.', problemDetails(error.problems, 'entries', input.pathOf));
+  }
+}
+
+/**
+ * Replaces the pairs of one activity, keeping the others' (what the page's row form does). The pairs' indexes
+ * in error details are those of the row (`pairs[1].hours`).
+ */
+export async function saveActivityPairs(
+  ex: Executor,
+  input: { course: Course; referential: Referential; activityIri: string; pairs: { competencyKey: string; minutes: number }[]; actor: string },
+) {
+  const activities = await courseActivityList(ex, input.course.id);
+  if (!activities.some((a) => a.iri === input.activityIri)) {
+    throw new MappingRequestError('This activity is not an activity of this course.', [
+      { path: 'activityIri', message: `activity ${input.activityIri} is not an activity of this course` },
+    ]);
+  }
+  const others = (await getMapping(ex, input.course.id, input.referential)).filter((e) => e.activityIri !== input.activityIri);
+  const mine = input.pairs.map((p) => ({ activityIri: input.activityIri, ...p }));
+  try {
+    return await saveMapping(ex, {
+      courseId: input.course.id,
+      referential: input.referential,
+      activityIris: new Set(activities.map((a) => a.iri)),
+      entries: [...mine, ...others],
+      actor: input.actor,
+    });
+  } catch (error) {
+    if (!(error instanceof MappingValidationError)) throw error;
+    throw new MappingRequestError('The mapping is invalid: nothing was saved.', problemDetails(error.problems, 'pairs'));
+  }
+}
+
+/** The course's mapping as the CSV file (one row per pair), activities in the page's order. */
+export async function exportMapping(ex: Executor, course: Course, referential: Referential): Promise<{ csv: string; rows: number }> {
+  const activities = await courseActivityList(ex, course.id);
+  const order = new Map(activities.map((a, i) => [a.iri, i]));
+  const names = new Map(activities.map((a) => [a.iri, a.name]));
+  const entries = (await getMapping(ex, course.id, referential)).sort(
+    (a, b) => (order.get(a.activityIri) ?? 1e9) - (order.get(b.activityIri) ?? 1e9) || a.competencyKey.localeCompare(b.competencyKey),
+  );
+  const csv = writeMappingCsv(
+    referential,
+    entries.map((e) => ({ ...e, activityName: names.get(e.activityIri) ?? '' })),
+  );
+  return { csv, rows: entries.length };
+}
+
+/**
+ * Replaces the course's mapping with a CSV file's. The whole file is refused if any row is wrong (details name
+ * `line N` and the column); nothing is saved then.
+ */
+export async function importMapping(ex: Executor, input: { course: Course; referential: Referential; text: string; actor: string }) {
+  const parsed = parseMappingCsv(input.text, input.referential);
+  if (!parsed.ok) {
+    throw new MappingRequestError(
+      `The file was refused (${parsed.problems.length} problem(s)); nothing was imported.`,
+      parsed.problems.map((p) => ({ path: `line ${p.line}${p.column ? ` ${p.column}` : ''}`, message: p.message })),
+    );
+  }
+  const lines = parsed.rows.map((r) => r.line);
+  const columns = { activityIri: 'activity_id', competencyKey: 'competency_code', hours: 'hours' } as Record<string, string>;
+  try {
+    return await replaceMapping(ex, {
+      ...input,
+      entries: parsed.rows.map((r) => ({ activityIri: r.activityIri, competencyKey: r.competencyKey, minutes: r.minutes })),
+      pathOf: (i) => `#${lines[i]}`,
+    });
+  } catch (error) {
+    if (!(error instanceof MappingRequestError)) throw error;
+    throw new MappingRequestError(
+      `The file was refused (${error.details.length} problem(s)); nothing was imported.`,
+      error.details.map((d) => {
+        const m = /^entries#(\d+)\.(\w+)$/.exec(d.path);
+        return m ? { path: `line ${m[1]} ${columns[m[2] ?? ''] ?? m[2]}`, message: d.message } : d;
+      }),
+    );
+  }
+}
+
+/** Other courses of the same platform, to copy a mapping from. */
+export async function otherCourses(ex: Executor, course: Course) {
+  return ex
+    .select({ id: courses.id, contextId: courses.contextId, title: courses.title })
+    .from(courses)
+    .where(and(eq(courses.platformId, course.platformId), ne(courses.id, course.id)))
+    .orderBy(courses.title, courses.contextId);
+}
+
+/**
+ * Copies the mapping another course of the same platform has for this course's référentiel version, matching
+ * activities by type and name (never guessed). Pairs of this course's other activities are kept; pairs that
+ * could not be matched are returned.
+ */
+export async function copyMapping(ex: Executor, input: { course: Course; fromCourseId: number; referential: Referential; actor: string }) {
+  const [from] = await ex.select().from(courses).where(and(eq(courses.id, input.fromCourseId), eq(courses.platformId, input.course.platformId)));
+  if (!from || from.id === input.course.id) {
+    throw new MappingRequestError('No other course of this platform has this id.', [{ path: 'fromCourseId', message: 'not a course of this platform' }], 'not_found');
+  }
+  const sourceEntries = await getMapping(ex, from.id, input.referential);
+  const target = await courseActivityList(ex, input.course.id);
+  const { entries, unmatched } = translateMapping({ entries: sourceEntries, activities: await courseActivityList(ex, from.id) }, target);
+  const copiedActivities = new Set(entries.map((e) => e.activityIri));
+  const kept = (await getMapping(ex, input.course.id, input.referential)).filter((e) => !copiedActivities.has(e.activityIri));
+  const saved = await replaceMapping(ex, { course: input.course, referential: input.referential, entries: [...entries, ...kept], actor: input.actor, activities: target });
+  return { from: { id: from.id, contextId: from.contextId, title: from.title }, copied: entries.length, sourcePairs: sourceEntries.length, unmatched, saved };
+}
