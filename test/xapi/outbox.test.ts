@@ -70,7 +70,7 @@ describe.each(drivers)('xAPI outbox on %s', (driver) => {
       .post('/xapi/statements')
       .reply(503, 'down')
       .post('/xapi/statements')
-      .replyWithError('socket hang up')
+      .reply(502, 'bad gateway')
       .post('/xapi/statements')
       .reply(429, 'slow down')
       .post('/xapi/statements')
@@ -87,6 +87,23 @@ describe.each(drivers)('xAPI outbox on %s', (driver) => {
     expect(row?.attempts).toBe(4);
     expect(await outboxStatus(t.store.db)).toMatchObject({ pending: 0, delivered: 30, dead: 0 });
     expect(scope.pendingMocks()).toHaveLength(1); // the remaining `times(10)` interceptor
+  });
+
+  it('keeps statements pending, with the error, while the LRS cannot be reached at all', async () => {
+    const batch = statements(3, '4', 900);
+    await enqueueStatements(t.store.db, batch);
+    const worker = createOutboxWorker(ctx('http://127.0.0.1:9/xapi/'), { ...fast, batchSize: 50 });
+    expect(await worker.runOnce()).toBeGreaterThan(0);
+    const rows = await queryRows<{ status: string; attempts: number; last_error: string | null }>(
+      t.store.db,
+      sql`SELECT status, attempts, last_error FROM xapi_outbox WHERE statement_id::text IN (${sql.join(batch.map((b) => sql`${b.id}`), sql`, `)})`,
+    );
+    expect(rows).toHaveLength(3);
+    for (const r of rows) {
+      expect(r).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(r.last_error).toMatch(/ECONNREFUSED|connect/i);
+    }
+    await t.store.db.execute(sql`DELETE FROM xapi_outbox WHERE statement_id::text IN (${sql.join(batch.map((b) => sql`${b.id}`), sql`, `)})`);
   });
 
   it('dead-letters the statement the LRS refuses (4xx) and delivers the others', async () => {
