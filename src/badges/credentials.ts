@@ -248,7 +248,7 @@ export async function listCredentials(ex: Executor, ctx: { config: Pick<Config, 
     .from(badgeCredentials)
     .innerJoin(badgeAchievements, eq(badgeCredentials.achievementId, badgeAchievements.id))
     .where(eq(badgeCredentials.userId, userId))
-    .orderBy(asc(badgeCredentials.issuedAt), asc(badgeCredentials.id));
+    .orderBy(asc(badgeCredentials.issuedAt), sql`${badgeCredentials.revokedAt} IS NULL`, asc(badgeCredentials.id)); // same second: the revoked one was issued first
   return rows.map(({ credential: c, achievement: a }) => {
     const verifyUrl = urls.credential(publicUrl, c.id);
     return {
