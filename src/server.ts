@@ -8,6 +8,7 @@ import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { startRetention } from './privacy/retention';
 import { loadBundledReferentials } from './referentials/catalogue';
+import { startCoverageWorker } from './coverage/freshness';
 import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
 export interface RunningServer {
@@ -46,6 +47,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
   const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
   const retention = startRetention(ctx);
+  // Learners marked stale by a large mapping or policy change are recomputed in the background.
+  const coverageWorker = startCoverageWorker(ctx);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -65,6 +68,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
       retention.stop();
       await worker?.stop();
+      await coverageWorker.stop();
       await store.close();
     })();
     return closing;

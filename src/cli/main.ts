@@ -10,7 +10,9 @@ import { registerReferentials } from './referentials';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy];
+import { registerCoverage } from './coverage';
+
+const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage];
 
 export function buildProgram(): Command {
   const program = new Command('socle')

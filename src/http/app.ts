@@ -7,6 +7,7 @@ import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
+import { coverageRouter } from './coverage';
 import { healthRouter } from './health';
 import { referentialsRouter } from './referentials';
 import { xapiRouter } from './xapi';
@@ -47,6 +48,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(badgesRouter(ctx));
   app.use(referentialsRouter(ctx));
   app.use(xapiRouter(ctx));
+  app.use(coverageRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

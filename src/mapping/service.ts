@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, count as count_, desc, eq, inArray, isNull, notInArray } from 'drizzle-orm';
+import { afterMappingChange } from '../coverage/freshness';
 import { activityMappings, auditEvents, courseActivities, courseSettings, platformSettings } from '../db/schema';
 import type { Executor } from '../db/store';
 import type { Course } from '../identity';
@@ -175,7 +176,15 @@ export async function getMapping(ex: Executor, courseId: number, referential: Ma
  */
 export async function saveMapping(
   ex: Executor,
-  input: { courseId: number; referential: MappableReferential; activityIris: ReadonlySet<string>; entries: MappingEntry[]; actor: string },
+  input: {
+    courseId: number;
+    referential: MappableReferential;
+    activityIris: ReadonlySet<string>;
+    entries: MappingEntry[];
+    actor: string;
+    /** Above this many learners concerned, their coverage is left to the worker (default: IMMEDIATE_LIMIT). */
+    coverageImmediateLimit?: number;
+  },
 ) {
   const problems = validateMapping(input.referential, input.activityIris, input.entries);
   if (problems.length) throw new MappingValidationError(problems);
@@ -207,7 +216,9 @@ export async function saveMapping(
     const changedActivities = [...new Set([...before, ...after].map((e) => e.activityIri))].filter(
       (iri) => JSON.stringify(before.filter((e) => e.activityIri === iri)) !== JSON.stringify(after.filter((e) => e.activityIri === iri)),
     );
-    return { entries: after, summary: summarizeByDomain(input.referential, after), changedActivities };
+    // the learners with events on the changed activities: recomputed now, or marked dirty when they are many
+    const coverage = await afterMappingChange(tx, input.courseId, changedActivities, input.coverageImmediateLimit);
+    return { entries: after, summary: summarizeByDomain(input.referential, after), changedActivities, coverage };
   });
 }
 

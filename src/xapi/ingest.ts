@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { afterCompletionStatements } from '../coverage/freshness';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
 import type { Platform } from '../identity';
@@ -423,5 +424,7 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     );
     await tx.execute(sql`WITH ${ctes} SELECT 1`);
   }
+  // Stored coverage follows the completion facts just written or voided (same transaction).
+  await afterCompletionStatements(tx, platform.id, [...completions.map((p) => p.id), ...targets]);
   return rows.length;
 }

@@ -296,6 +296,46 @@ CREATE TABLE "export_jobs" (
 	"expires_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "coverage_dirty" (
+	"user_id" integer PRIMARY KEY NOT NULL,
+	"platform_id" integer NOT NULL,
+	"marked_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "learner_coverage" (
+	"platform_id" integer NOT NULL,
+	"user_id" integer NOT NULL,
+	"referential_id" text NOT NULL,
+	"referential_version" text NOT NULL,
+	"required_minutes" integer,
+	"credited_minutes" integer NOT NULL,
+	"validated_minutes" integer NOT NULL,
+	"covered_competencies" integer NOT NULL,
+	"total_competencies" integer NOT NULL,
+	"status" text NOT NULL,
+	"domains" jsonb NOT NULL,
+	"computed_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "learner_coverage_user_id_referential_id_referential_version_pk" PRIMARY KEY("user_id","referential_id","referential_version")
+);
+--> statement-breakpoint
+CREATE TABLE "manual_credits" (
+	"id" serial PRIMARY KEY NOT NULL,
+	"platform_id" integer NOT NULL,
+	"user_id" integer NOT NULL,
+	"referential_id" text NOT NULL,
+	"referential_version" text NOT NULL,
+	"competency_key" text NOT NULL,
+	"minutes" integer NOT NULL,
+	"justification" text NOT NULL,
+	"granted_by" text NOT NULL,
+	"granted_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"revoked_by" text,
+	"revoked_at" timestamp with time zone,
+	"revocation_reason" text,
+	CONSTRAINT "manual_credits_justification_check" CHECK (length(trim("manual_credits"."justification")) > 0),
+	CONSTRAINT "manual_credits_minutes_check" CHECK ("manual_credits"."minutes" > 0)
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -321,6 +361,12 @@ ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_platform_id_platfo
 ALTER TABLE "xapi_statements" ADD CONSTRAINT "xapi_statements_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "export_file_chunks" ADD CONSTRAINT "export_file_chunks_job_id_export_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."export_jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "export_jobs" ADD CONSTRAINT "export_jobs_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "coverage_dirty" ADD CONSTRAINT "coverage_dirty_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "coverage_dirty" ADD CONSTRAINT "coverage_dirty_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "learner_coverage" ADD CONSTRAINT "learner_coverage_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "learner_coverage" ADD CONSTRAINT "learner_coverage_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "manual_credits" ADD CONSTRAINT "manual_credits_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "manual_credits" ADD CONSTRAINT "manual_credits_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
@@ -340,4 +386,6 @@ CREATE INDEX "xapi_outbox_pending_idx" ON "xapi_outbox" USING btree ("next_attem
 CREATE INDEX "xapi_statements_platform_seq_idx" ON "xapi_statements" USING btree ("platform_id","seq");--> statement-breakpoint
 CREATE INDEX "xapi_statements_object_idx" ON "xapi_statements" USING btree ("object_id");--> statement-breakpoint
 CREATE INDEX "export_jobs_queue_idx" ON "export_jobs" USING btree ("status","created_at");--> statement-breakpoint
-CREATE INDEX "export_jobs_platform_idx" ON "export_jobs" USING btree ("platform_id","created_at");
+CREATE INDEX "export_jobs_platform_idx" ON "export_jobs" USING btree ("platform_id","created_at");--> statement-breakpoint
+CREATE INDEX "learner_coverage_platform_idx" ON "learner_coverage" USING btree ("platform_id","referential_id","referential_version");--> statement-breakpoint
+CREATE INDEX "manual_credits_user_idx" ON "manual_credits" USING btree ("user_id");

@@ -8,3 +8,4 @@ export * from './badges';
 export * from './referentials';
 export * from './xapi';
 export * from './reports';
+export * from './coverage';

@@ -1,0 +1,239 @@
+/**
+ * Coverage at national scale on a real PostgreSQL (not a test: it prints figures).
+ *
+ *   npx tsx bench/coverage-db.ts            # BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres by default
+ *
+ * Creates its own database (and drops it), generates 70,000 learners, 40 activities mapped across the 5 domains
+ * of the 28 h référentiel in 3 courses, ~1.5 million completion events (INSERT … SELECT generate_series), then
+ * measures: the full recompute (`socle coverage recompute`'s function), the ingestion hook per statement, the
+ * single-learner coverage read through the HTTP API on loopback (p50/p95) and the course view of 500 learners.
+ * CPU time is reported for this process and for the PostgreSQL backends (from /proc), as the machine is shared.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { sql } from 'drizzle-orm';
+import { Client } from 'pg';
+import { createApiToken } from '../src/auth/api-tokens';
+import { afterCompletionStatements } from '../src/coverage/freshness';
+import { recomputeAll } from '../src/coverage/recompute';
+import { referentialLookup, setReferentialLookup } from '../src/coverage/referentials';
+import { type Database, openStore, queryRows } from '../src/db/store';
+import type { ReferentialVersion } from '../src/domain/coverage';
+import { ensureCourse, ensurePlatform } from '../src/identity';
+import { createLogger } from '../src/logger';
+import { startServer } from '../src/server';
+import { prepareStatements, storeStatements } from '../src/xapi/ingest';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const LEARNERS = Number(process.argv[2] ?? 70_000);
+const EVENTS_PER_LEARNER = 21;
+const WWWROOT = 'https://moodle.univ-exemple.fr';
+
+const shape: [string, number, string[]][] = [
+  ['1', 6, ['1.1', '1.2', '1.3', '1.4']],
+  ['2', 5, ['2.1', '2.2']],
+  ['3', 5, ['3.1', '3.2', '3.3']],
+  ['4', 6, ['4.1', '4.2', '4.3', '4.4']],
+  ['5', 6, ['5.1', '5.2']],
+];
+const referential: ReferentialVersion = {
+  id: 'socle-sante-28h',
+  version: 'V1.1.2022',
+  title: 'Référentiel socle (28 h)',
+  requiredMinutes: 28 * 60,
+  domains: shape.map(([code, hours, keys]) => ({
+    code,
+    title: `Domaine ${code}`,
+    requiredMinutes: hours * 60,
+    competencies: keys.map((key) => ({ key, code: key, title: key, requiredMinutes: null })),
+  })),
+};
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const iri = (cmid: number) => `${WWWROOT}/mod/page/view.php?id=${cmid}`;
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+
+/** utime + stime (ms) of the PostgreSQL backends serving the bench database, from /proc. */
+async function backendCpu(db: Database, name: string): Promise<number> {
+  const rows = await queryRows<{ pid: number }>(db, sql`SELECT pid FROM pg_stat_activity WHERE datname = ${name}`);
+  let total = 0;
+  const tick = 10; // USER_HZ 100
+  for (const { pid } of rows) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      // a backend that ended
+    }
+  }
+  return total;
+}
+
+async function measure<T>(label: string, db: Database, name: string, run: () => Promise<T>): Promise<{ result: T; wall: number }> {
+  const cpu0 = process.cpuUsage();
+  const pg0 = await backendCpu(db, name);
+  const t0 = performance.now();
+  const result = await run();
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const pg = (await backendCpu(db, name)) - pg0;
+  print(`${label}: ${ms(wall)} wall, node CPU ${ms((cpu.user + cpu.system) / 1000)}, PostgreSQL backends CPU ≈ ${ms(pg)} (pooled backends seen at the end)`);
+  return { result, wall };
+}
+
+async function main() {
+  const name = `socle_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  setReferentialLookup(async (id, version) => (id === referential.id && (version === undefined || version === referential.version) ? referential : undefined));
+  const store = await openStore({ databaseUrl });
+  const db = store.db;
+  try {
+    print(`database ${name}; ${LEARNERS} learners, 40 activities, ~${(LEARNERS * EVENTS_PER_LEARNER).toLocaleString('en')} completion events`);
+    const platform = await ensurePlatform(db, WWWROOT);
+    // courses 10 and 11 for everyone (20 + 15 activities), course 12 (5 activities) with a roster of 500
+    const courseA = await ensureCourse(db, platform.id, '10', 'Socle numérique (tronc commun)');
+    const courseB = await ensureCourse(db, platform.id, '11', 'Socle numérique (approfondissement)');
+    const courseC = await ensureCourse(db, platform.id, '12', 'Télésanté en présentiel');
+    const keys = shape.flatMap(([, , k]) => k);
+    const mappings: { courseId: number; cmid: number; key: string; minutes: number }[] = [];
+    for (let a = 0; a < 40; a++) {
+      const courseId = a < 20 ? courseA.id : a < 35 ? courseB.id : courseC.id;
+      const domain = shape[a % 5] as [string, number, string[]];
+      const key = domain[2][Math.floor(a / 5) % domain[2].length] as string;
+      mappings.push({ courseId, cmid: 1000 + a, key, minutes: 45 + (a % 4) * 15 });
+      if (a % 4 === 0) mappings.push({ courseId, cmid: 1000 + a, key: keys[(keys.indexOf(key) + 3) % keys.length] as string, minutes: 30 });
+    }
+    await db.execute(sql`INSERT INTO activity_mappings (course_id, activity_iri, referential_id, referential_version, competency_key, minutes) VALUES
+      ${sql.join(mappings.map((m) => sql`(${m.courseId}, ${iri(m.cmid)}, ${referential.id}, ${referential.version}, ${m.key}, ${m.minutes})`), sql`, `)}`);
+    await db.execute(sql`INSERT INTO course_settings (course_id, require_success) VALUES (${courseB.id}, true)`);
+
+    const gen = await measure('generate users, events, roster', db, name, async () => {
+      await db.execute(sql`INSERT INTO users (platform_id, sub) SELECT ${platform.id}::int, g::text FROM generate_series(1, ${LEARNERS}) g`);
+      // each learner: 21 events on activities drawn over the 40 (course by activity), ~8% un-completions,
+      // success false on 10%, durations, timestamps over a year, ~1% voided
+      await db.execute(sql`
+        INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds,
+                                       statement_timestamp, position, voided)
+        SELECT gen_random_uuid(), ${platform.id}::int, u.id,
+               CASE WHEN a < 20 THEN ${courseA.id}::int WHEN a < 35 THEN ${courseB.id}::int ELSE ${courseC.id}::int END,
+               ${`${WWWROOT}/mod/page/view.php?id=`}::text || (1000 + a),
+               CASE WHEN r < 0.08 THEN 'uncompleted' ELSE 'completed' END,
+               CASE WHEN r2 < 0.1 THEN false WHEN r2 < 0.5 THEN true ELSE NULL END,
+               CASE WHEN r2 < 0.7 THEN (600 + r * 5400)::int ELSE NULL END,
+               timestamptz '2026-01-01' + (r3 * 365 * 86400) * interval '1 second', k % 30, r4 < 0.01
+        FROM users u
+        CROSS JOIN LATERAL (
+          SELECT k, CASE WHEN u.id <= 500 AND k > 18 THEN 35 + (u.id + k) % 5 ELSE (u.id * 7 + k * 13) % 35 END AS a,
+                 random() AS r, random() AS r2, random() AS r3, random() AS r4
+          FROM generate_series(1, ${EVENTS_PER_LEARNER}) k) e
+        WHERE u.platform_id = ${platform.id}`);
+      await db.execute(sql`INSERT INTO course_members (course_id, user_id, roles)
+                           SELECT ${courseC.id}::int, id, ARRAY['Learner'] FROM users WHERE platform_id = ${platform.id} ORDER BY id LIMIT 500`);
+      await db.execute(sql`ANALYZE`);
+    });
+    void gen;
+    const [count] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM completion_events`);
+    print(`completion events: ${count?.n.toLocaleString('en')}`);
+
+    // 1. full recompute
+    const full = await measure('full recompute', db, name, () => recomputeAll(db, referentialLookup()));
+    const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
+    print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
+
+    // 2. incremental cost: the ingestion hook alone (one statement's learner recomputed in its transaction), then the
+    //    whole ingestion of single-statement batches and of 30-statement batches (Moodle's default)
+    const ids = await queryRows<{ id: string }>(db, sql`SELECT statement_id::text AS id FROM completion_events ORDER BY random() LIMIT 300`);
+    const hook: number[] = [];
+    for (const { id } of ids) {
+      const t0 = performance.now();
+      await db.transaction((tx) => afterCompletionStatements(tx, platform.id, [id]));
+      hook.push(performance.now() - t0);
+    }
+    hook.sort((a, b) => a - b);
+    print(`ingestion hook per statement (transaction included): p50 ${ms(pct(hook, 50))}, p95 ${ms(pct(hook, 95))}; target ≤ 5 ms`);
+    const authority = { objectType: 'Agent', account: { homePage: WWWROOT, name: 'bench' } };
+    const statement = (sub: number, cmid: number, at: number) => ({
+      id: randomUUID(),
+      actor: { objectType: 'Agent', account: { homePage: WWWROOT, name: String(sub) } },
+      verb: { id: 'http://adlnet.gov/expapi/verbs/completed' },
+      object: { objectType: 'Activity', id: iri(cmid), definition: { name: { fr: `Page ${cmid}` } } },
+      result: { completion: true },
+      context: { contextActivities: { parent: [{ objectType: 'Activity', id: `${WWWROOT}/course/view.php?id=10`, definition: { type: 'https://w3id.org/xapi/cmi5/activitytype/course' } }] } },
+      timestamp: new Date(Date.UTC(2027, 0, 1) + at * 1000).toISOString(),
+    });
+    for (const size of [1, 30]) {
+      const batches = size === 1 ? 200 : 20;
+      const withHook: number[] = [];
+      for (let b = 0; b < batches; b++) {
+        const body = Array.from({ length: size }, (_, i) => statement(1 + Math.floor(Math.random() * LEARNERS), 1000 + ((b + i) % 20), b * 60 + i));
+        const prepared = prepareStatements(body, platform, authority, new Date());
+        const t0 = performance.now();
+        await storeStatements(db, platform, prepared);
+        withHook.push((performance.now() - t0) / size);
+      }
+      withHook.sort((a, b) => a - b);
+      print(`whole ingestion, batches of ${size}: per statement p50 ${ms(pct(withHook, 50))}, p95 ${ms(pct(withHook, 95))} (statement, event, activity, outbox and coverage)`);
+    }
+
+    // 3. reads through the HTTP API on loopback
+    const server = await startServer(
+      { port: 0, publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' },
+      createLogger('silent'),
+    );
+    try {
+      const { token } = await createApiToken(db, { name: 'bench', role: 'admin', platformId: null });
+      const headers = { authorization: `Bearer ${token}` };
+      const reads: number[] = [];
+      const get = async (query: string) => {
+        const t0 = performance.now();
+        const res = await fetch(`${server.url}/api/v1/coverage?${query}`, { headers });
+        const body = await res.text();
+        if (res.status !== 200) throw new Error(`${res.status} ${body}`);
+        return { ms: performance.now() - t0, body };
+      };
+      for (let i = 0; i < 20; i++) await get(`platform=${encodeURIComponent(WWWROOT)}&user=${1 + i}&referential=${referential.id}`);
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < 500; i++) {
+        const sub = 1 + Math.floor(Math.random() * LEARNERS);
+        reads.push((await get(`platform=${encodeURIComponent(WWWROOT)}&user=${sub}&referential=${referential.id}`)).ms);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      reads.sort((a, b) => a - b);
+      print(`learner read (HTTP, 500 sequential): p50 ${ms(pct(reads, 50))}, p95 ${ms(pct(reads, 95))}, node CPU ${ms((cpu.user + cpu.system) / 1000 / 500)} per read; target p95 ≤ 20 ms`);
+      const course: number[] = [];
+      let learners = 0;
+      for (let i = 0; i < 20; i++) {
+        const r = await get(`platform=${encodeURIComponent(WWWROOT)}&context=12&limit=500`);
+        course.push(r.ms);
+        learners = (JSON.parse(r.body) as { learners: unknown[] }).learners.length;
+      }
+      course.sort((a, b) => a - b);
+      print(`course view (${learners} learners, HTTP): p50 ${ms(pct(course, 50))}, p95 ${ms(pct(course, 95))}; target ≤ 300 ms`);
+      const big: number[] = [];
+      for (let i = 0; i < 5; i++) big.push((await get(`platform=${encodeURIComponent(WWWROOT)}&context=10&limit=500&after=${i * 10_000}`)).ms);
+      big.sort((a, b) => a - b);
+      print(`course view of a ${LEARNERS}-learner course, one 500-learner page: p50 ${ms(pct(big, 50))}, max ${ms(big[big.length - 1] as number)}`);
+    } finally {
+      await server.close(1_000);
+    }
+  } finally {
+    await store.close();
+    const c = new Client({ connectionString: ADMIN_URL });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { CreditError, grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
+import { recomputeAll } from '../coverage/recompute';
+import { referentialLookup } from '../coverage/referentials';
+import { findPlatform, findUser } from '../identity';
+import type { Executor } from '../db/store';
+import { CliError, output, withContext } from './command';
+
+async function platformOf(ex: Executor, issuer: string) {
+  const platform = await findPlatform(ex, issuer);
+  if (!platform) throw new CliError(`--platform: no platform ${issuer}`);
+  return platform;
+}
+
+const hoursText = (minutes: number) => `${(minutes / 60).toLocaleString('fr-FR', { maximumFractionDigits: 2 })} h`;
+
+/** `socle credits grant|revoke|list` and `socle coverage recompute`. */
+export function registerCoverage(program: Command): void {
+  const credits = program.command('credits').description('manual credits (recognition of prior learning, face-to-face attendance)');
+  credits
+    .command('grant')
+    .description('grant hours on a competency to a learner, with a justification (audited)')
+    .requiredOption('--platform <issuer>', 'the LTI issuer of the platform')
+    .requiredOption('--user <sub>', 'the learner (LTI sub = Moodle user id)')
+    .requiredOption('--referential <id>', 'the référentiel id')
+    .option('--version <version>', 'the référentiel version (default: the current one)')
+    .requiredOption('--competency <key>', 'the competency key')
+    .requiredOption('--hours <hours>', 'hours granted, e.g. 2 or 1,5')
+    .requiredOption('--justification <text>', 'why (shown with the credit everywhere)')
+    .option('--json', 'print the credit as JSON')
+    .action(async (opts: { platform: string; user: string; referential: string; version?: string; competency: string; hours: string; justification: string; json?: boolean }) => {
+      const minutes = hoursToMinutes(opts.hours);
+      if (minutes === undefined || minutes <= 0) throw new CliError(`--hours: expected a positive number of hours such as 2 or 1,5, got "${opts.hours}"`);
+      if (!opts.justification.trim()) throw new CliError('--justification: a manual credit needs a justification');
+      const record = await withContext(({ store }) =>
+        store.db.transaction(async (tx) => {
+          const platform = await platformOf(tx, opts.platform);
+          const user = await findUser(tx, platform.id, opts.user);
+          if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
+          try {
+            return await grantManualCredit(tx, referentialLookup(), {
+              platformId: platform.id,
+              userId: user.id,
+              referentialId: opts.referential,
+              referentialVersion: opts.version,
+              competencyKey: opts.competency,
+              minutes,
+              justification: opts.justification,
+              actor: 'cli',
+            });
+          } catch (error) {
+            if (error instanceof CreditError) throw new CliError(`--${error.field}: ${error.message}`);
+            throw error;
+          }
+        }),
+      );
+      output(record, Boolean(opts.json), () => `Manual credit ${record.id}: ${hoursText(record.minutes)} on ${record.competencyKey} (${record.referentialId} ${record.referentialVersion}).`);
+    });
+  credits
+    .command('revoke <id>')
+    .description('revoke a manual credit (audited)')
+    .option('--reason <text>', 'why it is revoked')
+    .action(async (id: string, opts: { reason?: string }) => {
+      if (!/^\d+$/.test(id)) throw new CliError(`id: expected the credit number shown by socle credits list, got "${id}"`);
+      const record = await withContext(({ store }) =>
+        store.db.transaction((tx) => revokeManualCredit(tx, referentialLookup(), { id: Number(id), actor: 'cli', reason: opts.reason })),
+      );
+      if (!record) throw new CliError(`no active manual credit ${id}`);
+      output({ revoked: record.id }, false, () => `Revoked manual credit ${record.id}.`);
+    });
+  credits
+    .command('list')
+    .description("a learner's manual credits, revoked ones included")
+    .requiredOption('--platform <issuer>', 'the LTI issuer of the platform')
+    .requiredOption('--user <sub>', 'the learner (LTI sub)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { platform: string; user: string; json?: boolean }) => {
+      const rows = await withContext(async ({ store }) => {
+        const platform = await platformOf(store.db, opts.platform);
+        const user = await findUser(store.db, platform.id, opts.user);
+        if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
+        return listManualCredits(store.db, user.id);
+      });
+      output(rows, Boolean(opts.json), () =>
+        rows.length
+          ? rows
+              .map((r) => `${r.id}\t${r.referentialId} ${r.referentialVersion}\t${r.competencyKey}\t${hoursText(r.minutes)}\t${r.revokedAt ? 'revoked' : 'active'}\t${r.justification}`)
+              .join('\n')
+          : 'No manual credit.',
+      );
+    });
+
+  const coverage = program.command('coverage').description('stored coverage of the learners');
+  coverage
+    .command('recompute')
+    .description('recompute every stored coverage from the facts (progress on stderr)')
+    .option('--platform <issuer>', 'only this platform')
+    .option('--json', 'print the summary as JSON')
+    .action(async (opts: { platform?: string; json?: boolean }) => {
+      const result = await withContext(async ({ store }) => {
+        const platformId = opts.platform ? (await platformOf(store.db, opts.platform)).id : undefined;
+        return recomputeAll(store.db, referentialLookup(), {
+          platformId,
+          onProgress: (p) => process.stderr.write(`${p.platform}: ${p.learners}/${p.total} learners\n`),
+        });
+      });
+      output(result, Boolean(opts.json), () =>
+        [
+          `Recomputed ${result.learners} learners (${result.coverages} coverages) on ${result.platforms} platform(s) in ${(result.ms / 1000).toFixed(1)} s.`,
+          ...(result.missingReferentials.length ? [`Référentiels not found (not computed): ${result.missingReferentials.join(', ')}`] : []),
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,109 @@
+/** Manual credits (crédits manuels): granted with a mandatory justification, revocable, audited, recomputed at once. */
+import { and, eq, isNull } from 'drizzle-orm';
+import { z } from 'zod';
+import { auditEvents, manualCredits } from '../db/schema';
+import type { Executor } from '../db/store';
+import { refreshLearners } from './engine';
+import { type ReferentialLookup } from './referentials';
+
+export type ManualCreditRecord = typeof manualCredits.$inferSelect;
+
+export const grantSchema = z.object({
+  platformId: z.number().int(),
+  userId: z.number().int(),
+  referentialId: z.string().min(1),
+  /** undefined: the current version of the référentiel. */
+  referentialVersion: z.string().min(1).optional(),
+  competencyKey: z.string().min(1),
+  minutes: z.number().int().positive('hours must be more than 0'),
+  justification: z.string().trim().min(1, 'a manual credit needs a justification'),
+  actor: z.string().min(1),
+});
+
+export class CreditError extends Error {
+  override name = 'CreditError';
+  constructor(
+    message: string,
+    readonly field: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** Parses "1,5", "1.5" or "2" hours into whole minutes. */
+export function hoursToMinutes(value: string): number | undefined {
+  if (!/^\d+([.,]\d+)?$/.test(value.trim())) return undefined;
+  return Math.round(Number(value.trim().replace(',', '.')) * 60);
+}
+
+export async function grantManualCredit(ex: Executor, lookup: ReferentialLookup, input: z.input<typeof grantSchema>): Promise<ManualCreditRecord> {
+  const parsed = grantSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CreditError(issue?.message ?? 'invalid credit', String(issue?.path[0] ?? 'credit'));
+  }
+  const g = parsed.data;
+  const referential = await lookup(g.referentialId, g.referentialVersion);
+  if (!referential) {
+    throw new CreditError(`no référentiel ${g.referentialId}${g.referentialVersion ? ` version ${g.referentialVersion}` : ''}`, 'referential', 404);
+  }
+  const keys = referential.domains.flatMap((d) => d.competencies.map((c) => c.key));
+  if (!keys.includes(g.competencyKey)) {
+    throw new CreditError(
+      `no competency "${g.competencyKey}" in ${referential.id} ${referential.version} (known: ${keys.join(', ')})`,
+      'competency',
+    );
+  }
+  const [record] = await ex
+    .insert(manualCredits)
+    .values({
+      platformId: g.platformId,
+      userId: g.userId,
+      referentialId: referential.id,
+      referentialVersion: referential.version,
+      competencyKey: g.competencyKey,
+      minutes: g.minutes,
+      justification: g.justification,
+      grantedBy: g.actor,
+    })
+    .returning();
+  if (!record) throw new Error('manual credit not stored');
+  await ex.insert(auditEvents).values({
+    actor: g.actor,
+    action: 'manual-credit.grant',
+    subject: `user:${g.userId}`,
+    after: { id: record.id, referential: `${record.referentialId}@${record.referentialVersion}`, competencyKey: record.competencyKey, minutes: record.minutes, justification: record.justification },
+  });
+  await refreshLearners(ex, lookup, g.platformId, [g.userId]);
+  return record;
+}
+
+/** Revokes an active credit; undefined when there is none with this id (on this platform when given). */
+export async function revokeManualCredit(
+  ex: Executor,
+  lookup: ReferentialLookup,
+  input: { id: number; actor: string; reason?: string; platformId?: number },
+): Promise<ManualCreditRecord | undefined> {
+  const conditions = [eq(manualCredits.id, input.id), isNull(manualCredits.revokedAt)];
+  if (input.platformId !== undefined) conditions.push(eq(manualCredits.platformId, input.platformId));
+  const [record] = await ex
+    .update(manualCredits)
+    .set({ revokedAt: new Date(), revokedBy: input.actor, revocationReason: input.reason ?? null })
+    .where(and(...conditions))
+    .returning();
+  if (!record) return undefined;
+  await ex.insert(auditEvents).values({
+    actor: input.actor,
+    action: 'manual-credit.revoke',
+    subject: `user:${record.userId}`,
+    before: { id: record.id, competencyKey: record.competencyKey, minutes: record.minutes },
+    after: { reason: input.reason ?? null },
+  });
+  await refreshLearners(ex, lookup, record.platformId, [record.userId]);
+  return record;
+}
+
+export async function listManualCredits(ex: Executor, userId: number): Promise<ManualCreditRecord[]> {
+  return ex.select().from(manualCredits).where(eq(manualCredits.userId, userId)).orderBy(manualCredits.id);
+}

@@ -1,0 +1,191 @@
+/** The coverage API's views: one learner (computed from the facts) and a course (from the stored coverage). */
+import { sql } from 'drizzle-orm';
+import { compileRules, computeCoverage, type LearnerCoverage } from '../domain/coverage';
+import { type Executor, queryRows } from '../db/store';
+import { inList, learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
+import type { ReferentialLookup } from './referentials';
+
+/** Minutes as hours for JSON (2 decimals). */
+export const hours = (minutes: number | null): number | null => (minutes === null ? null : Math.round((minutes / 60) * 100) / 100);
+
+export class CoverageNotFound extends Error {
+  override name = 'CoverageNotFound';
+}
+
+export async function learnerView(
+  ex: Executor,
+  lookup: ReferentialLookup,
+  platform: { id: number; issuer: string },
+  user: { id: number; sub: string; name: string | null },
+  referentialId: string,
+  referentialVersion?: string,
+) {
+  const facts = (await loadFacts(ex, { userIds: [user.id] })).get(user.id) ?? { events: [], credits: [] };
+  const courseIds = [...new Set(facts.events.map((e) => e.courseId))];
+  const rules = await loadVersionRules(ex, lookup, platform.id, courseIds);
+  const all = (await learnerCoverages(rules, facts)).filter((c) => c.referential.id === referentialId);
+  let coverage: LearnerCoverage | undefined = referentialVersion
+    ? all.find((c) => c.referential.version === referentialVersion)
+    : all.sort((a, b) => (a.referential.version < b.referential.version ? 1 : -1))[0];
+  if (!coverage) {
+    // nothing yet for this référentiel: an empty coverage of the requested (or current) version
+    const referential = await lookup(referentialId, referentialVersion);
+    if (!referential) throw new CoverageNotFound(`no référentiel ${referentialId}${referentialVersion ? ` version ${referentialVersion}` : ''}`);
+    coverage = computeCoverage(compileRules(referential), [], []);
+  }
+  const [dirty] = await queryRows<{ n: number }>(ex, sql`SELECT count(*)::int AS n FROM coverage_dirty WHERE user_id = ${user.id}`);
+  if (dirty && dirty.n > 0) await refreshLearners(ex, lookup, platform.id, [user.id]);
+
+  const activityIris = [...new Set(coverage.domains.flatMap((d) => d.competencies.flatMap((c) => c.credits.flatMap((x) => (x.source === 'activity' ? [x.activityId] : [])))))];
+  const names = new Map<string, string | null>();
+  if (activityIris.length) {
+    const rows = await queryRows<{ activity_iri: string; name: string | null }>(
+      ex,
+      sql`SELECT activity_iri, name FROM xapi_activities WHERE platform_id = ${platform.id} AND activity_iri IN (${inList(activityIris)})`,
+    );
+    for (const r of rows) names.set(r.activity_iri, r.name);
+  }
+  const contexts = new Map<number, string>();
+  if (courseIds.length) {
+    for (const r of await queryRows<{ id: number; context_id: string }>(ex, sql`SELECT id, context_id FROM courses WHERE id IN (${inList(courseIds)})`)) {
+      contexts.set(r.id, r.context_id);
+    }
+  }
+  const version = coverage.referential.version;
+  const credits = facts.credits.filter((c) => c.referential_id === referentialId && c.referential_version === version);
+  return {
+    platform: platform.issuer,
+    user: { sub: user.sub, name: user.name },
+    referential: coverage.referential,
+    hasHours: coverage.hasHours,
+    requiredHours: hours(coverage.requiredMinutes),
+    creditedHours: hours(coverage.creditedMinutes),
+    validatedHours: hours(coverage.validatedMinutes),
+    missingHours: hours(coverage.missingMinutes),
+    coveredCompetencies: coverage.coveredCompetencies,
+    totalCompetencies: coverage.totalCompetencies,
+    status: coverage.status,
+    domains: coverage.domains.map((d) => ({
+      code: d.code,
+      title: d.title,
+      requiredHours: hours(d.requiredMinutes),
+      creditedHours: hours(d.creditedMinutes),
+      validatedHours: hours(d.validatedMinutes),
+      missingHours: hours(d.missingMinutes),
+      status: d.status,
+      competencies: d.competencies.map((c) => ({
+        key: c.key,
+        code: c.code,
+        title: c.title,
+        requiredHours: hours(c.requiredMinutes),
+        creditedHours: hours(c.creditedMinutes),
+        validatedHours: hours(c.validatedMinutes),
+        covered: c.covered,
+        credits: c.credits.map((x) =>
+          x.source === 'activity'
+            ? {
+                source: 'activity' as const,
+                activity: { id: x.activityId, name: names.get(x.activityId) ?? null, context: contexts.get(x.courseId) ?? null },
+                completedAt: new Date(x.completedAt).toISOString(),
+                hours: hours(x.minutes),
+              }
+            : { source: 'manual' as const, manualCreditId: x.manualCreditId, hours: hours(x.minutes), justification: x.justification },
+        ),
+      })),
+    })),
+    gaps: coverage.gaps.map((g) => ({ domainCode: g.domainCode, domainTitle: g.domainTitle, missingHours: hours(g.missingMinutes), missingCompetencyKeys: g.missingCompetencyKeys })),
+    manualCredits: credits.map((c) => ({ id: c.id, competencyKey: c.competency_key, hours: hours(c.minutes), justification: c.justification, revoked: c.revoked })),
+  };
+}
+
+interface StoredRow {
+  user_id: number;
+  sub: string;
+  name: string | null;
+  required_minutes: number | null;
+  credited_minutes: number | null;
+  validated_minutes: number | null;
+  status: string | null;
+  domains: StoredDomain[] | null;
+  computed_at: string | Date | null;
+  dirty: boolean;
+}
+
+export const MAX_PAGE = 1_000;
+
+/**
+ * A course: every learner of its roster and every learner with events in it (those with nothing yet included),
+ * ordered by user id, `limit` per page after the cursor `after` (a user id). Stale learners of the page are
+ * recomputed first.
+ */
+export async function courseView(
+  ex: Executor,
+  lookup: ReferentialLookup,
+  platform: { id: number; issuer: string },
+  course: { id: number; contextId: string; title: string | null; referentialId: string | null; referentialVersion: string | null },
+  options: { referentialId?: string; limit: number; after?: number },
+) {
+  let id = course.referentialId;
+  let version = course.referentialVersion;
+  if (!id || !version || (options.referentialId && options.referentialId !== id)) {
+    const versions = await queryRows<{ referential_id: string; referential_version: string }>(
+      ex,
+      sql`SELECT DISTINCT referential_id, referential_version FROM activity_mappings WHERE course_id = ${course.id}
+          ${options.referentialId ? sql`AND referential_id = ${options.referentialId}` : sql``} ORDER BY referential_version DESC`,
+    );
+    id = versions[0]?.referential_id ?? options.referentialId ?? null;
+    version = versions[0]?.referential_version ?? null;
+  }
+  if (!id) throw new CoverageNotFound(`course ${course.contextId} has no mapping yet: pass referential=<id>`);
+  const referential = await lookup(id, version ?? undefined);
+  if (!referential) throw new CoverageNotFound(`no référentiel ${id}${version ? ` version ${version}` : ''}`);
+  const empty = computeCoverage(compileRules(referential), [], []);
+  const learners = sql`SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'
+                       UNION SELECT user_id FROM completion_events WHERE course_id = ${course.id}`;
+  const select = () =>
+    queryRows<StoredRow>(
+      ex,
+      sql`SELECT u.id AS user_id, u.sub, u.name, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains,
+                 lc.computed_at, d.user_id IS NOT NULL AS dirty
+          FROM (${learners}) l JOIN users u ON u.id = l.user_id
+          LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${referential.id} AND lc.referential_version = ${referential.version}
+          LEFT JOIN coverage_dirty d ON d.user_id = u.id
+          WHERE u.id > ${options.after ?? 0} ORDER BY u.id LIMIT ${options.limit + 1}`,
+    );
+  let rows = await select();
+  const dirty = rows.filter((r) => r.dirty).map((r) => r.user_id);
+  if (dirty.length) {
+    await refreshLearners(ex, lookup, platform.id, dirty);
+    rows = await select();
+  }
+  const page = rows.slice(0, options.limit);
+  const last = page[page.length - 1];
+  return {
+    platform: platform.issuer,
+    context: { id: course.contextId, title: course.title },
+    referential: { id: referential.id, version: referential.version, title: referential.title },
+    requiredHours: hours(empty.requiredMinutes),
+    domains: empty.domains.map((d) => ({ code: d.code, title: d.title, requiredHours: hours(d.requiredMinutes) })),
+    learners: page.map((r) => {
+      const stored = new Map((r.domains ?? []).map((d) => [d.code, d]));
+      return {
+        user: { sub: r.sub, name: r.name },
+        status: r.status ?? 'not_started',
+        requiredHours: hours(r.required_minutes ?? empty.requiredMinutes),
+        creditedHours: hours(r.credited_minutes ?? 0),
+        validatedHours: hours(r.validated_minutes ?? 0),
+        domains: empty.domains.map((d) => {
+          const s = stored.get(d.code);
+          return {
+            code: d.code,
+            requiredHours: hours(d.requiredMinutes),
+            creditedHours: hours(s?.creditedMinutes ?? 0),
+            validatedHours: hours(s?.validatedMinutes ?? 0),
+          };
+        }),
+        computedAt: r.computed_at === null ? null : new Date(r.computed_at).toISOString(),
+      };
+    }),
+    next: rows.length > options.limit && last ? String(last.user_id) : null,
+  };
+}

@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { platforms, users } from './identity';
+
+/**
+ * Manual credits (crédits manuels: recognition of prior learning, face-to-face attendance): minutes granted on one
+ * competency of a référentiel version, with a mandatory justification. Revoked, never deleted (audited).
+ */
+export const manualCredits = pgTable(
+  'manual_credits',
+  {
+    id: serial('id').primaryKey(),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    referentialId: text('referential_id').notNull(),
+    referentialVersion: text('referential_version').notNull(),
+    competencyKey: text('competency_key').notNull(),
+    minutes: integer('minutes').notNull(),
+    justification: text('justification').notNull(),
+    grantedBy: text('granted_by').notNull(),
+    grantedAt: timestamp('granted_at', { withTimezone: true }).notNull().defaultNow(),
+    revokedBy: text('revoked_by'),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revocationReason: text('revocation_reason'),
+  },
+  (t) => [
+    index('manual_credits_user_idx').on(t.userId),
+    check('manual_credits_justification_check', sql`length(trim(${t.justification})) > 0`),
+    check('manual_credits_minutes_check', sql`${t.minutes} > 0`),
+  ],
+);
+
+/**
+ * The stored coverage of a learner for one référentiel version, kept fresh by the ingestion, mapping, policy and
+ * manual-credit hooks (src/coverage/freshness.ts) and rebuilt by `socle coverage recompute`. Minutes only.
+ * `domains` is a JSON array of integers per domain: {code, requiredMinutes, creditedMinutes, validatedMinutes}.
+ */
+export const learnerCoverage = pgTable(
+  'learner_coverage',
+  {
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    referentialId: text('referential_id').notNull(),
+    referentialVersion: text('referential_version').notNull(),
+    requiredMinutes: integer('required_minutes'),
+    creditedMinutes: integer('credited_minutes').notNull(),
+    validatedMinutes: integer('validated_minutes').notNull(),
+    coveredCompetencies: integer('covered_competencies').notNull(),
+    totalCompetencies: integer('total_competencies').notNull(),
+    status: text('status', { enum: ['not_started', 'in_progress', 'complete'] }).notNull(),
+    domains: jsonb('domains').notNull(),
+    computedAt: timestamp('computed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.referentialId, t.referentialVersion] }),
+    index('learner_coverage_platform_idx').on(t.platformId, t.referentialId, t.referentialVersion),
+  ],
+);
+
+/**
+ * Learners whose stored coverage may be stale (a large mapping or policy change): recomputed by the next read of
+ * their coverage, by the background worker, or by `socle coverage recompute`.
+ */
+export const coverageDirty = pgTable('coverage_dirty', {
+  userId: integer('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  platformId: integer('platform_id')
+    .notNull()
+    .references(() => platforms.id, { onDelete: 'cascade' }),
+  markedAt: timestamp('marked_at', { withTimezone: true }).notNull().defaultNow(),
+});

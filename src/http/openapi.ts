@@ -1,0 +1,204 @@
+/** The OpenAPI 3.1 description of Socle's JSON API (/api/v1), served at /api/openapi.json. */
+const hours = { type: 'number', minimum: 0, description: 'hours (minutes / 60, 2 decimals)' } as const;
+const nullableHours = { type: ['number', 'null'], minimum: 0, description: 'hours, null when the référentiel has none' } as const;
+const status = { type: 'string', enum: ['not_started', 'in_progress', 'complete'] } as const;
+const referential = {
+  type: 'object',
+  required: ['id', 'version'],
+  properties: { id: { type: 'string' }, version: { type: 'string' }, title: { type: 'string' } },
+} as const;
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Socle API',
+    version: '1',
+    description:
+      'Coverage of the formation socle au numérique en santé: hours validated per domain and competency against a référentiel version.',
+  },
+  servers: [{ url: '/' }],
+  security: [{ apiToken: [] }],
+  paths: {
+    '/api/v1/coverage': {
+      get: {
+        operationId: 'getCoverage',
+        summary: 'Coverage of one learner (platform + user + referential) or of a course (platform + context)',
+        parameters: [
+          { name: 'platform', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI issuer (Moodle wwwroot)' },
+          { name: 'user', in: 'query', schema: { type: 'string' }, description: 'the LTI sub (Moodle user id); with referential' },
+          { name: 'context', in: 'query', schema: { type: 'string' }, description: 'the LTI context id (Moodle course id)' },
+          { name: 'referential', in: 'query', schema: { type: 'string' }, description: 'référentiel id (required with user)' },
+          { name: 'version', in: 'query', schema: { type: 'string' }, description: "référentiel version; default: the learner's latest" },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 500 }, description: 'course: learners per page' },
+          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'course: the `next` cursor of the previous page' },
+        ],
+        responses: {
+          '200': {
+            description: 'the coverage',
+            content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/LearnerCoverage' }, { $ref: '#/components/schemas/CourseCoverage' }] } } },
+          },
+          '400': { $ref: '#/components/responses/Error' },
+          '401': { $ref: '#/components/responses/Error' },
+          '403': { $ref: '#/components/responses/Error' },
+          '404': { $ref: '#/components/responses/Error' },
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      apiToken: { type: 'http', scheme: 'bearer', description: 'an administrator API token (socle api-tokens create --role admin)' },
+    },
+    responses: {
+      Error: {
+        description: 'an error',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['error'],
+              properties: {
+                error: {
+                  type: 'object',
+                  required: ['status', 'code', 'message'],
+                  properties: {
+                    status: { type: 'integer' },
+                    code: { type: 'string' },
+                    message: { type: 'string' },
+                    details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+                    requestId: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    schemas: {
+      Credit: {
+        oneOf: [
+          {
+            type: 'object',
+            required: ['source', 'activity', 'completedAt', 'hours'],
+            properties: {
+              source: { const: 'activity' },
+              activity: {
+                type: 'object',
+                properties: { id: { type: 'string', format: 'uri' }, name: { type: ['string', 'null'] }, context: { type: ['string', 'null'] } },
+              },
+              completedAt: { type: 'string', format: 'date-time' },
+              hours,
+            },
+          },
+          {
+            type: 'object',
+            required: ['source', 'manualCreditId', 'hours', 'justification'],
+            properties: { source: { const: 'manual' }, manualCreditId: { type: 'integer' }, hours, justification: { type: 'string' } },
+          },
+        ],
+      },
+      LearnerCoverage: {
+        type: 'object',
+        required: ['referential', 'requiredHours', 'validatedHours', 'status', 'domains', 'manualCredits'],
+        properties: {
+          platform: { type: 'string' },
+          user: { type: 'object', properties: { sub: { type: 'string' }, name: { type: ['string', 'null'] } } },
+          referential,
+          hasHours: { type: 'boolean' },
+          requiredHours: nullableHours,
+          creditedHours: hours,
+          validatedHours: hours,
+          missingHours: nullableHours,
+          coveredCompetencies: { type: 'integer' },
+          totalCompetencies: { type: 'integer' },
+          status,
+          domains: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['code', 'title', 'requiredHours', 'creditedHours', 'validatedHours'],
+              properties: {
+                code: { type: 'string' },
+                title: { type: 'string' },
+                requiredHours: nullableHours,
+                creditedHours: { ...hours, description: 'before the caps' },
+                validatedHours: { ...hours, description: 'after the caps' },
+                missingHours: nullableHours,
+                status,
+                competencies: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      key: { type: 'string' },
+                      code: { type: 'string' },
+                      title: { type: 'string' },
+                      requiredHours: nullableHours,
+                      creditedHours: hours,
+                      validatedHours: hours,
+                      covered: { type: 'boolean' },
+                      credits: { type: 'array', items: { $ref: '#/components/schemas/Credit' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          gaps: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                domainCode: { type: 'string' },
+                domainTitle: { type: 'string' },
+                missingHours: nullableHours,
+                missingCompetencyKeys: { type: 'array', items: { type: 'string' } },
+              },
+            },
+          },
+          manualCredits: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { id: { type: 'integer' }, competencyKey: { type: 'string' }, hours, justification: { type: 'string' }, revoked: { type: 'boolean' } },
+            },
+          },
+        },
+      },
+      CourseCoverage: {
+        type: 'object',
+        required: ['context', 'referential', 'learners', 'next'],
+        properties: {
+          platform: { type: 'string' },
+          context: { type: 'object', properties: { id: { type: 'string' }, title: { type: ['string', 'null'] } } },
+          referential,
+          requiredHours: nullableHours,
+          domains: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, title: { type: 'string' }, requiredHours: nullableHours } } },
+          learners: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                user: { type: 'object', properties: { sub: { type: 'string' }, name: { type: ['string', 'null'] } } },
+                status,
+                requiredHours: nullableHours,
+                creditedHours: hours,
+                validatedHours: hours,
+                domains: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: { code: { type: 'string' }, requiredHours: nullableHours, creditedHours: hours, validatedHours: hours },
+                  },
+                },
+                computedAt: { type: ['string', 'null'], format: 'date-time' },
+              },
+            },
+          },
+          next: { type: ['string', 'null'], description: 'cursor of the next page (pass as after), null on the last' },
+        },
+      },
+    },
+  },
+} as const;
