@@ -3,11 +3,14 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import { type IdToken, Provider, type ProviderInstance } from 'ltijs';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
+import { hours } from '../src/coverage/read';
+import { referentialLookup } from '../src/coverage/referentials';
 import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from './ags';
+import { cohortRoutes } from './cohort';
 import { syncRoster } from './nrps';
 import { PgLtiDatabase } from './plugin';
 import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, RegistrationError, toolConfig } from './registration';
@@ -17,8 +20,16 @@ import { assertSameCourse, requireRole } from './session';
 /** Seconds an id_token is accepted after its `iat` (Moodle signs it just before the browser posts it). */
 export const TOKEN_MAX_AGE = 60;
 
-/** Hours of the référentiel a course contributes to; the standard 28 h until the catalogue is wired. */
+/** The line item's maximum when the course's référentiel is not known yet: the standard 28 h. */
 export const DEFAULT_SCORE_MAXIMUM = 28;
+
+/** The line item's maximum: the required hours of the course's référentiel when known, else the standard 28 h. */
+export async function scoreMaximumOf(course: { referentialId: string | null; referentialVersion: string | null } | undefined): Promise<number> {
+  if (!course?.referentialId) return DEFAULT_SCORE_MAXIMUM;
+  const referential = await referentialLookup()(course.referentialId, course.referentialVersion ?? undefined);
+  if (!referential?.requiredMinutes) return DEFAULT_SCORE_MAXIMUM;
+  return hours(referential.requiredMinutes) ?? DEFAULT_SCORE_MAXIMUM;
+}
 
 export interface LtiRuntime {
   provider: ProviderInstance;
@@ -248,6 +259,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
           members: await roster(s.course.id),
           syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
           syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+          cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
         },
         s.locale,
       );
@@ -337,7 +349,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
             title: 'Socle',
             text: 'Formation socle au numérique en santé : mes heures validées',
             url: `${base}/launch`,
-            lineItem: { scoreMaximum: DEFAULT_SCORE_MAXIMUM, label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
+            lineItem: { scoreMaximum: await scoreMaximumOf(s.course), label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
           },
         ],
         { message: 'Socle ajouté' },
@@ -345,6 +357,8 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime): express.Express
       res.type('html').send(form);
     }),
   );
+
+  cohortRoutes(ctx, runtime, app);
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
   const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
