@@ -5,7 +5,7 @@ import { courseView } from '../../src/coverage/read';
 import { referentialLookup } from '../../src/coverage/referentials';
 import { courses } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
-import { drainScorePublications, type ScoreWorker } from '../../src/gradebook/worker';
+import { drainScorePublications, type ScoreWorker, startScoreWorker } from '../../src/gradebook/worker';
 import type { LtiRuntime } from '../../lti/provider';
 import { ensureCourse, ensurePlatform, ensureUser, type Course, type Platform } from '../../src/identity';
 import { saveMapping } from '../../src/mapping/service';
@@ -36,6 +36,8 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
   let course: Course;
   let teacher: Client;
   let xapiAuth: string;
+  /** The server's score worker is replaced by one that runs only when asked (its 5 s timer would race the assertions). */
+  let worker: ScoreWorker;
   const post = (body: unknown) =>
     fetch(`${server.url}/xapi/statements`, {
       method: 'POST',
@@ -54,6 +56,8 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     server = await startTestServer(driver);
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
+    await (server.app.locals.scoreWorker as ScoreWorker).stop();
+    worker = startScoreWorker(server.ctx, (server.app.locals.lti as LtiRuntime).provider, 3_600_000);
     const db = server.ctx.store.db;
     platform = await ensurePlatform(db, MOODLE);
     const key = await createXapiKey(db, MOODLE);
@@ -83,6 +87,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     [course] = await db.select().from(courses).where(eq(courses.id, course.id)) as [Course];
   });
   afterAll(async () => {
+    await worker?.stop();
     nock.cleanAll();
     await server?.destroy();
   });
@@ -194,7 +199,6 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
   });
 
   it('queues a re-publication when a learner’s coverage changes, which the worker delivers; no change queues nothing', async () => {
-    const worker = server.app.locals.scoreWorker as ScoreWorker;
     await worker.drain();
     moodle.scores.length = 0;
     // the same completion again: coverage unchanged, nothing queued
@@ -211,7 +215,6 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
   });
 
   it('keeps a failed re-publication for a later attempt', async () => {
-    const worker = server.app.locals.scoreWorker as ScoreWorker;
     moodle.scores.length = 0;
     // a line item whose scores endpoint is down for maintenance
     const db = server.ctx.store.db;
@@ -256,14 +259,14 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     await db.execute(sql`INSERT INTO score_publications (course_id, user_id) SELECT course_id, user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'`);
     const queued = (await pending()).length;
     expect(queued).toBe(33); // Sam, Sue, Terry and the 30 above
-    const worker = async () => {
+    const drainer = async () => {
       let published = 0;
       for (let r = await drainScorePublications(server.ctx, provider, 4); r.claimed > 0; r = await drainScorePublications(server.ctx, provider, 4)) {
         published += r.published + r.skipped;
       }
       return published;
     };
-    const [a, b] = await Promise.all([worker(), worker()]);
+    const [a, b] = await Promise.all([drainer(), drainer()]);
     expect(a + b).toBe(queued);
     const users = moodle.scores.map((x) => String(x.body.userId));
     expect(new Set(users).size).toBe(users.length);
