@@ -2,7 +2,10 @@ import { eq, sql } from 'drizzle-orm';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { type IdToken, Provider, type ProviderInstance } from 'ltijs';
 import type { AppContext } from '../src/context';
+import type { Executor } from '../src/db/store';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
+import { hours } from '../src/coverage/read';
+import { referentialLookup } from '../src/coverage/referentials';
 import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
 import { mappingRoutes, renderMappingPage } from '../src/mapping/routes';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
@@ -12,6 +15,7 @@ import { ltiPrincipal, ltiReportRoutes } from '../src/http/reports';
 import { reportsPanel } from '../src/reports/panel';
 import { outboxStatus } from '../src/xapi/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from './ags';
+import { cohortRoutes } from './cohort';
 import { syncRoster } from './nrps';
 import { PgLtiDatabase } from './plugin';
 import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, RegistrationError, toolConfig } from './registration';
@@ -21,8 +25,19 @@ import { assertSameCourse, requireRole } from './session';
 /** Seconds an id_token is accepted after its `iat` (Moodle signs it just before the browser posts it). */
 export const TOKEN_MAX_AGE = 60;
 
-/** Hours of the référentiel a course contributes to; the standard 28 h until the catalogue is wired. */
+/** The line item's maximum when the course's référentiel is not known yet: the standard 28 h. */
 export const DEFAULT_SCORE_MAXIMUM = 28;
+
+/** The line item's maximum: the required hours of the course's référentiel when known, else the standard 28 h. */
+export async function scoreMaximumOf(
+  ex: Executor,
+  course: { referentialId: string | null; referentialVersion: string | null } | undefined,
+): Promise<number> {
+  if (!course?.referentialId) return DEFAULT_SCORE_MAXIMUM;
+  const referential = await referentialLookup(ex)(course.referentialId, course.referentialVersion ?? undefined);
+  if (!referential?.requiredMinutes) return DEFAULT_SCORE_MAXIMUM;
+  return hours(referential.requiredMinutes) ?? DEFAULT_SCORE_MAXIMUM;
+}
 
 export interface LtiRuntime {
   provider: ProviderInstance;
@@ -250,6 +265,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
         syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
         syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
         reports: await reportsPanel(ctx, { ...ltiPrincipal(s), courses: [s.course.contextId] }, s.ltik),
+        cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
       };
       // The course's instructors get the mapping screen (with the roster below); others the roster alone.
       if (s.roles.includes('instructor')) await renderMappingPage(ctx, req, res, data);
@@ -349,7 +365,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
             title: 'Socle',
             text: 'Formation socle au numérique en santé : mes heures validées',
             url: `${base}/launch`,
-            lineItem: { scoreMaximum: DEFAULT_SCORE_MAXIMUM, label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
+            lineItem: { scoreMaximum: await scoreMaximumOf(ctx.store.db, s.course), label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
           },
         ],
         { message: 'Socle ajouté' },
@@ -360,6 +376,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
 
   app.use('/api/reports', ltiReportRoutes(ctx, options.wakeExports ?? (() => undefined), requireRole(ctx, 'administrator', 'instructor')));
   mappingRoutes(ctx, app);
+  cohortRoutes(ctx, runtime, app);
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
   const pageErrors: ErrorRequestHandler = (err, req, res, next) => {

@@ -18,6 +18,7 @@ import {
   type Mapping,
 } from '../domain/coverage';
 import { type Executor, queryRows } from '../db/store';
+import { queueScorePublications } from '../gradebook/queue';
 import { type ReferentialLookup, versionKey } from './referentials';
 
 export interface MappingRow {
@@ -293,6 +294,18 @@ export async function refreshLearners(
   for (const [userId, f] of facts) {
     for (const coverage of await learnerCoverages(rules, f)) coverages.push({ userId, coverage });
   }
+  const before = await queryRows<{ k: string }>(
+    ex,
+    sql`SELECT user_id || '|' || referential_id || '|' || referential_version || '|' || validated_minutes || '|' || coalesce(required_minutes, -1) AS k
+        FROM learner_coverage WHERE user_id = ANY(string_to_array(${unique.join(',')}, ',')::int[])`,
+  );
   await writeCoverage(ex, platformId, unique, coverages);
+  // the gradebook shows validated / required hours: re-publish for the learners whose figures changed
+  const after = new Set(coverages.map(({ userId, coverage: c }) => `${userId}|${c.referential.id}|${c.referential.version}|${c.validatedMinutes}|${c.requiredMinutes ?? -1}`));
+  const changed = new Set<number>();
+  const previous = new Set(before.map((b) => b.k));
+  for (const k of after) if (!previous.has(k)) changed.add(Number(k.split('|')[0]));
+  for (const k of previous) if (!after.has(k)) changed.add(Number(k.split('|')[0]));
+  if (changed.size) await queueScorePublications(ex, [...changed]);
   return { missing: [...rules.missing] };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { createLtiProvider, ltiRouter } from '../../lti/provider';
+import { startScoreWorker } from '../gradebook/worker';
 import { badgesRouter } from '../badges/routes';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
@@ -45,6 +46,10 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(assetsRouter());
   const lti = createLtiProvider(ctx, { purge: true });
   app.locals.lti = lti;
+  // Scores queued by coverage changes are published to the gradebooks in the background.
+  const scoreWorker = startScoreWorker(ctx, lti.provider);
+  app.locals.scoreWorker = scoreWorker;
+  onShutdown(app, scoreWorker.stop);
   onShutdown(app, lti.close);
   // Background exports: started with the app, stopped at shutdown (before the store closes).
   const exportRunner = startExportRunner(ctx);

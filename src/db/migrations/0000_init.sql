@@ -355,6 +355,18 @@ CREATE TABLE "manual_credits" (
 	CONSTRAINT "manual_credits_minutes_check" CHECK ("manual_credits"."minutes" > 0)
 );
 --> statement-breakpoint
+CREATE TABLE "score_publications" (
+	"course_id" integer NOT NULL,
+	"user_id" integer NOT NULL,
+	"version" integer DEFAULT 1 NOT NULL,
+	"queued_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"not_before" timestamp with time zone DEFAULT now() NOT NULL,
+	"claimed_until" timestamp with time zone,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"last_error" text,
+	CONSTRAINT "score_publications_course_id_user_id_pk" PRIMARY KEY("course_id","user_id")
+);
+--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "course_members" ADD CONSTRAINT "course_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "courses" ADD CONSTRAINT "courses_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -388,6 +400,8 @@ ALTER TABLE "learner_coverage" ADD CONSTRAINT "learner_coverage_platform_id_plat
 ALTER TABLE "learner_coverage" ADD CONSTRAINT "learner_coverage_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "manual_credits" ADD CONSTRAINT "manual_credits_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "manual_credits" ADD CONSTRAINT "manual_credits_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "score_publications" ADD CONSTRAINT "score_publications_course_id_courses_id_fk" FOREIGN KEY ("course_id") REFERENCES "public"."courses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "score_publications" ADD CONSTRAINT "score_publications_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "audit_events_subject_idx" ON "audit_events" USING btree ("subject","at");--> statement-breakpoint
 CREATE UNIQUE INDEX "courses_platform_context_idx" ON "courses" USING btree ("platform_id","context_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_platform_sub_idx" ON "users" USING btree ("platform_id","sub");--> statement-breakpoint
@@ -410,4 +424,5 @@ CREATE INDEX "attestation_records_platform_idx" ON "attestation_records" USING b
 CREATE INDEX "export_jobs_queue_idx" ON "export_jobs" USING btree ("status","created_at");--> statement-breakpoint
 CREATE INDEX "export_jobs_platform_idx" ON "export_jobs" USING btree ("platform_id","created_at");--> statement-breakpoint
 CREATE INDEX "learner_coverage_platform_idx" ON "learner_coverage" USING btree ("platform_id","referential_id","referential_version");--> statement-breakpoint
-CREATE INDEX "manual_credits_user_idx" ON "manual_credits" USING btree ("user_id");
+CREATE INDEX "manual_credits_user_idx" ON "manual_credits" USING btree ("user_id");--> statement-breakpoint
+CREATE INDEX "score_publications_due_idx" ON "score_publications" USING btree ("not_before");

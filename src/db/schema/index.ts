@@ -9,3 +9,4 @@ export * from './referentials';
 export * from './xapi';
 export * from './reports';
 export * from './coverage';
+export * from './gradebook';
