@@ -1,4 +1,8 @@
+import { asc } from 'drizzle-orm';
+import { referentials } from '../db/schema';
+import type { Executor } from '../db/store';
 import type { ReferentialVersion } from '../domain/coverage';
+import { referentialSchema } from '../referentials/model';
 
 /**
  * How the coverage module finds a référentiel version: `version` undefined = the current one. The référentiel
@@ -14,6 +18,27 @@ export function setReferentialLookup(lookup: ReferentialLookup | undefined): Ref
   const previous = current;
   current = lookup ?? none;
   return previous;
+}
+
+/** Whether a lookup other than the empty default is installed (tests install fixtures before starting a server). */
+export function hasReferentialLookup(): boolean {
+  return current !== none;
+}
+
+/**
+ * The stored catalogue as a lookup, read once into memory: the rules run inside transactions (PGlite has one
+ * connection, so the lookup must not query the database). A version imported later is seen after a restart.
+ */
+export async function catalogueLookup(ex: Executor): Promise<ReferentialLookup> {
+  const rows = await ex.select({ content: referentials.content }).from(referentials).orderBy(asc(referentials.seq));
+  const byKey = new Map<string, ReferentialVersion>();
+  const latest = new Map<string, ReferentialVersion>();
+  for (const row of rows) {
+    const ref = referentialSchema.parse(row.content);
+    byKey.set(versionKey(ref.id, ref.version), ref);
+    latest.set(ref.id, ref);
+  }
+  return async (id, version) => (version === undefined ? latest.get(id) : byKey.get(versionKey(id, version)));
 }
 
 /** The installed lookup, memoised for one unit of work (a request, a batch): each version is asked once. */

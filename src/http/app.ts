@@ -8,6 +8,7 @@ import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { coverageRouter } from './coverage';
+import { credentialsRouter } from './credentials';
 import { healthRouter } from './health';
 import { referentialsRouter } from './referentials';
 import { xapiRouter } from './xapi';
@@ -49,6 +50,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(referentialsRouter(ctx));
   app.use(xapiRouter(ctx));
   app.use(coverageRouter(ctx));
+  app.use(credentialsRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

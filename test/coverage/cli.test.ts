@@ -67,5 +67,5 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
     expect(recomputed.stdout).toMatch(/^Recomputed 1 learners \(1 coverages\) on 1 platform\(s\)/);
     expect(await stored()).toEqual([{ validated_minutes: 180, status: 'in_progress' }]);
     expect((await runCli(['coverage', 'recompute', '--platform', 'https://nowhere.example'], env)).stderr).toBe('socle: --platform: no platform https://nowhere.example\n');
-  });
+  }, 90_000); // eight CLI runs, each opening the store: ~15-30 s on 2 busy cores
 });
