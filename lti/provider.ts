@@ -10,6 +10,7 @@ import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
 import { mappingRoutes, renderMappingPage } from '../src/mapping/routes';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
+import { formatDate, hoursText, learnerProgress } from '../src/web/progress';
 import { render } from '../src/web/render';
 import { ltiPrincipal, ltiReportRoutes } from '../src/http/reports';
 import { reportsPanel } from '../src/reports/panel';
@@ -278,14 +279,22 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
     requireRole(ctx, 'learner', 'instructor', 'administrator'),
     asyncHandler(async (req, res) => {
       const { s, t, newWindowUrl } = page(req);
+      const tab = req.query.tab === 'badges' ? 'badges' : 'hours';
+      const here = `${LTI_BASE}/me?ltik=${encodeURIComponent(s.ltik)}`;
       render(
         res,
         'me',
         {
           title: t('me.title'),
           ltik: s.ltik,
-          newWindowUrl,
+          newWindowUrl: tab === 'badges' ? `${newWindowUrl}&tab=badges` : newWindowUrl,
           who: t('me.who', { name: s.user.name ?? s.user.sub, course: s.course?.title ?? s.course?.contextId ?? '—' }),
+          tab,
+          hoursUrl: here,
+          badgesUrl: `${here}&tab=badges`,
+          sections: await learnerProgress(ctx, s),
+          hoursText,
+          formatDate: (iso: string) => formatDate(iso, s.locale),
         },
         s.locale,
       );

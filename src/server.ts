@@ -8,6 +8,7 @@ import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { startRetention } from './privacy/retention';
 import { loadBundledReferentials } from './referentials/catalogue';
+import { setBadgeIssuing } from './coverage/badges';
 import { startCoverageWorker } from './coverage/freshness';
 import { type OutboxWorker, startOutboxWorker } from './xapi/outbox';
 
@@ -33,6 +34,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
+    // coverage reads the catalogue (unless a test installed its own référentiels); badges follow the coverage
+    setBadgeIssuing({ config });
     app = await createApp(ctx);
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import type { AppContext } from '../context';
+import { setBadgeIssuing } from '../coverage/badges';
 import { openStore } from '../db/store';
 import { createLogger } from '../logger';
 import { storeOptions } from '../server';
@@ -19,6 +20,7 @@ export async function withContext<T>(run: (ctx: AppContext) => Promise<T>): Prom
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const store = await openStore(storeOptions(config));
   try {
+    setBadgeIssuing({ config });
     return await run({ config, store, logger });
   } finally {
     await store.close();

@@ -19,6 +19,7 @@ import {
 } from '../domain/coverage';
 import { type Executor, queryRows } from '../db/store';
 import { queueScorePublications } from '../gradebook/queue';
+import { applyBadges, badgeIssuing, planBadges } from './badges';
 import { type ReferentialLookup, versionKey } from './referentials';
 
 export interface MappingRow {
@@ -242,6 +243,9 @@ export async function writeCoverage(
   coverages: readonly { userId: number; coverage: LearnerCoverage }[],
 ): Promise<void> {
   if (userIds.length === 0) return;
+  // badges follow the coverage in this transaction (planned against the coverage stored until now)
+  const setting = badgeIssuing();
+  const plan = setting ? await planBadges(ex, userIds, coverages) : undefined;
   const rows = coverages.map(({ userId, coverage: c }) => ({
     user_id: userId,
     referential_id: c.referential.id,
@@ -275,6 +279,7 @@ export async function writeCoverage(
       required_minutes = excluded.required_minutes, credited_minutes = excluded.credited_minutes,
       validated_minutes = excluded.validated_minutes, covered_competencies = excluded.covered_competencies,
       total_competencies = excluded.total_competencies, status = excluded.status, domains = excluded.domains, computed_at = now()`);
+  if (setting && plan && (plan.issue.length || plan.revoke.length)) await applyBadges(ex, setting, plan);
 }
 
 /** Recomputes and stores the coverage of these learners of one platform from their facts. Returns the référentiels not found. */

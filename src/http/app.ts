@@ -9,6 +9,7 @@ import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
 import { measureHttp } from '../metrics';
 import { coverageRouter } from './coverage';
+import { credentialsRouter } from './credentials';
 import { healthRouter } from './health';
 import { referentialsRouter } from './referentials';
 import { reportsRouter } from './reports';
@@ -62,6 +63,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(xapiRouter(ctx));
   app.use(coverageRouter(ctx));
   app.use(reportsRouter(ctx, wakeExports));
+  app.use(credentialsRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -43,19 +43,19 @@ export function coverageRouter(ctx: AppContext): Router {
       const db = ctx.store.db;
       const platform = await findPlatform(db, q.platform);
       if (!platform) throw notFound(`No platform ${q.platform}.`);
-      authorize(principal, { platformId: platform.id });
+      await authorize(db, principal, { platformId: platform.id });
       const lookup = referentialLookup(db);
       try {
         if (q.user !== undefined) {
           const user = await findUser(db, platform.id, q.user);
           if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
-          authorize(principal, { platformId: platform.id, userId: user.id });
+          await authorize(db, principal, { platformId: platform.id, userId: user.id });
           res.json(await learnerView(db, lookup, platform, user, q.referential as string, q.version));
           return;
         }
         const course = await findCourse(db, platform.id, q.context as string);
         if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
-        authorize(principal, { platformId: platform.id, courseId: course.id });
+        await authorize(db, principal, { platformId: platform.id, courseId: course.id });
         res.json(await courseView(db, lookup, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
       } catch (error) {
         if (error instanceof CoverageNotFound) throw notFound(`${error.message}.`);

@@ -17,7 +17,7 @@ export const openApiDocument = {
       'Coverage of the formation socle au numérique en santé: hours validated per domain and competency against a référentiel version.',
   },
   servers: [{ url: '/' }],
-  security: [{ apiToken: [] }],
+  security: [{ apiToken: [] }, { ltiSession: [] }],
   paths: {
     '/api/v1/coverage': {
       get: {
@@ -44,10 +44,36 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/v1/credentials': {
+      get: {
+        operationId: 'listCredentials',
+        summary: "A learner's Open Badges 3.0 credentials (active and revoked), oldest first",
+        parameters: [
+          { name: 'platform', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI issuer (Moodle wwwroot)' },
+          { name: 'user', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI sub (Moodle user id)' },
+        ],
+        responses: {
+          '200': {
+            description: 'the credentials',
+            content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Credential' } } } },
+          },
+          '400': { $ref: '#/components/responses/Error' },
+          '401': { $ref: '#/components/responses/Error' },
+          '403': { $ref: '#/components/responses/Error' },
+          '404': { $ref: '#/components/responses/Error' },
+        },
+      },
+    },
   },
   components: {
     securitySchemes: {
       apiToken: { type: 'http', scheme: 'bearer', description: 'an administrator API token (socle api-tokens create --role admin)' },
+      ltiSession: {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'the LTI session token (ltik) of a launch, with its session cookie unless LTI_SESSION=ltiaas: a learner sees only their own records, an instructor those of their course, a platform administrator their platform',
+      },
     },
     responses: {
       Error: {
@@ -76,6 +102,30 @@ export const openApiDocument = {
       },
     },
     schemas: {
+      Credential: {
+        type: 'object',
+        required: ['id', 'achievement', 'status', 'jwt', 'verifyUrl'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          achievement: {
+            type: 'object',
+            required: ['id', 'name', 'domain'],
+            properties: {
+              id: { type: 'string', format: 'uri' },
+              name: { type: 'string' },
+              domain: { type: ['string', 'null'], description: 'the domain code, null for the whole référentiel' },
+            },
+          },
+          status: { type: 'string', enum: ['active', 'revoked'] },
+          issuedAt: { type: 'string', format: 'date-time' },
+          revokedAt: { type: ['string', 'null'], format: 'date-time' },
+          revocationReason: { type: ['string', 'null'] },
+          creditsEarnedMinutes: { type: 'integer', minimum: 0 },
+          jwt: { type: 'string', description: 'the OpenBadgeCredential as a VC-JWT' },
+          verifyUrl: { type: 'string', format: 'uri', description: 'public verification page (JSON with Accept: application/json)' },
+          images: { type: 'object', properties: { png: { type: 'string', format: 'uri' }, svg: { type: 'string', format: 'uri' } } },
+        },
+      },
       Credit: {
         oneOf: [
           {

@@ -170,6 +170,6 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(['/api/v1/coverage']);
+    expect(Object.keys(doc.paths)).toEqual(['/api/v1/coverage', '/api/v1/credentials']);
   });
 });
