@@ -7,6 +7,7 @@ import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
 import { hours } from '../src/coverage/read';
 import { referentialLookup } from '../src/coverage/referentials';
 import { asyncHandler, errorBody, HttpError } from '../src/http/errors';
+import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from '../src/mapping/routes';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
@@ -164,6 +165,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
     const t = translator(locale);
     const recorded = await recordLaunch(ctx, token, roles);
     if (recorded.refused) {
+      launches.inc({ outcome: 'refused', role: landing ?? 'none' });
       req.log?.warn({ iss: token.iss, deploymentId: token.deploymentId }, 'launch from an unregistered deployment');
       // ltijs stored the session before calling us: take it back, so a refused launch leaves nothing.
       await lti.Database.Delete('contexttoken', { contextId: token.platformContext.contextId, user: token.user });
@@ -173,6 +175,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: { wakeE
       );
       return;
     }
+    launches.inc({ outcome: landing ? 'ok' : 'no_role', role: landing ?? 'none' });
     if (!landing) {
       errorPage(res, 403, t('error.noRole', { roles: (token.platformContext?.roles ?? []).join(', ') || '—' }), locale);
       return;

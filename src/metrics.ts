@@ -1,4 +1,7 @@
+import { sql } from 'drizzle-orm';
 import type { RequestHandler } from 'express';
+import type { AppContext } from './context';
+import { queryRows } from './db/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -68,3 +71,17 @@ export const measureHttp: RequestHandler = (req, res, next) => {
   });
   next();
 };
+
+/** Outbox depth and export jobs waiting, read from the database at each scrape (the same for every instance). */
+export function registerDatabaseGauges({ store }: AppContext): void {
+  const count = async (query: ReturnType<typeof sql>) => (await queryRows<{ n: number }>(store.db, query))[0]?.n ?? 0;
+  databaseGauge('socle_xapi_outbox_pending', 'xAPI statements waiting for delivery to the LRS', () =>
+    count(sql`SELECT count(*)::int AS n FROM xapi_outbox WHERE status = 'pending'`),
+  );
+  databaseGauge('socle_xapi_outbox_dead', 'xAPI statements the LRS refused, set aside', () =>
+    count(sql`SELECT count(*)::int AS n FROM xapi_outbox WHERE status = 'dead'`),
+  );
+  databaseGauge('socle_export_jobs_waiting', 'export jobs queued or running', () =>
+    count(sql`SELECT count(*)::int AS n FROM export_jobs WHERE status IN ('queued', 'running')`),
+  );
+}

@@ -7,7 +7,7 @@ import { badgesRouter } from '../badges/routes';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from './errors';
-import { measureHttp } from '../metrics';
+import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from './coverage';
 import { credentialsRouter } from './credentials';
 import { healthRouter } from './health';
@@ -42,6 +42,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
     }),
   );
+  registerDatabaseGauges(ctx);
   app.use(measureHttp);
   app.use(healthRouter(ctx));
   app.use(assetsRouter());

@@ -1,4 +1,5 @@
 import express, { type Request, type Router } from 'express';
+import { statementsReceived } from '../metrics';
 import { and, asc, desc, eq, gt, lt, lte, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AppContext } from '../context';
@@ -81,6 +82,7 @@ export function xapiRouter(ctx: AppContext): Router {
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
       const result = await storeStatements(ctx.store.db, platform, prepared);
+      statementsReceived.inc(result.stored);
       res.status(200).json(result.ids);
     }),
   );
@@ -95,7 +97,8 @@ export function xapiRouter(ctx: AppContext): Router {
         throw badRequest('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
-      await storeStatements(ctx.store.db, platform, prepared);
+      const result = await storeStatements(ctx.store.db, platform, prepared);
+      statementsReceived.inc(result.stored);
       res.status(204).end();
     }),
   );

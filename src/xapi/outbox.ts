@@ -6,6 +6,7 @@ import type { AppContext } from '../context';
 import { xapiOutbox } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import { normalizeIssuer } from '../identity';
+import { statementsDeadLettered, statementsForwarded } from '../metrics';
 
 export type XapiStatement = Record<string, unknown> & { id: string };
 
@@ -193,6 +194,7 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
     );
     if (outcome.kind === 'ok') {
       await db.execute(sql`UPDATE xapi_outbox SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id IN (${idList})`);
+      statementsForwarded.inc(rows.length);
     } else if (outcome.kind === 'retry') {
       for (const row of rows) {
         const delay = backoffDelay(row.attempts, base, max);
@@ -202,6 +204,7 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
       }
     } else {
       await db.execute(sql`UPDATE xapi_outbox SET status = 'dead', last_error = ${outcome.error} WHERE id IN (${idList}) AND status = 'pending'`);
+      statementsDeadLettered.inc(rows.length);
     }
   }
 

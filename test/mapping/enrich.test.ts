@@ -63,6 +63,17 @@ describe.each(drivers)('statements forwarded to the LRS carry their mapping, on 
     for (const s of unmapped) expect(JSON.stringify(s)).not.toContain(MAPPED_COMPETENCIES);
   });
 
+  it('counts what it received and forwarded in /metrics, with the outbox depth read from the database', async () => {
+    expect(lrs.stored.size).toBeGreaterThan(0);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('socle_xapi_statements_received_total')).toBeGreaterThanOrEqual(lrs.stored.size);
+    expect(value('socle_xapi_statements_forwarded_total')).toBeGreaterThanOrEqual(lrs.stored.size);
+    expect(value('socle_xapi_outbox_pending')).toBe(0);
+    expect(value('socle_xapi_outbox_dead')).toBe(0);
+    expect(value('socle_export_jobs_waiting')).toBe(0);
+  });
+
   it('keeps the profile valid with its mapped-competencies extension', () => {
     const profile = loadSocleProfile();
     expect(checkProfile(profile)).toEqual([]);
