@@ -14,15 +14,15 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
-import { createApiToken } from '../src/auth/api-tokens';
+import { createApiToken } from '../src/identity/api-tokens';
 import { afterCompletionStatements } from '../src/coverage/freshness';
 import { recomputeAll } from '../src/coverage/recompute';
 import { referentialLookup, setReferentialLookup } from '../src/coverage/referentials';
 import { type Database, openStore, queryRows } from '../src/db/store';
 import type { ReferentialVersion } from '../src/domain/coverage';
-import { ensureCourse, ensurePlatform } from '../src/identity';
+import { ensureCourse, ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
-import { startServer } from '../src/server';
+import { startServer } from '../src/app/server';
 import { prepareStatements, storeStatements } from '../src/xapi/ingest';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

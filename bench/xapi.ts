@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
-import { ensurePlatform } from '../src/identity';
+import { ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
-import { startServer } from '../src/server';
+import { startServer } from '../src/app/server';
 import { createXapiKey } from '../src/xapi/keys';
-import { createOutboxWorker, outboxStatus } from '../src/xapi/outbox';
+import { createOutboxWorker, outboxStatus } from '../src/forwarding/outbox';
 import { startFakeLrs } from '../test/support/fake-lrs';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

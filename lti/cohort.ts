@@ -12,11 +12,11 @@ import { CoverageNotFound } from '../src/coverage/read';
 import { referentialLookup } from '../src/coverage/referentials';
 import { type Cohort, type CohortLearner, displayName, loadCohort, type SortDir, type SortKey, sortLearners } from '../src/gradebook/cohort';
 import { publishCourse } from '../src/gradebook/publish';
-import { asyncHandler, HttpError, parseOr400 } from '../src/http/errors';
-import type { Course } from '../src/identity';
+import { asyncHandler, HttpError, parseOr400 } from '../src/web/http';
+import type { Course } from '../src/identity/records';
 import { addTexts, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
-import type { LtiRuntime } from './provider';
+import type { LtiRuntime } from './runtime';
 import { LTI_BASE } from './registration';
 import { assertSameCourse, type LtiSession, requireRole } from './session';
 

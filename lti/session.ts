@@ -1,10 +1,10 @@
 import type { IdToken } from 'ltijs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppContext } from '../src/context';
-import { forbidden, unauthorized } from '../src/http/errors';
-import { type Course, findCourse, findPlatform, findUser, type Platform, type User } from '../src/identity';
+import { forbidden, unauthorized } from '../src/web/http';
+import { type Course, findCourse, findPlatform, findUser, type Platform, type User } from '../src/identity/records';
 import { type Locale, pickLocale } from '../src/web/i18n';
-import { type SocleRole, socleRoles } from './roles';
+import { type SocleRole, socleRoles } from '../src/domain/roles';
 
 /** Who is calling, resolved from the LTI session (the `ltik`, bound to one platform, user and course). */
 export interface LtiSession {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import nock from 'nock';
 import { grantManualCredit } from '../src/coverage/credits';
 import { referentialLookup } from '../src/coverage/referentials';
-import { ensurePlatform, findCourse, findUser } from '../src/identity';
+import { ensurePlatform, findCourse, findUser } from '../src/identity/records';
 import { saveMapping } from '../src/mapping/service';
 import { getReferential } from '../src/referentials/catalogue';
 import { createXapiKey } from '../src/xapi/keys';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createApiToken, listApiTokens, revokeApiToken } from '../auth/api-tokens';
-import { findPlatform } from '../identity';
+import { createApiToken, listApiTokens, revokeApiToken } from '../identity/api-tokens';
+import { findPlatform } from '../identity/records';
 import { CliError, output, withContext } from './command';
 
 const tokenName = z.string().regex(/^[\w.-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_" or "-"');

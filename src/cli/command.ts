@@ -4,7 +4,7 @@ import type { AppContext } from '../context';
 import { setBadgeIssuing } from '../coverage/badges';
 import { openStore } from '../db/store';
 import { createLogger } from '../logger';
-import { storeOptions } from '../server';
+import { storeOptions } from '../app/server';
 
 /** An error meant for the person at the terminal: printed as one line, exit code 1. */
 export class CliError extends Error {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CreditError, grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
 import { recomputeAll } from '../coverage/recompute';
 import { referentialLookup } from '../coverage/referentials';
-import { findPlatform, findUser } from '../identity';
+import { findPlatform, findUser } from '../identity/records';
 import type { Executor } from '../db/store';
 import { CliError, output, withContext } from './command';
 

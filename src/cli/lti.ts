@@ -1,17 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { ProviderInstance } from 'ltijs';
-import { createLtiProvider } from '../../lti/provider';
-import {
-  listPlatforms,
-  RegistrationError,
-  registerPlatform,
-  removePlatform,
-  setPlatformActive,
-  toolConfig,
-} from '../../lti/registration';
+import { type PlatformAdmin, RegistrationError, withPlatformAdmin } from '../app/platforms';
+import { toolConfig } from '../lms/tool-config';
 import { loadConfig } from '../config';
-import type { AppContext } from '../context';
 import { CliError, output, withContext } from './command';
 
 const url = (name: string) =>
@@ -35,16 +26,13 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   return result.data;
 }
 
-async function withLti<T>(run: (ctx: AppContext, lti: ProviderInstance) => Promise<T>) {
+async function withLti<T>(run: (admin: PlatformAdmin) => Promise<T>) {
   return withContext(async (ctx) => {
-    const runtime = createLtiProvider(ctx);
     try {
-      return await run(ctx, runtime.provider);
+      return await withPlatformAdmin(ctx, run);
     } catch (error) {
       if (error instanceof RegistrationError) throw new CliError(error.message);
       throw error;
-    } finally {
-      await runtime.close();
     }
   });
 }
@@ -69,8 +57,8 @@ export function registerLtiCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (raw: unknown) => {
       const o = parse(addOptions, { deploymentId: [], ...(raw as object) });
-      const listed = await withLti(async (ctx, lti) => {
-        await registerPlatform(ctx, lti, {
+      const listed = await withLti(async (admin) => {
+        await admin.register({
           issuer: o.issuer,
           clientId: o.clientId,
           deploymentIds: o.deploymentId,
@@ -80,7 +68,7 @@ export function registerLtiCommands(program: Command): void {
           ...(o.name ? { name: o.name } : {}),
           active: !o.inactive,
         });
-        return (await listPlatforms(ctx, lti, o.issuer)).find((p) => p.clientId === o.clientId);
+        return (await admin.list(o.issuer)).find((p) => p.clientId === o.clientId);
       });
       output(listed, Boolean(o.json), () => `registered ${listed?.issuer} client ${listed?.clientId} (${listed?.active ? 'active' : 'inactive'})`);
     });
@@ -90,7 +78,7 @@ export function registerLtiCommands(program: Command): void {
     .description('list registered platforms')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const list = await withLti((ctx, lti) => listPlatforms(ctx, lti));
+      const list = await withLti((admin) => admin.list());
       output(list, Boolean(o.json), () =>
         list.length
           ? list
@@ -110,7 +98,7 @@ export function registerLtiCommands(program: Command): void {
       .requiredOption('--issuer <url>', 'platform issuer')
       .requiredOption('--client-id <id>', 'client ID')
       .action(async (o: { issuer: string; clientId: string }) => {
-        await withLti((_ctx, lti) => setPlatformActive(lti, o.issuer, o.clientId, active));
+        await withLti((admin) => admin.setActive(o.issuer, o.clientId, active));
         process.stdout.write(`${o.issuer} client ${o.clientId}: ${active ? 'active' : 'inactive'}\n`);
       });
   }
@@ -121,7 +109,7 @@ export function registerLtiCommands(program: Command): void {
     .requiredOption('--issuer <url>', 'platform issuer')
     .requiredOption('--client-id <id>', 'client ID')
     .action(async (o: { issuer: string; clientId: string }) => {
-      await withLti((ctx, lti) => removePlatform(ctx, lti, o.issuer, o.clientId));
+      await withLti((admin) => admin.remove(o.issuer, o.clientId));
       process.stdout.write(`${o.issuer} client ${o.clientId}: removed\n`);
     });
 

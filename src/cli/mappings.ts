@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import { platformSettings } from '../db/schema';
-import { type Course, ensureCourse, ensurePlatform, findCourse, findPlatform, normalizeIssuer } from '../identity';
+import { type Course, ensureCourse, ensurePlatform, findCourse, findPlatform, normalizeIssuer } from '../identity/records';
 import { courseReferential, exportMapping, findReferentialChoice, importMapping, MappingRequestError, setCourseReferential } from '../mapping/course';
 import { refreshActivities } from '../mapping/service';
 import { loadBundledReferentials } from '../referentials/catalogue';

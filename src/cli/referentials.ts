@@ -9,7 +9,7 @@ import {
   ReferentialFormatError,
   saveReferential,
 } from '../referentials/catalogue';
-import { formatMinutes, type Referential } from '../referentials/model';
+import { formatMinutes, type Referential } from '../domain/referential';
 import { EXPORT_FORMATS, type ExportFormat, exportReferential, parseReferentialFile } from '../referentials/transfer';
 import { CliError, output, withContext } from './command';
 

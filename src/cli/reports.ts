@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
-import { findPlatform } from '../identity';
+import { findPlatform } from '../identity/records';
 import { type ComplianceQuery, complianceSource, parseReferentialOption, reportFilters } from '../reports/source';
 import { CliError, withContext } from './command';
 

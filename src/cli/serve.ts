@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
-import { startServer } from '../server';
+import { startServer } from '../app/server';
 
 export function registerServe(program: Command): void {
   program

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { outboxStatus, retryDead } from '../xapi/outbox';
+import { outboxStatus, retryDead } from '../forwarding/outbox';
 import { createXapiKey, listXapiKeys, revokeXapiKey, XapiKeyError } from '../xapi/keys';
 import { CliError, output, withContext } from './command';
 

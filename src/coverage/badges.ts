@@ -13,8 +13,8 @@ import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
 import { achievementDefinition, achievementPath, formatMinutes, type ReferentialInput, urls } from '../badges/achievements';
 import { issueCredential, revokeCredential } from '../badges/credentials';
-import { buildBadgeEarnedStatement } from '../xapi/emit';
-import { enqueueStatements } from '../xapi/outbox';
+import { buildBadgeEarnedStatement } from '../forwarding/emit';
+import { enqueueStatements } from '../forwarding/outbox';
 
 export type BadgeIssuing = { config: Config };
 

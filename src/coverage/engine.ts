@@ -18,7 +18,7 @@ import {
   type Mapping,
 } from '../domain/coverage';
 import { type Executor, queryRows } from '../db/store';
-import { queueScorePublications } from '../gradebook/queue';
+import { queueScorePublications } from './score-queue';
 import { applyBadges, badgeIssuing, planBadges } from './badges';
 import { type ReferentialLookup, versionKey } from './referentials';
 

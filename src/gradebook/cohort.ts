@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { courseView } from '../coverage/read';
 import type { ReferentialLookup } from '../coverage/referentials';
 import { type Executor, queryRows } from '../db/store';
-import type { Course, Platform } from '../identity';
+import type { Course, Platform } from '../identity/records';
 
 export type CourseView = Awaited<ReturnType<typeof courseView>>;
 export type CohortLearner = CourseView['learners'][number] & { userId: number };

@@ -5,12 +5,12 @@
  */
 import { sql } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
-import { publishScore } from '../../lti/ags';
+import { publishScore } from '../lms/ags';
 import type { AppContext } from '../context';
 import { courseView } from '../coverage/read';
 import { referentialLookup } from '../coverage/referentials';
 import { queryRows } from '../db/store';
-import type { Course, Platform } from '../identity';
+import type { Course, Platform } from '../identity/records';
 import { type CohortLearner, displayName, inCohort, loadCohort } from './cohort';
 
 export interface PublicationReport {

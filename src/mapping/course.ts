@@ -1,11 +1,11 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { auditEvents, courses, courseSettings, platformSettings, xapiActivities } from '../db/schema';
 import type { Executor } from '../db/store';
-import type { Course } from '../identity';
+import type { Course } from '../identity/records';
 import { getReferential, listVersions } from '../referentials/catalogue';
-import type { Referential } from '../referentials/model';
+import type { Referential } from '../domain/referential';
 import { parseMappingCsv, writeMappingCsv } from './csv';
-import type { MappingEntry, MappingProblem } from './rules';
+import type { MappingEntry, MappingProblem } from '../domain/mapping';
 import { getMapping, listActivities, type ListedActivity, MappingValidationError, saveMapping, type SeenActivity, translateMapping } from './service';
 
 /**

@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { type MappableReferential, MINUTES_STEP, resolveCompetency } from './rules';
+import { type MappableReferential, MINUTES_STEP, resolveCompetency } from '../domain/mapping';
 
 /** The mapping file: one row per (activity, competency) pair, `;`-separated, opened as is by French Excel. */
 export const MAPPING_CSV_HEADER = ['activity_id', 'activity_name', 'competency_code', 'hours'] as const;

@@ -3,10 +3,10 @@ import { and, count as count_, desc, eq, inArray, isNull, notInArray } from 'dri
 import { afterMappingChange } from '../coverage/freshness';
 import { activityMappings, auditEvents, courseActivities, courseSettings, platformSettings } from '../db/schema';
 import type { Executor } from '../db/store';
-import type { Course } from '../identity';
-import { fetchCourseActivities, WebServiceError } from '../moodle/webservice';
+import type { Course } from '../identity/records';
+import { fetchCourseActivities, WebServiceError } from '../lms/webservice';
 import { openSecret } from '../secrets';
-import { type MappableReferential, type MappingEntry, type MappingProblem, summarizeByDomain, validateMapping } from './rules';
+import { type MappableReferential, type MappingEntry, type MappingProblem, summarizeByDomain, validateMapping } from '../domain/mapping';
 
 /** Where Socle learnt of an activity. */
 export type ActivitySource = 'webservice' | 'statement' | 'manual';

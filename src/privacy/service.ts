@@ -3,9 +3,9 @@ import { getTableConfig, type PgTable, PgTable as PgTableClass } from 'drizzle-o
 import * as schema from '../db/schema';
 import { auditEvents, courseMembers, courses, ltiRecords, users, xapiOutbox, xapiStatements } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
-import { findPlatform, findUser, normalizeIssuer } from '../identity';
-import { uuidV5 } from '../xapi/ids';
-import { enqueueStatements } from '../xapi/outbox';
+import { findPlatform, findUser, normalizeIssuer } from '../identity/records';
+import { uuidV5 } from '../domain/statement-ids';
+import { enqueueStatements } from '../forwarding/outbox';
 
 /**
  * GDPR operations on one learner (platform issuer + LTI `sub`): everything Socle holds on them, and its erasure.

@@ -12,7 +12,7 @@ import {
   referentialSchema,
   sourceSchema,
   uniqueKey,
-} from './model';
+} from '../domain/referential';
 
 /**
  * 1EdTech CASE 1.1 JSON (a CFPackage: CFDocument, CFItems, CFAssociations of type isChildOf).

@@ -5,7 +5,7 @@ import { referentialCompetencies, referentials } from '../db/schema';
 import type { Logger } from '../logger';
 import { bundledFiles } from './bundled';
 import { ReferentialConflictError, ReferentialFormatError } from './errors';
-import { type Referential, type ReferentialSummary, referentialFileSchema, referentialSchema, summarize } from './model';
+import { type Referential, type ReferentialSummary, referentialFileSchema, referentialSchema, summarize } from '../domain/referential';
 
 /** Arbitrary constant: the advisory lock taken while bundled référentiels are inserted. */
 const LOAD_LOCK = 7_105_079_412;

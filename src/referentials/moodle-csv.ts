@@ -12,7 +12,7 @@ import {
   referentialSchema,
   sourceSchema,
   uniqueKey,
-} from './model';
+} from '../domain/referential';
 
 /**
  * Moodle's competency framework CSV, the format of the `tool_lpimportcsv` admin tool (Site administration →

@@ -1,6 +1,6 @@
 import { fromCase, toCase } from './case';
 import { ReferentialFormatError } from './errors';
-import type { Referential } from './model';
+import type { Referential } from '../domain/referential';
 import { fromMoodleCsv, toMoodleCsv } from './moodle-csv';
 
 export const EXPORT_FORMATS = ['case', 'moodle-csv'] as const;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { referentialLookup } from '../coverage/referentials';
 import { learnerView } from '../coverage/read';
 import { type Executor, queryRows } from '../db/store';
-import { findPlatform } from '../identity';
+import { findPlatform } from '../identity/records';
 import { getReferential } from '../referentials/catalogue';
 import type { Attestation } from './attestation';
 import type { ComplianceRow, ReportReferential } from './rows';

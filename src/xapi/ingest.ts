@@ -1,19 +1,14 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { afterCompletionStatements } from '../coverage/freshness';
 import { type Database, type Executor, queryRows } from '../db/store';
-import { badRequest, conflict, type ErrorDetail, HttpError } from '../http/errors';
-import type { Platform } from '../identity';
-import { statementIdentity } from './ids';
-import { enrichForForwarding, type XapiStatement } from './outbox';
+import { badRequest, conflict, type ErrorDetail, HttpError } from '../web/http';
+import type { Platform } from '../identity/records';
+import { statementIdentity } from '../domain/statement-ids';
+import { enrichWithMappings } from '../forwarding/enrich';
+import { VERBS, type XapiStatement } from '../domain/xapi';
 import { platformActor, structuralErrors } from './validate';
 
-export const VERBS = {
-  completed: 'http://adlnet.gov/expapi/verbs/completed',
-  passed: 'http://adlnet.gov/expapi/verbs/passed',
-  uncompleted: 'https://xapi.edlm/profiles/edlm-lms/concepts/verbs/uncompleted',
-  voided: 'http://adlnet.gov/expapi/verbs/voided',
-} as const;
-
+export { VERBS };
 /** Activity types that name a course in `contextActivities` (Moodle sends cmi5's). */
 const COURSE_TYPES = new Set(['https://w3id.org/xapi/cmi5/activitytype/course', 'http://adlnet.gov/expapi/activities/course']);
 /** Objects that are not learning activities a teacher would map (the site, a course, a section, an attempt…). */
@@ -408,7 +403,7 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
             course_id = coalesce(excluded.course_id, xapi_activities.course_id)`,
     );
   }
-  const forwarded = await enrichForForwarding(tx, rows.map((p) => p.statement), platform.id);
+  const forwarded = await enrichWithMappings(tx, rows.map((p) => p.statement), platform.id);
   if (forwarded.length) {
     const outboxRows = JSON.stringify(forwarded);
     writes.push(

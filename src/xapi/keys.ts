@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import { platforms, xapiKeys } from '../db/schema';
 import type { Executor } from '../db/store';
-import { findPlatform, type Platform } from '../identity';
+import { findPlatform, type Platform } from '../identity/records';
 
 export class XapiKeyError extends Error {
   override name = 'XapiKeyError';

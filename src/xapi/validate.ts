@@ -1,6 +1,6 @@
 import validateStatement from '@learninglocker/xapi-validation';
-import { type ErrorDetail, formatPath } from '../http/errors';
-import { normalizeIssuer } from '../identity';
+import { type ErrorDetail, formatPath } from '../web/http';
+import { normalizeIssuer } from '../identity/records';
 
 const MESSAGES: Record<string, string> = {
   TypeWarning: 'wrong type or format',

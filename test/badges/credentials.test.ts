@@ -7,7 +7,7 @@ import { issueCredential, listCredentials, revokeCredential } from '../../src/ba
 import { rotateIssuerKey } from '../../src/badges/keys';
 import { verifyWithSocle } from '../../src/badges/service';
 import { badgeCredentials, badgeKeys } from '../../src/db/schema';
-import { ensurePlatform, ensureUser } from '../../src/identity';
+import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { socle28 } from './referential';

@@ -9,7 +9,7 @@ import { afterCoursePolicyChange, afterPlatformPolicyChange, drainDirty } from '
 import { recomputeAll } from '../../src/coverage/recompute';
 import { referentialLookup } from '../../src/coverage/referentials';
 import { queryRows } from '../../src/db/store';
-import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity';
+import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { prepareStatements, storeStatements } from '../../src/xapi/ingest';
 import { arm18, socle28 } from '../domain/coverage-fixtures';

@@ -1,5 +1,5 @@
 import { openStore } from '../../src/db/store';
-import { ensurePlatform } from '../../src/identity';
+import { ensurePlatform } from '../../src/identity/records';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startServe, waitForExit } from '../support/cli';
 import { createTestDatabase } from '../support/db';

@@ -1,8 +1,8 @@
 import nock from 'nock';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
 import { courseActivities, platformSettings } from '../../src/db/schema';
-import { ensureCourse, ensurePlatform, type Course } from '../../src/identity';
-import type { MappableReferential } from '../../src/mapping/rules';
+import { ensureCourse, ensurePlatform, type Course } from '../../src/identity/records';
+import type { MappableReferential } from '../../src/domain/mapping';
 import {
   addManualActivity,
   getMapping,

@@ -1,10 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { auditEvents, completionEvents, users, xapiStatements } from '../../src/db/schema';
 import { openStore, queryRows } from '../../src/db/store';
-import { ensurePlatform, ensureUser, findPlatform, findUser } from '../../src/identity';
+import { ensurePlatform, ensureUser, findPlatform, findUser } from '../../src/identity/records';
 import { eraseLearner, exportLearner, personalTables, PrivacyError, purgeOlderThan } from '../../src/privacy/service';
 import { createXapiKey } from '../../src/xapi/keys';
-import { outboxStatus } from '../../src/xapi/outbox';
+import { outboxStatus } from '../../src/forwarding/outbox';
 import { startTestServer, type TestServer } from '../support/app';
 import { runCliInProcess } from '../support/cli';
 import { createTestDatabase, drivers } from '../support/db';

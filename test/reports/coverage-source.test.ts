@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { parse } from 'csv-parse/sync';
 import { PassThrough } from 'node:stream';
-import { createApiToken } from '../../src/auth/api-tokens';
+import { createApiToken } from '../../src/identity/api-tokens';
 import { setReferentialLookup } from '../../src/coverage/referentials';
-import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity';
+import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { getReferential } from '../../src/referentials/catalogue';
 import { writeComplianceCsv } from '../../src/reports/csv';

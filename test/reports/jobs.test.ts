@@ -4,7 +4,7 @@ import { createLogger } from '../../src/logger';
 import type { AppContext } from '../../src/context';
 import { auditEvents, exportFileChunks, exportJobs } from '../../src/db/schema';
 import { openStore, type Store } from '../../src/db/store';
-import { ensurePlatform } from '../../src/identity';
+import { ensurePlatform } from '../../src/identity/records';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import {
   attestationsExport,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import nock from 'nock';
 import { chromium } from 'playwright-core';
-import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity';
+import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
 import { completionStatement, installFixtureReferentials, pageIri, uuidOf } from '../coverage/support';

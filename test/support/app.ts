@@ -1,6 +1,6 @@
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { type RunningServer, startServer } from '../../src/server';
+import { type RunningServer, startServer } from '../../src/app/server';
 import { createTestDatabase, type Driver } from './db';
 
 /** A configuration for tests: a free port, quiet logs, a fixed LTI secret. */

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type KeyLike, SignJWT } from 'jose';
 import nock from 'nock';
-import type { LtiRuntime } from '../../lti/provider';
+import type { LtiRuntime } from '../../lti/runtime';
 import { registerPlatform } from '../../lti/registration';
-import type { RunningServer } from '../../src/server';
+import type { RunningServer } from '../../src/app/server';
 
 /** Payloads captured from Moodle 4.3 (test/fixtures/moodle-4.3). */
 export function fixture<T = Record<string, unknown>>(name: string): T {

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
-import { ensurePlatform } from '../../src/identity';
+import { ensurePlatform } from '../../src/identity/records';
 import { createXapiKey, revokeXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';

@@ -1,5 +1,5 @@
 import { bigserial, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-import type { Referential } from '../../referentials/model';
+import type { Referential } from '../../domain/referential';
 
 /**
  * One row per référentiel version. Versions are never overwritten: learners' credits refer to a version, so a new

@@ -1,0 +1,229 @@
+/**
+ * "Ma progression": what the learner's page shows, built from `learnerView` (the coverage rules applied to their
+ * facts at this request) and their credentials. One section per référentiel: the course's, and any other the
+ * learner has credits in.
+ */
+import { sql } from 'drizzle-orm';
+import { achievementPath, formatMinutes, urls } from '../src/badges/achievements';
+import { type CredentialSummary, listCredentials } from '../src/badges/credentials';
+import { badgeSvg } from '../src/badges/image';
+import type { AppContext } from '../src/context';
+import { CoverageNotFound, learnerView } from '../src/coverage/read';
+import { referentialLookup } from '../src/coverage/referentials';
+import { queryRows } from '../src/db/store';
+import type { Course, Platform, User } from '../src/identity/records';
+import { addTexts, type Locale } from '../src/web/i18n';
+
+type View = Awaited<ReturnType<typeof learnerView>>;
+
+const minutesOf = (hours: number | null) => (hours === null ? null : Math.round(hours * 60));
+/** "4 h 30" from hours (null → "—"). */
+export const hoursText = (hours: number | null) => (hours === null ? '—' : formatMinutes(minutesOf(hours) ?? 0));
+const percent = (done: number | null, total: number | null) => (!total ? 0 : Math.max(0, Math.min(100, Math.round(((done ?? 0) / total) * 100))));
+
+export interface BadgeCard {
+  name: string;
+  domainCode: string | null;
+  requiredHours: number | null;
+  validatedHours: number;
+  percent: number;
+  state: 'active' | 'revoked' | 'upcoming';
+  credential?: CredentialSummary;
+  /** Same-origin image: the baked SVG of a credential, or the achievement's picture for an upcoming badge. */
+  image: string;
+  /** Relative download links (the page may be reached on another host than PUBLIC_URL). */
+  png?: string;
+  svg?: string;
+}
+
+export interface ReferentialSection {
+  view: View;
+  percent: number;
+  /** A learner with nothing credited yet in this référentiel. */
+  empty: boolean;
+  domains: (View['domains'][number] & { percent: number })[];
+  badges: BadgeCard[];
+}
+
+/** The référentiels to show: the course's (its own or those its mappings use), then the learner's others. */
+async function referentialIds(ctx: AppContext, user: User, course: Course | undefined): Promise<string[]> {
+  const ids: string[] = [];
+  const add = (id: string | null | undefined) => {
+    if (id && !ids.includes(id)) ids.push(id);
+  };
+  add(course?.referentialId);
+  if (course) {
+    const mapped = await queryRows<{ referential_id: string }>(
+      ctx.store.db,
+      sql`SELECT DISTINCT referential_id FROM activity_mappings WHERE course_id = ${course.id} ORDER BY referential_id`,
+    );
+    for (const r of mapped) add(r.referential_id);
+  }
+  const stored = await queryRows<{ referential_id: string }>(
+    ctx.store.db,
+    sql`SELECT DISTINCT referential_id FROM learner_coverage WHERE user_id = ${user.id} ORDER BY referential_id`,
+  );
+  for (const r of stored) add(r.referential_id);
+  const credited = await queryRows<{ referential_id: string }>(
+    ctx.store.db,
+    sql`SELECT DISTINCT referential_id FROM manual_credits WHERE user_id = ${user.id} AND revoked_at IS NULL ORDER BY referential_id`,
+  );
+  for (const r of credited) add(r.referential_id);
+  return ids;
+}
+
+function badgeCards(view: View, credentials: CredentialSummary[], publicUrl: string): BadgeCard[] {
+  const ref = view.referential;
+  const credentialOf = (domainCode: string | null) => {
+    const id = urls.achievement(publicUrl, achievementPath(ref.id, ref.version, domainCode));
+    const mine = credentials.filter((c) => c.achievement.id === id);
+    return mine.find((c) => c.status === 'active') ?? mine[mine.length - 1];
+  };
+  const card = (name: string, title: string, domainCode: string | null, required: number | null, validated: number | null): BadgeCard => {
+    const credential = credentialOf(domainCode);
+    const picture = badgeSvg({ title, requiredMinutes: minutesOf(required), domainCode });
+    return {
+      image: credential ? `/badges/${credential.id}/badge.svg` : `data:image/svg+xml;base64,${Buffer.from(picture).toString('base64')}`,
+      ...(credential ? { png: `/badges/${credential.id}/badge.png`, svg: `/badges/${credential.id}/badge.svg` } : {}),
+      name,
+      domainCode,
+      requiredHours: required,
+      validatedHours: validated ?? 0,
+      percent: percent(validated, required),
+      state: credential ? credential.status : 'upcoming',
+      ...(credential ? { credential } : {}),
+    };
+  };
+  const cards = view.domains
+    .filter((d) => d.requiredHours !== null && d.requiredHours > 0)
+    .map((d) => card(credentialOf(d.code)?.achievement.name ?? `${d.title} — ${hoursText(d.requiredHours)}`, d.title, d.code, d.requiredHours, d.validatedHours));
+  cards.push(
+    card(
+      credentialOf(null)?.achievement.name ?? `${ref.title}${view.requiredHours ? ` — ${hoursText(view.requiredHours)}` : ''}`,
+      ref.title,
+      null,
+      view.requiredHours,
+      view.validatedHours,
+    ),
+  );
+  return cards;
+}
+
+export async function learnerProgress(
+  ctx: AppContext,
+  session: { platform: Platform; user: User; course: Course | undefined },
+): Promise<ReferentialSection[]> {
+  const lookup = referentialLookup(ctx.store.db);
+  const credentials = await listCredentials(ctx.store.db, ctx, session.user.id);
+  const sections: ReferentialSection[] = [];
+  for (const id of await referentialIds(ctx, session.user, session.course)) {
+    let view: View;
+    try {
+      view = await learnerView(ctx.store.db, lookup, session.platform, session.user, id);
+    } catch (error) {
+      if (error instanceof CoverageNotFound) continue;
+      throw error;
+    }
+    const credited = view.domains.some((d) => d.competencies.some((c) => c.credits.length > 0));
+    sections.push({
+      view,
+      percent: view.hasHours ? percent(view.validatedHours, view.requiredHours) : percent(view.coveredCompetencies, view.totalCompetencies),
+      empty: !credited,
+      domains: view.domains.map((d) => ({
+        ...d,
+        percent: d.requiredHours === null ? percent(d.competencies.filter((c) => c.covered).length, d.competencies.length) : percent(d.validatedHours, d.requiredHours),
+      })),
+      badges: badgeCards(view, credentials, ctx.config.publicUrl),
+    });
+  }
+  return sections;
+}
+
+export function formatDate(iso: string, locale: Locale): string {
+  return new Date(iso).toLocaleDateString(locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris', day: 'numeric', month: 'long', year: 'numeric' });
+}
+
+addTexts({
+  fr: {
+    'me.tabs': 'Sections de la page',
+    'me.tabHours': 'Mes heures',
+    'me.tabBadges': 'Mes badges',
+    'me.version': 'version {{version}}',
+    'me.total': '{{validated}} validées sur {{required}}',
+    'me.totalCompetencies': '{{covered}} compétences couvertes sur {{total}}',
+    'me.complete': 'Bravo : vous avez validé l’ensemble du référentiel.',
+    'me.byDomain': 'Heures validées par domaine',
+    'me.domain': 'Domaine',
+    'me.validated': 'Validées',
+    'me.required': 'Requises',
+    'me.progress': 'Avancement',
+    'me.missing': 'Ce qu’il vous reste',
+    'me.missingHours': '{{domain}} : encore {{hours}}',
+    'me.missingCompetencies': '{{domain}} : {{count}} compétence(s) à couvrir',
+    'me.nothingMissing': 'Plus rien : toutes les heures requises sont validées.',
+    'me.details': 'Compétences et activités créditées',
+    'me.competencyHours': '{{validated}} validées sur {{required}}',
+    'me.competencyCredited': '{{validated}} validées',
+    'me.noCredit': 'Aucune activité créditée pour l’instant.',
+    'me.activity': 'Activité',
+    'me.date': 'Date',
+    'me.hours': 'Heures',
+    'me.manual': 'Crédit manuel',
+    'me.manualJustification': 'Justification : {{text}}',
+    'me.unnamed': 'Activité sans nom',
+    'me.empty': 'Vous n’avez encore aucune heure validée. Terminez les activités de votre cours : chaque activité rattachée au référentiel vous crédite ses heures, visibles ici au prochain chargement de la page.',
+    'me.noReferential': 'Aucun référentiel n’est encore associé à ce cours. Votre enseignant doit d’abord rattacher les activités du cours aux compétences du référentiel.',
+    'me.badgesIntro': 'Un badge numérique vérifiable (Open Badges 3.0) est délivré pour chaque domaine validé et pour le référentiel complet.',
+    'me.earned': 'Badges obtenus',
+    'me.upcoming': 'Badges à venir',
+    'me.noEarned': 'Aucun badge obtenu pour l’instant.',
+    'me.badgeActive': 'Obtenu le {{date}}',
+    'me.badgeRevoked': 'Révoqué le {{date}} : {{reason}}',
+    'me.badgeProgress': '{{validated}} sur {{required}}',
+    'me.downloadPng': 'Télécharger (PNG)',
+    'me.downloadSvg': 'Télécharger (SVG)',
+    'me.verify': 'Lien de vérification à partager',
+    'me.badgeImage': 'Image du badge « {{name}} »',
+  },
+  en: {
+    'me.tabs': 'Page sections',
+    'me.tabHours': 'My hours',
+    'me.tabBadges': 'My badges',
+    'me.version': 'version {{version}}',
+    'me.total': '{{validated}} validated out of {{required}}',
+    'me.totalCompetencies': '{{covered}} competencies covered out of {{total}}',
+    'me.complete': 'Well done: you have validated the whole référentiel.',
+    'me.byDomain': 'Validated hours per domain',
+    'me.domain': 'Domain',
+    'me.validated': 'Validated',
+    'me.required': 'Required',
+    'me.progress': 'Progress',
+    'me.missing': 'Still to do',
+    'me.missingHours': '{{domain}}: {{hours}} to go',
+    'me.missingCompetencies': '{{domain}}: {{count}} competency(ies) to cover',
+    'me.nothingMissing': 'Nothing: every required hour is validated.',
+    'me.details': 'Competencies and credited activities',
+    'me.competencyHours': '{{validated}} validated out of {{required}}',
+    'me.competencyCredited': '{{validated}} validated',
+    'me.noCredit': 'No credited activity yet.',
+    'me.activity': 'Activity',
+    'me.date': 'Date',
+    'me.hours': 'Hours',
+    'me.manual': 'Manual credit',
+    'me.manualJustification': 'Justification: {{text}}',
+    'me.unnamed': 'Unnamed activity',
+    'me.empty': 'You have no validated hours yet. Complete your course’s activities: each activity linked to the référentiel credits its hours, shown here the next time the page loads.',
+    'me.noReferential': 'No référentiel is linked to this course yet. Your teacher first has to link the course’s activities to the référentiel’s competencies.',
+    'me.badgesIntro': 'A verifiable digital badge (Open Badges 3.0) is issued for each validated domain and for the whole référentiel.',
+    'me.earned': 'Earned badges',
+    'me.upcoming': 'Upcoming badges',
+    'me.noEarned': 'No badge earned yet.',
+    'me.badgeActive': 'Earned on {{date}}',
+    'me.badgeRevoked': 'Revoked on {{date}}: {{reason}}',
+    'me.badgeProgress': '{{validated}} of {{required}}',
+    'me.downloadPng': 'Download (PNG)',
+    'me.downloadSvg': 'Download (SVG)',
+    'me.verify': 'Verification link to share',
+    'me.badgeImage': 'Badge image “{{name}}”',
+  },
+});

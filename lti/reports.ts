@@ -1,0 +1,83 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { AppContext } from '../src/context';
+import { courses, users } from '../src/db/schema';
+import { jobView, type ReportPrincipal } from '../src/reports/access';
+import { forbidden } from '../src/web/http';
+import type { LtiSession } from './session';
+import { listReferentials } from '../src/referentials/catalogue';
+import { listJobs } from '../src/reports/jobs';
+import { reportFilters } from '../src/reports/source';
+import { complianceSource, summarizeDomains } from '../src/reports/source';
+import '../src/web/texts/reports';
+
+const REPORTS_BASE = '/lti/api/reports';
+
+/** What the reports section of the admin (or course) page shows: filters, dashboard, recent exports. */
+export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: string) {
+  const db = ctx.store.db;
+  const allCourses = await db
+    .select({ contextId: courses.contextId, title: courses.title })
+    .from(courses)
+    .where(eq(courses.platformId, p.platformId))
+    .orderBy(courses.title, courses.contextId);
+  const limited = p.courses !== 'all';
+  const visibleCourses = p.courses === 'all' ? allCourses : allCourses.filter((c) => p.courses.includes(c.contextId));
+  const query = { platformId: p.platformId, filters: limited ? { courses: p.courses as string[] } : {} };
+  const source = complianceSource();
+  let learners = 0;
+  let compliant = 0;
+  async function* counted() {
+    for await (const row of source.rows(db, query)) {
+      learners++;
+      if (row.status === 'complete') compliant++;
+      yield row;
+    }
+  }
+  const percent = new Intl.NumberFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { maximumFractionDigits: 1 });
+  const domains = (await summarizeDomains(counted())).map((d) => {
+    const rate = d.learners ? Math.round((d.compliant / d.learners) * 1000) / 10 : 0;
+    return { ...d, rate, rateText: percent.format(rate) };
+  });
+  const jobs = (await listJobs(db, { platformId: p.platformId, limit: 50 }))
+    .filter((j) => {
+      if (!limited) return true;
+      const f = reportFilters.safeParse(j.filters);
+      const c = f.success ? (f.data.courses ?? []) : [];
+      return c.length > 0 && c.every((x) => (p.courses as string[]).includes(x));
+    })
+    .slice(0, 10);
+  // Who asked: the name of an LTI user of this platform when known, else the audit identity.
+  const prefix = `lti:${p.issuer}#`;
+  const subs = [...new Set(jobs.map((j) => j.requestedBy).filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length)))];
+  const names = new Map(
+    subs.length
+      ? (
+          await db
+            .select({ sub: users.sub, name: users.name })
+            .from(users)
+            .where(and(eq(users.platformId, p.platformId), inArray(users.sub, subs)))
+        ).map((u) => [`${prefix}${u.sub}`, u.name ?? u.sub])
+      : [],
+  );
+  const dateFormat = new Intl.DateTimeFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
+  return {
+    limited,
+    courses: visibleCourses,
+    referentials: (await listReferentials(db)).map((r) => ({ id: r.id, version: r.version })),
+    dashboard: { learners, compliant, domains },
+    exportsUrl: `${REPORTS_BASE}/exports`,
+    jobs: jobs.map((j) => ({
+      ...jobView(j, REPORTS_BASE, ltik),
+      at: dateFormat.format(j.createdAt),
+      who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
+    })),
+  };
+}
+
+/** An administrator sees the whole platform; an instructor only the course of their launch. */
+export function reportPrincipalOf(s: LtiSession): ReportPrincipal {
+  const base = { actor: `lti:${s.platform.issuer}#${s.user.sub}`, platformId: s.platform.id, issuer: s.platform.issuer, locale: s.locale };
+  if (s.roles.includes('administrator')) return { ...base, courses: 'all' };
+  if (s.roles.includes('instructor') && s.course) return { ...base, courses: [s.course.contextId] };
+  throw forbidden('Reports are reserved for administrators of the platform and instructors of the course.');
+}

@@ -1,0 +1,351 @@
+import { eq, sql } from 'drizzle-orm';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { IdToken } from 'ltijs';
+import { type LtiRuntime, scoreMaximumOf } from './runtime';
+import type { AppContext } from '../src/context';
+import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
+import { asyncHandler, errorBody, HttpError } from '../src/web/http';
+import { launches } from '../src/metrics';
+import { mappingRoutes, renderMappingPage } from './mapping';
+import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
+import { type Locale, pickLocale, translator } from '../src/web/i18n';
+import { formatDate, hoursText, learnerProgress } from './progress';
+import { render } from '../src/web/render';
+import { reportPrincipalOf, reportsPanel } from './reports';
+
+import { outboxStatus } from '../src/forwarding/outbox';
+import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
+import { cohortRoutes } from './cohort';
+import { syncRoster } from '../src/lms/nrps';
+import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, RegistrationError, toolConfig } from './registration';
+import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
+import { assertSameCourse, requireRole } from './session';
+
+function ltiError(status: number, code: string) {
+  return (req: Request, res: Response) => {
+    const err = (res.locals as { err?: { details?: { message?: string; description?: string } } }).err;
+    const detail = err?.details?.message ?? code;
+    req.log?.warn({ reason: detail }, 'LTI request refused');
+    const message =
+      code === 'unregistered_platform'
+        ? 'This platform (issuer and client id) is not registered in Socle.'
+        : code === 'platform_inactive'
+          ? 'This platform is registered but not activated in Socle (socle platforms activate).'
+          : `The LTI launch or session is invalid: ${detail}.`;
+    const body = errorBody(new HttpError(status, code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
+    res.status(status).json(body);
+  };
+}
+
+function localeOf(token: IdToken | undefined): Locale {
+  return pickLocale(token?.platformContext?.launchPresentation?.locale);
+}
+
+/** Records the launch in Socle's identity tables: platform, user (name/email only if sent), course, membership, services. */
+async function recordLaunch(ctx: AppContext, token: IdToken, roles: SocleRole[]) {
+  const pc = token.platformContext;
+  return ctx.store.db.transaction(async (tx) => {
+    const platform = await ensurePlatform(tx, token.iss);
+    if (!(await isDeploymentAllowed(tx, platform.id, token.clientId, token.deploymentId))) return { platform, refused: true as const };
+    const user = await ensureUser(tx, platform.id, token.user, {
+      ...(token.userInfo?.name ? { name: token.userInfo.name } : {}),
+      ...(token.userInfo?.email ? { email: token.userInfo.email } : {}),
+      ...(pc?.launchPresentation?.locale ? { locale: pc.launchPresentation.locale } : {}),
+    });
+    await tx.update(users).set({ lastSeenAt: sql`now()` }).where(eq(users.id, user.id));
+    let course;
+    if (pc?.context?.id) {
+      course = await ensureCourse(tx, platform.id, pc.context.id, pc.context.title ?? null);
+      if (roles.includes('learner') || roles.includes('instructor')) {
+        const memberRoles = pc.roles ?? [];
+        await tx
+          .insert(courseMembers)
+          .values({ courseId: course.id, userId: user.id, roles: memberRoles, status: 'active' })
+          .onConflictDoUpdate({
+            target: [courseMembers.courseId, courseMembers.userId],
+            set: { roles: memberRoles, status: 'active', updatedAt: sql`now()` },
+          });
+      }
+      const services = {
+        clientId: token.clientId,
+        deploymentId: token.deploymentId,
+        membershipsUrl: pc.namesRoles?.context_memberships_url ?? null,
+        lineitemsUrl: pc.endpoint?.lineitems ?? null,
+        ...(pc.endpoint?.lineitem ? { lineitemUrl: pc.endpoint.lineitem } : {}),
+      };
+      await tx
+        .insert(ltiCourseServices)
+        .values({ courseId: course.id, ...services })
+        .onConflictDoUpdate({ target: ltiCourseServices.courseId, set: { ...services, updatedAt: sql`now()` } });
+    }
+    return { platform, user, course, refused: false as const };
+  });
+}
+
+function errorPage(res: Response, status: number, message: string, locale: Locale) {
+  const t = translator(locale);
+  render(res, 'error', { title: t('error.title'), message }, locale, status);
+}
+
+export interface LtiRouterOptions {
+  /** The report APIs of a session (`/lti/api/reports`), built by the API and mounted here by the app. */
+  reportRoutes?: express.RequestHandler;
+}
+
+/** ltijs mounted under /lti with Socle's launch routing, pages, APIs and dynamic registration. */
+export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRouterOptions = {}): express.Express {
+  const lti = runtime.provider;
+  const base = `${ctx.config.publicUrl}${LTI_BASE}`;
+
+  lti.onInvalidToken(ltiError(401, 'invalid_launch'));
+  lti.onSessionTimeout(ltiError(401, 'session_expired'));
+  lti.onUnregisteredPlatform(ltiError(400, 'unregistered_platform'));
+  lti.onInactivePlatform(ltiError(401, 'platform_inactive'));
+
+  lti.onConnect(async (token, req, res) => {
+    const locale = localeOf(token);
+    const roles = socleRoles(token.platformContext?.roles);
+    const landing = landingRole(roles);
+    const t = translator(locale);
+    const recorded = await recordLaunch(ctx, token, roles);
+    if (recorded.refused) {
+      launches.inc({ outcome: 'refused', role: landing ?? 'none' });
+      req.log?.warn({ iss: token.iss, deploymentId: token.deploymentId }, 'launch from an unregistered deployment');
+      // ltijs stored the session before calling us: take it back, so a refused launch leaves nothing.
+      await lti.Database.Delete('contexttoken', { contextId: token.platformContext.contextId, user: token.user });
+      await lti.Database.Delete('idtoken', { iss: token.iss, clientId: token.clientId, deploymentId: token.deploymentId, user: token.user });
+      res.status(401).json(
+        errorBody(new HttpError(401, 'invalid_launch', `Deployment ${token.deploymentId} of ${token.iss} is not registered in Socle.`), String(req.id)),
+      );
+      return;
+    }
+    launches.inc({ outcome: landing ? 'ok' : 'no_role', role: landing ?? 'none' });
+    if (!landing) {
+      errorPage(res, 403, t('error.noRole', { roles: (token.platformContext?.roles ?? []).join(', ') || '—' }), locale);
+      return;
+    }
+    if (landing === 'instructor' && recorded.course) {
+      try {
+        await syncRoster(ctx, lti, recorded.course.id);
+      } catch (error) {
+        req.log?.warn({ err: error, courseId: recorded.course.id }, 'roster not refreshed at launch');
+      }
+    }
+    const target = landing === 'administrator' ? '/admin' : landing === 'instructor' ? '/course' : '/me';
+    await lti.redirect(res, `${LTI_BASE}${target}`);
+  });
+
+  lti.onDeepLinking(async (token, _req, res) => {
+    const locale = localeOf(token);
+    const t = translator(locale);
+    if (!socleRoles(token.platformContext?.roles).includes('instructor') && !socleRoles(token.platformContext?.roles).includes('administrator')) {
+      errorPage(res, 403, t('error.forbidden'), locale);
+      return;
+    }
+    await recordLaunch(ctx, token, socleRoles(token.platformContext?.roles));
+    const ltik = String((res.locals as { ltik?: string }).ltik);
+    render(res, 'deeplink', { title: t('deeplink.title'), ltik, action: `${LTI_BASE}/deeplink`, label: LINE_ITEM_LABEL }, locale);
+  });
+
+  lti.onDynamicRegistration(async (req, res) => {
+    const locale = pickLocale(typeof req.query.lang === 'string' ? req.query.lang : undefined);
+    const t = translator(locale);
+    const conf = req.query.openid_configuration;
+    const token = req.query.registration_token;
+    if (typeof conf !== 'string' || (token !== undefined && typeof token !== 'string')) {
+      res.status(400).json(
+        errorBody(new HttpError(400, 'invalid_request', 'Missing query parameter openid_configuration.', [{ path: 'query.openid_configuration', message: 'required' }]), String(req.id)),
+      );
+      return;
+    }
+    try {
+      const result = await dynamicRegistration(ctx, lti, conf, token);
+      render(
+        res,
+        'register',
+        {
+          title: 'Socle',
+          done: t('register.done', { issuer: result.issuer, clientId: result.clientId, deploymentId: result.deploymentId ?? '—' }),
+          state: result.active ? t('register.active') : t('register.pending'),
+          active: result.active,
+        },
+        locale,
+      );
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      req.log?.warn({ err: error }, 'dynamic registration failed');
+      res.status(502).json(errorBody(new HttpError(502, 'registration_failed', error.message), String(req.id)));
+    }
+  });
+
+  const app = lti.app;
+  const page = (req: Request) => {
+    const s = req.lti;
+    if (!s) throw new Error('no session');
+    return { s, t: translator(s.locale), newWindowUrl: `${base}${req.path}?ltik=${encodeURIComponent(s.ltik)}` };
+  };
+
+  async function roster(courseId: number) {
+    return ctx.store.db
+      .select({ sub: users.sub, name: users.name, roles: courseMembers.roles, status: courseMembers.status })
+      .from(courseMembers)
+      .innerJoin(users, eq(users.id, courseMembers.userId))
+      .where(eq(courseMembers.courseId, courseId))
+      .orderBy(users.name, users.sub);
+  }
+
+  app.get(
+    '/course',
+    requireRole(ctx, 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const { s, t, newWindowUrl } = page(req);
+      if (!s.course) {
+        errorPage(res, 404, 'No course in this launch.', s.locale);
+        return;
+      }
+      const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
+      const data = {
+        title: t('course.title', { title: s.course.title ?? s.course.contextId }),
+        ltik: s.ltik,
+        newWindowUrl,
+        course: s.course,
+        members: await roster(s.course.id),
+        syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
+        syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+        reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
+        cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
+      };
+      // The course's instructors get the mapping screen (with the roster below); others the roster alone.
+      if (s.roles.includes('instructor')) await renderMappingPage(ctx, req, res, data);
+      else render(res, 'course', data, s.locale);
+    }),
+  );
+
+  app.get(
+    '/me',
+    requireRole(ctx, 'learner', 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const { s, t, newWindowUrl } = page(req);
+      const tab = req.query.tab === 'badges' ? 'badges' : 'hours';
+      const here = `${LTI_BASE}/me?ltik=${encodeURIComponent(s.ltik)}`;
+      render(
+        res,
+        'me',
+        {
+          title: t('me.title'),
+          ltik: s.ltik,
+          newWindowUrl: tab === 'badges' ? `${newWindowUrl}&tab=badges` : newWindowUrl,
+          who: t('me.who', { name: s.user.name ?? s.user.sub, course: s.course?.title ?? s.course?.contextId ?? '—' }),
+          tab,
+          hoursUrl: here,
+          badgesUrl: `${here}&tab=badges`,
+          sections: await learnerProgress(ctx, s),
+          hoursText,
+          formatDate: (iso: string) => formatDate(iso, s.locale),
+        },
+        s.locale,
+      );
+    }),
+  );
+
+  app.get(
+    '/admin',
+    requireRole(ctx, 'administrator'),
+    asyncHandler(async (req, res) => {
+      const { s, t, newWindowUrl } = page(req);
+      // An administrator sees the registrations of their own platform only.
+      const platformsOfIssuer = await listPlatforms(ctx, lti, s.platform.issuer);
+      render(
+        res,
+        'admin',
+        {
+          title: t('admin.title'),
+          ltik: s.ltik,
+          newWindowUrl,
+          platforms: platformsOfIssuer,
+          config: toolConfig(ctx.config),
+          course: s.course,
+          outbox: await outboxStatus(ctx.store.db),
+          reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik),
+        },
+        s.locale,
+      );
+    }),
+  );
+
+  app.get(
+    '/api/courses/:courseId/roster',
+    requireRole(ctx, 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const s = req.lti;
+      if (!s) throw new Error('no session');
+      const course = assertSameCourse(s, Number(req.params.courseId));
+      res.json({ course: { id: course.id, contextId: course.contextId, title: course.title }, members: await roster(course.id) });
+    }),
+  );
+
+  app.post(
+    '/api/courses/:courseId/roster/sync',
+    requireRole(ctx, 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const s = req.lti;
+      if (!s) throw new Error('no session');
+      const course = assertSameCourse(s, Number(req.params.courseId));
+      try {
+        const result = await syncRoster(ctx, lti, course.id);
+        if (req.get('HX-Request')) {
+          res.set('HX-Refresh', 'true').status(204).end();
+          return;
+        }
+        res.json(result);
+      } catch (error) {
+        throw new HttpError(502, 'platform_error', `Names and Roles: ${(error as Error).message}`);
+      }
+    }),
+  );
+
+  app.post(
+    '/deeplink',
+    requireRole(ctx, 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const s = req.lti;
+      if (!s) throw new Error('no session');
+      if (!s.token.platformContext?.deepLinkingSettings) {
+        throw new HttpError(400, 'invalid_request', 'This session is not a deep-linking request.');
+      }
+      const form = await lti.DeepLinking.createDeepLinkingForm(
+        s.token,
+        [
+          {
+            type: 'ltiResourceLink',
+            title: 'Socle',
+            text: 'Formation socle au numérique en santé : mes heures validées',
+            url: `${base}/launch`,
+            lineItem: { scoreMaximum: await scoreMaximumOf(ctx.store.db, s.course), label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
+          },
+        ],
+        { message: 'Socle ajouté' },
+      );
+      res.type('html').send(form);
+    }),
+  );
+
+  if (options.reportRoutes) app.use('/api/reports', requireRole(ctx, 'administrator', 'instructor'), options.reportRoutes);
+  mappingRoutes(ctx, app);
+  cohortRoutes(ctx, runtime, app);
+
+  // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
+  const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
+    if (req.path.startsWith('/api/') || !(err instanceof HttpError) || res.headersSent) {
+      next(err);
+      return;
+    }
+    const locale = req.lti?.locale ?? 'fr';
+    const t = translator(locale);
+    const message = err.status === 403 ? t('error.forbidden') : err.status === 401 ? t('error.session') : err.message;
+    errorPage(res, err.status, message, locale);
+  };
+  app.use(pageErrors);
+  return app;
+}
+

@@ -1,0 +1,72 @@
+import { Provider, type ProviderInstance } from 'ltijs';
+import type { AppContext } from '../src/context';
+import type { Executor } from '../src/db/store';
+import { hours } from '../src/coverage/read';
+import { referentialLookup } from '../src/coverage/referentials';
+import { PgLtiDatabase } from './plugin';
+import { LTI_BASE } from './registration';
+
+/** Seconds an id_token is accepted after its `iat` (Moodle signs it just before the browser posts it). */
+export const TOKEN_MAX_AGE = 60;
+
+/** The line item's maximum when the course's référentiel is not known yet: the standard 28 h. */
+export const DEFAULT_SCORE_MAXIMUM = 28;
+
+/** The line item's maximum: the required hours of the course's référentiel when known, else the standard 28 h. */
+export async function scoreMaximumOf(
+  ex: Executor,
+  course: { referentialId: string | null; referentialVersion: string | null } | undefined,
+): Promise<number> {
+  if (!course?.referentialId) return DEFAULT_SCORE_MAXIMUM;
+  const referential = await referentialLookup(ex)(course.referentialId, course.referentialVersion ?? undefined);
+  if (!referential?.requiredMinutes) return DEFAULT_SCORE_MAXIMUM;
+  return hours(referential.requiredMinutes) ?? DEFAULT_SCORE_MAXIMUM;
+}
+
+export interface LtiRuntime {
+  provider: ProviderInstance;
+  plugin: PgLtiDatabase;
+  close(): Promise<void>;
+}
+
+type ProviderClass = new () => ProviderInstance;
+
+/**
+ * A new ltijs provider on Socle's store. ltijs exports one instance and `setup()` runs once per instance, so Socle
+ * builds its own from that instance's class (one per app: tests run several servers in one process). `deploy()`
+ * is not called: it would install a SIGINT handler that exits; Socle owns its shutdown (`close()`).
+ */
+export function createLtiProvider(ctx: AppContext, options: { purge?: boolean } = {}): LtiRuntime {
+  const plugin = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE });
+  const provider = new (Provider.constructor as ProviderClass)();
+  const session = ctx.config.ltiSession;
+  const https = ctx.config.publicUrl.startsWith('https:');
+  provider.setup(
+    ctx.config.ltiKey,
+    { plugin },
+    {
+      appRoute: '/launch',
+      loginRoute: '/login',
+      keysetRoute: '/keys',
+      dynRegRoute: '/register',
+      cors: false,
+      tokenMaxAge: TOKEN_MAX_AGE,
+      ltiaas: session === 'ltiaas',
+      // ltiaas drops the session cookie, but ltijs still checks the one-minute state cookie of the login.
+      cookies:
+        session === 'cross-site' || (session === 'ltiaas' && https)
+          ? { secure: true, sameSite: 'None' }
+          : { secure: https, sameSite: 'Lax' },
+      dynReg: { url: `${ctx.config.publicUrl}${LTI_BASE}`, name: 'Socle', autoActivate: false },
+    },
+  );
+  if (options.purge) void plugin.setup();
+  return { provider, plugin, close: () => plugin.Close().then(() => undefined) };
+}
+
+/** Platform ids and status for the admin page and tests. */
+export async function platformActive(runtime: LtiRuntime, issuer: string, clientId: string) {
+  const p = await runtime.provider.getPlatform(issuer, clientId);
+  return p ? p.platformActive() : undefined;
+}
+

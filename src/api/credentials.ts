@@ -1,0 +1,34 @@
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import { listCredentials } from '../badges/credentials';
+import type { AppContext } from '../context';
+import { findPlatform, findUser } from '../identity/records';
+import { asyncHandler, badRequest, notFound, parseOr400 } from '../web/http';
+import { authorize, resolvePrincipal, type SessionResolver } from './principal';
+
+const query = z.object({ platform: z.string().min(1, 'expected the platform issuer'), user: z.string().min(1, 'expected the user id (LTI sub)') }).strict();
+
+/** GET /api/v1/credentials?platform=<issuer>&user=<sub>: a learner's Open Badges credentials, active and revoked. */
+export function credentialsRouter(ctx: AppContext, sessions: SessionResolver): Router {
+  const router = express.Router();
+  router.get(
+    '/api/v1/credentials',
+    asyncHandler(async (req, res) => {
+      const principal = await resolvePrincipal(ctx, req, sessions);
+      const missing = ['platform', 'user'].filter((p) => req.query[p] === undefined);
+      if (missing.length) {
+        throw badRequest(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
+      }
+      const q = parseOr400(query, req.query, 'query');
+      const db = ctx.store.db;
+      const platform = await findPlatform(db, q.platform);
+      if (!platform) throw notFound(`No platform ${q.platform}.`);
+      await authorize(db, principal, { platformId: platform.id });
+      const user = await findUser(db, platform.id, q.user);
+      if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
+      await authorize(db, principal, { platformId: platform.id, userId: user.id });
+      res.json(await listCredentials(db, ctx, user.id));
+    }),
+  );
+  return router;
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { Router } from 'express';
+import { migrationsFolder, queryRows } from '../db/store';
+import { registry } from '../metrics';
+import type { AppContext } from '../context';
+import { version } from '../version';
+import { asyncHandler } from '../web/http';
+
+const startedAt = Date.now();
+const PING_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The migrations this build ships, as drizzle records them (`created_at` = the journal's `when`). */
+function expectedMigration(): { count: number; last: number } {
+  const journal = JSON.parse(fs.readFileSync(path.join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { when: number }[];
+  };
+  return { count: journal.entries.length, last: Math.max(...journal.entries.map((e) => e.when)) };
+}
+
+/**
+ * `GET /health` (liveness, with the database status): 200 when the service and its database answer, 503 naming the
+ * failing part otherwise. `GET /ready`: 200 only when the database answers and carries every migration of this build.
+ * `GET /metrics`: Prometheus text format.
+ */
+export function healthRouter({ store, logger }: AppContext): Router {
+  const router = Router();
+  router.get(
+    '/health',
+    asyncHandler(async (_req, res) => {
+      const body = {
+        status: 'ok' as 'ok' | 'error',
+        database: 'ok' as string,
+        driver: store.driver,
+        version,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      };
+      try {
+        await withTimeout(store.ping(), PING_TIMEOUT_MS);
+      } catch (error) {
+        logger.warn({ err: error }, 'health check: database unreachable');
+        body.status = 'error';
+        body.database = `unreachable: ${(error as Error).message}`;
+      }
+      res
+        .status(body.status === 'ok' ? 200 : 503)
+        .set('Cache-Control', 'no-store')
+        .json(body);
+    }),
+  );
+  router.get(
+    '/ready',
+    asyncHandler(async (_req, res) => {
+      const expected = expectedMigration();
+      try {
+        const [applied] = await withTimeout(
+          queryRows<{ count: number; last: string | null }>(
+            store.db,
+            sql`SELECT count(*)::int AS count, max(created_at)::text AS last FROM drizzle.__drizzle_migrations`,
+          ),
+          PING_TIMEOUT_MS,
+        );
+        const upToDate = applied !== undefined && Number(applied.last) >= expected.last;
+        res
+          .status(upToDate ? 200 : 503)
+          .set('Cache-Control', 'no-store')
+          .json({
+            status: upToDate ? 'ready' : 'not_ready',
+            database: 'ok',
+            migrations: { applied: applied?.count ?? 0, expected: expected.count, upToDate },
+          });
+      } catch (error) {
+        res
+          .status(503)
+          .set('Cache-Control', 'no-store')
+          .json({ status: 'not_ready', database: `unreachable: ${(error as Error).message}` });
+      }
+    }),
+  );
+  router.get(
+    '/metrics',
+    asyncHandler(async (_req, res) => {
+      res.set('Content-Type', registry.contentType).send(await registry.metrics());
+    }),
+  );
+  return router;
+}

@@ -1,0 +1,54 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context';
+import { getReferential, listReferentials, listVersions } from '../referentials/catalogue';
+import { VERSION_PATTERN } from '../domain/referential';
+import { contentTypes, EXPORT_FORMATS, exportReferential } from '../referentials/transfer';
+import { asyncHandler, notFound, parseOr400 } from '../web/http';
+
+const showQuery = z.strictObject({
+  version: z.string().regex(VERSION_PATTERN, 'a version such as V1.1.2022').optional(),
+  format: z.enum(['json', ...EXPORT_FORMATS]).optional(),
+});
+
+/**
+ * Read-only référentiels API:
+ * - `GET /api/v1/referentials` → `{ referentials: [{ id, version, title, kind, requiredMinutes, domains, competencies, origin, latest }] }`;
+ * - `GET /api/v1/referentials/:id[?version=V]` → the référentiel (latest version by default), hours in minutes;
+ *   `&format=case` or `&format=moodle-csv` gives the export file instead.
+ */
+export function referentialsRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.get(
+    '/api/v1/referentials',
+    asyncHandler(async (_req, res) => {
+      res.json({ referentials: await listReferentials(ctx.store.db) });
+    }),
+  );
+  router.get(
+    '/api/v1/referentials/:id',
+    asyncHandler(async (req, res) => {
+      const query = parseOr400(showQuery, req.query, 'query');
+      const id = req.params.id ?? '';
+      const ref = await getReferential(ctx.store.db, id, query.version);
+      if (!ref) {
+        const versions = await listVersions(ctx.store.db, id);
+        throw notFound(
+          versions.length
+            ? `The référentiel ${id} has no version ${query.version}; its versions: ${versions.join(', ')}.`
+            : `No référentiel ${id}.`,
+        );
+      }
+      if (query.format && query.format !== 'json') {
+        const extension = query.format === 'case' ? 'json' : 'csv';
+        res
+          .type(contentTypes[query.format])
+          .attachment(`${ref.id}@${ref.version}.${query.format === 'case' ? 'case.' : ''}${extension}`)
+          .send(exportReferential(ref, query.format, ctx.config.publicUrl));
+        return;
+      }
+      res.json(ref);
+    }),
+  );
+  return router;
+}

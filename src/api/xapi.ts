@@ -1,0 +1,169 @@
+import express, { type Request, type Router } from 'express';
+import { statementsReceived } from '../metrics';
+import { and, asc, desc, eq, gt, lt, lte, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import type { AppContext } from '../context';
+import { xapiStatements } from '../db/schema';
+import { findUser, normalizeIssuer, type Platform } from '../identity/records';
+import { prepareStatements, storeStatements } from '../xapi/ingest';
+import { authenticateXapiKey } from '../xapi/keys';
+import { asyncHandler, badRequest, HttpError, notFound, parseOr400, unauthorized } from '../web/http';
+
+const VERSION = /^1\.0(\.\d+)?$/;
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a UUID');
+const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'expected an ISO 8601 date and time');
+
+const listQuery = z
+  .object({
+    agent: z.string().optional(),
+    verb: z.string().optional(),
+    activity: z.string().optional(),
+    since: isoDate.optional(),
+    until: isoDate.optional(),
+    limit: z
+      .string()
+      .regex(/^\d+$/, 'expected a whole number')
+      .transform(Number)
+      .optional(),
+    ascending: z.enum(['true', 'false']).optional(),
+    format: z.enum(['exact', 'ids', 'canonical']).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d+$/, 'expected a paging cursor from `more`')
+      .transform(Number)
+      .optional(),
+  })
+  .strict();
+
+const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z.string() }) });
+
+/** Requests need `X-Experience-API-Version: 1.0.x` and Basic credentials issued for a platform. */
+async function authenticate(ctx: AppContext, req: Request): Promise<Platform> {
+  const version = req.header('x-experience-api-version');
+  if (!version || !VERSION.test(version)) {
+    throw badRequest('The X-Experience-API-Version header is required and must be 1.0.x (1.0.3).', [
+      { path: 'headers.x-experience-api-version', message: version ? `unsupported version "${version}"` : 'missing' },
+    ]);
+  }
+  const header = req.header('authorization') ?? '';
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+  const challenge = { 'WWW-Authenticate': 'Basic realm="Socle xAPI"' };
+  if (!match?.[1]) throw unauthorized('Basic credentials issued by `socle xapi-keys create` are required.', challenge);
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const platform = colon > 0 ? await authenticateXapiKey(ctx.store.db, decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
+  if (!platform) throw unauthorized('Unknown or revoked xAPI key, or wrong secret.', challenge);
+  return platform;
+}
+
+function authority(ctx: AppContext, req: Request) {
+  const key = Buffer.from(/^Basic\s+(.+)$/i.exec(req.header('authorization') ?? '')?.[1] ?? '', 'base64')
+    .toString('utf8')
+    .split(':')[0];
+  return { objectType: 'Agent', name: 'Socle', account: { homePage: ctx.config.publicUrl, name: key ?? '' } };
+}
+
+/** The inbound xAPI 1.0.3 Statements resource (what Moodle's logstore_xapi sends to). */
+export function xapiRouter(ctx: AppContext): Router {
+  const router = express.Router();
+  router.use('/xapi', (_req, res, next) => {
+    res.setHeader('X-Experience-API-Version', '1.0.3');
+    next();
+  });
+  const json = express.json({ limit: '10mb', strict: true });
+
+  router.post(
+    '/xapi/statements',
+    json,
+    asyncHandler(async (req, res) => {
+      const platform = await authenticate(ctx, req);
+      if (req.body === undefined || !req.is('application/json')) {
+        throw badRequest('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
+      }
+      const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
+      const result = await storeStatements(ctx.store.db, platform, prepared);
+      statementsReceived.inc(result.stored);
+      res.status(200).json(result.ids);
+    }),
+  );
+
+  router.put(
+    '/xapi/statements',
+    json,
+    asyncHandler(async (req, res) => {
+      const platform = await authenticate(ctx, req);
+      const { statementId } = parseOr400(z.object({ statementId: uuid }).strict(), req.query, 'query');
+      if (!req.is('application/json') || Array.isArray(req.body)) {
+        throw badRequest('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
+      }
+      const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
+      const result = await storeStatements(ctx.store.db, platform, prepared);
+      statementsReceived.inc(result.stored);
+      res.status(204).end();
+    }),
+  );
+
+  router.get(
+    '/xapi/statements',
+    asyncHandler(async (req, res) => {
+      const platform = await authenticate(ctx, req);
+      const single = z
+        .object({ statementId: uuid.optional(), voidedStatementId: uuid.optional(), format: z.string().optional(), attachments: z.string().optional() })
+        .strict();
+      if ('statementId' in req.query || 'voidedStatementId' in req.query) {
+        const q = parseOr400(single, req.query, 'query');
+        if (q.statementId && q.voidedStatementId) throw badRequest('Give statementId or voidedStatementId, not both.');
+        const id = (q.statementId ?? q.voidedStatementId ?? '').toLowerCase();
+        const [row] = await ctx.store.db
+          .select({ statement: xapiStatements.statement, voided: xapiStatements.voided })
+          .from(xapiStatements)
+          .where(and(eq(xapiStatements.id, id), eq(xapiStatements.platformId, platform.id)));
+        if (!row || row.voided !== Boolean(q.voidedStatementId)) throw notFound(`No ${q.voidedStatementId ? 'voided ' : ''}statement ${id}.`);
+        res.json(row.statement);
+        return;
+      }
+      const q = parseOr400(listQuery, req.query, 'query');
+      const limit = Math.min(q.limit === undefined || q.limit === 0 ? 100 : q.limit, 500);
+      const ascending = q.ascending === 'true';
+      const where: SQL[] = [eq(xapiStatements.platformId, platform.id), eq(xapiStatements.voided, false)];
+      if (q.agent !== undefined) {
+        let agent: z.infer<typeof agentSchema>;
+        try {
+          agent = parseOr400(agentSchema, JSON.parse(q.agent), 'query.agent');
+        } catch (error) {
+          if (error instanceof HttpError) throw error;
+          throw badRequest('query.agent must be a JSON Agent.', [{ path: 'query.agent', message: 'invalid JSON' }]);
+        }
+        const user =
+          normalizeIssuer(agent.account.homePage) === platform.issuer ? await findUser(ctx.store.db, platform.id, agent.account.name) : undefined;
+        if (!user) {
+          res.json({ statements: [], more: '' });
+          return;
+        }
+        where.push(eq(xapiStatements.userId, user.id));
+      }
+      if (q.verb) where.push(eq(xapiStatements.verb, q.verb));
+      if (q.activity) where.push(eq(xapiStatements.objectId, q.activity));
+      if (q.since) where.push(gt(xapiStatements.stored, new Date(q.since)));
+      if (q.until) where.push(lte(xapiStatements.stored, new Date(q.until)));
+      if (q.cursor !== undefined) where.push(ascending ? gt(xapiStatements.seq, q.cursor) : lt(xapiStatements.seq, q.cursor));
+      const rows = await ctx.store.db
+        .select({ seq: xapiStatements.seq, statement: xapiStatements.statement })
+        .from(xapiStatements)
+        .where(and(...where))
+        .orderBy(ascending ? asc(xapiStatements.seq) : desc(xapiStatements.seq))
+        .limit(limit + 1);
+      const page = rows.slice(0, limit);
+      let more = '';
+      if (rows.length > limit) {
+        const params = new URLSearchParams();
+        for (const [k, v] of Object.entries(req.query)) if (k !== 'cursor' && typeof v === 'string') params.set(k, v);
+        params.set('cursor', String(page[page.length - 1]?.seq));
+        more = `/xapi/statements?${params.toString()}`;
+      }
+      res.setHeader('X-Experience-API-Consistent-Through', new Date().toISOString());
+      res.json({ statements: page.map((r) => r.statement), more });
+    }),
+  );
+  return router;
+}

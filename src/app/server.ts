@@ -1,0 +1,80 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Config } from '../config';
+import type { AppContext } from '../context';
+import { openStore } from '../db/store';
+import { createApp } from './http';
+import { createLogger, type Logger } from '../logger';
+import { startRetention } from '../privacy/retention';
+import { loadBundledReferentials } from '../referentials/catalogue';
+import { setBadgeIssuing } from '../coverage/badges';
+import { startCoverageWorker } from '../coverage/freshness';
+import { type OutboxWorker, startOutboxWorker } from '../forwarding/outbox';
+
+export interface RunningServer {
+  url: string;
+  app: Express;
+  ctx: AppContext;
+  /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function storeOptions(config: Config) {
+  return config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir };
+}
+
+/** Opens the store (migrations included), builds the app and listens. Used by `socle serve` and by tests. */
+export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const store = await openStore(storeOptions(config));
+  const ctx: AppContext = { config, store, logger };
+  let server: Server;
+  let app: Express;
+  try {
+    const started = performance.now();
+    const loaded = await loadBundledReferentials(store.db, logger);
+    logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
+    // coverage reads the catalogue (unless a test installed its own référentiels); badges follow the coverage
+    setBadgeIssuing({ config });
+    app = await createApp(ctx);
+    const listening = app;
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = listening.listen(config.port, '0.0.0.0');
+      s.once('listening', () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
+  const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
+  const retention = startRetention(ctx);
+  // Learners marked stale by a large mapping or policy change are recomputed in the background.
+  const coverageWorker = startCoverageWorker(ctx);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = 10_000) => {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
+      retention.stop();
+      await worker?.stop();
+      await coverageWorker.stop();
+      await store.close();
+    })();
+    return closing;
+  };
+  return { url, app, ctx, close };
+}

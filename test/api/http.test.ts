@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm';
+import { startTestServer, type TestServer } from '../support/app';
+import { drivers } from '../support/db';
+
+describe.each(drivers)('HTTP service on %s', (driver) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(driver);
+  });
+  afterAll(() => server?.destroy());
+
+  it('answers /health with the database status', async () => {
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await res.json()).toMatchObject({ status: 'ok', database: 'ok', driver });
+  });
+
+  it('keeps a well-formed incoming request id and replaces a malformed one', async () => {
+    const kept = await fetch(`${server.url}/health`, { headers: { 'X-Request-Id': 'moodle-42' } });
+    expect(kept.headers.get('x-request-id')).toBe('moodle-42');
+    const replaced = await fetch(`${server.url}/health`, { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    expect(replaced.headers.get('x-request-id')).not.toBe('bad id with spaces');
+  });
+
+  it('answers unknown routes with the stable JSON error shape', async () => {
+    const res = await fetch(`${server.url}/nothing-here`, { headers: { 'X-Request-Id': 'r-1' } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: { status: 404, code: 'not_found', message: 'No route for GET /nothing-here.', requestId: 'r-1' },
+    });
+  });
+});
+
+describe('HTTP service when the database is gone', () => {
+  it('answers /health 503 naming the database', async () => {
+    const server = await startTestServer('pglite');
+    try {
+      await server.ctx.store.close();
+      const res = await fetch(`${server.url}/health`);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { status: string; database: string };
+      expect(body.status).toBe('error');
+      expect(body.database).toMatch(/^unreachable/);
+    } finally {
+      await server.destroy().catch(() => undefined);
+    }
+  });
+});
+
+describe.each(drivers)('readiness and metrics on %s', (driver) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(driver);
+  });
+  afterAll(() => server?.destroy());
+
+  it('is ready when every migration of this build is applied', async () => {
+    const res = await fetch(`${server.url}/ready`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ready', migrations: { upToDate: true } });
+  });
+
+  it('is not ready when the database lacks the latest migration', async () => {
+    await server.ctx.store.db.execute(sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM drizzle.__drizzle_migrations)`);
+    const res = await fetch(`${server.url}/ready`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'not_ready', migrations: { upToDate: false } });
+  });
+
+  it('serves Prometheus metrics with request latency by route pattern', async () => {
+    await fetch(`${server.url}/health`);
+    await fetch(`${server.url}/no/such/page/42`);
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/socle_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} \d+/);
+    expect(text).toContain('route="unmatched",status="404"');
+    expect(text).not.toContain('/no/such/page/42');
+    expect(text).toContain('socle_process_resident_memory_bytes');
+  });
+});
