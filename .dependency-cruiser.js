@@ -34,7 +34,7 @@ module.exports = {
       severity: 'error',
       comment: 'src/domain/ imports only itself, zod and node:crypto.',
       from: { path: '^src/domain/' },
-      to: { pathNot: ['^src/domain/', '^node_modules/zod/', '^(node:)?crypto$'] },
+      to: { pathNot: ['^src/domain/', '(^|/)node_modules/zod/', '^(node:)?crypto$'] },
     },
     {
       name: 'entry-points-are-independent',
@@ -55,9 +55,17 @@ module.exports = {
     {
       name: 'infrastructure-imports-no-feature',
       severity: 'error',
-      from: { path: INFRA },
+      from: { path: INFRA, pathNot: '^src/context\\.ts$' },
       to: { path: [FEATURES, '^src/web/'] },
     },
+    {
+      name: 'context-imports-feature-types-only',
+      severity: 'error',
+      comment: 'src/context.ts names the services the context carries: types of the features, imported type-only.',
+      from: { path: '^src/context\\.ts$' },
+      to: { path: FEATURES, dependencyTypesNot: ['type-only'] },
+    },
+    { name: 'context-imports-no-web', severity: 'error', from: { path: '^src/context\\.ts$' }, to: { path: '^src/web/' } },
     {
       name: 'web-toolkit-imports-no-feature',
       severity: 'error',

@@ -7,7 +7,6 @@ import nock from 'nock';
 import { chromium } from 'playwright-core';
 import { createLogger } from '../src/logger';
 import { ensureCourse, findPlatform } from '../src/identity/records';
-import { setComplianceSource } from '../src/reports/source';
 import { startServer } from '../src/app/server';
 import { testConfig } from '../test/support/app';
 import { generatedRows } from '../test/support/compliance-rows';
@@ -16,9 +15,8 @@ import { SimulatedMoodle } from '../test/support/moodle';
 
 async function main() {
   const learners = Number(process.argv[2] ?? 20_000);
-  setComplianceSource(arraySource(generatedRows(learners)));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-shot-'));
-  const server = await startServer(testConfig({ dataDir }), createLogger('warn'));
+  const server = await startServer(testConfig({ dataDir }), { logger: createLogger('warn'), services: { compliance: arraySource(generatedRows(learners)) } });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--lang=fr-FR'],

@@ -17,12 +17,15 @@ import { Client } from 'pg';
 import { createApiToken } from '../src/identity/api-tokens';
 import { afterCompletionStatements } from '../src/coverage/freshness';
 import { recomputeAll } from '../src/coverage/recompute';
-import { referentialLookup, setReferentialLookup } from '../src/coverage/referentials';
+import { coverageDeps } from '../src/coverage/deps';
+import { memoised, type ReferentialSource } from '../src/coverage/referentials';
 import { type Database, openStore, queryRows } from '../src/db/store';
 import type { ReferentialVersion } from '../src/domain/coverage';
 import { ensureCourse, ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
+import { createContext } from '../src/app/context';
 import { startServer } from '../src/app/server';
+import type { Config } from '../src/config';
 import { prepareStatements, storeStatements } from '../src/xapi/ingest';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -92,9 +95,13 @@ async function main() {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
-  setReferentialLookup(async (id, version) => (id === referential.id && (version === undefined || version === referential.version) ? referential : undefined));
+  const referentials: ReferentialSource = () =>
+    memoised(async (id, version) => (id === referential.id && (version === undefined || version === referential.version) ? referential : undefined));
+  const config: Config = { port: 0, publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' };
   const store = await openStore({ databaseUrl });
   const db = store.db;
+  // the coverage rules alone (no badge issuing) over the bench's référentiel
+  const ctx = createContext(config, store, createLogger('silent'), { referentials, badges: undefined });
   try {
     print(`database ${name}; ${LEARNERS} learners, 40 activities, ~${(LEARNERS * EVENTS_PER_LEARNER).toLocaleString('en')} completion events`);
     const platform = await ensurePlatform(db, WWWROOT);
@@ -144,7 +151,7 @@ async function main() {
     print(`completion events: ${count?.n.toLocaleString('en')}`);
 
     // 1. full recompute
-    const full = await measure('full recompute', db, name, () => recomputeAll(db, referentialLookup(db)));
+    const full = await measure('full recompute', db, name, () => recomputeAll(db, coverageDeps(ctx, db)));
     const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
     print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
 
@@ -154,7 +161,7 @@ async function main() {
     const hook: number[] = [];
     for (const { id } of ids) {
       const t0 = performance.now();
-      await db.transaction((tx) => afterCompletionStatements(tx, platform.id, [id]));
+      await db.transaction((tx) => afterCompletionStatements(tx, coverageDeps(ctx, tx), platform.id, [id]));
       hook.push(performance.now() - t0);
     }
     hook.sort((a, b) => a - b);
@@ -176,7 +183,7 @@ async function main() {
         const body = Array.from({ length: size }, (_, i) => statement(1 + Math.floor(Math.random() * LEARNERS), 1000 + ((b + i) % 20), b * 60 + i));
         const prepared = prepareStatements(body, platform, authority, new Date());
         const t0 = performance.now();
-        await storeStatements(db, platform, prepared);
+        await storeStatements(db, ctx, platform, prepared);
         withHook.push((performance.now() - t0) / size);
       }
       withHook.sort((a, b) => a - b);
@@ -184,10 +191,7 @@ async function main() {
     }
 
     // 3. reads through the HTTP API on loopback
-    const server = await startServer(
-      { port: 0, publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' },
-      createLogger('silent'),
-    );
+    const server = await startServer(config, { logger: createLogger('silent'), services: { referentials } });
     try {
       const { token } = await createApiToken(db, { name: 'bench', role: 'admin', platformId: null });
       const headers = { authorization: `Bearer ${token}` };

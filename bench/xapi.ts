@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   const config = loadConfig({ DATABASE_URL: url.toString(), LTI_KEY: 'bench-lti-key-0123456789abcdef0123456789', PORT: '0', LOG_LEVEL: 'silent' });
-  const server = await startServer(config, createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent'));
+  const server = await startServer(config, { logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') });
   const lrs = await startFakeLrs();
   try {
     await ensurePlatform(server.ctx.store.db, ISSUER);

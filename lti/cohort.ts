@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { AppContext } from '../src/context';
 import { ltiCourseServices } from '../src/db/schema';
 import { CoverageNotFound } from '../src/coverage/read';
-import { referentialLookup } from '../src/coverage/referentials';
+import { coverageDeps } from '../src/coverage/deps';
 import { type Cohort, type CohortLearner, displayName, loadCohort, type SortDir, type SortKey, sortLearners } from '../src/gradebook/cohort';
 import { publishCourse } from '../src/gradebook/publish';
 import { asyncHandler, HttpError, parseOr400 } from '../src/web/http';
@@ -128,7 +128,7 @@ function courseOf(s: LtiSession): Course {
 
 async function cohortOf(ctx: AppContext, s: LtiSession, course: Course): Promise<Cohort | undefined> {
   try {
-    return await loadCohort(ctx.store.db, referentialLookup(ctx.store.db), s.platform, course);
+    return await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), s.platform, course);
   } catch (error) {
     if (error instanceof CoverageNotFound) return undefined;
     throw error;

@@ -313,7 +313,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       const { s, course } = ownCourse(req);
       const body = parseOr400(mappingBody, req.body, 'body');
       const referential = await requireReferential(ctx, course);
-      const saved = await replaceMapping(db(), {
+      const saved = await replaceMapping(db(), ctx, {
         course,
         referential,
         entries: body.entries.map((e) => ({ activityIri: e.activityIri, competencyKey: e.competencyKey, minutes: e.hours })),
@@ -378,7 +378,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       let saved;
       if (!problems.length) {
         try {
-          saved = await saveActivityPairs(db(), { course, referential, activityIri: activity.iri, pairs, actor: actorOf(s) });
+          saved = await saveActivityPairs(db(), ctx, { course, referential, activityIri: activity.iri, pairs, actor: actorOf(s) });
         } catch (error) {
           if (!(error instanceof MappingRequestError)) throw error;
           // Indexes of `pairs` are those of the row's non-empty lines, in order.
@@ -499,7 +499,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         throw badRequest('Send the CSV file as text/csv, or as the field "file" of a multipart form.', [{ path: 'body', message: 'no CSV file' }]);
       }
       try {
-        const saved = await importMapping(db(), { course, referential, text, actor: actorOf(s) });
+        const saved = await importMapping(db(), ctx, { course, referential, text, actor: actorOf(s) });
         if (isHtmx(req)) {
           await sectionFragment(ctx, req, res, course, { message: 'mapping.imported', count: saved.entries.length, target: 'import' });
           return;
@@ -520,7 +520,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       const body = parseOr400(copyBody, req.body, 'body');
       const referential = await requireReferential(ctx, course);
       try {
-        const result = await copyMapping(db(), { course, fromCourseId: body.fromCourseId, referential, actor: actorOf(s) });
+        const result = await copyMapping(db(), ctx, { course, fromCourseId: body.fromCourseId, referential, actor: actorOf(s) });
         if (isHtmx(req)) {
           await sectionFragment(ctx, req, res, course, {
             message: 'mapping.copied',

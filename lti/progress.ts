@@ -9,7 +9,7 @@ import { type CredentialSummary, listCredentials } from '../src/badges/credentia
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
 import { CoverageNotFound, learnerView } from '../src/coverage/read';
-import { referentialLookup } from '../src/coverage/referentials';
+import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
 import type { Course, Platform, User } from '../src/identity/records';
 import { addTexts, type Locale } from '../src/web/i18n';
@@ -113,13 +113,13 @@ export async function learnerProgress(
   ctx: AppContext,
   session: { platform: Platform; user: User; course: Course | undefined },
 ): Promise<ReferentialSection[]> {
-  const lookup = referentialLookup(ctx.store.db);
+  const deps = coverageDeps(ctx, ctx.store.db);
   const credentials = await listCredentials(ctx.store.db, ctx, session.user.id);
   const sections: ReferentialSection[] = [];
   for (const id of await referentialIds(ctx, session.user, session.course)) {
     let view: View;
     try {
-      view = await learnerView(ctx.store.db, lookup, session.platform, session.user, id);
+      view = await learnerView(ctx.store.db, deps, session.platform, session.user, id);
     } catch (error) {
       if (error instanceof CoverageNotFound) continue;
       throw error;

@@ -7,7 +7,7 @@ import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
 import { reportFilters } from '../src/reports/source';
-import { complianceSource, summarizeDomains } from '../src/reports/source';
+import { summarizeDomains } from '../src/reports/source';
 import '../src/web/texts/reports';
 
 const REPORTS_BASE = '/lti/api/reports';
@@ -23,7 +23,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
   const limited = p.courses !== 'all';
   const visibleCourses = p.courses === 'all' ? allCourses : allCourses.filter((c) => p.courses.includes(c.contextId));
   const query = { platformId: p.platformId, filters: limited ? { courses: p.courses as string[] } : {} };
-  const source = complianceSource();
+  const source = ctx.compliance;
   let learners = 0;
   let compliant = 0;
   async function* counted() {

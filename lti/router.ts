@@ -321,7 +321,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
             title: 'Socle',
             text: 'Formation socle au numérique en santé : mes heures validées',
             url: `${base}/launch`,
-            lineItem: { scoreMaximum: await scoreMaximumOf(ctx.store.db, s.course), label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
+            lineItem: { scoreMaximum: await scoreMaximumOf(ctx.referentials(ctx.store.db), s.course), label: LINE_ITEM_LABEL, resourceId: LINE_ITEM_TAG, tag: LINE_ITEM_TAG },
           },
         ],
         { message: 'Socle ajouté' },

@@ -1,8 +1,7 @@
 import { Provider, type ProviderInstance } from 'ltijs';
 import type { AppContext } from '../src/context';
-import type { Executor } from '../src/db/store';
 import { hours } from '../src/coverage/read';
-import { referentialLookup } from '../src/coverage/referentials';
+import type { ReferentialLookup } from '../src/coverage/referentials';
 import { PgLtiDatabase } from './plugin';
 import { LTI_BASE } from './registration';
 
@@ -14,11 +13,11 @@ export const DEFAULT_SCORE_MAXIMUM = 28;
 
 /** The line item's maximum: the required hours of the course's référentiel when known, else the standard 28 h. */
 export async function scoreMaximumOf(
-  ex: Executor,
+  lookup: ReferentialLookup,
   course: { referentialId: string | null; referentialVersion: string | null } | undefined,
 ): Promise<number> {
   if (!course?.referentialId) return DEFAULT_SCORE_MAXIMUM;
-  const referential = await referentialLookup(ex)(course.referentialId, course.referentialVersion ?? undefined);
+  const referential = await lookup(course.referentialId, course.referentialVersion ?? undefined);
   if (!referential?.requiredMinutes) return DEFAULT_SCORE_MAXIMUM;
   return hours(referential.requiredMinutes) ?? DEFAULT_SCORE_MAXIMUM;
 }

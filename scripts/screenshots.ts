@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import nock from 'nock';
 import { grantManualCredit } from '../src/coverage/credits';
-import { referentialLookup } from '../src/coverage/referentials';
+import { coverageDeps } from '../src/coverage/deps';
 import { ensurePlatform, findCourse, findUser } from '../src/identity/records';
 import { saveMapping } from '../src/mapping/service';
 import { getReferential } from '../src/referentials/catalogue';
@@ -46,7 +46,7 @@ async function main() {
     const course = await findCourse(db, platform.id, '2');
     const referential = await getReferential(db, 'socle-sante-niveaux-4-8');
     if (!course || !referential) throw new Error('no course or référentiel');
-    await saveMapping(db, {
+    await saveMapping(db, server.ctx, {
       courseId: course.id,
       referential,
       activityIris: new Set(activities.map((a) => iri(a.cmid))),
@@ -70,7 +70,7 @@ async function main() {
     const user = await findUser(db, platform.id, '4');
     if (!user) throw new Error('no learner 4');
     await db.transaction((tx) =>
-      grantManualCredit(tx, referentialLookup(), {
+      grantManualCredit(tx, coverageDeps(server.ctx, tx), {
         platformId: platform.id,
         userId: user.id,
         referentialId: referential.id,

@@ -1,9 +1,24 @@
+import type { BadgeIssuing } from './badges/credentials';
 import type { Config } from './config';
+import type { ReferentialSource } from './coverage/referentials';
 import type { Store } from './db/store';
 import type { Logger } from './logger';
+import type { ComplianceSource } from './reports/source';
 
-/** What every adapter (HTTP routes, CLI commands, workers) is given: configuration, store and logger. */
-export interface AppContext {
+/** What a context provides besides configuration, store and logger; `createContext` gives the defaults, tests their own. */
+export interface Services {
+  /** The time of the process (badge issue and revocation dates). */
+  clock: () => Date;
+  /** Where a unit of work looks up référentiel versions: `referentials(ex)` is its memoised lookup on `ex`. */
+  referentials: ReferentialSource;
+  /** What badge issuing needs; undefined: contexts for the rules only, where nothing is issued or revoked. */
+  badges: BadgeIssuing | undefined;
+  /** The learners' figures reports are made of. */
+  compliance: ComplianceSource;
+}
+
+/** What every adapter (HTTP routes, CLI commands, workers) is given: configuration, store, logger and the services. */
+export interface AppContext extends Services {
   config: Config;
   store: Store;
   logger: Logger;

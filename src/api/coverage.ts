@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context';
-import { referentialLookup } from '../coverage/referentials';
+import { coverageDeps } from '../coverage/deps';
 import { CoverageNotFound, courseView, learnerView, MAX_PAGE } from '../coverage/read';
 import { findCourse, findPlatform, findUser } from '../identity/records';
 import { asyncHandler, badRequest, notFound, parseOr400 } from '../web/http';
@@ -44,19 +44,19 @@ export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Rout
       const platform = await findPlatform(db, q.platform);
       if (!platform) throw notFound(`No platform ${q.platform}.`);
       await authorize(db, principal, { platformId: platform.id });
-      const lookup = referentialLookup(db);
+      const deps = coverageDeps(ctx, db);
       try {
         if (q.user !== undefined) {
           const user = await findUser(db, platform.id, q.user);
           if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
           await authorize(db, principal, { platformId: platform.id, userId: user.id });
-          res.json(await learnerView(db, lookup, platform, user, q.referential as string, q.version));
+          res.json(await learnerView(db, deps, platform, user, q.referential as string, q.version));
           return;
         }
         const course = await findCourse(db, platform.id, q.context as string);
         if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
         await authorize(db, principal, { platformId: platform.id, courseId: course.id });
-        res.json(await courseView(db, lookup, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
+        res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
       } catch (error) {
         if (error instanceof CoverageNotFound) throw notFound(`${error.message}.`);
         throw error;

@@ -152,7 +152,7 @@ export function sessionReportRoutes(ctx: AppContext, wake: () => void, principal
     asyncHandler(async (req, res) => {
       const p = await principalOf(req);
       const filters = scopeFilters(p, queryFilters(req.query));
-      res.json(await indicatorsOf(ctx.store.db, { platformId: p.platformId, filters }));
+      res.json(await indicatorsOf(ctx.store.db, ctx.compliance, { platformId: p.platformId, filters }));
     }),
   );
   return router;
@@ -203,7 +203,7 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
       const issuer = typeof req.query.platform === 'string' ? req.query.platform : undefined;
       const p = await tokenPrincipal(ctx, req, issuer);
       const filters = queryFilters({ ...req.query, platform: undefined });
-      res.json(await indicatorsOf(ctx.store.db, { platformId: p.platformId, filters }));
+      res.json(await indicatorsOf(ctx.store.db, ctx.compliance, { platformId: p.platformId, filters }));
     }),
   );
   router.get(

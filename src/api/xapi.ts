@@ -81,7 +81,7 @@ export function xapiRouter(ctx: AppContext): Router {
         throw badRequest('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
-      const result = await storeStatements(ctx.store.db, platform, prepared);
+      const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
       statementsReceived.inc(result.stored);
       res.status(200).json(result.ids);
     }),
@@ -97,7 +97,7 @@ export function xapiRouter(ctx: AppContext): Router {
         throw badRequest('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
-      const result = await storeStatements(ctx.store.db, platform, prepared);
+      const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
       statementsReceived.inc(result.stored);
       res.status(204).end();
     }),

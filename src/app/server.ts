@@ -2,13 +2,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from '../config';
-import type { AppContext } from '../context';
+import type { AppContext, Services } from '../context';
 import { openStore } from '../db/store';
+import { createContext } from './context';
 import { createApp } from './http';
 import { createLogger, type Logger } from '../logger';
 import { startRetention } from '../privacy/retention';
 import { loadBundledReferentials } from '../referentials/catalogue';
-import { setBadgeIssuing } from '../coverage/badges';
 import { startCoverageWorker } from '../coverage/freshness';
 import { type OutboxWorker, startOutboxWorker } from '../forwarding/outbox';
 
@@ -24,18 +24,23 @@ export function storeOptions(config: Config) {
   return config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir };
 }
 
+export interface ServerOptions {
+  logger?: Logger;
+  /** Replace the context's default services (see createContext). */
+  services?: Partial<Services>;
+}
+
 /** Opens the store (migrations included), builds the app and listens. Used by `socle serve` and by tests. */
-export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(storeOptions(config));
-  const ctx: AppContext = { config, store, logger };
+  const ctx = createContext(config, store, logger, options.services);
   let server: Server;
   let app: Express;
   try {
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
-    // coverage reads the catalogue (unless a test installed its own référentiels); badges follow the coverage
-    setBadgeIssuing({ config });
     app = await createApp(ctx);
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {

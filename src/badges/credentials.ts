@@ -54,6 +54,9 @@ export function achievementJsonOf(row: AchievementRow, publicUrl: string) {
   return achievementJson(row, publicUrl);
 }
 
+/** What issuing needs: the public URL (the credentials' ids) and the key sealing secret, from the configuration. */
+export type BadgeIssuing = { config: Config };
+
 export interface IssueInput {
   userId: number;
   referential: ReferentialInput;
@@ -85,7 +88,7 @@ export function identityHash(value: string, salt: string): string {
  * Idempotent: while the learner holds an active credential for the achievement, that one is returned. Call it in
  * the transaction that records what earned it.
  */
-export async function issueCredential(ex: Executor, ctx: { config: Config }, input: IssueInput): Promise<IssueResult> {
+export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: IssueInput): Promise<IssueResult> {
   const referential = referentialInputSchema.parse(input.referential);
   if (!Number.isInteger(input.creditsEarnedMinutes) || input.creditsEarnedMinutes < 0) {
     throw new BadgeError(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);

@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { createApiToken, listApiTokens, revokeApiToken } from '../identity/api-tokens';
 import { findPlatform } from '../identity/records';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 const tokenName = z.string().regex(/^[\w.-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_" or "-"');
 
-export function registerApiTokens(program: Command): void {
+export function registerApiTokens(program: Command, withContext: WithContext): void {
   const tokens = program.command('api-tokens').description('API tokens for machine callers of /api/v1 (sent as Authorization: Bearer)');
   tokens
     .command('create')

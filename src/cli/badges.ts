@@ -5,10 +5,10 @@ import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
 import { verifyWithSocle } from '../badges/service';
 import { auditEvents } from '../db/schema';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 /** `socle badges …`: verify a badge file, revoke a credential, rotate and list the issuer's signing keys. */
-export function registerBadges(program: Command): void {
+export function registerBadges(program: Command, withContext: WithContext): void {
   const badges = program.command('badges').description('Open Badges 3.0: verify, revoke, issuer keys');
 
   badges

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { CreditError, grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
 import { recomputeAll } from '../coverage/recompute';
-import { referentialLookup } from '../coverage/referentials';
+import { coverageDeps } from '../coverage/deps';
 import { findPlatform, findUser } from '../identity/records';
 import type { Executor } from '../db/store';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 async function platformOf(ex: Executor, issuer: string) {
   const platform = await findPlatform(ex, issuer);
@@ -15,7 +15,7 @@ async function platformOf(ex: Executor, issuer: string) {
 const hoursText = (minutes: number) => `${(minutes / 60).toLocaleString('fr-FR', { maximumFractionDigits: 2 })} h`;
 
 /** `socle credits grant|revoke|list` and `socle coverage recompute`. */
-export function registerCoverage(program: Command): void {
+export function registerCoverage(program: Command, withContext: WithContext): void {
   const credits = program.command('credits').description('manual credits (recognition of prior learning, face-to-face attendance)');
   credits
     .command('grant')
@@ -32,13 +32,13 @@ export function registerCoverage(program: Command): void {
       const minutes = hoursToMinutes(opts.hours);
       if (minutes === undefined || minutes <= 0) throw new CliError(`--hours: expected a positive number of hours such as 2 or 1,5, got "${opts.hours}"`);
       if (!opts.justification.trim()) throw new CliError('--justification: a manual credit needs a justification');
-      const record = await withContext(({ store }) =>
-        store.db.transaction(async (tx) => {
+      const record = await withContext((ctx) =>
+        ctx.store.db.transaction(async (tx) => {
           const platform = await platformOf(tx, opts.platform);
           const user = await findUser(tx, platform.id, opts.user);
           if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
           try {
-            return await grantManualCredit(tx, referentialLookup(tx), {
+            return await grantManualCredit(tx, coverageDeps(ctx, tx), {
               platformId: platform.id,
               userId: user.id,
               referentialId: opts.referential,
@@ -62,8 +62,8 @@ export function registerCoverage(program: Command): void {
     .option('--reason <text>', 'why it is revoked')
     .action(async (id: string, opts: { reason?: string }) => {
       if (!/^\d+$/.test(id)) throw new CliError(`id: expected the credit number shown by socle credits list, got "${id}"`);
-      const record = await withContext(({ store }) =>
-        store.db.transaction((tx) => revokeManualCredit(tx, referentialLookup(tx), { id: Number(id), actor: 'cli', reason: opts.reason })),
+      const record = await withContext((ctx) =>
+        ctx.store.db.transaction((tx) => revokeManualCredit(tx, coverageDeps(ctx, tx), { id: Number(id), actor: 'cli', reason: opts.reason })),
       );
       if (!record) throw new CliError(`no active manual credit ${id}`);
       output({ revoked: record.id }, false, () => `Revoked manual credit ${record.id}.`);
@@ -97,9 +97,9 @@ export function registerCoverage(program: Command): void {
     .option('--platform <issuer>', 'only this platform')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { platform?: string; json?: boolean }) => {
-      const result = await withContext(async ({ store }) => {
-        const platformId = opts.platform ? (await platformOf(store.db, opts.platform)).id : undefined;
-        return recomputeAll(store.db, referentialLookup(store.db), {
+      const result = await withContext(async (ctx) => {
+        const platformId = opts.platform ? (await platformOf(ctx.store.db, opts.platform)).id : undefined;
+        return recomputeAll(ctx.store.db, coverageDeps(ctx, ctx.store.db), {
           platformId,
           onProgress: (p) => process.stderr.write(`${p.platform}: ${p.learners}/${p.total} learners\n`),
         });

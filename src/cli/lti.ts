@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type PlatformAdmin, RegistrationError, withPlatformAdmin } from '../app/platforms';
 import { toolConfig } from '../lms/tool-config';
 import { loadConfig } from '../config';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 const url = (name: string) =>
   z.string({ error: `--${name} is required` }).refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), `--${name}: expected an http(s) URL`);
@@ -26,21 +26,23 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   return result.data;
 }
 
-async function withLti<T>(run: (admin: PlatformAdmin) => Promise<T>) {
-  return withContext(async (ctx) => {
-    try {
-      return await withPlatformAdmin(ctx, run);
-    } catch (error) {
-      if (error instanceof RegistrationError) throw new CliError(error.message);
-      throw error;
-    }
-  });
+function ltiAdmin(withContext: WithContext) {
+  return <T>(run: (admin: PlatformAdmin) => Promise<T>) =>
+    withContext(async (ctx) => {
+      try {
+        return await withPlatformAdmin(ctx, run);
+      } catch (error) {
+        if (error instanceof RegistrationError) throw new CliError(error.message);
+        throw error;
+      }
+    });
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** `socle platforms add|list|activate|deactivate|remove` and `socle lti config`. */
-export function registerLtiCommands(program: Command): void {
+export function registerLtiCommands(program: Command, withContext: WithContext): void {
+  const withLti = ltiAdmin(withContext);
   const platforms = program.command('platforms').description('LTI 1.3 platforms (Moodle sites) allowed to launch Socle');
 
   platforms

@@ -3,7 +3,8 @@ import { ConfigError } from '../config';
 import { StoreError } from '../db/store';
 import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
-import { CliError, type CommandModule } from './command';
+import type { Services } from '../context';
+import { CliError, type CommandModule, contextOpener } from './command';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerMappings } from './mappings';
@@ -16,19 +17,20 @@ import { registerCoverage } from './coverage';
 
 const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings];
 
-export function buildProgram(): Command {
+export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')
     .description('Socle: LTI 1.3 tool and xAPI bridge for the formation socle au numérique en santé')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of modules) register(program);
+  const withContext = contextOpener(services);
+  for (const register of modules) register(program, withContext);
   return program;
 }
 
 /** Entry point of `socle`: known errors print one line and exit 1; usage errors exit 2. */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], services: Partial<Services> = {}): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(services).parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : 2;

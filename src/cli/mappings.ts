@@ -8,7 +8,7 @@ import { courseReferential, exportMapping, findReferentialChoice, importMapping,
 import { refreshActivities } from '../mapping/service';
 import { loadBundledReferentials } from '../referentials/catalogue';
 import { sealSecret } from '../secrets';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 const issuer = z
   .string({ error: '--issuer is required' })
@@ -52,7 +52,7 @@ const courseOptions = z.object({ platform: issuer, context: z.string({ error: '-
  * `socle platforms set-webservice`, `socle courses set-referential`, `socle mappings import|export`: the admin side
  * of the teacher's mapping screen.
  */
-export function registerMappings(program: Command): void {
+export function registerMappings(program: Command, withContext: WithContext): void {
   const platforms =
     program.commands.find((c) => c.name() === 'platforms') ?? program.command('platforms').description('LTI 1.3 platforms (Moodle sites)');
   platforms
@@ -184,7 +184,7 @@ export function registerMappings(program: Command): void {
         // The file's activities must be the course's: read them from Moodle first when Socle has a token.
         const refreshed = await refreshActivities(ctx.store.db, { course, issuer: normalizeIssuer(o.platform), ltiKey: ctx.config.ltiKey });
         if (refreshed.warning) process.stderr.write(`warning: activities not refreshed from Moodle: ${refreshed.warning}\n`);
-        return importMapping(ctx.store.db, { course, referential, text, actor: 'cli' }).catch((error: unknown) => {
+        return importMapping(ctx.store.db, ctx, { course, referential, text, actor: 'cli' }).catch((error: unknown) => {
           throw asCli(error);
         });
       });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { retentionCutoff } from '../privacy/retention';
 import { eraseLearner, exportLearner, PrivacyError, purgeOlderThan } from '../privacy/service';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 async function orCliError<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -16,7 +16,7 @@ async function orCliError<T>(run: () => Promise<T>): Promise<T> {
 
 const years = z.coerce.number().int().min(1).max(50);
 
-export function registerPrivacy(program: Command): void {
+export function registerPrivacy(program: Command, withContext: WithContext): void {
   const privacy = program.command('privacy').description("GDPR: a learner's data, its erasure, and retention");
   privacy
     .command('export')

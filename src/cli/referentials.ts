@@ -10,8 +10,9 @@ import {
   saveReferential,
 } from '../referentials/catalogue';
 import { formatMinutes, type Referential } from '../domain/referential';
+import type { AppContext } from '../context';
 import { EXPORT_FORMATS, type ExportFormat, exportReferential, parseReferentialFile } from '../referentials/transfer';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
 function showHuman(ref: Referential, versions: string[]): string {
   const lines = [
@@ -36,7 +37,7 @@ function showHuman(ref: Referential, versions: string[]): string {
   return lines.join('\n');
 }
 
-async function find(ctx: Parameters<Parameters<typeof withContext>[0]>[0], id: string, version?: string) {
+async function find(ctx: AppContext, id: string, version?: string) {
   const ref = await getReferential(ctx.store.db, id, version);
   if (!ref) {
     const versions = await listVersions(ctx.store.db, id);
@@ -49,7 +50,7 @@ async function find(ctx: Parameters<Parameters<typeof withContext>[0]>[0], id: s
   return ref;
 }
 
-export function registerReferentials(program: Command): void {
+export function registerReferentials(program: Command, withContext: WithContext): void {
   const group = program.command('referentials').description('the référentiels of competencies and hours (list, show, export, import)');
 
   group

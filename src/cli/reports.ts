@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
 import { findPlatform } from '../identity/records';
-import { type ComplianceQuery, complianceSource, parseReferentialOption, reportFilters } from '../reports/source';
-import { CliError, withContext } from './command';
+import { type ComplianceQuery, parseReferentialOption, reportFilters } from '../reports/source';
+import { CliError, type WithContext } from './command';
 
 interface CommonOptions {
   platform: string;
@@ -80,7 +80,7 @@ function withFilters(cmd: Command): Command {
     .requiredOption('--out <file>', 'where to write');
 }
 
-export function registerReports(program: Command): void {
+export function registerReports(program: Command, withContext: WithContext): void {
   const report = program.command('report').description('hour-compliance reports, attestations and programme indicators (personal data: audited)');
 
   withFilters(report.command('compliance').description('the compliance report: one row per learner, non-compliant first'))
@@ -94,10 +94,10 @@ export function registerReports(program: Command): void {
       const { writeCompliancePdf } = await import('../reports/compliance-pdf');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
-        const meta = await reportMetaOf(ctx.store.db, query).catch((error: Error) => {
+        const meta = await reportMetaOf(ctx.store.db, ctx.compliance, query).catch((error: Error) => {
           throw new CliError(error.message);
         });
-        const source = complianceSource();
+        const source = ctx.compliance;
         const total = await source.count(ctx.store.db, query);
         const onProgress = progressReporter('rows', total);
         const rows = source.rows(ctx.store.db, query);
@@ -119,7 +119,7 @@ export function registerReports(program: Command): void {
       const { writeAttestationsZip } = await import('../reports/attestation');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
-        const total = await complianceSource().count(ctx.store.db, query);
+        const total = await ctx.compliance.count(ctx.store.db, query);
         const onProgress = progressReporter('attestations', total);
         let count = 0;
         const bytes = await toFile(opts.out, async (out) => {
@@ -138,8 +138,8 @@ export function registerReports(program: Command): void {
       const { indicatorsOf, writeIndicators } = await import('../reports/service');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
-        const total = await complianceSource().count(ctx.store.db, query);
-        const ind = await indicatorsOf(ctx.store.db, query, progressReporter('learners', total));
+        const total = await ctx.compliance.count(ctx.store.db, query);
+        const ind = await indicatorsOf(ctx.store.db, ctx.compliance, query, progressReporter('learners', total));
         const format = opts.format === 'csv' ? 'csv-excel' : opts.format === 'csv-rfc4180' ? 'csv' : opts.format;
         const bytes = await toFile(opts.out, (out) => writeIndicators(ind, format, out));
         await audit(ctx, `indicators ${opts.format}`, query, opts.out);

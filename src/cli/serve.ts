@@ -10,7 +10,7 @@ export function registerServe(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const server = await startServer(config, logger);
+      const server = await startServer(config, { logger });
       const database =
         server.ctx.store.driver === 'pglite'
           ? `embedded PGlite at ${server.ctx.store.location}`

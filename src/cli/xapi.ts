@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { outboxStatus, retryDead } from '../forwarding/outbox';
 import { createXapiKey, listXapiKeys, revokeXapiKey, XapiKeyError } from '../xapi/keys';
-import { CliError, output, withContext } from './command';
+import { CliError, output, type WithContext } from './command';
 
-export function registerXapi(program: Command): void {
+export function registerXapi(program: Command, withContext: WithContext): void {
   const keys = program.command('xapi-keys').description("credentials for a platform's xAPI emitter (Moodle logstore_xapi) to POST to /xapi/statements");
   keys
     .command('create')

@@ -4,32 +4,16 @@
  * status becomes complete, gets its Open Badges credential (idempotent, `earned` statement queued in the xAPI
  * outbox); an active credential whose achievement is no longer met is revoked with the reason.
  *
- * Issuing needs the public URL and the key sealing secret: the process installs them with `setBadgeIssuing` (the
- * server at start, the CLI's `withContext`). Without them (unit tests of the rules), nothing is issued or revoked.
+ * Issuing needs the public URL and the key sealing secret: the context's `badges` (the server's and the CLI's
+ * carry them). Without them (contexts for the rules only), nothing is issued or revoked.
  */
 import { sql } from 'drizzle-orm';
-import type { Config } from '../config';
 import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
 import { achievementDefinition, achievementPath, formatMinutes, type ReferentialInput, urls } from '../badges/achievements';
-import { issueCredential, revokeCredential } from '../badges/credentials';
+import { type BadgeIssuing, issueCredential, revokeCredential } from '../badges/credentials';
 import { buildBadgeEarnedStatement } from '../forwarding/emit';
 import { enqueueStatements } from '../forwarding/outbox';
-
-export type BadgeIssuing = { config: Config };
-
-let issuing: BadgeIssuing | undefined;
-
-/** Installs (or with undefined removes) what issuing needs. Returns the previous setting. */
-export function setBadgeIssuing(value: BadgeIssuing | undefined): BadgeIssuing | undefined {
-  const previous = issuing;
-  issuing = value;
-  return previous;
-}
-
-export function badgeIssuing(): BadgeIssuing | undefined {
-  return issuing;
-}
 
 /** The référentiel as the badge module needs it, from a computed coverage (same codes, titles and minutes). */
 export function referentialOf(c: LearnerCoverage): ReferentialInput {
@@ -143,7 +127,7 @@ export async function planBadges(
 }
 
 /** Carries out a plan in the caller's transaction: revocations, then credentials and their `earned` statements. */
-export async function applyBadges(ex: Executor, setting: BadgeIssuing, plan: BadgePlan, now = new Date()): Promise<{ issued: number; revoked: number }> {
+export async function applyBadges(ex: Executor, setting: BadgeIssuing, plan: BadgePlan, now: Date): Promise<{ issued: number; revoked: number }> {
   let revoked = 0;
   for (const r of plan.revoke) {
     const done = await revokeCredential(ex, r.id, r.reason, now);

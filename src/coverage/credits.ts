@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { auditEvents, manualCredits } from '../db/schema';
 import type { Executor } from '../db/store';
 import { refreshLearners } from './engine';
-import { type ReferentialLookup } from './referentials';
+import type { CoverageDeps } from './deps';
 
 export type ManualCreditRecord = typeof manualCredits.$inferSelect;
 
@@ -37,14 +37,14 @@ export function hoursToMinutes(value: string): number | undefined {
   return Math.round(Number(value.trim().replace(',', '.')) * 60);
 }
 
-export async function grantManualCredit(ex: Executor, lookup: ReferentialLookup, input: z.input<typeof grantSchema>): Promise<ManualCreditRecord> {
+export async function grantManualCredit(ex: Executor, deps: CoverageDeps, input: z.input<typeof grantSchema>): Promise<ManualCreditRecord> {
   const parsed = grantSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new CreditError(issue?.message ?? 'invalid credit', String(issue?.path[0] ?? 'credit'));
   }
   const g = parsed.data;
-  const referential = await lookup(g.referentialId, g.referentialVersion);
+  const referential = await deps.lookup(g.referentialId, g.referentialVersion);
   if (!referential) {
     throw new CreditError(`no référentiel ${g.referentialId}${g.referentialVersion ? ` version ${g.referentialVersion}` : ''}`, 'referential', 404);
   }
@@ -75,14 +75,14 @@ export async function grantManualCredit(ex: Executor, lookup: ReferentialLookup,
     subject: `user:${g.userId}`,
     after: { id: record.id, referential: `${record.referentialId}@${record.referentialVersion}`, competencyKey: record.competencyKey, minutes: record.minutes, justification: record.justification },
   });
-  await refreshLearners(ex, lookup, g.platformId, [g.userId]);
+  await refreshLearners(ex, deps, g.platformId, [g.userId]);
   return record;
 }
 
 /** Revokes an active credit; undefined when there is none with this id (on this platform when given). */
 export async function revokeManualCredit(
   ex: Executor,
-  lookup: ReferentialLookup,
+  deps: CoverageDeps,
   input: { id: number; actor: string; reason?: string; platformId?: number },
 ): Promise<ManualCreditRecord | undefined> {
   const conditions = [eq(manualCredits.id, input.id), isNull(manualCredits.revokedAt)];
@@ -100,7 +100,7 @@ export async function revokeManualCredit(
     before: { id: record.id, competencyKey: record.competencyKey, minutes: record.minutes },
     after: { reason: input.reason ?? null },
   });
-  await refreshLearners(ex, lookup, record.platformId, [record.userId]);
+  await refreshLearners(ex, deps, record.platformId, [record.userId]);
   return record;
 }
 

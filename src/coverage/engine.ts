@@ -19,7 +19,8 @@ import {
 } from '../domain/coverage';
 import { type Executor, queryRows } from '../db/store';
 import { queueScorePublications } from './score-queue';
-import { applyBadges, badgeIssuing, planBadges } from './badges';
+import { applyBadges, planBadges } from './badges';
+import type { CoverageDeps } from './deps';
 import { type ReferentialLookup, versionKey } from './referentials';
 
 export interface MappingRow {
@@ -238,13 +239,14 @@ export interface StoredDomain {
  */
 export async function writeCoverage(
   ex: Executor,
+  deps: Pick<CoverageDeps, 'badges' | 'clock'>,
   platformId: number,
   userIds: readonly number[],
   coverages: readonly { userId: number; coverage: LearnerCoverage }[],
 ): Promise<void> {
   if (userIds.length === 0) return;
   // badges follow the coverage in this transaction (planned against the coverage stored until now)
-  const setting = badgeIssuing();
+  const setting = deps.badges;
   const plan = setting ? await planBadges(ex, userIds, coverages) : undefined;
   const rows = coverages.map(({ userId, coverage: c }) => ({
     user_id: userId,
@@ -279,13 +281,13 @@ export async function writeCoverage(
       required_minutes = excluded.required_minutes, credited_minutes = excluded.credited_minutes,
       validated_minutes = excluded.validated_minutes, covered_competencies = excluded.covered_competencies,
       total_competencies = excluded.total_competencies, status = excluded.status, domains = excluded.domains, computed_at = now()`);
-  if (setting && plan && (plan.issue.length || plan.revoke.length)) await applyBadges(ex, setting, plan);
+  if (setting && plan && (plan.issue.length || plan.revoke.length)) await applyBadges(ex, setting, plan, deps.clock());
 }
 
 /** Recomputes and stores the coverage of these learners of one platform from their facts. Returns the référentiels not found. */
 export async function refreshLearners(
   ex: Executor,
-  lookup: ReferentialLookup,
+  deps: CoverageDeps,
   platformId: number,
   userIds: readonly number[],
 ): Promise<{ missing: string[] }> {
@@ -294,7 +296,7 @@ export async function refreshLearners(
   const facts = await loadFacts(ex, { userIds: unique });
   const courseIds = new Set<number>();
   for (const f of facts.values()) for (const e of f.events) courseIds.add(e.courseId);
-  const rules = await loadVersionRules(ex, lookup, platformId, [...courseIds]);
+  const rules = await loadVersionRules(ex, deps.lookup, platformId, [...courseIds]);
   const coverages: { userId: number; coverage: LearnerCoverage }[] = [];
   for (const [userId, f] of facts) {
     for (const coverage of await learnerCoverages(rules, f)) coverages.push({ userId, coverage });
@@ -304,7 +306,7 @@ export async function refreshLearners(
     sql`SELECT user_id || '|' || referential_id || '|' || referential_version || '|' || validated_minutes || '|' || coalesce(required_minutes, -1) AS k
         FROM learner_coverage WHERE user_id = ANY(string_to_array(${unique.join(',')}, ',')::int[])`,
   );
-  await writeCoverage(ex, platformId, unique, coverages);
+  await writeCoverage(ex, deps, platformId, unique, coverages);
   // the gradebook shows validated / required hours: re-publish for the learners whose figures changed
   const after = new Set(coverages.map(({ userId, coverage: c }) => `${userId}|${c.referential.id}|${c.referential.version}|${c.validatedMinutes}|${c.requiredMinutes ?? -1}`));
   const changed = new Set<number>();

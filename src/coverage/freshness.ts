@@ -6,8 +6,8 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { type Executor, queryRows } from '../db/store';
+import { type CoverageDeps, coverageDeps } from './deps';
 import { inList, refreshLearners } from './engine';
-import { referentialLookup } from './referentials';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -18,7 +18,7 @@ export const IMMEDIATE_LIMIT = 200;
  * Ingestion hook: completion statements stored or voided in this batch (their statement ids, and the ids they
  * void). Recomputes their learners in the ingestion's transaction.
  */
-export async function afterCompletionStatements(tx: Executor, platformId: number, statementIds: readonly string[]): Promise<void> {
+export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps, platformId: number, statementIds: readonly string[]): Promise<void> {
   const ids = statementIds.filter((id) => UUID.test(id));
   if (ids.length === 0) return;
   const rows = await queryRows<{ user_id: number }>(
@@ -26,29 +26,30 @@ export async function afterCompletionStatements(tx: Executor, platformId: number
     // compared as uuid so that the unique index on statement_id is used
     sql`SELECT DISTINCT user_id FROM completion_events WHERE statement_id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`,
   );
-  if (rows.length) await refreshLearners(tx, referentialLookup(tx), platformId, rows.map((r) => r.user_id));
+  if (rows.length) await refreshLearners(tx, deps, platformId, rows.map((r) => r.user_id));
 }
 
-async function markOrRefresh(ex: Executor, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
+async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
   const marked = await queryRows<{ user_id: number }>(
     ex,
     sql`INSERT INTO coverage_dirty (user_id, platform_id) ${learners}
         ON CONFLICT (user_id) DO UPDATE SET marked_at = now() RETURNING user_id`,
   );
   if (marked.length > limit) return { learners: marked.length, deferred: true };
-  await refreshLearners(ex, referentialLookup(ex), platformId, marked.map((r) => r.user_id));
+  await refreshLearners(ex, deps, platformId, marked.map((r) => r.user_id));
   return { learners: marked.length, deferred: false };
 }
 
 type SQLUsers = ReturnType<typeof sql>;
 
 /** Mapping hook: `changedActivities` of a course (from saveMapping): only the learners with events on them. */
-export async function afterMappingChange(ex: Executor, courseId: number, changedActivities: readonly string[], limit = IMMEDIATE_LIMIT) {
+export async function afterMappingChange(ex: Executor, deps: CoverageDeps, courseId: number, changedActivities: readonly string[], limit = IMMEDIATE_LIMIT) {
   if (changedActivities.length === 0) return { learners: 0, deferred: false };
   const [course] = await queryRows<{ platform_id: number }>(ex, sql`SELECT platform_id FROM courses WHERE id = ${courseId}`);
   if (!course) return { learners: 0, deferred: false };
   return markOrRefresh(
     ex,
+    deps,
     course.platform_id,
     sql`SELECT DISTINCT user_id, platform_id FROM completion_events
         WHERE course_id = ${courseId} AND activity_iri IN (${inList(changedActivities)})`,
@@ -57,19 +58,19 @@ export async function afterMappingChange(ex: Executor, courseId: number, changed
 }
 
 /** Course policy hook (requireSuccess, capToMeasuredDuration changed): the learners with events in the course. */
-export async function afterCoursePolicyChange(ex: Executor, courseId: number, limit = IMMEDIATE_LIMIT) {
+export async function afterCoursePolicyChange(ex: Executor, deps: CoverageDeps, courseId: number, limit = IMMEDIATE_LIMIT) {
   const [course] = await queryRows<{ platform_id: number }>(ex, sql`SELECT platform_id FROM courses WHERE id = ${courseId}`);
   if (!course) return { learners: 0, deferred: false };
-  return markOrRefresh(ex, course.platform_id, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE course_id = ${courseId}`, limit);
+  return markOrRefresh(ex, deps, course.platform_id, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE course_id = ${courseId}`, limit);
 }
 
 /** Platform default policy hook: every learner of the platform with events. */
-export async function afterPlatformPolicyChange(ex: Executor, platformId: number, limit = IMMEDIATE_LIMIT) {
-  return markOrRefresh(ex, platformId, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE platform_id = ${platformId}`, limit);
+export async function afterPlatformPolicyChange(ex: Executor, deps: CoverageDeps, platformId: number, limit = IMMEDIATE_LIMIT) {
+  return markOrRefresh(ex, deps, platformId, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE platform_id = ${platformId}`, limit);
 }
 
 /** Recomputes up to `limit` dirty learners, oldest first; returns how many. */
-export async function drainDirty(ex: Executor, limit = 500): Promise<number> {
+export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500): Promise<number> {
   const rows = await queryRows<{ user_id: number; platform_id: number }>(
     ex,
     sql`SELECT user_id, platform_id FROM coverage_dirty ORDER BY marked_at, user_id LIMIT ${limit}`,
@@ -80,8 +81,7 @@ export async function drainDirty(ex: Executor, limit = 500): Promise<number> {
     if (list) list.push(r.user_id);
     else byPlatform.set(r.platform_id, [r.user_id]);
   }
-  const lookup = referentialLookup(ex);
-  for (const [platformId, userIds] of byPlatform) await refreshLearners(ex, lookup, platformId, userIds);
+  for (const [platformId, userIds] of byPlatform) await refreshLearners(ex, deps, platformId, userIds);
   return rows.length;
 }
 
@@ -96,7 +96,7 @@ export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): Covera
   let running: Promise<void> = Promise.resolve();
   const tick = async () => {
     try {
-      while (!stopped && (await ctx.store.db.transaction((tx) => drainDirty(tx, 500))) > 0) {
+      while (!stopped && (await ctx.store.db.transaction((tx) => drainDirty(tx, coverageDeps(ctx, tx), 500))) > 0) {
         // next batch
       }
     } catch (error) {

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { compileRules, computeCoverage, type LearnerCoverage } from '../domain/coverage';
 import { type Executor, queryRows } from '../db/store';
 import { inList, learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
-import type { ReferentialLookup } from './referentials';
+import type { CoverageDeps } from './deps';
 
 /** Minutes as hours for JSON (2 decimals). */
 export const hours = (minutes: number | null): number | null => (minutes === null ? null : Math.round((minutes / 60) * 100) / 100);
@@ -14,7 +14,7 @@ export class CoverageNotFound extends Error {
 
 export async function learnerView(
   ex: Executor,
-  lookup: ReferentialLookup,
+  deps: CoverageDeps,
   platform: { id: number; issuer: string },
   user: { id: number; sub: string; name: string | null },
   referentialId: string,
@@ -22,19 +22,19 @@ export async function learnerView(
 ) {
   const facts = (await loadFacts(ex, { userIds: [user.id] })).get(user.id) ?? { events: [], credits: [] };
   const courseIds = [...new Set(facts.events.map((e) => e.courseId))];
-  const rules = await loadVersionRules(ex, lookup, platform.id, courseIds);
+  const rules = await loadVersionRules(ex, deps.lookup, platform.id, courseIds);
   const all = (await learnerCoverages(rules, facts)).filter((c) => c.referential.id === referentialId);
   let coverage: LearnerCoverage | undefined = referentialVersion
     ? all.find((c) => c.referential.version === referentialVersion)
     : all.sort((a, b) => (a.referential.version < b.referential.version ? 1 : -1))[0];
   if (!coverage) {
     // nothing yet for this référentiel: an empty coverage of the requested (or current) version
-    const referential = await lookup(referentialId, referentialVersion);
+    const referential = await deps.lookup(referentialId, referentialVersion);
     if (!referential) throw new CoverageNotFound(`no référentiel ${referentialId}${referentialVersion ? ` version ${referentialVersion}` : ''}`);
     coverage = computeCoverage(compileRules(referential), [], []);
   }
   const [dirty] = await queryRows<{ n: number }>(ex, sql`SELECT count(*)::int AS n FROM coverage_dirty WHERE user_id = ${user.id}`);
-  if (dirty && dirty.n > 0) await refreshLearners(ex, lookup, platform.id, [user.id]);
+  if (dirty && dirty.n > 0) await refreshLearners(ex, deps, platform.id, [user.id]);
 
   const activityIris = [...new Set(coverage.domains.flatMap((d) => d.competencies.flatMap((c) => c.credits.flatMap((x) => (x.source === 'activity' ? [x.activityId] : [])))))];
   const names = new Map<string, string | null>();
@@ -120,7 +120,7 @@ export const MAX_PAGE = 1_000;
  */
 export async function courseView(
   ex: Executor,
-  lookup: ReferentialLookup,
+  deps: CoverageDeps,
   platform: { id: number; issuer: string },
   course: { id: number; contextId: string; title: string | null; referentialId: string | null; referentialVersion: string | null },
   options: { referentialId?: string; limit: number; after?: number },
@@ -137,7 +137,7 @@ export async function courseView(
     version = versions[0]?.referential_version ?? null;
   }
   if (!id) throw new CoverageNotFound(`course ${course.contextId} has no mapping yet: pass referential=<id>`);
-  const referential = await lookup(id, version ?? undefined);
+  const referential = await deps.lookup(id, version ?? undefined);
   if (!referential) throw new CoverageNotFound(`no référentiel ${id}${version ? ` version ${version}` : ''}`);
   const empty = computeCoverage(compileRules(referential), [], []);
   const learners = sql`SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'
@@ -155,7 +155,7 @@ export async function courseView(
   let rows = await select();
   const dirty = rows.filter((r) => r.dirty).map((r) => r.user_id);
   if (dirty.length) {
-    await refreshLearners(ex, lookup, platform.id, dirty);
+    await refreshLearners(ex, deps, platform.id, dirty);
     rows = await select();
   }
   const page = rows.slice(0, options.limit);

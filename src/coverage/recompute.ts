@@ -7,7 +7,8 @@ import { sql } from 'drizzle-orm';
 import { cohortCoverage, type LearnerCoverage } from '../domain/coverage';
 import { type Database, queryRows } from '../db/store';
 import { type LearnerFacts, loadFacts, loadVersionRules, versionsOf, writeCoverage, toManualCredit } from './engine';
-import { type ReferentialLookup, versionKey } from './referentials';
+import type { CoverageDeps } from './deps';
+import { versionKey } from './referentials';
 
 export interface RecomputeProgress {
   platform: string;
@@ -25,7 +26,7 @@ export interface RecomputeResult {
 
 export async function recomputeAll(
   db: Database,
-  lookup: ReferentialLookup,
+  deps: CoverageDeps,
   options: { platformId?: number; chunk?: number; onProgress?: (p: RecomputeProgress) => void } = {},
 ): Promise<RecomputeResult> {
   const started = Date.now();
@@ -40,7 +41,7 @@ export async function recomputeAll(
   let learners = 0;
   let coverages = 0;
   for (const platform of platforms) {
-    const rules = await loadVersionRules(db, lookup, platform.id, null);
+    const rules = await loadVersionRules(db, deps.lookup, platform.id, null);
     const ids = (await queryRows<{ id: number }>(db, sql`SELECT id FROM users WHERE platform_id = ${platform.id} ORDER BY id`)).map((r) => r.id);
     for (let i = 0; i < ids.length; i += chunk) {
       const userIds = ids.slice(i, i + chunk);
@@ -72,7 +73,7 @@ export async function recomputeAll(
           });
           for (const { learnerId, coverage } of cohortCoverage(compiled, cohort)) rows.push({ userId: learnerId, coverage });
         }
-        await writeCoverage(tx, platform.id, userIds, rows);
+        await writeCoverage(tx, deps, platform.id, userIds, rows);
         coverages += rows.length;
       });
       learners += userIds.length;

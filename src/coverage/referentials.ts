@@ -2,24 +2,17 @@ import type { Executor } from '../db/store';
 import type { ReferentialVersion } from '../domain/coverage';
 import { getReferential } from '../referentials/catalogue';
 
-/**
- * How the coverage module finds a référentiel version: `version` undefined = the current one. By default the
- * référentiel catalogue in the database (`getReferential`); tests may install fixtures instead.
- */
+/** How the coverage module finds a référentiel version: `version` undefined = the current one. */
 export type ReferentialLookup = (id: string, version?: string) => Promise<ReferentialVersion | undefined>;
 
-let fixture: ReferentialLookup | undefined;
+/**
+ * Where a unit of work (a request, a batch) finds its référentiel versions: `source(ex)` is the lookup on `ex`,
+ * memoised. The context carries one (by default the catalogue; tests may give fixtures).
+ */
+export type ReferentialSource = (ex: Executor) => ReferentialLookup;
 
-/** Replaces the catalogue by fixtures (tests); `undefined` restores the catalogue. Returns the previous fixture. */
-export function setReferentialLookup(lookup: ReferentialLookup | undefined): ReferentialLookup | undefined {
-  const previous = fixture;
-  fixture = lookup;
-  return previous;
-}
-
-/** The lookup for one unit of work (a request, a batch) on `ex`, memoised: each version is read once. */
-export function referentialLookup(ex: Executor): ReferentialLookup {
-  const source: ReferentialLookup = fixture ?? ((id, version) => getReferential(ex, id, version));
+/** A lookup that reads each version once. */
+export function memoised(source: ReferentialLookup): ReferentialLookup {
   const cache = new Map<string, Promise<ReferentialVersion | undefined>>();
   return (id, version) => {
     const key = `${id}\u0000${version ?? ''}`;
@@ -28,6 +21,9 @@ export function referentialLookup(ex: Executor): ReferentialLookup {
     return hit;
   };
 }
+
+/** The référentiel catalogue in the database (`getReferential`), memoised per unit of work. */
+export const catalogueReferentials: ReferentialSource = (ex) => memoised((id, version) => getReferential(ex, id, version));
 
 export function versionKey(id: string, version: string): string {
   return `${id}\u0000${version}`;

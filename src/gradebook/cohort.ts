@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { courseView } from '../coverage/read';
-import type { ReferentialLookup } from '../coverage/referentials';
+import type { CoverageDeps } from '../coverage/deps';
 import { type Executor, queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
 
@@ -28,12 +28,12 @@ export function inCohort(roles: readonly string[] | null | undefined): boolean {
 }
 
 /** Every learner of the course with their coverage (all pages of `courseView`). */
-export async function loadCohort(ex: Executor, lookup: ReferentialLookup, platform: Platform, course: Course): Promise<Cohort> {
+export async function loadCohort(ex: Executor, deps: CoverageDeps, platform: Platform, course: Course): Promise<Cohort> {
   let after: number | undefined;
   let first: CourseView | undefined;
   const learners: CourseView['learners'] = [];
   for (;;) {
-    const view = await courseView(ex, lookup, platform, course, { limit: PAGE, ...(after !== undefined ? { after } : {}) });
+    const view = await courseView(ex, deps, platform, course, { limit: PAGE, ...(after !== undefined ? { after } : {}) });
     first ??= view;
     learners.push(...view.learners);
     if (!view.next) break;

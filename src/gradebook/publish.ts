@@ -8,7 +8,7 @@ import type { ProviderInstance } from 'ltijs';
 import { publishScore } from '../lms/ags';
 import type { AppContext } from '../context';
 import { courseView } from '../coverage/read';
-import { referentialLookup } from '../coverage/referentials';
+import { coverageDeps } from '../coverage/deps';
 import { queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
 import { type CohortLearner, displayName, inCohort, loadCohort } from './cohort';
@@ -39,7 +39,7 @@ async function publishOne(ctx: AppContext, lti: ProviderInstance, courseId: numb
 
 /** Publishes the validated hours of every learner of the course (a few at a time); never throws for one learner. */
 export async function publishCourse(ctx: AppContext, lti: ProviderInstance, platform: Platform, course: Course): Promise<PublicationReport> {
-  const cohort = await loadCohort(ctx.store.db, referentialLookup(ctx.store.db), platform, course);
+  const cohort = await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), platform, course);
   const report: PublicationReport = { published: 0, skipped: [], failed: [], total: cohort.learners.length };
   const queue = [...cohort.learners];
   const worker = async () => {
@@ -74,7 +74,7 @@ export async function publishLearner(ctx: AppContext, lti: ProviderInstance, cou
   if (!row || !course || !inCohort(row.roles)) return { status: 'absent' };
   const view = await courseView(
     ctx.store.db,
-    referentialLookup(ctx.store.db),
+    coverageDeps(ctx, ctx.store.db),
     { id: row.platform_id, issuer: row.issuer },
     { id: course.id, contextId: course.context_id, title: course.title, referentialId: course.referential_id, referentialVersion: course.referential_version },
     { limit: 1, after: userId - 1 },

@@ -1,6 +1,7 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { auditEvents, courses, courseSettings, platformSettings, xapiActivities } from '../db/schema';
 import type { Executor } from '../db/store';
+import type { CoverageServices } from '../coverage/deps';
 import type { Course } from '../identity/records';
 import { getReferential, listVersions } from '../referentials/catalogue';
 import type { Referential } from '../domain/referential';
@@ -148,11 +149,12 @@ export function problemDetails(problems: readonly MappingProblem[], prefix: stri
 /** Saves the whole mapping; invalid entries → MappingRequestError naming each field, nothing saved. */
 export async function replaceMapping(
   ex: Executor,
+  services: CoverageServices,
   input: { course: Course; referential: Referential; entries: MappingEntry[]; actor: string; activities?: ListedActivity[]; pathOf?: (i: number) => string },
 ) {
   const activities = input.activities ?? (await courseActivityList(ex, input.course.id));
   try {
-    return await saveMapping(ex, {
+    return await saveMapping(ex, services, {
       courseId: input.course.id,
       referential: input.referential,
       activityIris: new Set(activities.map((a) => a.iri)),
@@ -171,6 +173,7 @@ export async function replaceMapping(
  */
 export async function saveActivityPairs(
   ex: Executor,
+  services: CoverageServices,
   input: { course: Course; referential: Referential; activityIri: string; pairs: { competencyKey: string; minutes: number }[]; actor: string },
 ) {
   const activities = await courseActivityList(ex, input.course.id);
@@ -182,7 +185,7 @@ export async function saveActivityPairs(
   const others = (await getMapping(ex, input.course.id, input.referential)).filter((e) => e.activityIri !== input.activityIri);
   const mine = input.pairs.map((p) => ({ activityIri: input.activityIri, ...p }));
   try {
-    return await saveMapping(ex, {
+    return await saveMapping(ex, services, {
       courseId: input.course.id,
       referential: input.referential,
       activityIris: new Set(activities.map((a) => a.iri)),
@@ -214,7 +217,7 @@ export async function exportMapping(ex: Executor, course: Course, referential: R
  * Replaces the course's mapping with a CSV file's. The whole file is refused if any row is wrong (details name
  * `line N` and the column); nothing is saved then.
  */
-export async function importMapping(ex: Executor, input: { course: Course; referential: Referential; text: string; actor: string }) {
+export async function importMapping(ex: Executor, services: CoverageServices, input: { course: Course; referential: Referential; text: string; actor: string }) {
   const parsed = parseMappingCsv(input.text, input.referential);
   if (!parsed.ok) {
     throw new MappingRequestError(
@@ -225,7 +228,7 @@ export async function importMapping(ex: Executor, input: { course: Course; refer
   const lines = parsed.rows.map((r) => r.line);
   const columns = { activityIri: 'activity_id', competencyKey: 'competency_code', hours: 'hours' } as Record<string, string>;
   try {
-    return await replaceMapping(ex, {
+    return await replaceMapping(ex, services, {
       ...input,
       entries: parsed.rows.map((r) => ({ activityIri: r.activityIri, competencyKey: r.competencyKey, minutes: r.minutes })),
       pathOf: (i) => `#${lines[i]}`,
@@ -256,7 +259,7 @@ export async function otherCourses(ex: Executor, course: Course) {
  * activities by type and name (never guessed). Pairs of this course's other activities are kept; pairs that
  * could not be matched are returned.
  */
-export async function copyMapping(ex: Executor, input: { course: Course; fromCourseId: number; referential: Referential; actor: string }) {
+export async function copyMapping(ex: Executor, services: CoverageServices, input: { course: Course; fromCourseId: number; referential: Referential; actor: string }) {
   const [from] = await ex.select().from(courses).where(and(eq(courses.id, input.fromCourseId), eq(courses.platformId, input.course.platformId)));
   if (!from || from.id === input.course.id) {
     throw new MappingRequestError('No other course of this platform has this id.', [{ path: 'fromCourseId', message: 'not a course of this platform' }], 'not_found');
@@ -266,6 +269,6 @@ export async function copyMapping(ex: Executor, input: { course: Course; fromCou
   const { entries, unmatched } = translateMapping({ entries: sourceEntries, activities: await courseActivityList(ex, from.id) }, target);
   const copiedActivities = new Set(entries.map((e) => e.activityIri));
   const kept = (await getMapping(ex, input.course.id, input.referential)).filter((e) => !copiedActivities.has(e.activityIri));
-  const saved = await replaceMapping(ex, { course: input.course, referential: input.referential, entries: [...entries, ...kept], actor: input.actor, activities: target });
+  const saved = await replaceMapping(ex, services, { course: input.course, referential: input.referential, entries: [...entries, ...kept], actor: input.actor, activities: target });
   return { from: { id: from.id, contextId: from.contextId, title: from.title }, copied: entries.length, sourcePairs: sourceEntries.length, unmatched, saved };
 }

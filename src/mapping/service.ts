@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, count as count_, desc, eq, inArray, isNull, notInArray } from 'drizzle-orm';
+import { coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterMappingChange } from '../coverage/freshness';
 import { activityMappings, auditEvents, courseActivities, courseSettings, platformSettings } from '../db/schema';
 import type { Executor } from '../db/store';
@@ -176,6 +177,7 @@ export async function getMapping(ex: Executor, courseId: number, referential: Ma
  */
 export async function saveMapping(
   ex: Executor,
+  services: CoverageServices,
   input: {
     courseId: number;
     referential: MappableReferential;
@@ -217,7 +219,7 @@ export async function saveMapping(
       (iri) => JSON.stringify(before.filter((e) => e.activityIri === iri)) !== JSON.stringify(after.filter((e) => e.activityIri === iri)),
     );
     // the learners with events on the changed activities: recomputed now, or marked dirty when they are many
-    const coverage = await afterMappingChange(tx, input.courseId, changedActivities, input.coverageImmediateLimit);
+    const coverage = await afterMappingChange(tx, coverageDeps(services, tx), input.courseId, changedActivities, input.coverageImmediateLimit);
     return { entries: after, summary: summarizeByDomain(input.referential, after), changedActivities, coverage };
   });
 }

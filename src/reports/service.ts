@@ -15,14 +15,14 @@ import {
   runNextJob,
 } from './jobs';
 import type { ReportMeta } from './rows';
-import { type ComplianceQuery, complianceSource, reportFilters, type ReportFilters } from './source';
+import { type ComplianceQuery, type ComplianceSource, reportFilters, type ReportFilters } from './source';
 import { recordAttestation } from './verification';
 
 /** The report's header: institution, platform and the filters used, in French. */
-export async function reportMetaOf(ex: Executor, query: ComplianceQuery, generatedAt = new Date()): Promise<ReportMeta> {
+export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt = new Date()): Promise<ReportMeta> {
   const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
-  const referentials = await complianceSource().referentials(ex, query);
+  const referentials = await source.referentials(ex, query);
   if (!referentials.length) {
     const r = query.filters.referential;
     throw new Error(r ? `référentiel ${r.id}${r.version ? `@${r.version}` : ''} is not in the catalogue` : 'no référentiel to report on');
@@ -59,9 +59,9 @@ function queryOf(job: ExportJob): ComplianceQuery {
 }
 
 /** Indicators of a query, with the platform's issuer. */
-export async function indicatorsOf(ex: Executor, query: ComplianceQuery, onProgress?: (n: number) => void): Promise<Indicators> {
+export async function indicatorsOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, onProgress?: (n: number) => void): Promise<Indicators> {
   const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
-  return computeIndicators(ex, complianceSource(), query, { platform: platform?.issuer ?? '', onProgress });
+  return computeIndicators(ex, source, query, { platform: platform?.issuer ?? '', onProgress });
 }
 
 /** Writes the indicators in a format and ends `out`. */
@@ -97,7 +97,7 @@ export async function* recordedAttestations(
   const [platform] = await db.select().from(platforms).where(eq(platforms.id, query.platformId));
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
   const issuedAt = options.issuedAt ?? new Date();
-  for await (const figures of complianceSource().attestations(db, query)) {
+  for await (const figures of ctx.compliance.attestations(db, query)) {
     yield await recordAttestation(db, {
       platformId: platform.id,
       publicUrl: ctx.config.publicUrl,
@@ -107,26 +107,26 @@ export async function* recordedAttestations(
   }
 }
 
-/** The producers of the three kinds of export, over the process's compliance source. */
+/** The producers of the three kinds of export, over the compliance source of the context running the job. */
 export function reportProducers(): ExportProducers {
   return {
     compliance: complianceExport(async (job, ctx) => {
       const query = queryOf(job);
       const db = ctx.store.db;
-      const source = complianceSource();
-      return { meta: await reportMetaOf(db, query), rows: source.rows(db, query), total: await source.count(db, query) };
+      const source = ctx.compliance;
+      return { meta: await reportMetaOf(db, source, query), rows: source.rows(db, query), total: await source.count(db, query) };
     }),
     attestations: attestationsExport(async (job, ctx) => {
       const query = queryOf(job);
       return {
         attestations: recordedAttestations(ctx, query, { exportJobId: job.id }),
-        total: await complianceSource().count(ctx.store.db, query),
+        total: await ctx.compliance.count(ctx.store.db, query),
       };
     }),
     indicators: async ({ job, ctx, out, progress }) => {
       const query = queryOf(job);
-      const total = await complianceSource().count(ctx.store.db, query);
-      const ind = await indicatorsOf(ctx.store.db, query, (n) => progress(n, total));
+      const total = await ctx.compliance.count(ctx.store.db, query);
+      const ind = await indicatorsOf(ctx.store.db, ctx.compliance, query, (n) => progress(n, total));
       progress(ind.learners.total, total);
       await writeIndicators(ind, job.format, out);
       const ext = job.format === 'xlsx' ? 'xlsx' : job.format === 'json' ? 'json' : 'csv';

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterCompletionStatements } from '../coverage/freshness';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { badRequest, conflict, type ErrorDetail, HttpError } from '../web/http';
@@ -224,10 +225,11 @@ function inList<T>(values: readonly T[]): SQL {
 
 /**
  * Stores a prepared batch in one transaction: statements (already stored ones with the same content are
- * skipped, a different content under a known id is a 409), voiding, completion events, activities seen and
- * the outbox. Nothing is stored when anything fails.
+ * skipped, a different content under a known id is a 409), voiding, completion events, activities seen, the
+ * outbox and the learners' coverage (with the référentiels and badge issuing of `services`). Nothing is stored when
+ * anything fails.
  */
-export async function storeStatements(db: Database, platform: Platform, prepared: Prepared[]): Promise<IngestResult> {
+export async function storeStatements(db: Database, services: CoverageServices, platform: Platform, prepared: Prepared[]): Promise<IngestResult> {
   const ids = prepared.map((p) => p.id);
   if (prepared.length === 0) return { ids, stored: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
@@ -235,7 +237,7 @@ export async function storeStatements(db: Database, platform: Platform, prepared
   let stored = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      stored = await db.transaction((tx) => insertFresh(tx, platform, unique));
+      stored = await db.transaction((tx) => insertFresh(tx, coverageDeps(services, tx), platform, unique));
       break;
     } catch (error) {
       // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
@@ -300,7 +302,7 @@ async function resolveCourses(tx: Executor, platformId: number, wanted: Map<stri
   return ids;
 }
 
-async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]): Promise<number> {
+async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform, fresh: Prepared[]): Promise<number> {
   const userIds = await resolveUsers(tx, platform.id, [...new Set(fresh.map((p) => p.sub))]);
   const wantedCourses = new Map<string, string | null>();
   for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
@@ -420,6 +422,6 @@ async function insertFresh(tx: Executor, platform: Platform, fresh: Prepared[]):
     await tx.execute(sql`WITH ${ctes} SELECT 1`);
   }
   // Stored coverage follows the completion facts just written or voided (same transaction).
-  await afterCompletionStatements(tx, platform.id, [...completions.map((p) => p.id), ...targets]);
+  await afterCompletionStatements(tx, deps, platform.id, [...completions.map((p) => p.id), ...targets]);
   return rows.length;
 }

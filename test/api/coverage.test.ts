@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { grantManualCredit } from '../../src/coverage/credits';
-import { referentialLookup } from '../../src/coverage/referentials';
+import { coverageDeps } from '../../src/coverage/deps';
 import { compileRules, computeCoverage } from '../../src/domain/coverage';
 import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
@@ -10,7 +10,7 @@ import { socle28 } from '../domain/coverage-fixtures';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { basic, MOODLE } from '../xapi/support';
-import { completionStatement, installFixtureReferentials, pageIri, uuidOf } from '../coverage/support';
+import { completionStatement, fixtureReferentials, pageIri, uuidOf } from '../coverage/support';
 
 describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
   let server: TestServer;
@@ -28,8 +28,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     });
 
   beforeAll(async () => {
-    installFixtureReferentials();
-    server = await startTestServer(driver);
+    server = await startTestServer(driver, {}, { referentials: fixtureReferentials() });
     const db = server.ctx.store.db;
     const platform = await ensurePlatform(db, MOODLE);
     const other = await ensurePlatform(db, 'https://other.example.org');
@@ -38,7 +37,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     const key = await createXapiKey(db, MOODLE);
     xapiAuth = basic(key.key, key.secret);
     const course = await ensureCourse(db, platform.id, '2', 'LTI Test Course');
-    await saveMapping(db, {
+    await saveMapping(db, server.ctx, {
       courseId: course.id,
       referential: socle28,
       activityIris: new Set([1, 2, 3].map(pageIri)),
@@ -89,7 +88,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     const db = server.ctx.store.db;
     const platform = await ensurePlatform(db, MOODLE);
     const user = await ensureUser(db, platform.id, '4');
-    await grantManualCredit(db, referentialLookup(db), {
+    await grantManualCredit(db, coverageDeps(server.ctx, db), {
       platformId: platform.id,
       userId: user.id,
       referentialId: socle28.id,

@@ -4,7 +4,6 @@ import { createApiToken } from '../../src/identity/api-tokens';
 import { attestationRecords, auditEvents, exportJobs } from '../../src/db/schema';
 import { ensureCourse, ensurePlatform, findPlatform } from '../../src/identity/records';
 import type { Indicators } from '../../src/reports/indicators';
-import { setComplianceSource } from '../../src/reports/source';
 import { startTestServer, type TestServer } from '../support/app';
 import { generatedRows, must } from '../support/compliance-rows';
 import { arraySource } from '../support/compliance-source';
@@ -36,8 +35,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
   let otherToken: string;
 
   beforeAll(async () => {
-    setComplianceSource(source);
-    server = await startTestServer(driver);
+    server = await startTestServer(driver, {}, { compliance: source });
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
     admin = (await moodle.launch(server, 'administrator', { sub: '90', locale: 'fr-FR' })).client;
@@ -52,7 +50,6 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     otherToken = (await createApiToken(db, { name: 'other', role: 'admin', platformId: other.id })).token;
   }, 60_000);
   afterAll(async () => {
-    setComplianceSource(undefined);
     nock.cleanAll();
     await server?.destroy();
   });

@@ -5,13 +5,16 @@ import { socle28 } from '../domain/coverage-fixtures';
 import { runCliInProcess as runCli } from '../support/cli';
 import { createTestDatabase, drivers } from '../support/db';
 import { MOODLE } from '../xapi/support';
-import { installFixtureReferentials } from '../coverage/support';
+import { fixtureReferentials } from '../coverage/support';
+
+/** The commands run with the fixture référentiels. */
+const services = { referentials: fixtureReferentials() };
 
 describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: Record<string, string>;
   const grant = (...extra: string[]) =>
-    runCli(['credits', 'grant', '--platform', MOODLE, '--user', '4', '--referential', socle28.id, '--competency', '2.1', ...extra], env);
+    runCli(['credits', 'grant', '--platform', MOODLE, '--user', '4', '--referential', socle28.id, '--competency', '2.1', ...extra], env, services);
   const withStore = async <T>(run: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>) => {
     const store = await openStore(database.options);
     try {
@@ -22,7 +25,6 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
   };
 
   beforeAll(async () => {
-    installFixtureReferentials();
     database = await createTestDatabase(driver);
     env = 'databaseUrl' in database.options ? { DATABASE_URL: database.options.databaseUrl, LTI_KEY: 'k'.repeat(40) } : { DATA_DIR: database.options.dataDir };
     await withStore(async (db) => {
@@ -37,9 +39,9 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
     expect(noJustification).toMatchObject({ code: 1, stderr: 'socle: --justification: a manual credit needs a justification\n' });
     const badHours = await grant('--hours', 'deux', '--justification', 'Présentiel');
     expect(badHours.stderr).toContain('--hours');
-    const unknown = await runCli(['credits', 'grant', '--platform', MOODLE, '--user', '4', '--referential', socle28.id, '--competency', '9.9', '--hours', '1', '--justification', 'x'], env);
+    const unknown = await runCli(['credits', 'grant', '--platform', MOODLE, '--user', '4', '--referential', socle28.id, '--competency', '9.9', '--hours', '1', '--justification', 'x'], env, services);
     expect(unknown.stderr).toMatch(/^socle: --competency: no competency "9.9"/);
-    const noUser = await runCli(['credits', 'grant', '--platform', MOODLE, '--user', '77', '--referential', socle28.id, '--competency', '2.1', '--hours', '1', '--justification', 'x'], env);
+    const noUser = await runCli(['credits', 'grant', '--platform', MOODLE, '--user', '77', '--referential', socle28.id, '--competency', '2.1', '--hours', '1', '--justification', 'x'], env, services);
     expect(noUser.stderr).toContain('--user: no user 77');
 
     const granted = await grant('--hours', '1,5', '--justification', 'Séance en présentiel', '--json');
@@ -47,25 +49,25 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
     const credit = JSON.parse(granted.stdout) as { id: number; minutes: number; referentialVersion: string };
     expect(credit).toMatchObject({ minutes: 90, referentialVersion: socle28.version });
 
-    const listed = await runCli(['credits', 'list', '--platform', MOODLE, '--user', '4'], env);
+    const listed = await runCli(['credits', 'list', '--platform', MOODLE, '--user', '4'], env, services);
     expect(listed.stdout).toContain('1,5 h');
     expect(listed.stdout).toContain('active\tSéance en présentiel');
     const stored = () => withStore((db) => queryRows<{ validated_minutes: number; status: string }>(db, sql`SELECT validated_minutes, status FROM learner_coverage`));
     expect(await stored()).toEqual([{ validated_minutes: 90, status: 'in_progress' }]);
 
-    expect((await runCli(['credits', 'revoke', String(credit.id), '--reason', 'erreur de saisie'], env)).stdout).toContain(`Revoked manual credit ${credit.id}`);
-    expect((await runCli(['credits', 'revoke', String(credit.id)], env)).stderr).toBe(`socle: no active manual credit ${credit.id}\n`);
+    expect((await runCli(['credits', 'revoke', String(credit.id), '--reason', 'erreur de saisie'], env, services)).stdout).toContain(`Revoked manual credit ${credit.id}`);
+    expect((await runCli(['credits', 'revoke', String(credit.id)], env, services)).stderr).toBe(`socle: no active manual credit ${credit.id}\n`);
     expect(await stored()).toEqual([]);
     const audit = await withStore((db) => queryRows<{ action: string }>(db, sql`SELECT action FROM audit_events WHERE action LIKE 'manual-credit.%' ORDER BY id`));
     expect(audit.map((a) => a.action)).toEqual(['manual-credit.grant', 'manual-credit.revoke']);
 
     await grant('--hours', '3', '--justification', 'VAE');
     await withStore((db) => db.execute(sql`DELETE FROM learner_coverage`));
-    const recomputed = await runCli(['coverage', 'recompute', '--platform', MOODLE], env);
+    const recomputed = await runCli(['coverage', 'recompute', '--platform', MOODLE], env, services);
     expect(recomputed.code).toBe(0);
     expect(recomputed.stderr).toBe(`${MOODLE}: 1/1 learners\n`);
     expect(recomputed.stdout).toMatch(/^Recomputed 1 learners \(1 coverages\) on 1 platform\(s\)/);
     expect(await stored()).toEqual([{ validated_minutes: 180, status: 'in_progress' }]);
-    expect((await runCli(['coverage', 'recompute', '--platform', 'https://nowhere.example'], env)).stderr).toBe('socle: --platform: no platform https://nowhere.example\n');
+    expect((await runCli(['coverage', 'recompute', '--platform', 'https://nowhere.example'], env, services)).stderr).toBe('socle: --platform: no platform https://nowhere.example\n');
   }, 120_000); // a dozen CLI runs, each opening the database
 });

@@ -6,7 +6,6 @@ import { auditEvents, attestationRecords } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
 import { ensureCourse, ensurePlatform } from '../../src/identity/records';
 import type { Indicators } from '../../src/reports/indicators';
-import { setComplianceSource } from '../../src/reports/source';
 import { runCliInProcess } from '../support/cli';
 import { generatedRows, must } from '../support/compliance-rows';
 import { arraySource } from '../support/compliance-source';
@@ -15,13 +14,14 @@ import { pdfText } from '../support/pdf';
 
 const ISSUER = 'https://moodle.univ-test.fr';
 const rows = generatedRows(30);
+/** The commands report on these rows. */
+const services = { compliance: arraySource(rows) };
 
 describe.each(drivers)('socle report on %s', (driver) => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: Record<string, string>;
   let dir: string;
   beforeAll(async () => {
-    setComplianceSource(arraySource(rows));
     database = await createTestDatabase(driver);
     const store = await openStore(database.options);
     const platform = await ensurePlatform(store.db, ISSUER, 'Université de Test');
@@ -34,7 +34,6 @@ describe.each(drivers)('socle report on %s', (driver) => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-report-'));
   }, 60_000);
   afterAll(async () => {
-    setComplianceSource(undefined);
     fs.rmSync(dir, { recursive: true, force: true });
     await database.destroy();
   });
@@ -43,7 +42,7 @@ describe.each(drivers)('socle report on %s', (driver) => {
 
   it('writes the compliance report as French Excel CSV, XLSX and PDF for the chosen course', async () => {
     const expected = rows.filter((r) => r.courses[0]?.contextId === '3');
-    const csv = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'csv', '--out', out('c.csv')], env);
+    const csv = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'csv', '--out', out('c.csv')], env, services);
     expect(csv).toMatchObject({ code: 0, stdout: '' });
     expect(csv.stderr).toContain(`${expected.length} learner(s) written`);
     expect(csv.stderr).toMatch(/rows: \d+\/\d+/);
@@ -53,13 +52,13 @@ describe.each(drivers)('socle report on %s', (driver) => {
     expect(lines).toHaveLength(expected.length + 1);
     expect(lines[0]).toContain(';');
 
-    const xlsx = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'xlsx', '--out', out('c.xlsx')], env);
+    const xlsx = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'xlsx', '--out', out('c.xlsx')], env, services);
     expect(xlsx.code).toBe(0);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(out('c.xlsx'));
     expect(wb.worksheets.length).toBeGreaterThan(1);
 
-    const pdf = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'pdf', '--out', out('c.pdf')], env);
+    const pdf = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', 'pdf', '--out', out('c.pdf')], env, services);
     expect(pdf.code).toBe(0);
     const pages = (await pdfText(fs.readFileSync(out('c.pdf')))).join('\n');
     const named = must(expected.find((r) => r.learner.name));
@@ -67,17 +66,17 @@ describe.each(drivers)('socle report on %s', (driver) => {
   }, 60_000);
 
   it('writes indicators and attestations, and audits every export', async () => {
-    const ind = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--out', out('i.json')], env);
+    const ind = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--out', out('i.json')], env, services);
     expect(ind.code).toBe(0);
     const indicators = JSON.parse(fs.readFileSync(out('i.json'), 'utf8')) as Indicators;
     expect(indicators.learners.total).toBe(rows.length);
     expect(indicators.learners.compliant).toBe(rows.filter((r) => r.status === 'complete').length);
-    const csv = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'csv', '--out', out('i.csv')], env);
+    const csv = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'csv', '--out', out('i.csv')], env, services);
     expect(csv.code).toBe(0);
     expect(fs.readFileSync(out('i.csv'), 'utf8')).toMatch(/^\uFEFFIndicateur;Clé;Libellé;Apprenants;Conformes;Heures\r\n/);
 
     const expected = rows.filter((r) => r.courses[0]?.contextId === '2');
-    const zip = await runCliInProcess(['report', 'attestations', '--platform', ISSUER, '--context', '2', '--out', out('a.zip')], env);
+    const zip = await runCliInProcess(['report', 'attestations', '--platform', ISSUER, '--context', '2', '--out', out('a.zip')], env, services);
     expect(zip.code).toBe(0);
     expect(zip.stderr).toContain(`${expected.length} attestation(s) written`);
     expect(fs.readFileSync(out('a.zip')).subarray(0, 2).toString()).toBe('PK');
@@ -93,13 +92,13 @@ describe.each(drivers)('socle report on %s', (driver) => {
   }, 60_000);
 
   it('refuses an unknown platform, format or filter in one line, leaving no file', async () => {
-    const unknown = await runCliInProcess(['report', 'compliance', '--platform', 'https://nowhere.example', '--format', 'csv', '--out', out('x.csv')], env);
+    const unknown = await runCliInProcess(['report', 'compliance', '--platform', 'https://nowhere.example', '--format', 'csv', '--out', out('x.csv')], env, services);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^socle: no platform https:\/\/nowhere\.example/);
-    const format = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--format', 'docx', '--out', out('x.csv')], env);
+    const format = await runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--format', 'docx', '--out', out('x.csv')], env, services);
     expect(format.code).toBe(1);
     expect(format.stderr).toMatch(/unknown format docx/);
-    const date = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--from', '31/12/2025', '--out', out('x.json')], env);
+    const date = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--from', '31/12/2025', '--out', out('x.json')], env, services);
     expect(date.code).toBe(1);
     expect(date.stderr).toMatch(/invalid filter from/);
     expect(fs.existsSync(out('x.csv')) || fs.existsSync(out('x.json'))).toBe(false);

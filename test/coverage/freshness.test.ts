@@ -7,15 +7,17 @@ import fc from 'fast-check';
 import { grantManualCredit, revokeManualCredit } from '../../src/coverage/credits';
 import { afterCoursePolicyChange, afterPlatformPolicyChange, drainDirty } from '../../src/coverage/freshness';
 import { recomputeAll } from '../../src/coverage/recompute';
-import { referentialLookup } from '../../src/coverage/referentials';
+import type { AppContext } from '../../src/context';
+import { coverageDeps } from '../../src/coverage/deps';
 import { queryRows } from '../../src/db/store';
 import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { prepareStatements, storeStatements } from '../../src/xapi/ingest';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
+import { testContext } from '../support/app';
 import { openTestStore, drivers, type TestStore } from '../support/db';
 import { MOODLE } from '../xapi/support';
-import { completionStatement, installFixtureReferentials, pageIri, storedCoverage, uuidOf, voidingStatement } from './support';
+import { completionStatement, fixtureReferentials, pageIri, storedCoverage, uuidOf, voidingStatement } from './support';
 
 const SUBS = ['s1', 's2', 's3', 's4', 's5'];
 const CMIDS = [1, 2, 3, 4, 5, 6];
@@ -65,9 +67,11 @@ type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
 describe.each(drivers)('coverage freshness on %s', (driver) => {
   let t: TestStore;
+  let ctx: AppContext;
   beforeAll(async () => {
-    installFixtureReferentials();
     t = await openTestStore(driver);
+    // the rules only: fixture référentiels, no badge issuing
+    ctx = testContext(t.store, { referentials: fixtureReferentials(), badges: undefined });
   });
   afterAll(() => t.destroy());
 
@@ -98,7 +102,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
           body = [voidingStatement(uuidOf(++n), target.sub, target.id)];
         }
         const prepared = prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date());
-        await storeStatements(db, platform, prepared);
+        await storeStatements(db, ctx, platform, prepared);
       } else if (op.type === 'mapping') {
         const referential = REFS[op.ref] as typeof socle28;
         const keys = keysOf(referential);
@@ -106,12 +110,12 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
           ...new Map(op.entries.map((e) => [`${e.cmid} ${e.competency % keys.length}`, { activityIri: pageIri(e.cmid), competencyKey: keys[e.competency % keys.length] as string, minutes: e.quarters * 15 }])).values(),
         ];
         const courseId = courses.get(op.course) as number;
-        await saveMapping(db, { courseId, referential, activityIris: new Set(CMIDS.map(pageIri)), entries, actor: 'test', coverageImmediateLimit: op.deferred ? 0 : 200 });
+        await saveMapping(db, ctx, { courseId, referential, activityIris: new Set(CMIDS.map(pageIri)), entries, actor: 'test', coverageImmediateLimit: op.deferred ? 0 : 200 });
       } else if (op.type === 'grant') {
         const referential = REFS[op.ref] as typeof socle28;
         const keys = keysOf(referential);
         const record = await db.transaction((tx) =>
-          grantManualCredit(tx, referentialLookup(tx), {
+          grantManualCredit(tx, coverageDeps(ctx, tx), {
             platformId: platform.id,
             userId: users.get(op.sub) as number,
             referentialId: referential.id,
@@ -124,23 +128,23 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
         credits.push(record.id);
       } else if (op.type === 'revoke') {
         const id = credits[op.pick % Math.max(1, credits.length)];
-        if (id !== undefined) await db.transaction((tx) => revokeManualCredit(tx, referentialLookup(tx), { id, actor: 'test' }));
+        if (id !== undefined) await db.transaction((tx) => revokeManualCredit(tx, coverageDeps(ctx, tx), { id, actor: 'test' }));
       } else if (op.course !== undefined) {
         const courseId = courses.get(op.course) as number;
         await db.execute(sql`INSERT INTO course_settings (course_id, require_success, cap_to_measured_duration) VALUES (${courseId}, ${op.requireSuccess}, ${op.cap})
                              ON CONFLICT (course_id) DO UPDATE SET require_success = excluded.require_success, cap_to_measured_duration = excluded.cap_to_measured_duration`);
-        await afterCoursePolicyChange(db, courseId, op.deferred ? 0 : 200);
+        await afterCoursePolicyChange(db, coverageDeps(ctx, db), courseId, op.deferred ? 0 : 200);
       } else {
         await db.execute(sql`INSERT INTO platform_settings (platform_id, require_success, cap_to_measured_duration) VALUES (${platform.id}, ${op.requireSuccess}, ${op.cap})
                              ON CONFLICT (platform_id) DO UPDATE SET require_success = excluded.require_success, cap_to_measured_duration = excluded.cap_to_measured_duration`);
-        await afterPlatformPolicyChange(db, platform.id, op.deferred ? 0 : 200);
+        await afterPlatformPolicyChange(db, coverageDeps(ctx, db), platform.id, op.deferred ? 0 : 200);
       }
     }
-    while ((await drainDirty(db, 2)) > 0) {
+    while ((await drainDirty(db, coverageDeps(ctx, db), 2)) > 0) {
       // the worker's job, in small batches
     }
     const incremental = await storedCoverage(db);
-    await recomputeAll(db, referentialLookup(db), { chunk: 2 });
+    await recomputeAll(db, coverageDeps(ctx, db), { chunk: 2 });
     const full = await storedCoverage(db);
     expect(incremental).toEqual(full);
     return full;
@@ -164,10 +168,10 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
     await db.execute(sql`TRUNCATE platforms, audit_events CASCADE`);
     const platform = await ensurePlatform(db, MOODLE);
     const body = SUBS.map((sub, i) => completionStatement({ id: uuidOf(i + 1), sub, cmid: 1, course: 2, kind: 'completed', at: new Date(Date.UTC(2026, 0, 1)) }));
-    await storeStatements(db, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
+    await storeStatements(db, ctx, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
     expect(await storedCoverage(db)).toEqual([]); // nothing mapped yet
     const course = await ensureCourse(db, platform.id, '2');
-    const saved = await saveMapping(db, {
+    const saved = await saveMapping(db, ctx, {
       courseId: course.id,
       referential: socle28,
       activityIris: new Set([pageIri(1)]),
@@ -178,7 +182,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
     expect(saved.coverage).toEqual({ learners: 5, deferred: true });
     expect(await queryRows(db, sql`SELECT user_id FROM coverage_dirty`)).toHaveLength(5);
     expect(await storedCoverage(db)).toEqual([]);
-    expect(await drainDirty(db)).toBe(5);
+    expect(await drainDirty(db, coverageDeps(ctx, db))).toBe(5);
     const rows = await storedCoverage(db);
     expect(rows).toHaveLength(5);
     expect(rows[0]).toMatchObject({ sub: 's1', referential_id: socle28.id, validated_minutes: 90, status: 'in_progress' });

@@ -1,13 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../../src/db/store';
-import { setReferentialLookup } from '../../src/coverage/referentials';
+import { memoised, type ReferentialSource } from '../../src/coverage/referentials';
 import type { ReferentialVersion } from '../../src/domain/coverage';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
 import { MOODLE } from '../xapi/support';
 
-/** The fixture catalogue: the 28 h référentiel (6/5/5/6/6 h) and the ARM 18 h one; no version = the only one. */
-export function installFixtureReferentials(list: ReferentialVersion[] = [socle28, arm18]): void {
-  setReferentialLookup(async (id, version) => list.find((r) => r.id === id && (version === undefined || r.version === version)));
+/**
+ * The fixture catalogue, for a context's `referentials`: the 28 h référentiel (6/5/5/6/6 h) and the ARM 18 h one;
+ * no version = the only one.
+ */
+export function fixtureReferentials(list: ReferentialVersion[] = [socle28, arm18]): ReferentialSource {
+  return () => memoised(async (id, version) => list.find((r) => r.id === id && (version === undefined || r.version === version)));
 }
 
 export const pageIri = (cmid: number) => `${MOODLE}/mod/page/view.php?id=${cmid}`;

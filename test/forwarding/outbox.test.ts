@@ -2,7 +2,6 @@ import nock from 'nock';
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../../src/context';
 import { queryRows } from '../../src/db/store';
-import { createLogger } from '../../src/logger';
 import {
   backoffDelay,
   createOutboxWorker,
@@ -14,7 +13,7 @@ import {
   type XapiStatement,
 } from '../../src/forwarding/outbox';
 import { deterministicStatementId } from '../../src/domain/statement-ids';
-import { testConfig } from '../support/app';
+import { testConfig, testContext } from '../support/app';
 import { drivers, openTestStore, type TestStore } from '../support/db';
 import { type FakeLrs, startFakeLrs } from '../support/fake-lrs';
 import { generatedBatch, MOODLE } from '../xapi/support';
@@ -32,11 +31,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(drivers)('xAPI outbox on %s', (driver) => {
   let t: TestStore;
-  const ctx = (endpoint: string, extra: Partial<AppContext['config']> = {}): AppContext => ({
-    config: testConfig({ lrs: { endpoint, key: 'k', secret: 's' }, ...extra }),
-    store: t.store,
-    logger: createLogger('silent'),
-  });
+  const ctx = (endpoint: string, extra: Partial<AppContext['config']> = {}): AppContext =>
+    testContext(t.store, {}, testConfig({ lrs: { endpoint, key: 'k', secret: 's' }, ...extra }));
   /** Runs the worker until nothing is pending (or `ms` elapse). */
   async function drain(worker: { runOnce(): Promise<number> }, ms = 30_000) {
     const end = Date.now() + ms;

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import nock from 'nock';
 import { courseView } from '../../src/coverage/read';
-import { referentialLookup } from '../../src/coverage/referentials';
+import { coverageDeps } from '../../src/coverage/deps';
 import { courses } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
 import { drainScorePublications, type ScoreWorker, startScoreWorker } from '../../src/gradebook/worker';
@@ -10,7 +10,7 @@ import type { LtiRuntime } from '../../lti/runtime';
 import { ensureCourse, ensurePlatform, ensureUser, type Course, type Platform } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
-import { completionStatement, installFixtureReferentials, pageIri, uuidOf } from '../coverage/support';
+import { completionStatement, fixtureReferentials, pageIri, uuidOf } from '../coverage/support';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -52,8 +52,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     );
 
   beforeAll(async () => {
-    installFixtureReferentials();
-    server = await startTestServer(driver);
+    server = await startTestServer(driver, {}, { referentials: fixtureReferentials() });
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
     await (server.app.locals.scoreWorker as ScoreWorker).stop();
@@ -63,7 +62,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     const key = await createXapiKey(db, MOODLE);
     xapiAuth = basic(key.key, key.secret);
     course = await ensureCourse(db, platform.id, '2', 'LTI Test Course');
-    await saveMapping(db, {
+    await saveMapping(db, server.ctx, {
       courseId: course.id,
       referential: socle28,
       activityIris: new Set([1, 2, 3].map(pageIri)),
@@ -107,7 +106,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
       ['4', 'Sam Student'],
       ['5', 'Sue Student'],
     ]);
-    const view = await courseView(server.ctx.store.db, referentialLookup(server.ctx.store.db), platform, course, { limit: 100 });
+    const view = await courseView(server.ctx.store.db, coverageDeps(server.ctx, server.ctx.store.db), platform, course, { limit: 100 });
     for (const row of rows) {
       const learner = view.learners.find((l) => l.user.sub === row.sub);
       if (!learner) throw new Error(`${row.sub} not in courseView`);

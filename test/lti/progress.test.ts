@@ -2,7 +2,7 @@ import nock from 'nock';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { grantManualCredit, revokeManualCredit } from '../../src/coverage/credits';
 import { recomputeAll } from '../../src/coverage/recompute';
-import { referentialLookup } from '../../src/coverage/referentials';
+import { coverageDeps } from '../../src/coverage/deps';
 import { compileRules, computeCoverage } from '../../src/domain/coverage';
 import { queryRows } from '../../src/db/store';
 import { ensurePlatform, findCourse, findUser } from '../../src/identity/records';
@@ -10,7 +10,7 @@ import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
 import { sql } from 'drizzle-orm';
 import { socle28 } from '../domain/coverage-fixtures';
-import { installFixtureReferentials } from '../coverage/support';
+import { fixtureReferentials } from '../coverage/support';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type Client, SimulatedMoodle } from '../support/moodle';
@@ -101,8 +101,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
   };
 
   beforeAll(async () => {
-    installFixtureReferentials();
-    server = await startTestServer(driver);
+    server = await startTestServer(driver, {}, { referentials: fixtureReferentials() });
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
     const db = server.ctx.store.db;
@@ -117,7 +116,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     learner = launched.client;
     const course = await findCourse(db, (await ensurePlatform(db, MOODLE)).id, '2');
     if (!course) throw new Error('no course after the launch');
-    await saveMapping(db, { courseId: course.id, referential: socle28, activityIris: new Set(MAPPING.map((m) => m.activityIri)), entries: MAPPING, actor: 'test' });
+    await saveMapping(db, server.ctx, { courseId: course.id, referential: socle28, activityIris: new Set(MAPPING.map((m) => m.activityIri)), entries: MAPPING, actor: 'test' });
   });
   afterAll(async () => {
     nock.cleanAll();
@@ -166,7 +165,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
 
     // completing again, and a full recompute, issue nothing more
     await postBatch(moodleBatch('15'));
-    await recomputeAll(server.ctx.store.db, referentialLookup(server.ctx.store.db));
+    await recomputeAll(server.ctx.store.db, coverageDeps(server.ctx, server.ctx.store.db));
     expect((await (await credentials(admin)).json()) as Credential[]).toHaveLength(1);
 
     const badges = await page(learner, 'badges');
@@ -184,7 +183,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     const platform = await ensurePlatform(db, MOODLE);
     const user = await findUser(db, platform.id, '4');
     const credit = await db.transaction((tx) =>
-      grantManualCredit(tx, referentialLookup(tx), {
+      grantManualCredit(tx, coverageDeps(server.ctx, tx), {
         platformId: platform.id,
         userId: user?.id ?? 0,
         referentialId: socle28.id,
@@ -197,7 +196,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     const body = await page(learner);
     expect(body).toContain('Crédit manuel Justification : Séance en présentiel du 12/11');
     expect(body).toContain('6 h 30 validées sur 28 h');
-    await db.transaction((tx) => revokeManualCredit(tx, referentialLookup(tx), { id: credit.id, actor: 'test' }));
+    await db.transaction((tx) => revokeManualCredit(tx, coverageDeps(server.ctx, tx), { id: credit.id, actor: 'test' }));
     expect(await page(learner)).not.toContain('Crédit manuel');
   });
 

@@ -14,6 +14,7 @@ import {
   translateMapping,
 } from '../../src/mapping/service';
 import { sealSecret } from '../../src/secrets';
+import { testContext } from '../support/app';
 import { drivers, openTestStore, type TestStore } from '../support/db';
 
 const wwwroot = 'http://127.0.0.1:8181';
@@ -85,7 +86,7 @@ describe.each(drivers)('course mapping on %s', (driver) => {
 
   it('saves a valid mapping, refuses an invalid one whole, and keeps the history', async () => {
     const activities = new Set((await listActivities(t.store.db, course.id)).map((a) => a.iri));
-    const saved = await saveMapping(t.store.db, {
+    const saved = await saveMapping(t.store.db, testContext(t.store), {
       courseId: course.id,
       referential,
       activityIris: activities,
@@ -102,7 +103,7 @@ describe.each(drivers)('course mapping on %s', (driver) => {
     ]);
     expect(saved.changedActivities.sort()).toEqual([book, quiz].sort());
 
-    const attempt = saveMapping(t.store.db, {
+    const attempt = saveMapping(t.store.db, testContext(t.store), {
       courseId: course.id,
       referential,
       activityIris: activities,
@@ -122,7 +123,7 @@ describe.each(drivers)('course mapping on %s', (driver) => {
     });
     expect(await getMapping(t.store.db, course.id, referential)).toHaveLength(3);
 
-    const second = await saveMapping(t.store.db, {
+    const second = await saveMapping(t.store.db, testContext(t.store), {
       courseId: course.id,
       referential,
       activityIris: activities,

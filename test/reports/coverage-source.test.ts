@@ -2,12 +2,11 @@ import { sql } from 'drizzle-orm';
 import { parse } from 'csv-parse/sync';
 import { PassThrough } from 'node:stream';
 import { createApiToken } from '../../src/identity/api-tokens';
-import { setReferentialLookup } from '../../src/coverage/referentials';
 import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { getReferential } from '../../src/referentials/catalogue';
 import { writeComplianceCsv } from '../../src/reports/csv';
-import { complianceSource } from '../../src/reports/source';
+import { coverageComplianceSource } from '../../src/reports/coverage-source';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -22,8 +21,7 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
   let admin: string;
   let platformId: number;
   beforeAll(async () => {
-    setReferentialLookup(undefined); // the real catalogue
-    server = await startTestServer(driver);
+    server = await startTestServer(driver); // the real catalogue
     const db = server.ctx.store.db;
     const platform = await ensurePlatform(db, MOODLE);
     platformId = platform.id;
@@ -32,7 +30,7 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
     const course = await ensureCourse(db, platform.id, '2', 'LTI Test Course');
     const referential = await getReferential(db, REF);
     if (!referential) throw new Error('bundled référentiel missing');
-    await saveMapping(db, {
+    await saveMapping(db, server.ctx, {
       courseId: course.id,
       referential,
       activityIris: new Set([1, 2, 3, 4].map(pageIri)),
@@ -65,9 +63,9 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
   it('gives every learner (those with nothing too) the figures of the coverage API, in CSV as well', async () => {
     const query = { platformId, filters: { courses: ['2'], referential: { id: REF } } };
     const rows = [];
-    for await (const row of complianceSource().rows(server.ctx.store.db, query)) rows.push(row);
+    for await (const row of coverageComplianceSource(server.ctx).rows(server.ctx.store.db, query)) rows.push(row);
     expect(rows.map((r) => r.learner.sub).sort()).toEqual(['4', '5', '9']);
-    expect(await complianceSource().count(server.ctx.store.db, query)).toBe(3);
+    expect(await coverageComplianceSource(server.ctx).count(server.ctx.store.db, query)).toBe(3);
     for (const row of rows) {
       const api = (await (
         await fetch(`${server.url}/api/v1/coverage?platform=${encodeURIComponent(MOODLE)}&user=${row.learner.sub}&referential=${REF}`, {
@@ -90,9 +88,9 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
       platform: { issuer: MOODLE, name: null },
       filters: [],
       generatedAt: new Date(),
-      referentials: await complianceSource().referentials(server.ctx.store.db, query),
+      referentials: await coverageComplianceSource(server.ctx).referentials(server.ctx.store.db, query),
     };
-    await writeComplianceCsv(meta, complianceSource().rows(server.ctx.store.db, query), out, { variant: 'excel-fr' });
+    await writeComplianceCsv(meta, coverageComplianceSource(server.ctx).rows(server.ctx.store.db, query), out, { variant: 'excel-fr' });
     const text = Buffer.concat(chunks).toString('utf8');
     expect(text.startsWith('\uFEFF')).toBe(true);
     expect(text).toContain("'=HYPERLINK");

@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
 import { eq, sql } from 'drizzle-orm';
-import { createLogger } from '../../src/logger';
 import type { AppContext } from '../../src/context';
 import { auditEvents, exportFileChunks, exportJobs } from '../../src/db/schema';
 import { openStore, type Store } from '../../src/db/store';
@@ -18,7 +17,7 @@ import {
   runNextJob,
 } from '../../src/reports/jobs';
 import type { ComplianceRow } from '../../src/reports/rows';
-import { testConfig } from '../support/app';
+import { testContext } from '../support/app';
 import { attestationOf, fromArray, generatedRows, streamRows, testMeta, must } from '../support/compliance-rows';
 import { drivers, openTestStore, type TestStore } from '../support/db';
 
@@ -34,7 +33,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   let platformId: number;
   beforeAll(async () => {
     t = await openTestStore(driver);
-    ctx = { config: testConfig(), store: t.store, logger: createLogger('silent') };
+    ctx = testContext(t.store);
     platformId = (await ensurePlatform(t.store.db, 'https://moodle.univ-test.fr', 'Moodle Santé')).id;
   });
   afterAll(() => t.destroy());

@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
-import { completionStatement, installFixtureReferentials, pageIri, uuidOf } from '../coverage/support';
+import { completionStatement, fixtureReferentials, pageIri, uuidOf } from '../coverage/support';
 import { socle28 } from '../domain/coverage-fixtures';
 import { startTestServer } from '../support/app';
 import { SimulatedMoodle } from '../support/moodle';
@@ -30,8 +30,7 @@ const ACTIVITIES: [number, string, number][] = [
 async function main() {
   const out = path.resolve(process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'docs/cohort-heatmap.png');
   const locale = process.argv.includes('--locale') ? process.argv[process.argv.indexOf('--locale') + 1] : 'fr';
-  installFixtureReferentials();
-  const server = await startTestServer('pglite');
+  const server = await startTestServer('pglite', {}, { referentials: fixtureReferentials() });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -42,7 +41,7 @@ async function main() {
     const db = server.ctx.store.db;
     const platform = await ensurePlatform(db, MOODLE);
     const course = await ensureCourse(db, platform.id, '2', 'LTI Test Course');
-    await saveMapping(db, {
+    await saveMapping(db, server.ctx, {
       courseId: course.id,
       referential: socle28,
       activityIris: new Set(ACTIVITIES.map(([cmid]) => pageIri(cmid))),

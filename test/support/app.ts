@@ -1,5 +1,8 @@
 import type { Config } from '../../src/config';
+import type { AppContext, Services } from '../../src/context';
+import type { Store } from '../../src/db/store';
 import { createLogger } from '../../src/logger';
+import { createContext } from '../../src/app/context';
 import { type RunningServer, startServer } from '../../src/app/server';
 import { createTestDatabase, type Driver } from './db';
 
@@ -18,12 +21,17 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   };
 }
 
+/** A context over a test store: the test configuration, silent logs, the default services unless replaced. */
+export function testContext(store: Store, services: Partial<Services> = {}, config: Config = testConfig()): AppContext {
+  return createContext(config, store, createLogger('silent'), services);
+}
+
 export interface TestServer extends RunningServer {
   destroy(): Promise<void>;
 }
 
-/** The real service on a loopback port over a fresh database of `driver`. */
-export async function startTestServer(driver: Driver, overrides: Partial<Config> = {}): Promise<TestServer> {
+/** The real service on a loopback port over a fresh database of `driver` (with `services` replacing the defaults). */
+export async function startTestServer(driver: Driver, overrides: Partial<Config> = {}, services: Partial<Services> = {}): Promise<TestServer> {
   const database = await createTestDatabase(driver);
   const config = testConfig({
     ...('databaseUrl' in database.options
@@ -31,7 +39,7 @@ export async function startTestServer(driver: Driver, overrides: Partial<Config>
       : { dataDir: database.options.dataDir }),
     ...overrides,
   });
-  const server = await startServer(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const server = await startServer(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), services });
   return {
     ...server,
     destroy: async () => {

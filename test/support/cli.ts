@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Services } from '../../src/context';
 
 export const socleBin = path.join(__dirname, '..', '..', 'bin', 'socle.js');
 
@@ -59,10 +60,10 @@ export function waitForExit(child: ChildProcess): Promise<number | null> {
 
 /**
  * Runs `socle …` inside the test process (same code path as the binary, without a process start): the given
- * variables replace Socle's for the call, stdout/stderr are captured. Use `runCli` for what needs a real process
- * (signals, locks held by another process).
+ * variables replace Socle's for the call, `services` the defaults of the commands' contexts, stdout/stderr are
+ * captured. Use `runCli` for what needs a real process (signals, locks held by another process).
  */
-export async function runCliInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export async function runCliInProcess(args: string[], env: Record<string, string> = {}, services: Partial<Services> = {}): Promise<CliResult> {
   const { main } = await import('../../src/cli/main');
   const { configVariables } = await import('../../src/config');
   const saved = { ...process.env };
@@ -83,7 +84,7 @@ export async function runCliInProcess(args: string[], env: Record<string, string
   const previousExitCode = process.exitCode;
   process.exitCode = undefined;
   try {
-    await main(['node', 'socle', ...args]);
+    await main(['node', 'socle', ...args], services);
     return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, stdout, stderr };
   } finally {
     process.stdout.write = out;

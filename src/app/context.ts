@@ -1,0 +1,20 @@
+import type { Config } from '../config';
+import type { AppContext, Services } from '../context';
+import { catalogueReferentials } from '../coverage/referentials';
+import type { Store } from '../db/store';
+import type { Logger } from '../logger';
+import { coverageComplianceSource } from '../reports/coverage-source';
+
+/**
+ * The context of the server and of the CLI's commands. By default: référentiels from the catalogue, badges issued
+ * with this configuration, reports over the stored coverage, the system clock. `overrides` replace any of them (tests
+ * give fixtures; `badges: undefined` computes coverage without issuing).
+ */
+export function createContext(config: Config, store: Store, logger: Logger, overrides: Partial<Services> = {}): AppContext {
+  const coverage = {
+    clock: overrides.clock ?? (() => new Date()),
+    referentials: overrides.referentials ?? catalogueReferentials,
+    badges: 'badges' in overrides ? overrides.badges : { config },
+  };
+  return { config, store, logger, ...coverage, compliance: overrides.compliance ?? coverageComplianceSource(coverage) };
+}

@@ -1,0 +1,140 @@
+/** The compliance source over the stored learner coverage (the default of every context). */
+import { sql } from 'drizzle-orm';
+import { type CoverageServices, coverageDeps } from '../coverage/deps';
+import { learnerView } from '../coverage/read';
+import { type Executor, queryRows } from '../db/store';
+import { findPlatform } from '../identity/records';
+import type { ComplianceRow, ReportReferential } from './rows';
+import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
+
+const CHUNK = 2_000;
+
+interface LearnerRow {
+  user_id: number;
+  sub: string;
+  name: string | null;
+  courses: { contextId: string; title: string | null }[] | null;
+  validated_minutes: number | null;
+  status: ComplianceRow['status'] | null;
+  domains: { code: string; validatedMinutes: number }[] | null;
+  completed_at: string | Date | null;
+  manual: boolean;
+}
+
+/**
+ * The learners a query is about: the learners of the selected courses' rosters (or of every course of the platform)
+ * and everyone with completion facts in those courses, once each, with their stored coverage of the référentiel
+ * version (none yet = nothing validated). `completed_at` is when the last fact that counted arrived, for complete
+ * learners. Rows come in keyset chunks, non-compliant learners first, so a 70,000-learner export streams.
+ */
+function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey: { rank: number; sub: string } | null) {
+  const courses = query.filters.courses;
+  const courseFilter = courses?.length ? sql`AND c.context_id IN (${sql.join(courses.map((c) => sql`${c}`), sql`, `)})` : sql``;
+  const from = query.filters.from ? sql`AND e.statement_timestamp >= ${query.filters.from}::date` : sql``;
+  const to = query.filters.to ? sql`AND e.statement_timestamp < (${query.filters.to}::date + 1)` : sql``;
+  const windowed = query.filters.from || query.filters.to;
+  const rank = sql`CASE coalesce(lc.status, 'not_started') WHEN 'not_started' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END`;
+  const after = afterKey ? sql`WHERE (rank, sub) > (${afterKey.rank}, ${afterKey.sub})` : sql``;
+  return sql`
+    WITH members AS (
+      SELECT cm.user_id, c.context_id, c.title FROM course_members cm JOIN courses c ON c.id = cm.course_id
+       WHERE c.platform_id = ${query.platformId} AND cm.status = 'active'
+         AND EXISTS (SELECT 1 FROM unnest(cm.roles) r WHERE r LIKE '%Learner') ${courseFilter}
+      UNION
+      SELECT DISTINCT e.user_id, c.context_id, c.title FROM completion_events e JOIN courses c ON c.id = e.course_id
+       WHERE c.platform_id = ${query.platformId} ${courseFilter}
+    ),
+    learners AS (
+      SELECT m.user_id, json_agg(json_build_object('contextId', m.context_id, 'title', m.title) ORDER BY m.context_id) AS courses
+        FROM members m GROUP BY m.user_id
+    ),
+    ranked AS (
+      SELECT u.id AS user_id, u.sub, u.name, l.courses, lc.validated_minutes, lc.status, lc.domains, ${rank} AS rank,
+             CASE WHEN lc.status = 'complete' THEN (SELECT max(e.statement_timestamp) FROM completion_events e WHERE e.user_id = u.id AND NOT e.voided) END AS completed_at,
+             EXISTS (SELECT 1 FROM manual_credits mc WHERE mc.user_id = u.id AND mc.revoked_at IS NULL
+                       AND mc.referential_id = ${ref.id} AND mc.referential_version = ${ref.version}) AS manual
+        FROM learners l JOIN users u ON u.id = l.user_id
+        LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
+       ${windowed ? sql`WHERE EXISTS (SELECT 1 FROM completion_events e WHERE e.user_id = u.id AND NOT e.voided ${from} ${to})` : sql``}
+    )
+    SELECT * FROM ranked ${after} ORDER BY rank, sub LIMIT ${CHUNK}`;
+}
+
+function toRow(ref: ReportReferential, r: LearnerRow): ComplianceRow {
+  const validated = new Map((r.domains ?? []).map((d) => [d.code, d.validatedMinutes]));
+  const domains = ref.domains.map((d) => ({
+    code: d.code,
+    title: d.title,
+    validatedMinutes: Math.min(validated.get(d.code) ?? 0, d.requiredMinutes),
+    requiredMinutes: d.requiredMinutes,
+  }));
+  return {
+    learner: { sub: r.sub, name: r.name },
+    courses: r.courses ?? [],
+    referential: { id: ref.id, version: ref.version },
+    domains,
+    validatedMinutes: r.validated_minutes ?? 0,
+    requiredMinutes: ref.domains.reduce((s, d) => s + d.requiredMinutes, 0),
+    status: r.status ?? 'not_started',
+    completedAt: r.completed_at ? new Date(r.completed_at) : null,
+    hasManualCredits: r.manual,
+  };
+}
+
+async function* learnerRows(ex: Executor, query: ComplianceQuery, ref: ReportReferential): AsyncGenerator<LearnerRow> {
+  let after: { rank: number; sub: string } | null = null;
+  for (;;) {
+    const chunk: (LearnerRow & { rank: number })[] = await queryRows(ex, learnersQuery(query, ref, after));
+    for (const r of chunk) yield r;
+    const last = chunk[chunk.length - 1];
+    if (!last || chunk.length < CHUNK) return;
+    after = { rank: last.rank, sub: last.sub };
+  }
+}
+
+/**
+ * Reports read the stored learner coverage (kept fresh by the coverage module), with the rosters; attestations list
+ * each learner's credits as the coverage module computes them, with the context's référentiels.
+ */
+export function coverageComplianceSource(services: CoverageServices): ComplianceSource {
+  return {
+    async referentials(ex, query) {
+      const { id, version } = query.filters.referential ?? { id: DEFAULT_REFERENTIAL };
+      const ref = await reportReferentialOf(ex, id, version);
+      return ref ? [ref] : [];
+    },
+    async count(ex, query) {
+      const [ref] = await this.referentials(ex, query);
+      if (!ref) return 0;
+      let n = 0;
+      for await (const _ of learnerRows(ex, query, ref)) n++;
+      return n;
+    },
+    async *rows(ex, query) {
+      const [ref] = await this.referentials(ex, query);
+      if (!ref) return;
+      for await (const r of learnerRows(ex, query, ref)) yield toRow(ref, r);
+    },
+    async *attestations(ex, query) {
+      const [ref] = await this.referentials(ex, query);
+      if (!ref) return;
+      const platform = await findPlatform(ex, (await queryRows<{ issuer: string }>(ex, sql`SELECT issuer FROM platforms WHERE id = ${query.platformId}`))[0]?.issuer ?? '');
+      if (!platform) return;
+      const deps = coverageDeps(services, ex);
+      for await (const r of learnerRows(ex, query, ref)) {
+        const row = toRow(ref, r);
+        const view = await learnerView(ex, deps, platform, { id: r.user_id, sub: r.sub, name: r.name }, ref.id, ref.version);
+        const activities: AttestationFigures['activities'] = view.domains.flatMap((d) =>
+          d.competencies.flatMap((c) =>
+            c.credits.flatMap((x): AttestationFigures['activities'] =>
+              x.source === 'activity'
+                ? [{ title: x.activity.name ?? x.activity.id, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: new Date(x.completedAt), manual: false }]
+                : [{ title: `Crédit manuel : ${x.justification}`, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: new Date(), manual: true }],
+            ),
+          ),
+        );
+        yield { ...row, referential: { id: ref.id, version: ref.version, title: ref.title }, activities };
+      }
+    },
+  };
+}
