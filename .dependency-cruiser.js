@@ -79,6 +79,7 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: ['^src/db/migrations/', '\\.json$'] },
     tsPreCompilationDeps: true,
+    preserveSymlinks: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
   },

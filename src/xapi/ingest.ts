@@ -7,29 +7,13 @@ import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
 import { enrichWithMappings } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
+import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
 import { platformActor, structuralErrors } from './validate';
 
 export { VERBS };
-/** Activity types that name a course in `contextActivities` (Moodle sends cmi5's). */
-const COURSE_TYPES = new Set(['https://w3id.org/xapi/cmi5/activitytype/course', 'http://adlnet.gov/expapi/activities/course']);
-/** Objects that are not learning activities a teacher would map (the site, a course, a section, an attempt…). */
-const NOT_MAPPABLE_TYPES = new Set([
-  ...COURSE_TYPES,
-  'http://id.tincanapi.com/activitytype/lms',
-  'http://id.tincanapi.com/activitytype/section',
-  'http://adlnet.gov/expapi/activities/attempt',
-  'http://adlnet.gov/expapi/activities/cmi.interaction',
-  'http://adlnet.gov/expapi/activities/question',
-]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 type Json = Record<string, unknown>;
-
-interface Activity {
-  id?: unknown;
-  objectType?: unknown;
-  definition?: { type?: unknown; name?: Record<string, unknown> };
-}
 
 interface Prepared {
   index: number;
@@ -42,9 +26,9 @@ interface Prepared {
   objectId: string;
   timestamp: Date;
   voidTarget?: string;
-  completion?: { kind: 'completed' | 'uncompleted'; success: boolean | null; durationSeconds: number | null };
-  course?: { contextId: string; title: string | null };
-  activity?: { iri: string; name: string | null; moduleType: string | null };
+  completion?: CompletionFact;
+  course?: CourseFact;
+  activity?: ActivityFact;
 }
 
 export interface IngestResult {
@@ -52,70 +36,6 @@ export interface IngestResult {
   ids: string[];
   /** How many were new (the others were already stored with the same content). */
   stored: number;
-}
-
-function languageValue(map: Record<string, unknown> | undefined): string | null {
-  if (!map) return null;
-  for (const lang of ['fr', 'fr-FR', 'en', 'en-US', 'en-GB']) if (typeof map[lang] === 'string') return map[lang] as string;
-  const first = Object.values(map).find((v) => typeof v === 'string');
-  return (first as string | undefined) ?? null;
-}
-
-/** ISO 8601 duration (`PT1H2M3.5S`, `P1DT2H`) → whole seconds, or null. */
-export function durationSeconds(value: unknown): number | null {
-  if (typeof value !== 'string') return null;
-  const m = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
-    value,
-  );
-  if (!m) return null;
-  const [, y, mo, w, d, h, mi, s] = m.map((x) => (x === undefined ? 0 : Number(x)));
-  return Math.round(
-    (y ?? 0) * 365 * 86400 + (mo ?? 0) * 30 * 86400 + (w ?? 0) * 7 * 86400 + (d ?? 0) * 86400 + (h ?? 0) * 3600 + (mi ?? 0) * 60 + (s ?? 0),
-  );
-}
-
-function courseOf(statement: Json, issuer: string): Prepared['course'] {
-  const ca = (statement.context as Json | undefined)?.contextActivities as Record<string, unknown> | undefined;
-  if (!ca) return undefined;
-  for (const key of ['parent', 'grouping']) {
-    const list = ca[key];
-    const items = Array.isArray(list) ? list : list ? [list] : [];
-    for (const item of items as Activity[]) {
-      if (typeof item?.id !== 'string' || !COURSE_TYPES.has(item.definition?.type as string)) continue;
-      const moodle = new RegExp(`^${escapeRegExp(issuer)}/course/view\\.php\\?id=(\\d+)$`).exec(item.id);
-      return { contextId: moodle?.[1] ?? item.id, title: languageValue(item.definition?.name) };
-    }
-  }
-  return undefined;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function activityOf(object: Activity, issuer: string): Prepared['activity'] {
-  if (typeof object.id !== 'string' || (object.objectType !== undefined && object.objectType !== 'Activity')) return undefined;
-  const type = typeof object.definition?.type === 'string' ? object.definition.type : null;
-  const name = languageValue(object.definition?.name);
-  if (object.id.startsWith(`${issuer}/`) || object.id === issuer) {
-    // Moodle: only course modules (`…/mod/<mod>/view.php?id=<cmid>`) are mappable, not their pages or attempts.
-    const m = new RegExp(`^${escapeRegExp(issuer)}/mod/(\\w+)/view\\.php\\?id=\\d+$`).exec(object.id);
-    return m ? { iri: object.id, name, moduleType: m[1] ?? null } : undefined;
-  }
-  if (type && NOT_MAPPABLE_TYPES.has(type)) return undefined;
-  return { iri: object.id, name, moduleType: type };
-}
-
-function completionOf(statement: Json, verb: string): Prepared['completion'] {
-  const result = statement.result as { completion?: unknown; success?: unknown; duration?: unknown } | undefined;
-  const success = typeof result?.success === 'boolean' ? result.success : null;
-  const duration = durationSeconds(result?.duration);
-  if (verb === VERBS.uncompleted) return { kind: 'uncompleted', success, durationSeconds: duration };
-  if (verb === VERBS.completed) {
-    return { kind: result?.completion === false ? 'uncompleted' : 'completed', success, durationSeconds: duration };
-  }
-  if (verb === VERBS.passed) return { kind: 'completed', success: success ?? true, durationSeconds: duration };
-  return undefined;
 }
 
 /** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
@@ -164,7 +84,7 @@ export function prepareStatements(
       return;
     }
     const verb = (input.verb as { id: string }).id;
-    const object = input.object as Activity & { id: string };
+    const object = input.object as { id: string };
     const timestamp = typeof input.timestamp === 'string' ? new Date(input.timestamp) : now;
     if (Number.isNaN(timestamp.getTime())) {
       details.push({ path: `${prefix}.timestamp`, message: 'expected an ISO 8601 date and time' });
@@ -192,10 +112,8 @@ export function prepareStatements(
     if (verb === VERBS.voided) {
       entry.voidTarget = String(object.id).toLowerCase();
     } else {
-      entry.activity = activityOf(object, platform.issuer);
-      const completion = object.objectType === undefined || object.objectType === 'Activity' ? completionOf(input, verb) : undefined;
-      if (completion) entry.completion = completion;
-      if (completion || entry.activity) entry.course = courseOf(input, platform.issuer);
+      const { source: _source, ...facts } = statementFacts(input, platform);
+      Object.assign(entry, facts);
     }
     prepared.push(entry);
   });
