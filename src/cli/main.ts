@@ -1,9 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
-import { StoreError } from '../db/store';
+import { SocleError } from '../domain/errors';
 import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
-import { CliError, type CommandModule } from './command';
+import { cliExitCodes, cliLines, type CommandModule } from './command';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerMappings } from './mappings';
@@ -25,7 +24,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Entry point of `socle`: known errors print one line and exit 1; usage errors exit 2. */
+/** Entry point of `socle`: a SocleError prints its message (and details) with the exit code of its code; usage errors exit 2. */
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
@@ -34,11 +33,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (error instanceof ConfigError || error instanceof StoreError || error instanceof CliError) {
-      process.stderr.write(`socle: ${error.message}\n`);
-    } else {
-      process.stderr.write(`socle: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    if (error instanceof SocleError) {
+      process.stderr.write(`${cliLines(error)}\n`);
+      process.exitCode = cliExitCodes[error.code];
+      return;
     }
+    process.stderr.write(`socle: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   }
 }

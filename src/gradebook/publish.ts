@@ -8,6 +8,7 @@ import type { ProviderInstance } from 'ltijs';
 import { publishScore } from '../lms/ags';
 import type { AppContext } from '../context';
 import { courseView } from '../coverage/read';
+import { conflict, SocleError } from '../domain/errors';
 import { referentialLookup } from '../coverage/referentials';
 import { queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
@@ -39,7 +40,10 @@ async function publishOne(ctx: AppContext, lti: ProviderInstance, courseId: numb
 
 /** Publishes the validated hours of every learner of the course (a few at a time); never throws for one learner. */
 export async function publishCourse(ctx: AppContext, lti: ProviderInstance, platform: Platform, course: Course): Promise<PublicationReport> {
-  const cohort = await loadCohort(ctx.store.db, referentialLookup(ctx.store.db), platform, course);
+  const cohort = await loadCohort(ctx.store.db, referentialLookup(ctx.store.db), platform, course).catch((error: unknown) => {
+    // No référentiel to publish against: the course's state, not the request, is what is wrong.
+    throw SocleError.is(error, 'not_found') ? conflict(error.message) : error;
+  });
   const report: PublicationReport = { published: 0, skipped: [], failed: [], total: cohort.learners.length };
   const queue = [...cohort.learners];
   const worker = async () => {
