@@ -34,7 +34,7 @@ module.exports = {
       severity: 'error',
       comment: 'src/domain/ imports only itself, zod and node:crypto.',
       from: { path: '^src/domain/' },
-      to: { pathNot: ['^src/domain/', '^node_modules/zod/', '^(node:)?crypto$'] },
+      to: { pathNot: ['^src/domain/', '(^|/)node_modules/zod/', '^(node:)?crypto$'] },
     },
     {
       name: 'entry-points-are-independent',
@@ -56,7 +56,15 @@ module.exports = {
       name: 'infrastructure-imports-no-feature',
       severity: 'error',
       from: { path: INFRA },
-      to: { path: [FEATURES, '^src/web/'] },
+      to: { path: FEATURES },
+    },
+    {
+      name: 'only-entry-points-import-web',
+      severity: 'error',
+      comment:
+        'Features, the domain and infrastructure never import src/web/ (HTTP, pages, i18n): they throw the coded SocleError of src/domain/errors.ts and entry points present it.',
+      from: { path: [FEATURES, INFRA, '^src/domain/'] },
+      to: { path: '^src/web/' },
     },
     {
       name: 'web-toolkit-imports-no-feature',

@@ -1,4 +1,4 @@
-import type { Locale } from '../web/i18n';
+import type { Locale } from '../domain/locale';
 import { forbidden } from '../domain/errors';
 import type { ExportJob } from './jobs';
 import { type ReportFilters, reportFilters } from './source';

@@ -1,7 +1,7 @@
 import i18next, { type TFunction } from 'i18next';
+import type { Locale } from '../domain/locale';
 
-/** Locales Socle speaks; French is the default, English is chosen from `launch_presentation.locale` (en, en_us, en-GB…). */
-export type Locale = 'fr' | 'en';
+export type { Locale };
 
 export function pickLocale(value: string | null | undefined): Locale {
   return value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr';
