@@ -56,7 +56,15 @@ module.exports = {
       name: 'infrastructure-imports-no-feature',
       severity: 'error',
       from: { path: INFRA, pathNot: '^src/context\\.ts$' },
-      to: { path: [FEATURES, '^src/web/'] },
+      to: { path: FEATURES },
+    },
+    {
+      name: 'only-entry-points-import-web',
+      severity: 'error',
+      comment:
+        'Features, the domain and infrastructure never import src/web/ (HTTP, pages, i18n): they throw the coded SocleError of src/domain/errors.ts and entry points present it.',
+      from: { path: [FEATURES, INFRA, '^src/domain/'] },
+      to: { path: '^src/web/' },
     },
     {
       name: 'context-imports-feature-types-only',
@@ -65,7 +73,6 @@ module.exports = {
       from: { path: '^src/context\\.ts$' },
       to: { path: FEATURES, dependencyTypesNot: ['type-only'] },
     },
-    { name: 'context-imports-no-web', severity: 'error', from: { path: '^src/context\\.ts$' }, to: { path: '^src/web/' } },
     {
       name: 'web-toolkit-imports-no-feature',
       severity: 'error',

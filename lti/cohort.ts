@@ -8,11 +8,11 @@ import type { Express, Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../src/context';
 import { ltiCourseServices } from '../src/db/schema';
-import { CoverageNotFound } from '../src/coverage/read';
 import { coverageDeps } from '../src/coverage/deps';
 import { type Cohort, type CohortLearner, displayName, loadCohort, type SortDir, type SortKey, sortLearners } from '../src/gradebook/cohort';
 import { publishCourse } from '../src/gradebook/publish';
-import { asyncHandler, HttpError, parseOr400 } from '../src/web/http';
+import { asyncHandler, parseOr400 } from '../src/web/http';
+import { notFound, SocleError } from '../src/domain/errors';
 import type { Course } from '../src/identity/records';
 import { addTexts, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
@@ -122,7 +122,7 @@ export function level(validated: number | null, required: number | null): number
 }
 
 function courseOf(s: LtiSession): Course {
-  if (!s.course) throw new HttpError(404, 'not_found', 'No course in this launch.');
+  if (!s.course) throw notFound('No course in this launch.');
   return s.course;
 }
 
@@ -130,7 +130,7 @@ async function cohortOf(ctx: AppContext, s: LtiSession, course: Course): Promise
   try {
     return await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), s.platform, course);
   } catch (error) {
-    if (error instanceof CoverageNotFound) return undefined;
+    if (SocleError.is(error, 'not_found')) return undefined;
     throw error;
   }
 }
@@ -233,7 +233,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
       const course = assertSameCourse(s, Number(req.params.courseId));
       const q = parseOr400(query, req.query, 'query');
       const cohort = await cohortOf(ctx, s, course);
-      if (!cohort) throw new HttpError(404, 'not_found', `Course ${course.contextId} has no référentiel yet.`);
+      if (!cohort) throw notFound(`Course ${course.contextId} has no référentiel yet.`);
       const sort = q.sort as SortKey;
       const learners = sortLearners(cohort.learners, sort, q.dir ?? (sort === 'name' ? 'asc' : 'desc'));
       const pages = Math.max(1, Math.ceil(learners.length / COHORT_PAGE_SIZE));
@@ -255,10 +255,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
     asyncHandler(async (req, res) => {
       const s = req.lti as LtiSession;
       const course = assertSameCourse(s, Number(req.params.courseId));
-      const report = await publishCourse(ctx, runtime.provider, s.platform, course).catch((error: unknown) => {
-        if (error instanceof CoverageNotFound) throw new HttpError(409, 'conflict', error.message);
-        throw error;
-      });
+      const report = await publishCourse(ctx, runtime.provider, s.platform, course);
       if (req.get('HX-Request') || req.accepts(['json', 'html']) === 'html') {
         const t = translator(s.locale);
         const reason = (r: string) => t(`cohort.reason.${r}`, { defaultValue: r });

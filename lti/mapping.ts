@@ -6,7 +6,8 @@ import type { LtiSession } from './session';
 import { assertSameCourse, requireRole } from './session';
 import type { AppContext } from '../src/context';
 import { auditEvents, courseSettings, platformSettings, users } from '../src/db/schema';
-import { asyncHandler, badRequest, HttpError, notFound, parseOr400 } from '../src/web/http';
+import { asyncHandler, parseOr400 } from '../src/web/http';
+import { invalid, notFound, SocleError } from '../src/domain/errors';
 import type { Course } from '../src/identity/records';
 import { listReferentials } from '../src/referentials/catalogue';
 import { formatMinutes, type Referential } from '../src/domain/referential';
@@ -19,7 +20,6 @@ import {
   courseReferential,
   exportMapping,
   importMapping,
-  MappingRequestError,
   otherCourses,
   replaceMapping,
   saveActivityPairs,
@@ -114,16 +114,12 @@ function ownCourse(req: Request): { s: LtiSession; course: Course } {
 
 async function requireReferential(ctx: AppContext, course: Course): Promise<Referential> {
   const { referential } = await courseReferential(ctx.store.db, course);
-  if (!referential) throw new HttpError(409, 'no_referential', 'Choose a référentiel for this course first.', [{ path: 'referential', message: 'none chosen' }]);
+  if (!referential) throw new SocleError('no_referential', 'Choose a référentiel for this course first.', [{ path: 'referential', message: 'none chosen' }]);
   return referential;
 }
 
-const toHttp = (error: unknown) => {
-  if (error instanceof MappingRequestError) {
-    return error.kind === 'not_found' ? new HttpError(404, 'not_found', error.message, error.details) : badRequest(error.message, error.details);
-  }
-  return error;
-};
+/** A mapping request refused with details the page shows (field, CSV line). */
+const isRefusal = (error: unknown): error is SocleError => SocleError.is(error, 'invalid_request', 'not_found');
 
 /** Multipart upload of one file, read without a dependency (the page's import form; ≤ 2 MB). */
 function fileFromMultipart(req: Request): string | undefined {
@@ -318,9 +314,6 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         referential,
         entries: body.entries.map((e) => ({ activityIri: e.activityIri, competencyKey: e.competencyKey, minutes: e.hours })),
         actor: actorOf(s),
-        pathOf: (i) => `[${i}]`,
-      }).catch((e: unknown) => {
-        throw toHttp(e);
       });
       res.json({ entries: saved.entries.map((e) => ({ ...e, hours: e.minutes / 60 })), summary: saved.summary, changedActivities: saved.changedActivities });
     }),
@@ -337,7 +330,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       const activities = await courseActivityList(db(), course.id);
       const activity = activities.find((a) => a.iri === body.activityIri);
       if (!activity) {
-        throw badRequest('This activity is not an activity of this course: nothing was saved.', [
+        throw invalid('This activity is not an activity of this course: nothing was saved.', [
           { path: 'body.activityIri', message: `activity ${body.activityIri} is not an activity of this course` },
         ]);
       }
@@ -349,7 +342,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       if (body.intent === 'add' || body.intent.startsWith('remove:')) {
         if (body.intent === 'add') row.pairs.push({ competencyKey: '', hours: '' });
         else row.pairs.splice(Number(body.intent.slice(7)), 1);
-        if (!isHtmx(req)) throw badRequest('intent add/remove is for the page; send intent=save to save.', [{ path: 'body.intent', message: 'not save' }]);
+        if (!isHtmx(req)) throw invalid('intent add/remove is for the page; send intent=save to save.', [{ path: 'body.intent', message: 'not save' }]);
         fragment(200, { focusLast: body.intent === 'add' });
         return;
       }
@@ -380,7 +373,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         try {
           saved = await saveActivityPairs(db(), ctx, { course, referential, activityIri: activity.iri, pairs, actor: actorOf(s) });
         } catch (error) {
-          if (!(error instanceof MappingRequestError)) throw error;
+          if (!SocleError.is(error, 'invalid_request')) throw error;
           // Indexes of `pairs` are those of the row's non-empty lines, in order.
           for (const d of error.details) {
             const m = /^pairs\[(\d+)\]\.(\w+)$/.exec(d.path);
@@ -393,7 +386,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         }
       }
       if (problems.length) {
-        if (!isHtmx(req)) throw badRequest('The mapping is invalid: nothing was saved.', problems);
+        if (!isHtmx(req)) throw invalid('The mapping is invalid: nothing was saved.', problems);
         fragment(400);
         return;
       }
@@ -415,9 +408,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
     asyncHandler(async (req, res) => {
       const { s, course } = ownCourse(req);
       const body = parseOr400(referentialBody, req.body, 'body');
-      const referential = await setCourseReferential(db(), { course, referentialId: body.referentialId, version: body.version, actor: actorOf(s) }).catch((e: unknown) => {
-        throw toHttp(e);
-      });
+      const referential = await setCourseReferential(db(), { course, referentialId: body.referentialId, version: body.version, actor: actorOf(s) });
       if (isHtmx(req)) {
         res.set('HX-Refresh', 'true').status(204).end();
         return;
@@ -496,7 +487,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       const referential = await requireReferential(ctx, course);
       const text = typeof req.body === 'string' ? req.body : fileFromMultipart(req);
       if (text === undefined) {
-        throw badRequest('Send the CSV file as text/csv, or as the field "file" of a multipart form.', [{ path: 'body', message: 'no CSV file' }]);
+        throw invalid('Send the CSV file as text/csv, or as the field "file" of a multipart form.', [{ path: 'body', message: 'no CSV file' }]);
       }
       try {
         const saved = await importMapping(db(), ctx, { course, referential, text, actor: actorOf(s) });
@@ -506,7 +497,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         }
         res.json({ imported: saved.entries.length, summary: saved.summary, changedActivities: saved.changedActivities });
       } catch (error) {
-        if (!(error instanceof MappingRequestError) || !isHtmx(req)) throw toHttp(error);
+        if (!isRefusal(error) || !isHtmx(req)) throw error;
         renderFragment(res, 'mapping-problems', { title: 'mapping.importRefused', problems: error.details, id: 'import-result' }, s.locale, 400);
       }
     }),
@@ -534,7 +525,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         }
         res.json({ from: result.from, copied: result.copied, unmatched: result.unmatched, summary: result.saved.summary });
       } catch (error) {
-        if (!(error instanceof MappingRequestError) || !isHtmx(req)) throw toHttp(error);
+        if (!isRefusal(error) || !isHtmx(req)) throw error;
         renderFragment(res, 'mapping-problems', { title: 'mapping.invalid', problems: error.details, id: 'copy-result' }, s.locale, 400);
       }
     }),

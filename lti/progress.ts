@@ -8,7 +8,8 @@ import { achievementPath, formatMinutes, urls } from '../src/badges/achievements
 import { type CredentialSummary, listCredentials } from '../src/badges/credentials';
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
-import { CoverageNotFound, learnerView } from '../src/coverage/read';
+import { learnerView } from '../src/coverage/read';
+import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
 import type { Course, Platform, User } from '../src/identity/records';
@@ -121,7 +122,7 @@ export async function learnerProgress(
     try {
       view = await learnerView(ctx.store.db, deps, session.platform, session.user, id);
     } catch (error) {
-      if (error instanceof CoverageNotFound) continue;
+      if (SocleError.is(error, 'not_found')) continue;
       throw error;
     }
     const credited = view.domains.some((d) => d.competencies.some((c) => c.credits.length > 0));

@@ -6,6 +6,7 @@ import type { AppContext } from '../src/context';
 import { ltiDeployments, platforms } from '../src/db/schema';
 import type { Executor } from '../src/db/store';
 import { ensurePlatform, normalizeIssuer } from '../src/identity/records';
+import { notFound, SocleError } from '../src/domain/errors';
 
 export { LTI_BASE, SCOPES, CUSTOM_PARAMETERS, toolConfig } from '../src/lms/tool-config';
 import { CUSTOM_PARAMETERS, SCOPES, toolConfig } from '../src/lms/tool-config';
@@ -127,20 +128,19 @@ export async function listPlatforms(ctx: AppContext, lti: ProviderInstance, issu
   return out.sort((a, b) => a.issuer.localeCompare(b.issuer) || a.clientId.localeCompare(b.clientId));
 }
 
-export class RegistrationError extends Error {
-  override name = 'RegistrationError';
-}
+/** Dynamic registration failed (`registration_failed`): the message says which step and why. */
+const registrationFailed = (message: string) => new SocleError('registration_failed', message);
 
 export async function setPlatformActive(lti: ProviderInstance, issuer: string, clientId: string, active: boolean) {
   const platform = await lti.getPlatform(normalizeIssuer(issuer), clientId);
-  if (!platform) throw new RegistrationError(`no platform ${issuer} with client id ${clientId}`);
+  if (!platform) throw notFound(`no platform ${issuer} with client id ${clientId}`);
   await platform.platformActive(active);
 }
 
 export async function removePlatform(ctx: AppContext, lti: ProviderInstance, issuer: string, clientId: string) {
   const iss = normalizeIssuer(issuer);
   const platform = await lti.getPlatform(iss, clientId);
-  if (!platform) throw new RegistrationError(`no platform ${issuer} with client id ${clientId}`);
+  if (!platform) throw notFound(`no platform ${issuer} with client id ${clientId}`);
   await platform.delete();
   const [row] = await ctx.store.db.select().from(platforms).where(eq(platforms.issuer, iss));
   if (row) {
@@ -174,14 +174,14 @@ async function getJson(url: string, init: RequestInit, what: string): Promise<un
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (error) {
-    throw new RegistrationError(`${what}: cannot reach ${url} (${(error as Error).message})`);
+    throw registrationFailed(`${what}: cannot reach ${url} (${(error as Error).message})`);
   }
   const text = await res.text();
-  if (!res.ok) throw new RegistrationError(`${what}: ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  if (!res.ok) throw registrationFailed(`${what}: ${url} answered ${res.status}: ${text.slice(0, 200)}`);
   try {
     return JSON.parse(text);
   } catch {
-    throw new RegistrationError(`${what}: ${url} did not answer JSON`);
+    throw registrationFailed(`${what}: ${url} did not answer JSON`);
   }
 }
 
@@ -207,14 +207,14 @@ export async function dynamicRegistration(
   openidConfigurationUrl: string,
   registrationToken: string | undefined,
 ): Promise<DynamicRegistrationResult> {
-  if (!URL.canParse(openidConfigurationUrl)) throw new RegistrationError('openid_configuration is not a URL');
+  if (!URL.canParse(openidConfigurationUrl)) throw registrationFailed('openid_configuration is not a URL');
   const parsed = openidConfiguration.safeParse(
     await getJson(openidConfigurationUrl, { headers: { Accept: 'application/json' } }, 'openid-configuration'),
   );
-  if (!parsed.success) throw new RegistrationError(`openid-configuration is invalid: ${zodMessage(parsed.error)}`);
+  if (!parsed.success) throw registrationFailed(`openid-configuration is invalid: ${zodMessage(parsed.error)}`);
   const conf = parsed.data;
   if (new URL(conf.issuer).origin !== new URL(openidConfigurationUrl).origin) {
-    throw new RegistrationError(`the issuer ${conf.issuer} is not served from ${new URL(openidConfigurationUrl).origin}`);
+    throw registrationFailed(`the issuer ${conf.issuer} is not served from ${new URL(openidConfigurationUrl).origin}`);
   }
   const response = registrationResponse.safeParse(
     await getJson(
@@ -231,7 +231,7 @@ export async function dynamicRegistration(
       'registration',
     ),
   );
-  if (!response.success) throw new RegistrationError(`registration response is invalid: ${zodMessage(response.error)}`);
+  if (!response.success) throw registrationFailed(`registration response is invalid: ${zodMessage(response.error)}`);
   const clientId = response.data.client_id;
   const deploymentId = response.data['https://purl.imsglobal.org/spec/lti-tool-configuration']?.deployment_id;
   const issuer = normalizeIssuer(conf.issuer);

@@ -2,7 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { AppContext } from '../src/context';
 import { courses, users } from '../src/db/schema';
 import { jobView, type ReportPrincipal } from '../src/reports/access';
-import { forbidden } from '../src/web/http';
+import { forbidden } from '../src/domain/errors';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';

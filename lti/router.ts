@@ -4,7 +4,9 @@ import type { IdToken } from 'ltijs';
 import { type LtiRuntime, scoreMaximumOf } from './runtime';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
-import { asyncHandler, errorBody, HttpError } from '../src/web/http';
+import { asyncHandler, httpStatus, sendError } from '../src/web/http';
+import { type ErrorCode, invalid, notFound, platformError, SocleError } from '../src/domain/errors';
+import { pageMessage } from '../src/web/texts/errors';
 import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
@@ -17,11 +19,11 @@ import { outboxStatus } from '../src/forwarding/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
 import { cohortRoutes } from './cohort';
 import { syncRoster } from '../src/lms/nrps';
-import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, RegistrationError, toolConfig } from './registration';
+import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, toolConfig } from './registration';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
 
-function ltiError(status: number, code: string) {
+function ltiError(code: ErrorCode) {
   return (req: Request, res: Response) => {
     const err = (res.locals as { err?: { details?: { message?: string; description?: string } } }).err;
     const detail = err?.details?.message ?? code;
@@ -32,8 +34,7 @@ function ltiError(status: number, code: string) {
         : code === 'platform_inactive'
           ? 'This platform is registered but not activated in Socle (socle platforms activate).'
           : `The LTI launch or session is invalid: ${detail}.`;
-    const body = errorBody(new HttpError(status, code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
-    res.status(status).json(body);
+    sendError(res, new SocleError(code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
   };
 }
 
@@ -97,10 +98,10 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   const lti = runtime.provider;
   const base = `${ctx.config.publicUrl}${LTI_BASE}`;
 
-  lti.onInvalidToken(ltiError(401, 'invalid_launch'));
-  lti.onSessionTimeout(ltiError(401, 'session_expired'));
-  lti.onUnregisteredPlatform(ltiError(400, 'unregistered_platform'));
-  lti.onInactivePlatform(ltiError(401, 'platform_inactive'));
+  lti.onInvalidToken(ltiError('invalid_launch'));
+  lti.onSessionTimeout(ltiError('session_expired'));
+  lti.onUnregisteredPlatform(ltiError('unregistered_platform'));
+  lti.onInactivePlatform(ltiError('platform_inactive'));
 
   lti.onConnect(async (token, req, res) => {
     const locale = localeOf(token);
@@ -114,9 +115,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       // ltijs stored the session before calling us: take it back, so a refused launch leaves nothing.
       await lti.Database.Delete('contexttoken', { contextId: token.platformContext.contextId, user: token.user });
       await lti.Database.Delete('idtoken', { iss: token.iss, clientId: token.clientId, deploymentId: token.deploymentId, user: token.user });
-      res.status(401).json(
-        errorBody(new HttpError(401, 'invalid_launch', `Deployment ${token.deploymentId} of ${token.iss} is not registered in Socle.`), String(req.id)),
-      );
+      sendError(res, new SocleError('invalid_launch', `Deployment ${token.deploymentId} of ${token.iss} is not registered in Socle.`), String(req.id));
       return;
     }
     launches.inc({ outcome: landing ? 'ok' : 'no_role', role: landing ?? 'none' });
@@ -153,9 +152,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     const conf = req.query.openid_configuration;
     const token = req.query.registration_token;
     if (typeof conf !== 'string' || (token !== undefined && typeof token !== 'string')) {
-      res.status(400).json(
-        errorBody(new HttpError(400, 'invalid_request', 'Missing query parameter openid_configuration.', [{ path: 'query.openid_configuration', message: 'required' }]), String(req.id)),
-      );
+      sendError(res, invalid('Missing query parameter openid_configuration.', [{ path: 'query.openid_configuration', message: 'required' }]), String(req.id));
       return;
     }
     try {
@@ -172,9 +169,9 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         locale,
       );
     } catch (error) {
-      if (!(error instanceof RegistrationError)) throw error;
+      if (!SocleError.is(error, 'registration_failed')) throw error;
       req.log?.warn({ err: error }, 'dynamic registration failed');
-      res.status(502).json(errorBody(new HttpError(502, 'registration_failed', error.message), String(req.id)));
+      sendError(res, error, String(req.id));
     }
   });
 
@@ -199,10 +196,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     requireRole(ctx, 'instructor', 'administrator'),
     asyncHandler(async (req, res) => {
       const { s, t, newWindowUrl } = page(req);
-      if (!s.course) {
-        errorPage(res, 404, 'No course in this launch.', s.locale);
-        return;
-      }
+      if (!s.course) throw notFound('No course in this launch.');
       const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
       const data = {
         title: t('course.title', { title: s.course.title ?? s.course.contextId }),
@@ -299,7 +293,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         }
         res.json(result);
       } catch (error) {
-        throw new HttpError(502, 'platform_error', `Names and Roles: ${(error as Error).message}`);
+        throw platformError(`Names and Roles: ${(error as Error).message}`);
       }
     }),
   );
@@ -311,7 +305,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       const s = req.lti;
       if (!s) throw new Error('no session');
       if (!s.token.platformContext?.deepLinkingSettings) {
-        throw new HttpError(400, 'invalid_request', 'This session is not a deep-linking request.');
+        throw invalid('This session is not a deep-linking request.');
       }
       const form = await lti.DeepLinking.createDeepLinkingForm(
         s.token,
@@ -336,14 +330,12 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
   const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
-    if (req.path.startsWith('/api/') || !(err instanceof HttpError) || res.headersSent) {
+    if (req.path.startsWith('/api/') || !(err instanceof SocleError) || res.headersSent) {
       next(err);
       return;
     }
     const locale = req.lti?.locale ?? 'fr';
-    const t = translator(locale);
-    const message = err.status === 403 ? t('error.forbidden') : err.status === 401 ? t('error.session') : err.message;
-    errorPage(res, err.status, message, locale);
+    errorPage(res, httpStatus[err.code], pageMessage(err, locale), locale);
   };
   app.use(pageErrors);
   return app;

@@ -1,7 +1,7 @@
 import type { IdToken } from 'ltijs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppContext } from '../src/context';
-import { forbidden, unauthorized } from '../src/web/http';
+import { forbidden, unauthorized } from '../src/domain/errors';
 import { type Course, findCourse, findPlatform, findUser, type Platform, type User } from '../src/identity/records';
 import { type Locale, pickLocale } from '../src/web/i18n';
 import { type SocleRole, socleRoles } from '../src/domain/roles';

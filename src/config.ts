@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { SocleError } from './domain/errors';
 
 /**
  * Socle's whole configuration comes from the environment, parsed here and nowhere else.
@@ -92,9 +93,8 @@ export interface Config {
   xapiPseudonymKey?: string | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/** The configuration is invalid (`invalid_config`): the message names every wrong variable, never its value. */
+const invalidConfig = (message: string) => new SocleError('invalid_config', message);
 
 /** Only Socle's variables are read; empty strings count as unset (as in `PORT= npm start`). */
 function pickEnv(source: NodeJS.ProcessEnv): Record<string, string> {
@@ -106,12 +106,12 @@ function pickEnv(source: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
-/** Parses the environment; throws a ConfigError whose message names every wrong variable (never its value). */
+/** Parses the environment; throws an `invalid_config` SocleError whose message names every wrong variable (never its value). */
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = envSchema.safeParse(pickEnv(source));
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+    throw invalidConfig(`Invalid configuration: ${lines.join('; ')}`);
   }
   return result.data;
 }
@@ -125,7 +125,7 @@ function embeddedLtiKey(dataDir: string): string {
   fs.mkdirSync(dataDir, { recursive: true });
   try {
     const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing.length < 32) throw new ConfigError(`${file} is corrupt: expected a secret of at least 32 characters`);
+    if (existing.length < 32) throw invalidConfig(`${file} is corrupt: expected a secret of at least 32 characters`);
     return existing;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseEnv } from '../src/config';
+import { loadConfig, parseEnv } from '../src/config';
+import { SocleError } from '../src/domain/errors';
 
 describe('configuration from the environment', () => {
   it('starts from defaults when nothing is set', () => {
@@ -22,7 +23,8 @@ describe('configuration from the environment', () => {
     [{ RETENTION_YEARS: '0' }, /RETENTION_YEARS: expected a whole number of years from 1 to 50/],
     [{ RETENTION_YEARS: 'ten' }, /RETENTION_YEARS: expected a whole number of years from 1 to 50/],
   ])('refuses %j with a message naming the variable', (env, message) => {
-    expect(() => parseEnv(env)).toThrow(ConfigError);
+    expect(() => parseEnv(env)).toThrow(SocleError);
+    expect(() => parseEnv(env)).toThrow(expect.objectContaining({ code: 'invalid_config' }));
     expect(() => parseEnv(env)).toThrow(message);
   });
 

@@ -1,6 +1,7 @@
 import { type Request, Router } from 'express';
 import type { AppContext } from '../context';
-import { asyncHandler, notFound } from '../web/http';
+import { asyncHandler } from '../web/http';
+import { notFound } from '../domain/errors';
 import { achievementPath, formatMinutes, urls } from '../badges/achievements';
 import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile } from '../badges/credentials';
 import { escapeXml, renderPng } from '../badges/image';

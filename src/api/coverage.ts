@@ -2,9 +2,10 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import { coverageDeps } from '../coverage/deps';
-import { CoverageNotFound, courseView, learnerView, MAX_PAGE } from '../coverage/read';
+import { courseView, learnerView, MAX_PAGE } from '../coverage/read';
 import { findCourse, findPlatform, findUser } from '../identity/records';
-import { asyncHandler, badRequest, notFound, parseOr400 } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { invalid, notFound } from '../domain/errors';
 import { openApiDocument } from './openapi';
 import { authorize, resolvePrincipal, type SessionResolver } from './principal';
 
@@ -34,33 +35,28 @@ export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Rout
       if (req.query.user === undefined && req.query.context === undefined) missing.push('user or context');
       if (req.query.user !== undefined && req.query.referential === undefined) missing.push('referential');
       if (missing.length) {
-        throw badRequest(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
+        throw invalid(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
       }
       const q = parseOr400(query, req.query, 'query');
       if (q.user !== undefined && q.context !== undefined) {
-        throw badRequest('Pass either user or context, not both.', [{ path: 'query.context', message: 'not with user' }]);
+        throw invalid('Pass either user or context, not both.', [{ path: 'query.context', message: 'not with user' }]);
       }
       const db = ctx.store.db;
       const platform = await findPlatform(db, q.platform);
       if (!platform) throw notFound(`No platform ${q.platform}.`);
       await authorize(db, principal, { platformId: platform.id });
       const deps = coverageDeps(ctx, db);
-      try {
-        if (q.user !== undefined) {
-          const user = await findUser(db, platform.id, q.user);
-          if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
-          await authorize(db, principal, { platformId: platform.id, userId: user.id });
-          res.json(await learnerView(db, deps, platform, user, q.referential as string, q.version));
-          return;
-        }
-        const course = await findCourse(db, platform.id, q.context as string);
-        if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
-        await authorize(db, principal, { platformId: platform.id, courseId: course.id });
-        res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
-      } catch (error) {
-        if (error instanceof CoverageNotFound) throw notFound(`${error.message}.`);
-        throw error;
+      if (q.user !== undefined) {
+        const user = await findUser(db, platform.id, q.user);
+        if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
+        await authorize(db, principal, { platformId: platform.id, userId: user.id });
+        res.json(await learnerView(db, deps, platform, user, q.referential as string, q.version));
+        return;
       }
+      const course = await findCourse(db, platform.id, q.context as string);
+      if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
+      await authorize(db, principal, { platformId: platform.id, courseId: course.id });
+      res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
     }),
   );
   return router;

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { listCredentials } from '../badges/credentials';
 import type { AppContext } from '../context';
 import { findPlatform, findUser } from '../identity/records';
-import { asyncHandler, badRequest, notFound, parseOr400 } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { invalid, notFound } from '../domain/errors';
 import { authorize, resolvePrincipal, type SessionResolver } from './principal';
 
 const query = z.object({ platform: z.string().min(1, 'expected the platform issuer'), user: z.string().min(1, 'expected the user id (LTI sub)') }).strict();
@@ -17,7 +18,7 @@ export function credentialsRouter(ctx: AppContext, sessions: SessionResolver): R
       const principal = await resolvePrincipal(ctx, req, sessions);
       const missing = ['platform', 'user'].filter((p) => req.query[p] === undefined);
       if (missing.length) {
-        throw badRequest(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
+        throw invalid(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
       }
       const q = parseOr400(query, req.query, 'query');
       const db = ctx.store.db;

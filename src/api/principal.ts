@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { AppContext } from '../context';
 import type { Principal } from '../identity/access';
 import { findApiToken } from '../identity/api-tokens';
-import { unauthorized } from '../web/http';
+import { unauthorized } from '../domain/errors';
 
 export { actorOf, authorize, canSee, type Principal, type Resource } from '../identity/access';
 
@@ -15,7 +15,7 @@ export type SessionResolver = (req: Request, ltik: string) => Promise<Principal 
 export async function resolvePrincipal(ctx: AppContext, req: Request, sessions: SessionResolver): Promise<Principal> {
   const header = req.headers.authorization;
   const match = typeof header === 'string' ? BEARER.exec(header) : null;
-  const challenge = { 'WWW-Authenticate': 'Bearer realm="socle"' };
+  const challenge = 'Bearer realm="socle"';
   if (!match?.[1]) {
     throw unauthorized('Send an API token (socle api-tokens create) or the LTI session token (ltik) as Authorization: Bearer <token>.', challenge);
   }

@@ -4,7 +4,8 @@ import type { AppContext } from '../context';
 import { getReferential, listReferentials, listVersions } from '../referentials/catalogue';
 import { VERSION_PATTERN } from '../domain/referential';
 import { contentTypes, EXPORT_FORMATS, exportReferential } from '../referentials/transfer';
-import { asyncHandler, notFound, parseOr400 } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { notFound } from '../domain/errors';
 
 const showQuery = z.strictObject({
   version: z.string().regex(VERSION_PATTERN, 'a version such as V1.1.2022').optional(),

@@ -13,7 +13,8 @@ import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../repor
 import { verifyAttestation } from '../reports/verification';
 import { pickLocale, translator } from '../web/i18n';
 import { render, renderFragment } from '../web/render';
-import { asyncHandler, badRequest, forbidden, HttpError, notFound, parseOr400, unauthorized } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
 const exportBody = z.strictObject({
   kind: z.enum(['compliance', 'attestations', 'indicators']),
@@ -77,7 +78,7 @@ function exportRoutes(
       const { platform: _ignored, ...rest } = (raw ?? {}) as Record<string, unknown>;
       const body = parseOr400(exportBody, rest, 'body');
       if (!exportFormats[body.kind].includes(body.format)) {
-        throw badRequest(`Exports of kind ${body.kind} are produced as ${exportFormats[body.kind].join(', ')}.`, [
+        throw invalid(`Exports of kind ${body.kind} are produced as ${exportFormats[body.kind].join(', ')}.`, [
           { path: 'body.format', message: `one of ${exportFormats[body.kind].join(', ')}` },
         ]);
       }
@@ -88,7 +89,7 @@ function exportRoutes(
           .from(courses)
           .where(eq(courses.platformId, p.platformId));
         const missing = filters.courses.filter((c) => !known.some((k) => k.contextId === c));
-        if (missing.length) throw badRequest(`Unknown course(s) on this platform: ${missing.join(', ')}.`, [{ path: 'body.filters.courses', message: 'unknown course' }]);
+        if (missing.length) throw invalid(`Unknown course(s) on this platform: ${missing.join(', ')}.`, [{ path: 'body.filters.courses', message: 'unknown course' }]);
       }
       const job = await createExportJob(ctx.store.db, {
         kind: body.kind,
@@ -123,7 +124,7 @@ function exportRoutes(
     asyncHandler(async (req, res) => {
       const { job, p } = await visibleJob(req);
       const file = await readJobFile(ctx.store.db, job.id, p.actor);
-      if (!file) throw new HttpError(409, 'not_ready', job.status === 'expired' ? 'This export has expired.' : `This export is ${job.status}.`);
+      if (!file) throw new SocleError('not_ready', job.status === 'expired' ? 'This export has expired.' : `This export is ${job.status}.`);
       res.set({
         'Content-Type': file.job.contentType ?? 'application/octet-stream',
         'Content-Disposition': `attachment; filename="${file.job.fileName ?? 'export'}"`,
@@ -163,11 +164,11 @@ async function tokenPrincipal(ctx: AppContext, req: Request, issuer: string | un
   const header = req.get('Authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match?.[1] ? await findApiToken(ctx.store.db, match[1]) : undefined;
-  if (!token) throw unauthorized('An API token is required (Authorization: Bearer socle_…).', { 'WWW-Authenticate': 'Bearer' });
+  if (!token) throw unauthorized('An API token is required (Authorization: Bearer socle_…).', 'Bearer');
   if (token.role !== 'admin') throw forbidden('This token is not an administrator token.');
   let platform;
   if (platformId === undefined) {
-    if (!issuer) throw badRequest('Which platform? Give its issuer as `platform`.', [{ path: 'platform', message: 'required' }]);
+    if (!issuer) throw invalid('Which platform? Give its issuer as `platform`.', [{ path: 'platform', message: 'required' }]);
     platform = await findPlatform(ctx.store.db, issuer);
     if (!platform) throw notFound(`No platform ${issuer}.`);
   } else {

@@ -7,7 +7,8 @@ import { xapiStatements } from '../db/schema';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
 import { prepareStatements, storeStatements } from '../xapi/ingest';
 import { authenticateXapiKey } from '../xapi/keys';
-import { asyncHandler, badRequest, HttpError, notFound, parseOr400, unauthorized } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
 const VERSION = /^1\.0(\.\d+)?$/;
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a UUID');
@@ -41,13 +42,13 @@ const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z
 async function authenticate(ctx: AppContext, req: Request): Promise<Platform> {
   const version = req.header('x-experience-api-version');
   if (!version || !VERSION.test(version)) {
-    throw badRequest('The X-Experience-API-Version header is required and must be 1.0.x (1.0.3).', [
+    throw invalid('The X-Experience-API-Version header is required and must be 1.0.x (1.0.3).', [
       { path: 'headers.x-experience-api-version', message: version ? `unsupported version "${version}"` : 'missing' },
     ]);
   }
   const header = req.header('authorization') ?? '';
   const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
-  const challenge = { 'WWW-Authenticate': 'Basic realm="Socle xAPI"' };
+  const challenge = 'Basic realm="Socle xAPI"';
   if (!match?.[1]) throw unauthorized('Basic credentials issued by `socle xapi-keys create` are required.', challenge);
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
@@ -78,7 +79,7 @@ export function xapiRouter(ctx: AppContext): Router {
     asyncHandler(async (req, res) => {
       const platform = await authenticate(ctx, req);
       if (req.body === undefined || !req.is('application/json')) {
-        throw badRequest('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
+        throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
       const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
@@ -94,7 +95,7 @@ export function xapiRouter(ctx: AppContext): Router {
       const platform = await authenticate(ctx, req);
       const { statementId } = parseOr400(z.object({ statementId: uuid }).strict(), req.query, 'query');
       if (!req.is('application/json') || Array.isArray(req.body)) {
-        throw badRequest('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
+        throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
       }
       const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
       const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
@@ -112,7 +113,7 @@ export function xapiRouter(ctx: AppContext): Router {
         .strict();
       if ('statementId' in req.query || 'voidedStatementId' in req.query) {
         const q = parseOr400(single, req.query, 'query');
-        if (q.statementId && q.voidedStatementId) throw badRequest('Give statementId or voidedStatementId, not both.');
+        if (q.statementId && q.voidedStatementId) throw invalid('Give statementId or voidedStatementId, not both.');
         const id = (q.statementId ?? q.voidedStatementId ?? '').toLowerCase();
         const [row] = await ctx.store.db
           .select({ statement: xapiStatements.statement, voided: xapiStatements.voided })
@@ -131,8 +132,8 @@ export function xapiRouter(ctx: AppContext): Router {
         try {
           agent = parseOr400(agentSchema, JSON.parse(q.agent), 'query.agent');
         } catch (error) {
-          if (error instanceof HttpError) throw error;
-          throw badRequest('query.agent must be a JSON Agent.', [{ path: 'query.agent', message: 'invalid JSON' }]);
+          if (error instanceof SocleError) throw error;
+          throw invalid('query.agent must be a JSON Agent.', [{ path: 'query.agent', message: 'invalid JSON' }]);
         }
         const user =
           normalizeIssuer(agent.account.homePage) === platform.issuer ? await findUser(ctx.store.db, platform.id, agent.account.name) : undefined;

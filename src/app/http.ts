@@ -17,7 +17,7 @@ import { healthRouter } from '../api/health';
 import { referentialsRouter } from '../api/referentials';
 import { reportsRouter, sessionReportRoutes } from '../api/reports';
 import type { SessionResolver } from '../api/principal';
-import { unauthorized } from '../web/http';
+import { unauthorized } from '../domain/errors';
 import { startExportRunner } from '../reports/service';
 import { xapiRouter } from '../api/xapi';
 

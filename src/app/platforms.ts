@@ -9,7 +9,6 @@ import {
   setPlatformActive,
 } from '../../lti/registration';
 
-export { RegistrationError } from '../../lti/registration';
 export type { ManualPlatform, PlatformListing };
 
 /** The platform registrations as the administration commands manage them (they live in the LTI runtime's store). */

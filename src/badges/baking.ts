@@ -1,4 +1,5 @@
 import { crc32, inflateSync } from 'node:zlib';
+import { invalid } from '../domain/errors';
 
 /**
  * Open Badges 3.0 baking: the VC-JWT goes into the image itself.
@@ -10,10 +11,6 @@ export const PNG_KEYWORD = 'openbadgecredential';
 export const OB3_SVG_NAMESPACE = 'https://purl.imsglobal.org/ob/v3p0';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export class BakingError extends Error {
-  override name = 'BakingError';
-}
-
 interface Chunk {
   type: string;
   data: Buffer;
@@ -23,29 +20,29 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && Buffer.from(bytes.subarray(0, 8)).equals(PNG_SIGNATURE);
 }
 
-/** The chunks of a PNG, each CRC checked; throws a BakingError naming the first problem. */
+/** The chunks of a PNG, each CRC checked; throws an `invalid_request` error naming the first problem. */
 export function readPngChunks(png: Uint8Array): Chunk[] {
   const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  if (!isPng(buf)) throw new BakingError('not a PNG file (bad signature)');
+  if (!isPng(buf)) throw invalid('not a PNG file (bad signature)');
   const chunks: Chunk[] = [];
   let offset = 8;
   while (offset < buf.length) {
-    if (offset + 12 > buf.length) throw new BakingError(`truncated PNG chunk at byte ${offset}`);
+    if (offset + 12 > buf.length) throw invalid(`truncated PNG chunk at byte ${offset}`);
     const length = buf.readUInt32BE(offset);
     const type = buf.toString('latin1', offset + 4, offset + 8);
     const end = offset + 12 + length;
-    if (end > buf.length) throw new BakingError(`truncated PNG chunk ${type} at byte ${offset}`);
+    if (end > buf.length) throw invalid(`truncated PNG chunk ${type} at byte ${offset}`);
     const data = buf.subarray(offset + 8, offset + 8 + length);
     const crc = buf.readUInt32BE(offset + 8 + length);
     if (crc32(buf.subarray(offset + 4, offset + 8 + length)) !== crc) {
-      throw new BakingError(`PNG chunk ${type} at byte ${offset} fails its CRC check (the file was altered)`);
+      throw invalid(`PNG chunk ${type} at byte ${offset} fails its CRC check (the file was altered)`);
     }
     chunks.push({ type, data });
     offset = end;
     if (type === 'IEND') break;
   }
-  if (chunks.at(-1)?.type !== 'IEND') throw new BakingError('PNG without IEND chunk');
-  if (chunks[0]?.type !== 'IHDR') throw new BakingError('PNG without IHDR first');
+  if (chunks.at(-1)?.type !== 'IEND') throw invalid('PNG without IEND chunk');
+  if (chunks[0]?.type !== 'IHDR') throw invalid('PNG without IHDR first');
   return chunks;
 }
 
@@ -70,12 +67,12 @@ interface ITxt {
 
 function parseITxt(data: Buffer): ITxt {
   const k = data.indexOf(0);
-  if (k < 1) throw new BakingError('malformed iTXt chunk (no keyword)');
+  if (k < 1) throw invalid('malformed iTXt chunk (no keyword)');
   const keyword = data.toString('latin1', 0, k);
   const compressed = data[k + 1] === 1;
   const lang = data.indexOf(0, k + 3);
   const translated = lang < 0 ? -1 : data.indexOf(0, lang + 1);
-  if (lang < 0 || translated < 0) throw new BakingError(`malformed iTXt chunk ${keyword}`);
+  if (lang < 0 || translated < 0) throw invalid(`malformed iTXt chunk ${keyword}`);
   const raw = data.subarray(translated + 1);
   const text = (compressed ? inflateSync(raw) : raw).toString('utf8');
   return { keyword, compressed, text };
@@ -105,7 +102,7 @@ export function extractPng(png: Uint8Array): string | undefined {
     .filter((c) => c.type === 'iTXt')
     .map((c) => parseITxt(c.data))
     .filter((t) => t.keyword === PNG_KEYWORD);
-  if (found.length > 1) throw new BakingError(`the PNG holds ${found.length} ${PNG_KEYWORD} chunks, expected one`);
+  if (found.length > 1) throw invalid(`the PNG holds ${found.length} ${PNG_KEYWORD} chunks, expected one`);
   return found[0]?.text.trim();
 }
 
@@ -116,7 +113,7 @@ const SVG_CREDENTIAL = /<openbadges:credential\b([^>]*?)(?:\/>|>([\s\S]*?)<\/ope
 export function bakeSvg(svg: string, jwt: string): string {
   const cleaned = svg.replace(SVG_CREDENTIAL, '');
   const open = SVG_OPEN.exec(cleaned);
-  if (!open) throw new BakingError('not an SVG document (no <svg> element)');
+  if (!open) throw invalid('not an SVG document (no <svg> element)');
   let tag = open[0];
   if (!/\sxmlns:openbadges=/.test(tag)) tag = tag.replace(/^<svg\b/, `<svg xmlns:openbadges="${OB3_SVG_NAMESPACE}"`);
   const at = open.index;
@@ -125,9 +122,9 @@ export function bakeSvg(svg: string, jwt: string): string {
 
 /** The credential baked into an SVG, or undefined when it holds none. */
 export function extractSvg(svg: string): string | undefined {
-  if (!SVG_OPEN.test(svg)) throw new BakingError('not an SVG document (no <svg> element)');
+  if (!SVG_OPEN.test(svg)) throw invalid('not an SVG document (no <svg> element)');
   const found = [...svg.matchAll(SVG_CREDENTIAL)];
-  if (found.length > 1) throw new BakingError(`the SVG holds ${found.length} <openbadges:credential> elements, expected one`);
+  if (found.length > 1) throw invalid(`the SVG holds ${found.length} <openbadges:credential> elements, expected one`);
   const [match] = found;
   if (!match) return undefined;
   const body = match[2];
@@ -144,15 +141,15 @@ export function extractSvg(svg: string): string | undefined {
 export function extractCredential(bytes: Uint8Array): string {
   if (isPng(bytes)) {
     const jwt = extractPng(bytes);
-    if (!jwt) throw new BakingError(`the PNG holds no ${PNG_KEYWORD} chunk`);
+    if (!jwt) throw invalid(`the PNG holds no ${PNG_KEYWORD} chunk`);
     return jwt;
   }
   const text = Buffer.from(bytes).toString('utf8').replace(/^\uFEFF/, '').trim();
   if (/^(<\?xml[\s\S]*?\?>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE[^>]*>\s*)?<svg\b/i.test(text) || text.startsWith('<')) {
     const jwt = extractSvg(text);
-    if (!jwt) throw new BakingError('the SVG holds no <openbadges:credential> element');
+    if (!jwt) throw invalid('the SVG holds no <openbadges:credential> element');
     return jwt;
   }
-  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(text)) throw new BakingError('not a baked PNG, a baked SVG or a JWT');
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(text)) throw invalid('not a baked PNG, a baked SVG or a JWT');
   return text;
 }

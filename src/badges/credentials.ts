@@ -4,6 +4,7 @@ import { SignJWT } from 'jose';
 import type { Config } from '../config';
 import { badgeAchievements, badgeCredentials, platforms, users } from '../db/schema';
 import type { Executor } from '../db/store';
+import { invalid, notFound } from '../domain/errors';
 import {
   type AchievementDefinition,
   achievementDefinition,
@@ -74,10 +75,6 @@ export interface IssueResult {
   created: boolean;
 }
 
-export class BadgeError extends Error {
-  override name = 'BadgeError';
-}
-
 /** `sha256$<hex>` of value + salt, the Open Badges hashed-identity form. */
 export function identityHash(value: string, salt: string): string {
   return `sha256$${createHash('sha256').update(value + salt).digest('hex')}`;
@@ -91,12 +88,12 @@ export function identityHash(value: string, salt: string): string {
 export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: IssueInput): Promise<IssueResult> {
   const referential = referentialInputSchema.parse(input.referential);
   if (!Number.isInteger(input.creditsEarnedMinutes) || input.creditsEarnedMinutes < 0) {
-    throw new BadgeError(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);
+    throw invalid(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);
   }
   const def = achievementDefinition(referential, input.domainCode);
-  if (!def) throw new BadgeError(`référentiel ${referential.id} ${referential.version} has no domain ${input.domainCode}`);
+  if (!def) throw notFound(`référentiel ${referential.id} ${referential.version} has no domain ${input.domainCode}`);
   if (def.requiredMinutes !== null && input.creditsEarnedMinutes < def.requiredMinutes) {
-    throw new BadgeError(
+    throw invalid(
       `${def.name}: ${input.creditsEarnedMinutes} minutes earned, ${def.requiredMinutes} required; nothing issued`,
     );
   }
@@ -109,7 +106,7 @@ export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: Is
     .from(users)
     .innerJoin(platforms, eq(users.platformId, platforms.id))
     .where(eq(users.id, input.userId));
-  if (!learner) throw new BadgeError(`no user ${input.userId}`);
+  if (!learner) throw notFound(`no user ${input.userId}`);
 
   const { publicUrl, ltiKey } = ctx.config;
   const key = await activeSigningKey(ex, ltiKey);
@@ -218,7 +215,7 @@ export async function revokeCredential(
 ): Promise<{ credential: CredentialRow; changed: boolean } | undefined> {
   const id = credentialUuid(idOrUrl);
   if (!id) return undefined;
-  if (!reason.trim()) throw new BadgeError('a revocation needs a reason');
+  if (!reason.trim()) throw invalid('a revocation needs a reason');
   const [updated] = await ex
     .update(badgeCredentials)
     .set({ status: 'revoked', revokedAt: now, revocationReason: reason.trim() })

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { createApiToken, listApiTokens, revokeApiToken } from '../identity/api-tokens';
 import { findPlatform } from '../identity/records';
-import { CliError, output, type WithContext } from './command';
+import { invalid, notFound } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 const tokenName = z.string().regex(/^[\w.-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_" or "-"');
 
@@ -17,20 +18,20 @@ export function registerApiTokens(program: Command, withContext: WithContext): v
     .option('--json', 'print {"token"} as JSON')
     .action(async (opts: { name: string; role: string; platform?: string; json?: boolean }) => {
       const name = tokenName.safeParse(opts.name);
-      if (!name.success) throw new CliError(`--name: ${name.error.issues[0]?.message}`);
-      if (opts.role !== 'admin') throw new CliError(`--role: expected admin, got "${opts.role}"`);
+      if (!name.success) throw invalid(`--name: ${name.error.issues[0]?.message}`);
+      if (opts.role !== 'admin') throw invalid(`--role: expected admin, got "${opts.role}"`);
       const { token } = await withContext(async ({ store }) =>
         store.db.transaction(async (tx) => {
           let platformId: number | null = null;
           if (opts.platform) {
             const platform = await findPlatform(tx, opts.platform);
-            if (!platform) throw new CliError(`--platform: no platform ${opts.platform} (see socle platforms list)`);
+            if (!platform) throw notFound(`--platform: no platform ${opts.platform} (see socle platforms list)`);
             platformId = platform.id;
           }
           try {
             return await createApiToken(tx, { name: name.data, role: 'admin', platformId });
           } catch (error) {
-            throw new CliError(`--name: ${(error as Error).message}`);
+            throw invalid(`--name: ${(error as Error).message}`);
           }
         }),
       );
@@ -55,7 +56,7 @@ export function registerApiTokens(program: Command, withContext: WithContext): v
     .description('revoke a token')
     .action(async (name: string) => {
       const done = await withContext(({ store }) => revokeApiToken(store.db, name));
-      if (!done) throw new CliError(`no active token named ${name}`);
+      if (!done) throw notFound(`no active token named ${name}`);
       output({ revoked: name }, false, () => `Revoked ${name}.`);
     });
 }

@@ -5,7 +5,8 @@ import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
 import { verifyWithSocle } from '../badges/service';
 import { auditEvents } from '../db/schema';
-import { CliError, output, type WithContext } from './command';
+import { invalid, notFound } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 /** `socle badges …`: verify a badge file, revoke a credential, rotate and list the issuer's signing keys. */
 export function registerBadges(program: Command, withContext: WithContext): void {
@@ -21,7 +22,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
       try {
         bytes = fs.readFileSync(file);
       } catch (error) {
-        throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw invalid(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
       let jwt: string;
       try {
@@ -47,7 +48,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
     .requiredOption('--reason <text>', 'why it is revoked (shown on the verification page)')
     .option('--json', 'print the result as JSON')
     .action(async (id: string, opts: { reason: string; json?: boolean }) => {
-      if (!opts.reason.trim()) throw new CliError('--reason must not be empty');
+      if (!opts.reason.trim()) throw invalid('--reason must not be empty');
       const result = await withContext((ctx) =>
         ctx.store.db.transaction(async (tx) => {
           const revoked = await revokeCredential(tx, id, opts.reason);
@@ -63,7 +64,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
           return revoked;
         }),
       );
-      if (!result) throw new CliError(`no credential ${id}`);
+      if (!result) throw notFound(`no credential ${id}`);
       const { credential, changed } = result;
       output({ id: credential.id, status: credential.status, changed, revokedAt: credential.revokedAt, reason: credential.revocationReason }, opts.json ?? false, () =>
         changed ? `revoked ${credential.id}` : `${credential.id} was already revoked on ${credential.revokedAt?.toISOString()} (${credential.revocationReason})`,
@@ -78,7 +79,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
     .option('--json', 'print the result as JSON')
     .action(async (opts: { alg: string; json?: boolean }) => {
       if (!(BADGE_ALGS as readonly string[]).includes(opts.alg)) {
-        throw new CliError(`--alg must be ${BADGE_ALGS.join(' or ')}, got ${opts.alg}`);
+        throw invalid(`--alg must be ${BADGE_ALGS.join(' or ')}, got ${opts.alg}`);
       }
       const result = await withContext((ctx) =>
         ctx.store.db.transaction((tx) => rotateIssuerKey(tx, ctx.config.ltiKey, opts.alg as BadgeAlg)),

@@ -1,14 +1,36 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import type { AppContext, Services } from '../context';
+import type { ErrorCode, SocleError } from '../domain/errors';
 import { openStore } from '../db/store';
 import { createLogger } from '../logger';
 import { createContext } from '../app/context';
 import { storeOptions } from '../app/server';
 
-/** An error meant for the person at the terminal: printed as one line, exit code 1. */
-export class CliError extends Error {
-  override name = 'CliError';
+/** The exit code of `socle` for each error code: 1 for every error (2 is commander's usage errors). */
+export const cliExitCodes: Record<ErrorCode, number> = {
+  invalid_request: 1,
+  unauthorized: 1,
+  forbidden: 1,
+  not_found: 1,
+  conflict: 1,
+  no_referential: 1,
+  not_ready: 1,
+  payload_too_large: 1,
+  platform_error: 1,
+  registration_failed: 1,
+  invalid_launch: 1,
+  session_expired: 1,
+  unregistered_platform: 1,
+  platform_inactive: 1,
+  invalid_config: 1,
+  unavailable: 1,
+  internal_error: 1,
+};
+
+/** What the terminal shows for an error: `socle: <message>`, then one line per detail. */
+export function cliLines(error: SocleError): string {
+  return [`socle: ${error.message}`, ...error.details.map((d) => `  ${d.path}: ${d.message}`)].join('\n');
 }
 
 /** Runs an admin command with the same configuration and store as the service, and closes the store after. */

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { CreditError, grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
+import { grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
 import { recomputeAll } from '../coverage/recompute';
 import { coverageDeps } from '../coverage/deps';
 import { findPlatform, findUser } from '../identity/records';
 import type { Executor } from '../db/store';
-import { CliError, output, type WithContext } from './command';
+import { invalid, notFound, SocleError } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 async function platformOf(ex: Executor, issuer: string) {
   const platform = await findPlatform(ex, issuer);
-  if (!platform) throw new CliError(`--platform: no platform ${issuer}`);
+  if (!platform) throw notFound(`--platform: no platform ${issuer}`);
   return platform;
 }
 
@@ -30,13 +31,13 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
     .option('--json', 'print the credit as JSON')
     .action(async (opts: { platform: string; user: string; referential: string; version?: string; competency: string; hours: string; justification: string; json?: boolean }) => {
       const minutes = hoursToMinutes(opts.hours);
-      if (minutes === undefined || minutes <= 0) throw new CliError(`--hours: expected a positive number of hours such as 2 or 1,5, got "${opts.hours}"`);
-      if (!opts.justification.trim()) throw new CliError('--justification: a manual credit needs a justification');
+      if (minutes === undefined || minutes <= 0) throw invalid(`--hours: expected a positive number of hours such as 2 or 1,5, got "${opts.hours}"`);
+      if (!opts.justification.trim()) throw invalid('--justification: a manual credit needs a justification');
       const record = await withContext((ctx) =>
         ctx.store.db.transaction(async (tx) => {
           const platform = await platformOf(tx, opts.platform);
           const user = await findUser(tx, platform.id, opts.user);
-          if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
+          if (!user) throw notFound(`--user: no user ${opts.user} on ${platform.issuer}`);
           try {
             return await grantManualCredit(tx, coverageDeps(ctx, tx), {
               platformId: platform.id,
@@ -49,7 +50,8 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
               actor: 'cli',
             });
           } catch (error) {
-            if (error instanceof CreditError) throw new CliError(`--${error.field}: ${error.message}`);
+            // The detail names the option: `--competency: no competency "9.9" in …`.
+            if (error instanceof SocleError && error.details[0]) throw new SocleError(error.code, `--${error.details[0].path}: ${error.message}`);
             throw error;
           }
         }),
@@ -61,11 +63,11 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
     .description('revoke a manual credit (audited)')
     .option('--reason <text>', 'why it is revoked')
     .action(async (id: string, opts: { reason?: string }) => {
-      if (!/^\d+$/.test(id)) throw new CliError(`id: expected the credit number shown by socle credits list, got "${id}"`);
+      if (!/^\d+$/.test(id)) throw invalid(`id: expected the credit number shown by socle credits list, got "${id}"`);
       const record = await withContext((ctx) =>
         ctx.store.db.transaction((tx) => revokeManualCredit(tx, coverageDeps(ctx, tx), { id: Number(id), actor: 'cli', reason: opts.reason })),
       );
-      if (!record) throw new CliError(`no active manual credit ${id}`);
+      if (!record) throw notFound(`no active manual credit ${id}`);
       output({ revoked: record.id }, false, () => `Revoked manual credit ${record.id}.`);
     });
   credits
@@ -78,7 +80,7 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
       const rows = await withContext(async ({ store }) => {
         const platform = await platformOf(store.db, opts.platform);
         const user = await findUser(store.db, platform.id, opts.user);
-        if (!user) throw new CliError(`--user: no user ${opts.user} on ${platform.issuer}`);
+        if (!user) throw notFound(`--user: no user ${opts.user} on ${platform.issuer}`);
         return listManualCredits(store.db, user.id);
       });
       output(rows, Boolean(opts.json), () =>

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { type PlatformAdmin, RegistrationError, withPlatformAdmin } from '../app/platforms';
+import { type PlatformAdmin, withPlatformAdmin } from '../app/platforms';
 import { toolConfig } from '../lms/tool-config';
 import { loadConfig } from '../config';
-import { CliError, output, type WithContext } from './command';
+import { invalid } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 const url = (name: string) =>
   z.string({ error: `--${name} is required` }).refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), `--${name}: expected an http(s) URL`);
@@ -22,20 +23,12 @@ const addOptions = z.object({
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new CliError(result.error.issues.map((i) => i.message).join('; '));
+  if (!result.success) throw invalid(result.error.issues.map((i) => i.message).join('; '));
   return result.data;
 }
 
 function ltiAdmin(withContext: WithContext) {
-  return <T>(run: (admin: PlatformAdmin) => Promise<T>) =>
-    withContext(async (ctx) => {
-      try {
-        return await withPlatformAdmin(ctx, run);
-      } catch (error) {
-        if (error instanceof RegistrationError) throw new CliError(error.message);
-        throw error;
-      }
-    });
+  return <T>(run: (admin: PlatformAdmin) => Promise<T>) => withContext((ctx) => withPlatformAdmin(ctx, run));
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

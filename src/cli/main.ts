@@ -1,10 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
-import { StoreError } from '../db/store';
+import { SocleError } from '../domain/errors';
 import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
 import type { Services } from '../context';
-import { CliError, type CommandModule, contextOpener } from './command';
+import { cliExitCodes, cliLines, type CommandModule, contextOpener } from './command';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerMappings } from './mappings';
@@ -27,7 +26,7 @@ export function buildProgram(services: Partial<Services> = {}): Command {
   return program;
 }
 
-/** Entry point of `socle`: known errors print one line and exit 1; usage errors exit 2. */
+/** Entry point of `socle`: a SocleError prints its message (and details) with the exit code of its code; usage errors exit 2. */
 export async function main(argv: string[], services: Partial<Services> = {}): Promise<void> {
   try {
     await buildProgram(services).parseAsync(argv);
@@ -36,11 +35,12 @@ export async function main(argv: string[], services: Partial<Services> = {}): Pr
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (error instanceof ConfigError || error instanceof StoreError || error instanceof CliError) {
-      process.stderr.write(`socle: ${error.message}\n`);
-    } else {
-      process.stderr.write(`socle: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    if (error instanceof SocleError) {
+      process.stderr.write(`${cliLines(error)}\n`);
+      process.exitCode = cliExitCodes[error.code];
+      return;
     }
+    process.stderr.write(`socle: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   }
 }

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import type { AppContext } from '../context';
 import { platformSettings } from '../db/schema';
 import { type Course, ensureCourse, ensurePlatform, findCourse, findPlatform, normalizeIssuer } from '../identity/records';
-import { courseReferential, exportMapping, findReferentialChoice, importMapping, MappingRequestError, setCourseReferential } from '../mapping/course';
+import { courseReferential, exportMapping, findReferentialChoice, importMapping, setCourseReferential } from '../mapping/course';
 import { refreshActivities } from '../mapping/service';
 import { loadBundledReferentials } from '../referentials/catalogue';
 import { sealSecret } from '../secrets';
-import { CliError, output, type WithContext } from './command';
+import { invalid, notFound, SocleError } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 const issuer = z
   .string({ error: '--issuer is required' })
@@ -16,20 +17,15 @@ const issuer = z
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new CliError(result.error.issues.map((i) => `${i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('; '));
+  if (!result.success) throw invalid(result.error.issues.map((i) => `${i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('; '));
   return result.data;
 }
 
-const asCli = (error: unknown) =>
-  error instanceof MappingRequestError
-    ? new CliError([error.message, ...error.details.map((d) => `  ${d.path}: ${d.message}`)].join('\n'))
-    : error;
-
 async function existingCourse(ctx: AppContext, platform: string, context: string): Promise<Course> {
   const p = await findPlatform(ctx.store.db, platform);
-  if (!p) throw new CliError(`No platform ${normalizeIssuer(platform)} (socle platforms list shows them).`);
+  if (!p) throw notFound(`No platform ${normalizeIssuer(platform)} (socle platforms list shows them).`);
   const course = await findCourse(ctx.store.db, p.id, context);
-  if (!course) throw new CliError(`No course with context id ${context} on ${p.issuer}: launch Socle from it or run socle courses set-referential first.`);
+  if (!course) throw notFound(`No course with context id ${context} on ${p.issuer}: launch Socle from it or run socle courses set-referential first.`);
   return course;
 }
 
@@ -37,7 +33,8 @@ async function referentialOf(ctx: AppContext, course: Course) {
   await loadBundledReferentials(ctx.store.db);
   const { referential, missing } = await courseReferential(ctx.store.db, course);
   if (!referential) {
-    throw new CliError(
+    throw new SocleError(
+      'no_referential',
       missing
         ? `The course's référentiel ${missing} is not in the catalogue.`
         : `Course ${course.contextId} has no référentiel: socle courses set-referential --platform … --context ${course.contextId} --referential <id>`,
@@ -99,9 +96,7 @@ export function registerMappings(program: Command, withContext: WithContext): vo
         let ref;
         if (o.referential) {
           await loadBundledReferentials(ctx.store.db);
-          ref = await findReferentialChoice(ctx.store.db, o.referential, o.version).catch((error: unknown) => {
-            throw asCli(error);
-          });
+          ref = await findReferentialChoice(ctx.store.db, o.referential, o.version);
         }
         const platform = await ensurePlatform(ctx.store.db, o.issuer);
         const set = {
@@ -134,9 +129,7 @@ export function registerMappings(program: Command, withContext: WithContext): vo
       const result = await withContext(async (ctx) => {
         // An unknown référentiel is refused before anything is created.
         await loadBundledReferentials(ctx.store.db);
-        await findReferentialChoice(ctx.store.db, o.referential, o.version).catch((error: unknown) => {
-          throw asCli(error);
-        });
+        await findReferentialChoice(ctx.store.db, o.referential, o.version);
         const platform = await ensurePlatform(ctx.store.db, o.platform);
         const real = await ensureCourse(ctx.store.db, platform.id, o.context);
         const ref = await setCourseReferential(ctx.store.db, { course: real, referentialId: o.referential, version: o.version, actor: 'cli' });
@@ -176,7 +169,7 @@ export function registerMappings(program: Command, withContext: WithContext): vo
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (error) {
-        throw new CliError(`Cannot read ${file}: ${(error as Error).message}`);
+        throw invalid(`Cannot read ${file}: ${(error as Error).message}`);
       }
       const saved = await withContext(async (ctx) => {
         const course = await existingCourse(ctx, o.platform, o.context);
@@ -184,9 +177,7 @@ export function registerMappings(program: Command, withContext: WithContext): vo
         // The file's activities must be the course's: read them from Moodle first when Socle has a token.
         const refreshed = await refreshActivities(ctx.store.db, { course, issuer: normalizeIssuer(o.platform), ltiKey: ctx.config.ltiKey });
         if (refreshed.warning) process.stderr.write(`warning: activities not refreshed from Moodle: ${refreshed.warning}\n`);
-        return importMapping(ctx.store.db, ctx, { course, referential, text, actor: 'cli' }).catch((error: unknown) => {
-          throw asCli(error);
-        });
+        return importMapping(ctx.store.db, ctx, { course, referential, text, actor: 'cli' });
       });
       output(
         { imported: saved.entries.length, changedActivities: saved.changedActivities, summary: saved.summary },

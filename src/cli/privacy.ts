@@ -2,17 +2,9 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { retentionCutoff } from '../privacy/retention';
-import { eraseLearner, exportLearner, PrivacyError, purgeOlderThan } from '../privacy/service';
-import { CliError, output, type WithContext } from './command';
-
-async function orCliError<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof PrivacyError) throw new CliError(error.message);
-    throw error;
-  }
-}
+import { eraseLearner, exportLearner, purgeOlderThan } from '../privacy/service';
+import { invalid } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 const years = z.coerce.number().int().min(1).max(50);
 
@@ -25,7 +17,7 @@ export function registerPrivacy(program: Command, withContext: WithContext): voi
     .requiredOption('--user <sub>', "the learner's user id on that platform (LTI sub)")
     .option('--out <file>', 'write to a file (created with mode 0600) instead of stdout')
     .action(async (opts: { platform: string; user: string; out?: string }) => {
-      const data = await withContext(({ store }) => orCliError(() => exportLearner(store.db, opts.platform, opts.user)));
+      const data = await withContext(({ store }) => exportLearner(store.db, opts.platform, opts.user));
       const json = `${JSON.stringify(data, null, 2)}\n`;
       if (opts.out) {
         fs.writeFileSync(opts.out, json, { mode: 0o600 });
@@ -40,10 +32,8 @@ export function registerPrivacy(program: Command, withContext: WithContext): voi
     .option('--yes', 'confirm: erasure cannot be undone')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { platform: string; user: string; yes?: boolean; json?: boolean }) => {
-      if (!opts.yes) throw new CliError('erasure cannot be undone: add --yes to confirm');
-      const report = await withContext(({ store }) =>
-        orCliError(() => eraseLearner(store.db, opts.platform, opts.user, { actor: 'cli' })),
-      );
+      if (!opts.yes) throw invalid('erasure cannot be undone: add --yes to confirm');
+      const report = await withContext(({ store }) => eraseLearner(store.db, opts.platform, opts.user, { actor: 'cli' }));
       output(report, Boolean(opts.json), () =>
         [
           `Erased user ${opts.user} of ${opts.platform}.`,
@@ -61,7 +51,7 @@ export function registerPrivacy(program: Command, withContext: WithContext): voi
     .option('--json', 'print the counts as JSON')
     .action(async (opts: { olderThanYears: string; json?: boolean }) => {
       const parsed = years.safeParse(opts.olderThanYears);
-      if (!parsed.success) throw new CliError(`--older-than-years: expected a whole number from 1 to 50, got "${opts.olderThanYears}"`);
+      if (!parsed.success) throw invalid(`--older-than-years: expected a whole number from 1 to 50, got "${opts.olderThanYears}"`);
       const cutoff = retentionCutoff(parsed.data);
       const result = await withContext(({ store }) => purgeOlderThan(store.db, cutoff));
       output({ cutoff: cutoff.toISOString(), ...result, affectedUsers: result.affectedUsers.length }, Boolean(opts.json), () =>

@@ -5,14 +5,13 @@ import {
   listReferentials,
   listVersions,
   loadBundledReferentials,
-  ReferentialConflictError,
-  ReferentialFormatError,
   saveReferential,
 } from '../referentials/catalogue';
 import { formatMinutes, type Referential } from '../domain/referential';
 import type { AppContext } from '../context';
 import { EXPORT_FORMATS, type ExportFormat, exportReferential, parseReferentialFile } from '../referentials/transfer';
-import { CliError, output, type WithContext } from './command';
+import { invalid, notFound, SocleError } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 function showHuman(ref: Referential, versions: string[]): string {
   const lines = [
@@ -41,7 +40,7 @@ async function find(ctx: AppContext, id: string, version?: string) {
   const ref = await getReferential(ctx.store.db, id, version);
   if (!ref) {
     const versions = await listVersions(ctx.store.db, id);
-    throw new CliError(
+    throw notFound(
       versions.length
         ? `référentiel ${id} has no version ${version} (versions: ${versions.join(', ')})`
         : `no référentiel ${id} (see: socle referentials list)`,
@@ -90,7 +89,7 @@ export function registerReferentials(program: Command, withContext: WithContext)
     .option('--out <file>', 'write to this file instead of stdout')
     .action(async (id: string, options: { format: string; version?: string; out?: string }) => {
       if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
-        throw new CliError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${options.format}"`);
+        throw invalid(`--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${options.format}"`);
       }
       await withContext(async (ctx) => {
         await loadBundledReferentials(ctx.store.db, ctx.logger);
@@ -110,25 +109,19 @@ export function registerReferentials(program: Command, withContext: WithContext)
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (error) {
-        throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
+        throw invalid(`cannot read ${file}: ${(error as Error).message}`);
       }
       let parsed: ReturnType<typeof parseReferentialFile>;
       try {
         parsed = parseReferentialFile(text);
       } catch (error) {
-        if (error instanceof ReferentialFormatError) throw new CliError(`${file}: ${error.message}`);
+        if (SocleError.is(error, 'invalid_request')) throw invalid(`${file}: ${error.message}`);
         throw error;
       }
       const ref = parsed.referential;
       await withContext(async (ctx) => {
         await loadBundledReferentials(ctx.store.db, ctx.logger);
-        let outcome: string;
-        try {
-          outcome = await saveReferential(ctx.store.db, ref, 'import');
-        } catch (error) {
-          if (error instanceof ReferentialConflictError) throw new CliError(error.message);
-          throw error;
-        }
+        const outcome = await saveReferential(ctx.store.db, ref, 'import');
         const result = { id: ref.id, version: ref.version, format: parsed.format, outcome };
         output(result, options.json ?? false, () =>
           outcome === 'added'

@@ -5,7 +5,8 @@ import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { type ComplianceQuery, parseReferentialOption, reportFilters } from '../reports/source';
-import { CliError, type WithContext } from './command';
+import { invalid, notFound } from '../domain/errors';
+import type { WithContext } from './command';
 
 interface CommonOptions {
   platform: string;
@@ -20,7 +21,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, ...val
 
 async function queryOf(ctx: AppContext, opts: CommonOptions): Promise<ComplianceQuery> {
   const platform = await findPlatform(ctx.store.db, opts.platform);
-  if (!platform) throw new CliError(`no platform ${opts.platform} (see socle platforms list)`);
+  if (!platform) throw notFound(`no platform ${opts.platform} (see socle platforms list)`);
   const parsed = reportFilters.safeParse({
     ...(opts.context?.length ? { courses: opts.context } : {}),
     ...(opts.referential ? { referential: parseReferentialOption(opts.referential) } : {}),
@@ -29,7 +30,7 @@ async function queryOf(ctx: AppContext, opts: CommonOptions): Promise<Compliance
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CliError(`invalid filter ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    throw invalid(`invalid filter ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
   return { platformId: platform.id, filters: parsed.data };
 }
@@ -86,7 +87,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
   withFilters(report.command('compliance').description('the compliance report: one row per learner, non-compliant first'))
     .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or pdf')
     .action(async (opts: CommonOptions & { format: string }) => {
-      if (!['csv', 'csv-rfc4180', 'xlsx', 'pdf'].includes(opts.format)) throw new CliError(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or pdf`);
+      if (!['csv', 'csv-rfc4180', 'xlsx', 'pdf'].includes(opts.format)) throw invalid(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or pdf`);
       // The writers (exceljs, pdfmake) are loaded only by the commands that use them: every other command starts faster.
       const { reportMetaOf } = await import('../reports/service');
       const { writeComplianceCsv } = await import('../reports/csv');
@@ -95,7 +96,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
         const meta = await reportMetaOf(ctx.store.db, ctx.compliance, query).catch((error: Error) => {
-          throw new CliError(error.message);
+          throw invalid(error.message);
         });
         const source = ctx.compliance;
         const total = await source.count(ctx.store.db, query);
@@ -134,7 +135,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
   withFilters(report.command('indicators').description('programme indicators (France 2030 reporting)'))
     .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or json')
     .action(async (opts: CommonOptions & { format: string }) => {
-      if (!['csv', 'csv-rfc4180', 'xlsx', 'json'].includes(opts.format)) throw new CliError(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or json`);
+      if (!['csv', 'csv-rfc4180', 'xlsx', 'json'].includes(opts.format)) throw invalid(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or json`);
       const { indicatorsOf, writeIndicators } = await import('../reports/service');
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);

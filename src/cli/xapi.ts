@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { outboxStatus, retryDead } from '../forwarding/outbox';
-import { createXapiKey, listXapiKeys, revokeXapiKey, XapiKeyError } from '../xapi/keys';
-import { CliError, output, type WithContext } from './command';
+import { createXapiKey, listXapiKeys, revokeXapiKey } from '../xapi/keys';
+import { notFound } from '../domain/errors';
+import { output, type WithContext } from './command';
 
 export function registerXapi(program: Command, withContext: WithContext): void {
   const keys = program.command('xapi-keys').description("credentials for a platform's xAPI emitter (Moodle logstore_xapi) to POST to /xapi/statements");
@@ -11,14 +12,7 @@ export function registerXapi(program: Command, withContext: WithContext): void {
     .requiredOption('--platform <issuer>', "the platform's issuer (Moodle wwwroot), as registered")
     .option('--json', 'print {"key","secret"} as JSON')
     .action(async (opts: { platform: string; json?: boolean }) => {
-      const created = await withContext(async (ctx) => {
-        try {
-          return await createXapiKey(ctx.store.db, opts.platform);
-        } catch (error) {
-          if (error instanceof XapiKeyError) throw new CliError(error.message);
-          throw error;
-        }
-      });
+      const created = await withContext((ctx) => createXapiKey(ctx.store.db, opts.platform));
       output({ key: created.key, secret: created.secret }, Boolean(opts.json), () =>
         [
           `xAPI credentials for ${created.platform} (the secret is not stored and cannot be shown again):`,
@@ -47,7 +41,7 @@ export function registerXapi(program: Command, withContext: WithContext): void {
     .option('--json', 'print JSON')
     .action(async (key: string, opts: { json?: boolean }) => {
       const revoked = await withContext((ctx) => revokeXapiKey(ctx.store.db, key));
-      if (!revoked) throw new CliError(`no active xAPI key ${key}`);
+      if (!revoked) throw notFound(`no active xAPI key ${key}`);
       output({ key, revoked: true }, Boolean(opts.json), () => `Revoked ${key}.`);
     });
 

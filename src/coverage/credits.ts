@@ -3,6 +3,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { auditEvents, manualCredits } from '../db/schema';
 import type { Executor } from '../db/store';
+import { SocleError } from '../domain/errors';
 import { refreshLearners } from './engine';
 import type { CoverageDeps } from './deps';
 
@@ -20,16 +21,9 @@ export const grantSchema = z.object({
   actor: z.string().min(1),
 });
 
-export class CreditError extends Error {
-  override name = 'CreditError';
-  constructor(
-    message: string,
-    readonly field: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+/** A credit refused: the detail's path names the wrong field (`referential`, `competency`, `minutes`…). */
+const refused = (message: string, field: string, code: 'invalid_request' | 'not_found' = 'invalid_request') =>
+  new SocleError(code, message, [{ path: field, message }]);
 
 /** Parses "1,5", "1.5" or "2" hours into whole minutes. */
 export function hoursToMinutes(value: string): number | undefined {
@@ -41,16 +35,16 @@ export async function grantManualCredit(ex: Executor, deps: CoverageDeps, input:
   const parsed = grantSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CreditError(issue?.message ?? 'invalid credit', String(issue?.path[0] ?? 'credit'));
+    throw refused(issue?.message ?? 'invalid credit', String(issue?.path[0] ?? 'credit'));
   }
   const g = parsed.data;
   const referential = await deps.lookup(g.referentialId, g.referentialVersion);
   if (!referential) {
-    throw new CreditError(`no référentiel ${g.referentialId}${g.referentialVersion ? ` version ${g.referentialVersion}` : ''}`, 'referential', 404);
+    throw refused(`no référentiel ${g.referentialId}${g.referentialVersion ? ` version ${g.referentialVersion}` : ''}`, 'referential', 'not_found');
   }
   const keys = referential.domains.flatMap((d) => d.competencies.map((c) => c.key));
   if (!keys.includes(g.competencyKey)) {
-    throw new CreditError(
+    throw refused(
       `no competency "${g.competencyKey}" in ${referential.id} ${referential.version} (known: ${keys.join(', ')})`,
       'competency',
     );

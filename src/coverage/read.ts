@@ -4,13 +4,10 @@ import { compileRules, computeCoverage, type LearnerCoverage } from '../domain/c
 import { type Executor, queryRows } from '../db/store';
 import { inList, learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
 import type { CoverageDeps } from './deps';
+import { notFound } from '../domain/errors';
 
 /** Minutes as hours for JSON (2 decimals). */
 export const hours = (minutes: number | null): number | null => (minutes === null ? null : Math.round((minutes / 60) * 100) / 100);
-
-export class CoverageNotFound extends Error {
-  override name = 'CoverageNotFound';
-}
 
 export async function learnerView(
   ex: Executor,
@@ -30,7 +27,7 @@ export async function learnerView(
   if (!coverage) {
     // nothing yet for this référentiel: an empty coverage of the requested (or current) version
     const referential = await deps.lookup(referentialId, referentialVersion);
-    if (!referential) throw new CoverageNotFound(`no référentiel ${referentialId}${referentialVersion ? ` version ${referentialVersion}` : ''}`);
+    if (!referential) throw notFound(`no référentiel ${referentialId}${referentialVersion ? ` version ${referentialVersion}` : ''}.`);
     coverage = computeCoverage(compileRules(referential), [], []);
   }
   const [dirty] = await queryRows<{ n: number }>(ex, sql`SELECT count(*)::int AS n FROM coverage_dirty WHERE user_id = ${user.id}`);
@@ -136,9 +133,9 @@ export async function courseView(
     id = versions[0]?.referential_id ?? options.referentialId ?? null;
     version = versions[0]?.referential_version ?? null;
   }
-  if (!id) throw new CoverageNotFound(`course ${course.contextId} has no mapping yet: pass referential=<id>`);
+  if (!id) throw notFound(`course ${course.contextId} has no mapping yet: pass referential=<id>.`);
   const referential = await deps.lookup(id, version ?? undefined);
-  if (!referential) throw new CoverageNotFound(`no référentiel ${id}${version ? ` version ${version}` : ''}`);
+  if (!referential) throw notFound(`no référentiel ${id}${version ? ` version ${version}` : ''}.`);
   const empty = computeCoverage(compileRules(referential), [], []);
   const learners = sql`SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'
                        UNION SELECT user_id FROM completion_events WHERE course_id = ${course.id}`;

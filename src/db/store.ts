@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { Pool } from 'pg';
+import { SocleError } from '../domain/errors';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -31,9 +32,8 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
+/** The database cannot be opened (`unavailable`): the message says why and what to do. */
+const unavailable = (message: string) => new SocleError('unavailable', message);
 
 export const migrationsFolder = path.join(__dirname, 'migrations');
 
@@ -67,7 +67,7 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
     }
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new StoreError(`Cannot open PostgreSQL at ${location}: ${(error as Error).message}`);
+    throw unavailable(`Cannot open PostgreSQL at ${location}: ${(error as Error).message}`);
   }
   const db = drizzlePg(pool, { schema }) as unknown as Database;
   return {
@@ -95,7 +95,7 @@ function lockDataDir(dir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number(fs.readFileSync(lockFile, 'utf8').trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new StoreError(
+        throw unavailable(
           `The data directory ${dir} is in use by another Socle process (pid ${pid}). ` +
             'The embedded database allows one process at a time: stop that process, or set DATABASE_URL to use PostgreSQL.',
         );
@@ -103,7 +103,7 @@ function lockDataDir(dir: string): () => void {
       fs.rmSync(lockFile, { force: true });
     }
   }
-  throw new StoreError(`Cannot lock the data directory ${dir}`);
+  throw unavailable(`Cannot lock the data directory ${dir}`);
 }
 
 function isAlive(pid: number): boolean {
@@ -144,7 +144,7 @@ async function openPglite(dataDir: string): Promise<Store> {
   } catch (error) {
     await client?.close().catch(() => undefined);
     unlock();
-    if (error instanceof StoreError) throw error;
-    throw new StoreError(`Cannot open the embedded database at ${location}: ${(error as Error).message}`);
+    if (SocleError.is(error, 'unavailable')) throw error;
+    throw unavailable(`Cannot open the embedded database at ${location}: ${(error as Error).message}`);
   }
 }

@@ -9,6 +9,7 @@ import { publishScore } from '../lms/ags';
 import type { AppContext } from '../context';
 import { courseView } from '../coverage/read';
 import { coverageDeps } from '../coverage/deps';
+import { conflict, SocleError } from '../domain/errors';
 import { queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
 import { type CohortLearner, displayName, inCohort, loadCohort } from './cohort';
@@ -39,7 +40,10 @@ async function publishOne(ctx: AppContext, lti: ProviderInstance, courseId: numb
 
 /** Publishes the validated hours of every learner of the course (a few at a time); never throws for one learner. */
 export async function publishCourse(ctx: AppContext, lti: ProviderInstance, platform: Platform, course: Course): Promise<PublicationReport> {
-  const cohort = await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), platform, course);
+  const cohort = await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), platform, course).catch((error: unknown) => {
+    // No référentiel to publish against: the course's state, not the request, is what is wrong.
+    throw SocleError.is(error, 'not_found') ? conflict(error.message) : error;
+  });
   const report: PublicationReport = { published: 0, skipped: [], failed: [], total: cohort.learners.length };
   const queue = [...cohort.learners];
   const worker = async () => {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { SocleRole } from '../domain/roles';
 import { type Executor, queryRows } from '../db/store';
-import { forbidden } from '../web/http';
+import { forbidden } from '../domain/errors';
 
 /**
  * Who is calling: an API token, or an LTI session (the `ltik` of a launch sent as `Authorization: Bearer`, with the

@@ -2,7 +2,8 @@ import { and, eq } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
 import type { AppContext } from '../context';
 import { users } from '../db/schema';
-import { courseServices, platformToken, ServiceError } from './nrps';
+import { courseServices, platformToken } from './nrps';
+import { platformError } from '../domain/errors';
 
 const SCORE_SCOPE = 'https://purl.imsglobal.org/spec/lti-ags/scope/score';
 export const LINE_ITEM_LABEL = 'Socle — heures validées';
@@ -33,7 +34,7 @@ export function scoresUrl(lineItem: string): string {
 /**
  * Publishes a learner's validated hours as a score on the course's Socle line item. Moodle answers 400 for users
  * who cannot be graded (teachers, unenrolled): that is logged and returned as skipped, never retried. Other
- * failures throw a ServiceError (the caller decides to retry).
+ * failures throw a `platform_error` (the caller decides to retry).
  */
 export async function publishScore(ctx: AppContext, lti: ProviderInstance, input: ScoreInput): Promise<PublishResult> {
   const row = await courseServices(ctx, input.courseId);
@@ -45,7 +46,7 @@ export async function publishScore(ctx: AppContext, lti: ProviderInstance, input
     .select()
     .from(users)
     .where(and(eq(users.id, input.userId), eq(users.platformId, row.platformId)));
-  if (!user) throw new ServiceError(`user ${input.userId} is not a user of the course's platform`);
+  if (!user) throw platformError(`user ${input.userId} is not a user of the course's platform`);
   const auth = await platformToken(lti, row.issuer, row.services.clientId, SCORE_SCOPE);
   const score = {
     userId: user.sub,
@@ -70,6 +71,6 @@ export async function publishScore(ctx: AppContext, lti: ProviderInstance, input
     );
     return { status: 'skipped', reason: 'not-gradable', detail: text.slice(0, 300) };
   }
-  if (!res.ok) throw new ServiceError(`score post answered ${res.status}: ${text.slice(0, 200)}`, res.status);
+  if (!res.ok) throw platformError(`score post answered ${res.status}: ${text.slice(0, 200)}`);
   return { status: 'published', lineItem };
 }

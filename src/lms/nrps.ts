@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import { courseMembers, courses, ltiCourseServices, platforms } from '../db/schema';
 import { ensureUser } from '../identity/records';
 import { fullRole } from '../domain/roles';
+import { platformError } from '../domain/errors';
 
 const NRPS_SCOPE = 'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly';
 const MAX_PAGES = 1000;
@@ -17,16 +18,6 @@ const member = z.object({
   email: z.string().optional(),
 });
 const container = z.object({ members: z.array(member) });
-
-export class ServiceError extends Error {
-  override name = 'ServiceError';
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
 
 /** The URL of `rel="next"` in an HTTP Link header (NRPS pages are announced only there). */
 export function nextLink(header: string | null): string | undefined {
@@ -41,8 +32,8 @@ export function nextLink(header: string | null): string | undefined {
 /** An OAuth2 access token of the platform for `scope` (cached encrypted by ltijs' store for its lifetime). */
 export async function platformToken(lti: ProviderInstance, issuer: string, clientId: string, scope: string) {
   const platform = await lti.getPlatform(issuer, clientId);
-  if (!platform) throw new ServiceError(`platform ${issuer} / ${clientId} is not registered`);
-  if (!(await platform.platformActive())) throw new ServiceError(`platform ${issuer} / ${clientId} is not active`);
+  if (!platform) throw platformError(`platform ${issuer} / ${clientId} is not registered`);
+  if (!(await platform.platformActive())) throw platformError(`platform ${issuer} / ${clientId} is not active`);
   const token = await platform.platformAccessToken(scope);
   return `${token.token_type} ${token.access_token}`;
 }
@@ -68,23 +59,23 @@ export interface RosterSync {
  */
 export async function syncRoster(ctx: AppContext, lti: ProviderInstance, courseId: number): Promise<RosterSync> {
   const row = await courseServices(ctx, courseId);
-  if (!row?.services.membershipsUrl) throw new ServiceError('the platform announced no Names and Roles service for this course');
+  if (!row?.services.membershipsUrl) throw platformError('the platform announced no Names and Roles service for this course');
   const auth = await platformToken(lti, row.issuer, row.services.clientId, NRPS_SCOPE);
   const members: z.infer<typeof member>[] = [];
   let next: string | undefined = row.services.membershipsUrl;
   let pages = 0;
   const seen = new Set<string>();
   while (next) {
-    if (seen.has(next) || pages >= MAX_PAGES) throw new ServiceError(`Names and Roles paging loops at ${next}`);
+    if (seen.has(next) || pages >= MAX_PAGES) throw platformError(`Names and Roles paging loops at ${next}`);
     seen.add(next);
     const res = await fetch(next, {
       headers: { Authorization: auth, Accept: 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json' },
       signal: AbortSignal.timeout(30_000),
     });
-    if (!res.ok) throw new ServiceError(`Names and Roles answered ${res.status} for ${next}`, res.status);
+    if (!res.ok) throw platformError(`Names and Roles answered ${res.status} for ${next}`);
     const parsed = container.safeParse(await res.json());
     if (!parsed.success) {
-      throw new ServiceError(`Names and Roles page ${pages + 1} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw platformError(`Names and Roles page ${pages + 1} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     members.push(...parsed.data.members);
     pages += 1;

@@ -1,19 +1,11 @@
 import { z } from 'zod';
 import { normalizeIssuer } from '../identity/records';
+import { platformError } from '../domain/errors';
 
 /**
  * Moodle web services (REST protocol, JSON format) as Socle uses them: the activities of a course.
- * Moodle answers errors with HTTP 200 and `{exception, errorcode, message}`: they become WebServiceError.
+ * Moodle answers errors with HTTP 200 and `{exception, errorcode, message}`: they become `platform_error`s.
  */
-export class WebServiceError extends Error {
-  override name = 'WebServiceError';
-  constructor(
-    message: string,
-    readonly errorcode?: string,
-  ) {
-    super(message);
-  }
-}
 
 const moodleException = z.object({ exception: z.string(), errorcode: z.string().optional(), message: z.string() });
 
@@ -87,28 +79,28 @@ async function call(options: WebServiceClientOptions, wsfunction: string, params
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
   } catch (error) {
-    throw new WebServiceError(`Moodle web service unreachable: ${(error as Error).message}`);
+    throw platformError(`Moodle web service unreachable: ${(error as Error).message}`);
   }
-  if (!res.ok) throw new WebServiceError(`Moodle web service answered HTTP ${res.status}`);
+  if (!res.ok) throw platformError(`Moodle web service answered HTTP ${res.status}`);
   let json: unknown;
   try {
     json = await res.json();
   } catch {
-    throw new WebServiceError('Moodle web service answered something that is not JSON');
+    throw platformError('Moodle web service answered something that is not JSON');
   }
   const exception = moodleException.safeParse(json);
-  if (exception.success) throw new WebServiceError(`Moodle refused ${wsfunction}: ${exception.data.message}`, exception.data.errorcode);
+  if (exception.success) throw platformError(`Moodle refused ${wsfunction}: ${exception.data.message}`, exception.data.errorcode ? [{ path: 'errorcode', message: exception.data.errorcode }] : []);
   return json;
 }
 
 /** The activities of a Moodle course (LTI context id = Moodle course id). */
 export async function fetchCourseActivities(options: WebServiceClientOptions, courseId: string): Promise<CourseActivity[]> {
-  if (!/^\d+$/.test(courseId)) throw new WebServiceError(`context id ${courseId} is not a Moodle course id`);
+  if (!/^\d+$/.test(courseId)) throw platformError(`context id ${courseId} is not a Moodle course id`);
   const json = await call(options, 'core_course_get_contents', { courseid: courseId });
   const parsed = courseContentsSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new WebServiceError(`unexpected core_course_get_contents answer at ${issue?.path.join('.')}: ${issue?.message}`);
+    throw platformError(`unexpected core_course_get_contents answer at ${issue?.path.join('.')}: ${issue?.message}`);
   }
   return activitiesFromContents(options.wwwroot, parsed.data);
 }

@@ -6,26 +6,15 @@ import type { Course } from '../identity/records';
 import { getReferential, listVersions } from '../referentials/catalogue';
 import type { Referential } from '../domain/referential';
 import { parseMappingCsv, writeMappingCsv } from './csv';
-import type { MappingEntry, MappingProblem } from '../domain/mapping';
-import { getMapping, listActivities, type ListedActivity, MappingValidationError, saveMapping, type SeenActivity, translateMapping } from './service';
+import type { MappingEntry } from '../domain/mapping';
+import { invalid, notFound, SocleError } from '../domain/errors';
+import { getMapping, listActivities, type ListedActivity, type ProblemPath, saveMapping, type SeenActivity, translateMapping } from './service';
 
 /**
  * What the teacher's screen, its HTTP endpoints and the CLI do with one course: its référentiel version, its
  * crediting policy, its activities and mapping, CSV import/export and copy from another course. Every write is
  * audited with the actor (`lti:<issuer>#<sub>` or `cli`).
  */
-
-/** A request that cannot be carried out as given: each detail names the field (or CSV line) and what was wrong. */
-export class MappingRequestError extends Error {
-  override name = 'MappingRequestError';
-  constructor(
-    message: string,
-    readonly details: { path: string; message: string }[] = [],
-    readonly kind: 'invalid' | 'not_found' = 'invalid',
-  ) {
-    super(message);
-  }
-}
 
 export interface CourseReferential {
   referential: Referential | undefined;
@@ -51,12 +40,12 @@ export async function courseReferential(ex: Executor, course: Course): Promise<C
   return referential ? { referential, source } : { referential: undefined, source, missing: `${id}${version ? ` ${version}` : ''}` };
 }
 
-/** The stored référentiel version `id` (latest when `version` is not given), or a MappingRequestError saying what exists. */
+/** The stored référentiel version `id` (latest when `version` is not given), or `invalid_request` saying what exists. */
 export async function findReferentialChoice(ex: Executor, referentialId: string, version?: string): Promise<Referential> {
   const referential = await getReferential(ex, referentialId, version);
   if (referential) return referential;
   const versions = await listVersions(ex, referentialId);
-  throw new MappingRequestError(
+  throw invalid(
     versions.length
       ? `No version ${version} of référentiel ${referentialId} (stored versions: ${versions.join(', ')}).`
       : `No référentiel ${referentialId} (socle referentials list shows them).`,
@@ -140,31 +129,21 @@ export async function courseActivityList(ex: Executor, courseId: number): Promis
   return listActivities(ex, courseId, await seenActivities(ex, courseId));
 }
 
-/** Names the field of each problem as the request named it (`entries[2].hours`). */
-export function problemDetails(problems: readonly MappingProblem[], prefix: string, indexOf: (i: number) => string = (i) => `[${i}]`) {
-  const names = { activityIri: 'activityIri', competencyKey: 'competencyKey', minutes: 'hours' } as const;
-  return problems.map((p) => ({ path: `${prefix}${indexOf(p.index)}.${names[p.field]}`, message: p.message }));
-}
-
-/** Saves the whole mapping; invalid entries → MappingRequestError naming each field, nothing saved. */
+/** Saves the whole mapping; invalid entries → `invalid_request` naming each field (`entries[i].hours`), nothing saved. */
 export async function replaceMapping(
   ex: Executor,
   services: CoverageServices,
-  input: { course: Course; referential: Referential; entries: MappingEntry[]; actor: string; activities?: ListedActivity[]; pathOf?: (i: number) => string },
+  input: { course: Course; referential: Referential; entries: MappingEntry[]; actor: string; activities?: ListedActivity[]; pathOf?: ProblemPath },
 ) {
   const activities = input.activities ?? (await courseActivityList(ex, input.course.id));
-  try {
-    return await saveMapping(ex, services, {
-      courseId: input.course.id,
-      referential: input.referential,
-      activityIris: new Set(activities.map((a) => a.iri)),
-      entries: input.entries,
-      actor: input.actor,
-    });
-  } catch (error) {
-    if (!(error instanceof MappingValidationError)) throw error;
-    throw new MappingRequestError('The mapping is invalid: nothing was saved.', problemDetails(error.problems, 'entries', input.pathOf));
-  }
+  return saveMapping(ex, services, {
+    courseId: input.course.id,
+    referential: input.referential,
+    activityIris: new Set(activities.map((a) => a.iri)),
+    entries: input.entries,
+    actor: input.actor,
+    pathOf: input.pathOf,
+  });
 }
 
 /**
@@ -178,24 +157,20 @@ export async function saveActivityPairs(
 ) {
   const activities = await courseActivityList(ex, input.course.id);
   if (!activities.some((a) => a.iri === input.activityIri)) {
-    throw new MappingRequestError('This activity is not an activity of this course.', [
+    throw invalid('This activity is not an activity of this course.', [
       { path: 'activityIri', message: `activity ${input.activityIri} is not an activity of this course` },
     ]);
   }
   const others = (await getMapping(ex, input.course.id, input.referential)).filter((e) => e.activityIri !== input.activityIri);
   const mine = input.pairs.map((p) => ({ activityIri: input.activityIri, ...p }));
-  try {
-    return await saveMapping(ex, services, {
-      courseId: input.course.id,
-      referential: input.referential,
-      activityIris: new Set(activities.map((a) => a.iri)),
-      entries: [...mine, ...others],
-      actor: input.actor,
-    });
-  } catch (error) {
-    if (!(error instanceof MappingValidationError)) throw error;
-    throw new MappingRequestError('The mapping is invalid: nothing was saved.', problemDetails(error.problems, 'pairs'));
-  }
+  return saveMapping(ex, services, {
+    courseId: input.course.id,
+    referential: input.referential,
+    activityIris: new Set(activities.map((a) => a.iri)),
+    entries: [...mine, ...others],
+    actor: input.actor,
+    pathOf: (index, field) => `pairs[${index}].${field}`,
+  });
 }
 
 /** The course's mapping as the CSV file (one row per pair), activities in the page's order. */
@@ -220,28 +195,22 @@ export async function exportMapping(ex: Executor, course: Course, referential: R
 export async function importMapping(ex: Executor, services: CoverageServices, input: { course: Course; referential: Referential; text: string; actor: string }) {
   const parsed = parseMappingCsv(input.text, input.referential);
   if (!parsed.ok) {
-    throw new MappingRequestError(
+    throw invalid(
       `The file was refused (${parsed.problems.length} problem(s)); nothing was imported.`,
       parsed.problems.map((p) => ({ path: `line ${p.line}${p.column ? ` ${p.column}` : ''}`, message: p.message })),
     );
   }
   const lines = parsed.rows.map((r) => r.line);
-  const columns = { activityIri: 'activity_id', competencyKey: 'competency_code', hours: 'hours' } as Record<string, string>;
+  const columns = { activityIri: 'activity_id', competencyKey: 'competency_code', hours: 'hours' } as const;
   try {
     return await replaceMapping(ex, services, {
       ...input,
       entries: parsed.rows.map((r) => ({ activityIri: r.activityIri, competencyKey: r.competencyKey, minutes: r.minutes })),
-      pathOf: (i) => `#${lines[i]}`,
+      pathOf: (i, field) => `line ${lines[i]} ${columns[field]}`,
     });
   } catch (error) {
-    if (!(error instanceof MappingRequestError)) throw error;
-    throw new MappingRequestError(
-      `The file was refused (${error.details.length} problem(s)); nothing was imported.`,
-      error.details.map((d) => {
-        const m = /^entries#(\d+)\.(\w+)$/.exec(d.path);
-        return m ? { path: `line ${m[1]} ${columns[m[2] ?? ''] ?? m[2]}`, message: d.message } : d;
-      }),
-    );
+    if (!SocleError.is(error, 'invalid_request')) throw error;
+    throw invalid(`The file was refused (${error.details.length} problem(s)); nothing was imported.`, error.details);
   }
 }
 
@@ -262,7 +231,7 @@ export async function otherCourses(ex: Executor, course: Course) {
 export async function copyMapping(ex: Executor, services: CoverageServices, input: { course: Course; fromCourseId: number; referential: Referential; actor: string }) {
   const [from] = await ex.select().from(courses).where(and(eq(courses.id, input.fromCourseId), eq(courses.platformId, input.course.platformId)));
   if (!from || from.id === input.course.id) {
-    throw new MappingRequestError('No other course of this platform has this id.', [{ path: 'fromCourseId', message: 'not a course of this platform' }], 'not_found');
+    throw notFound('No other course of this platform has this id.', [{ path: 'fromCourseId', message: 'not a course of this platform' }]);
   }
   const sourceEntries = await getMapping(ex, from.id, input.referential);
   const target = await courseActivityList(ex, input.course.id);

@@ -5,7 +5,8 @@ import { afterMappingChange } from '../coverage/freshness';
 import { activityMappings, auditEvents, courseActivities, courseSettings, platformSettings } from '../db/schema';
 import type { Executor } from '../db/store';
 import type { Course } from '../identity/records';
-import { fetchCourseActivities, WebServiceError } from '../lms/webservice';
+import { fetchCourseActivities } from '../lms/webservice';
+import { invalid, type ErrorDetail, SocleError } from '../domain/errors';
 import { openSecret } from '../secrets';
 import { type MappableReferential, type MappingEntry, type MappingProblem, summarizeByDomain, validateMapping } from '../domain/mapping';
 
@@ -31,11 +32,12 @@ export interface ListedActivity {
   gone: boolean;
 }
 
-export class MappingValidationError extends Error {
-  override name = 'MappingValidationError';
-  constructor(readonly problems: MappingProblem[]) {
-    super(`The mapping has ${problems.length} problem(s): ${problems.map((p) => p.message).join('; ')}`);
-  }
+/** Where entry `index`'s `field` is in the caller's request: `entries[2].hours` unless the caller says otherwise. */
+export type ProblemPath = (index: number, field: 'activityIri' | 'competencyKey' | 'hours') => string;
+const entryPath: ProblemPath = (index, field) => `entries[${index}].${field}`;
+
+function problemDetails(problems: readonly MappingProblem[], pathOf: ProblemPath): ErrorDetail[] {
+  return problems.map((p) => ({ path: pathOf(p.index, p.field === 'minutes' ? 'hours' : p.field), message: p.message }));
 }
 
 /** Activities of a course from the three sources, merged by IRI, in course order (manual ones last). */
@@ -125,8 +127,8 @@ export async function refreshActivities(
     });
     return { refreshed: true };
   } catch (e) {
-    if (!(e instanceof WebServiceError) && !(e instanceof Error && /sealed secret|unable to authenticate/i.test(e.message))) throw e;
-    error = e instanceof WebServiceError ? e.message : 'the stored web-service token cannot be read (was LTI_KEY changed?)';
+    if (!SocleError.is(e, 'platform_error') && !(e instanceof Error && /sealed secret|unable to authenticate/i.test(e.message))) throw e;
+    error = SocleError.is(e, 'platform_error') ? e.message : 'the stored web-service token cannot be read (was LTI_KEY changed?)';
   }
   await upsertCourseSettings(ex, input.course.id, { activitiesRefreshError: error });
   return { refreshed: false, warning: error };
@@ -173,7 +175,7 @@ export async function getMapping(ex: Executor, courseId: number, referential: Ma
 
 /**
  * Replaces the course's whole mapping (one transaction: all or nothing) and records before/after in the audit log.
- * Throws MappingValidationError naming every problem; nothing is written then.
+ * Throws `invalid_request` with a detail per problem, at `pathOf` (`entries[i].field`); nothing is written then.
  */
 export async function saveMapping(
   ex: Executor,
@@ -186,10 +188,11 @@ export async function saveMapping(
     actor: string;
     /** Above this many learners concerned, their coverage is left to the worker (default: IMMEDIATE_LIMIT). */
     coverageImmediateLimit?: number;
+    pathOf?: ProblemPath | undefined;
   },
 ) {
   const problems = validateMapping(input.referential, input.activityIris, input.entries);
-  if (problems.length) throw new MappingValidationError(problems);
+  if (problems.length) throw invalid('The mapping is invalid: nothing was saved.', problemDetails(problems, input.pathOf ?? entryPath));
   return ex.transaction(async (tx) => {
     const before = await getMapping(tx, input.courseId, input.referential);
     await tx

@@ -5,15 +5,13 @@ import { auditEvents, courseMembers, courses, ltiRecords, users, xapiOutbox, xap
 import { type Executor, queryRows } from '../db/store';
 import { findPlatform, findUser, normalizeIssuer } from '../identity/records';
 import { uuidV5 } from '../domain/statement-ids';
+import { notFound } from '../domain/errors';
 import { enqueueStatements } from '../forwarding/outbox';
 
 /**
  * GDPR operations on one learner (platform issuer + LTI `sub`): everything Socle holds on them, and its erasure.
  * Tables are found from the schema (every table with a `user_id` column), so a module that adds one is covered.
  */
-export class PrivacyError extends Error {
-  override name = 'PrivacyError';
-}
 
 /** The schema's tables that hold rows about one user, by SQL name. */
 export function personalTables(): { name: string; table: PgTable }[] {
@@ -31,9 +29,9 @@ export function actorOf(issuer: string, sub: string): string {
 
 async function resolveLearner(ex: Executor, issuer: string, sub: string) {
   const platform = await findPlatform(ex, issuer);
-  if (!platform) throw new PrivacyError(`no platform ${issuer} (see socle platforms list)`);
+  if (!platform) throw notFound(`no platform ${issuer} (see socle platforms list)`);
   const user = await findUser(ex, platform.id, sub);
-  if (!user) throw new PrivacyError(`no user ${sub} on ${platform.issuer}`);
+  if (!user) throw notFound(`no user ${sub} on ${platform.issuer}`);
   return { platform, user };
 }
 

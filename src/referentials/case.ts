@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ReferentialFormatError } from './errors';
+import { invalidReferential } from './errors';
 import {
   activitySchema,
   evaluationSchema,
@@ -227,7 +227,7 @@ function extension<S extends z.ZodType>(schema: S, value: Record<string, unknown
   const raw = value?.[SOCLE_EXTENSION];
   if (raw === undefined) return undefined;
   const result = schema.safeParse(raw);
-  if (!result.success) throw new ReferentialFormatError('Invalid CASE package', issues(`${path}.extensions.${SOCLE_EXTENSION}`, result.error));
+  if (!result.success) throw invalidReferential('Invalid CASE package', issues(`${path}.extensions.${SOCLE_EXTENSION}`, result.error));
   return result.data;
 }
 
@@ -242,10 +242,10 @@ function slug(text: string): string {
     .replace(/-$/, '');
 }
 
-/** Reads a CFPackage back into a référentiel; a `ReferentialFormatError` names the JSON path of every problem. */
+/** Reads a CFPackage back into a référentiel; an `invalid_request` error names the JSON path of every problem. */
 export function fromCase(input: unknown): Referential {
   const parsed = casePackageSchema.safeParse(input);
-  if (!parsed.success) throw new ReferentialFormatError('Invalid CASE package', issues('', parsed.error));
+  if (!parsed.success) throw invalidReferential('Invalid CASE package', issues('', parsed.error));
   const pkg = parsed.data;
   const doc = pkg.CFDocument;
   const docExt = extension(documentExtension, doc.extensions, 'CFDocument');
@@ -254,7 +254,7 @@ export function fromCase(input: unknown): Referential {
   pkg.CFAssociations.forEach((a, i) => {
     if (a.associationType !== 'isChildOf') return;
     if (!items.has(a.originNodeURI.identifier)) {
-      throw new ReferentialFormatError('Invalid CASE package', [
+      throw invalidReferential('Invalid CASE package', [
         { path: `CFAssociations[${i}].originNodeURI.identifier`, message: `no CFItem has identifier ${a.originNodeURI.identifier}` },
       ]);
     }
@@ -266,7 +266,7 @@ export function fromCase(input: unknown): Referential {
   const ordered = (parent: string) => (children.get(parent) ?? []).sort((a, b) => a.seq - b.seq);
   const domainIds = ordered(doc.identifier);
   if (!domainIds.length) {
-    throw new ReferentialFormatError('Invalid CASE package', [
+    throw invalidReferential('Invalid CASE package', [
       { path: 'CFAssociations', message: `no CFItem isChildOf the CFDocument ${doc.identifier}` },
     ]);
   }
@@ -282,7 +282,7 @@ export function fromCase(input: unknown): Referential {
     notes: docExt?.notes ?? [],
     domains: domainIds.map(({ id }) => {
       const entry = items.get(id);
-      if (!entry) throw new ReferentialFormatError('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${id}` }]);
+      if (!entry) throw invalidReferential('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${id}` }]);
       const { item, i } = entry;
       const ext = extension(domainExtension, item.extensions, `CFItems[${i}]`);
       return {
@@ -294,9 +294,9 @@ export function fromCase(input: unknown): Referential {
         notes: ext?.notes ?? [],
         competencies: ordered(id).map(({ id: cid }) => {
           const centry = items.get(cid);
-          if (!centry) throw new ReferentialFormatError('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${cid}` }]);
+          if (!centry) throw invalidReferential('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${cid}` }]);
           if (ordered(cid).length) {
-            throw new ReferentialFormatError('Invalid CASE package', [
+            throw invalidReferential('Invalid CASE package', [
               { path: `CFItems[${centry.i}]`, message: 'Socle reads two levels (domains → competencies); this competency has children' },
             ]);
           }
@@ -318,7 +318,7 @@ export function fromCase(input: unknown): Referential {
   };
   // JSON round trip: absent optional fields are absent keys, not keys holding undefined.
   const result = referentialSchema.safeParse(JSON.parse(JSON.stringify(candidate)));
-  if (!result.success) throw new ReferentialFormatError('The CASE package is not a valid référentiel', issues('', result.error));
-  if (!ID_PATTERN.test(result.data.id)) throw new ReferentialFormatError(`Invalid référentiel id ${result.data.id}`);
+  if (!result.success) throw invalidReferential('The CASE package is not a valid référentiel', issues('', result.error));
+  if (!ID_PATTERN.test(result.data.id)) throw invalidReferential(`Invalid référentiel id ${result.data.id}`);
   return result.data;
 }

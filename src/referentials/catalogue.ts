@@ -4,7 +4,8 @@ import type { Database, Executor } from '../db/store';
 import { referentialCompetencies, referentials } from '../db/schema';
 import type { Logger } from '../logger';
 import { bundledFiles } from './bundled';
-import { ReferentialConflictError, ReferentialFormatError } from './errors';
+import { conflict, SocleError } from '../domain/errors';
+import { invalidReferential } from './errors';
 import { type Referential, type ReferentialSummary, referentialFileSchema, referentialSchema, summarize } from '../domain/referential';
 
 /** Arbitrary constant: the advisory lock taken while bundled référentiels are inserted. */
@@ -17,13 +18,13 @@ export function bundledReferentials(): Referential[] {
   bundledCache ??= Object.entries(bundledFiles).map(([name, raw]) => {
     const result = referentialFileSchema.safeParse(raw);
     if (!result.success) {
-      throw new ReferentialFormatError(
+      throw invalidReferential(
         `Invalid bundled référentiel file ${name}.json`,
         result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })),
       );
     }
     if (`${result.data.id}@${result.data.version}` !== name) {
-      throw new ReferentialFormatError(`Bundled file ${name}.json holds ${result.data.id}@${result.data.version}`);
+      throw invalidReferential(`Bundled file ${name}.json holds ${result.data.id}@${result.data.version}`);
     }
     return result.data;
   });
@@ -42,7 +43,7 @@ export type SaveOutcome = 'added' | 'unchanged';
 
 /**
  * Stores a référentiel version: added when new, unchanged when the same content is already stored, and a
- * `ReferentialConflictError` when the id and version exist with another content (nothing is overwritten).
+ * a `conflict` error when the id and version exist with another content (nothing is overwritten).
  */
 export async function saveReferential(ex: Executor, ref: Referential, origin: string): Promise<SaveOutcome> {
   const valid = referentialSchema.parse(ref);
@@ -53,7 +54,7 @@ export async function saveReferential(ex: Executor, ref: Referential, origin: st
     .where(and(eq(referentials.id, valid.id), eq(referentials.version, valid.version)));
   if (existing) {
     if (existing.checksum === sum) return 'unchanged';
-    throw new ReferentialConflictError(
+    throw conflict(
       `${valid.id} version ${valid.version} is already stored with a different content; ` +
         'a changed référentiel needs a new version (stored versions are never overwritten: credits refer to them).',
     );
@@ -125,7 +126,7 @@ export async function loadBundledReferentials(db: Database, logger?: Logger): Pr
       for (const ref of toAdd) {
         // Another process may have added it meanwhile: saveReferential re-checks inside the transaction.
         const outcome = await saveReferential(tx, ref, 'bundled').catch((error: unknown) => {
-          if (error instanceof ReferentialConflictError) return 'conflict' as const;
+          if (SocleError.is(error, 'conflict')) return 'conflict' as const;
           throw error;
         });
         if (outcome === 'added') report.added.push(`${ref.id}@${ref.version}`);
@@ -178,5 +179,3 @@ export async function listVersions(ex: Executor, id: string): Promise<string[]> 
     .orderBy(asc(referentials.seq));
   return rows.map((r) => r.version);
 }
-
-export { ReferentialConflictError, ReferentialFormatError };

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { ReferentialFormatError } from './errors';
+import { invalidReferential } from './errors';
 import {
   activitySchema,
   evaluationSchema,
@@ -85,7 +85,7 @@ export function toMoodleCsv(ref: Referential): string {
   const rows: string[][] = [[...MOODLE_CSV_HEADER]];
   const frameworkId = `${ref.id}@${ref.version}`;
   const row = (parent: string, idnumber: string, name: string, desc: string, isFramework: boolean) => {
-    if (idnumber.length > MAX_IDNUMBER) throw new ReferentialFormatError(`Id number longer than ${MAX_IDNUMBER}: ${idnumber}`);
+    if (idnumber.length > MAX_IDNUMBER) throw invalidReferential(`Id number longer than ${MAX_IDNUMBER}: ${idnumber}`);
     rows.push([
       parent,
       idnumber,
@@ -166,7 +166,7 @@ function stripHtml(html: string): string {
     .trim();
 }
 
-/** Reads a Moodle competency framework CSV; a `ReferentialFormatError` gives the line and column of every problem. */
+/** Reads a Moodle competency framework CSV; an `invalid_request` error gives the line and column of every problem. */
 export function fromMoodleCsv(text: string): Referential {
   const problems: { path: string; message: string }[] = [];
   const fail = (path: string, message: string) => problems.push({ path, message });
@@ -174,11 +174,11 @@ export function fromMoodleCsv(text: string): Referential {
   try {
     records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as typeof records;
   } catch (error) {
-    throw new ReferentialFormatError('Invalid CSV', [{ path: 'file', message: (error as Error).message }]);
+    throw invalidReferential('Invalid CSV', [{ path: 'file', message: (error as Error).message }]);
   }
   const [header, ...body] = records;
   if (!header || header.record.join('\u0000') !== MOODLE_CSV_HEADER.join('\u0000')) {
-    throw new ReferentialFormatError('Not a Moodle competency framework CSV', [
+    throw invalidReferential('Not a Moodle competency framework CSV', [
       { path: 'line 1', message: `expected the header ${MOODLE_CSV_HEADER.map((h) => JSON.stringify(h)).join(',')}` },
     ]);
   }
@@ -214,7 +214,7 @@ export function fromMoodleCsv(text: string): Referential {
     }
   }
   if (!topLevel.length) fail('file', 'no competency at the top level of the framework');
-  if (problems.length || !frameworkRow) throw new ReferentialFormatError('Invalid Moodle competency framework CSV', problems);
+  if (problems.length || !frameworkRow) throw invalidReferential('Invalid Moodle competency framework CSV', problems);
 
   const embedded = <S extends z.ZodType>(schema: S, row: Row): z.infer<S> | undefined => {
     const match = MARKER.exec(row.description);
@@ -277,11 +277,11 @@ export function fromMoodleCsv(text: string): Referential {
       };
     }),
   };
-  if (problems.length) throw new ReferentialFormatError('Invalid Moodle competency framework CSV', problems);
+  if (problems.length) throw invalidReferential('Invalid Moodle competency framework CSV', problems);
   // JSON round trip: absent optional fields are absent keys, not keys holding undefined.
   const result = referentialSchema.safeParse(JSON.parse(JSON.stringify(candidate)));
   if (!result.success) {
-    throw new ReferentialFormatError(
+    throw invalidReferential(
       'The Moodle CSV is not a valid référentiel',
       result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })),
     );

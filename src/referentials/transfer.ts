@@ -1,5 +1,5 @@
 import { fromCase, toCase } from './case';
-import { ReferentialFormatError } from './errors';
+import { invalidReferential } from './errors';
 import type { Referential } from '../domain/referential';
 import { fromMoodleCsv, toMoodleCsv } from './moodle-csv';
 
@@ -24,7 +24,7 @@ export function parseReferentialFile(text: string): { format: ExportFormat; refe
     try {
       json = JSON.parse(body);
     } catch (error) {
-      throw new ReferentialFormatError('The file is not valid JSON', [{ path: 'file', message: (error as Error).message }]);
+      throw invalidReferential('The file is not valid JSON', [{ path: 'file', message: (error as Error).message }]);
     }
     return { format: 'case', referential: fromCase(json) };
   }

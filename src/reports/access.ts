@@ -1,5 +1,5 @@
-import type { Locale } from '../web/i18n';
-import { forbidden } from '../web/http';
+import type { Locale } from '../domain/locale';
+import { forbidden } from '../domain/errors';
 import type { ExportJob } from './jobs';
 import { type ReportFilters, reportFilters } from './source';
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { writeComplianceCsv } from './csv';
+import { invalid } from '../domain/errors';
 import { frDate, frDateTime, frHours, pdfDefaultStyle, writePdf } from './pdf';
 import {
   type ComplianceRow,
   type ProgressCallback,
-  ReportError,
   referentialKey,
   referentialOf,
   type ReportMeta,
@@ -46,7 +46,7 @@ async function* collect(
 ): AsyncGenerator<ComplianceRow> {
   for await (const row of rows) {
     if (into.length >= max) {
-      throw new ReportError(`The PDF report is limited to ${max} learners: narrow the filters or export CSV/XLSX`);
+      throw invalid(`The PDF report is limited to ${max} learners: narrow the filters or export CSV/XLSX`);
     }
     into.push(row);
     if (into.length % 1000 === 0) onProgress?.(into.length);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SocleError } from '../domain/errors';
 
 /**
  * The compliance report's row: one learner of one référentiel version, with their validated and required
@@ -64,15 +65,12 @@ export type ProgressCallback = (rowsWritten: number) => void;
 
 export const referentialKey = (r: ReferentialRef) => `${r.id}@${r.version}`;
 
-export class ReportError extends Error {
-  override name = 'ReportError';
-}
-
 /** The référentiel of a row, checked against the report's metadata. */
 export function referentialOf(meta: ReportMeta, row: ComplianceRow): ReportReferential {
   const found = meta.referentials.find((r) => r.id === row.referential.id && r.version === row.referential.version);
   if (!found) {
-    throw new ReportError(
+    throw new SocleError(
+      'internal_error',
       `Row of learner ${row.learner.sub} refers to référentiel ${referentialKey(row.referential)}, which the report does not declare`,
     );
   }

@@ -1,7 +1,7 @@
 import i18next, { type TFunction } from 'i18next';
+import type { Locale } from '../domain/locale';
 
-/** Locales Socle speaks; French is the default, English is chosen from `launch_presentation.locale` (en, en_us, en-GB…). */
-export type Locale = 'fr' | 'en';
+export type { Locale };
 
 export function pickLocale(value: string | null | undefined): Locale {
   return value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr';
@@ -43,8 +43,6 @@ const texts: Record<Locale, Record<string, string>> = {
     'deeplink.lineItem': 'Socle — heures validées',
     'error.title': 'Accès impossible',
     'error.noRole': 'Votre rôle dans ce cours ne donne pas accès à Socle. Rôles reçus : {{roles}}.',
-    'error.forbidden': 'Cette page est réservée à un autre rôle.',
-    'error.session': 'Votre session Socle a expiré ou n’a pas pu être ouverte. Relancez Socle depuis Moodle.',
     'register.done': 'Socle est enregistré auprès de {{issuer}} (client_id {{clientId}}, déploiement {{deploymentId}}).',
     'register.pending': 'L’outil est en attente : un administrateur doit l’activer dans Moodle (Administration du site › Plugins › Outil externe › Gérer les outils) puis avec « socle platforms activate ».',
     'register.active': 'L’outil est actif.',
@@ -83,8 +81,6 @@ const texts: Record<Locale, Record<string, string>> = {
     'deeplink.lineItem': 'Socle — heures validées',
     'error.title': 'Access denied',
     'error.noRole': 'Your role in this course gives no access to Socle. Roles received: {{roles}}.',
-    'error.forbidden': 'This page is for another role.',
-    'error.session': 'Your Socle session expired or could not be opened. Launch Socle again from Moodle.',
     'register.done': 'Socle is registered with {{issuer}} (client_id {{clientId}}, deployment {{deploymentId}}).',
     'register.pending': 'The tool is pending: an administrator must activate it in Moodle (Site administration › Plugins › External tool › Manage tools) and with “socle platforms activate”.',
     'register.active': 'The tool is active.',

@@ -2,7 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterCompletionStatements } from '../coverage/freshness';
 import { type Database, type Executor, queryRows } from '../db/store';
-import { badRequest, conflict, type ErrorDetail, HttpError } from '../web/http';
+import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
 import { enrichWithMappings } from '../forwarding/enrich';
@@ -48,7 +48,7 @@ export function prepareStatements(
 ): Prepared[] {
   const list = Array.isArray(body) ? body : [body];
   if (!Array.isArray(body) && (body === null || typeof body !== 'object')) {
-    throw badRequest('The body must be a statement or an array of statements.', [{ path: 'body', message: 'expected an object or an array' }]);
+    throw invalid('The body must be a statement or an array of statements.', [{ path: 'body', message: 'expected an object or an array' }]);
   }
   const details: ErrorDetail[] = [];
   let forbiddenActor = false;
@@ -128,8 +128,8 @@ export function prepareStatements(
   if (details.length) {
     const first = details[0] as ErrorDetail;
     const message = `Statement rejected, nothing was stored: ${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`;
-    if (forbiddenActor) throw new HttpError(403, 'forbidden', message, details);
-    throw badRequest(message, details);
+    if (forbiddenActor) throw forbidden(message, details);
+    throw invalid(message, details);
   }
   return prepared;
 }

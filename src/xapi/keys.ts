@@ -3,10 +3,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { platforms, xapiKeys } from '../db/schema';
 import type { Executor } from '../db/store';
 import { findPlatform, type Platform } from '../identity/records';
-
-export class XapiKeyError extends Error {
-  override name = 'XapiKeyError';
-}
+import { notFound } from '../domain/errors';
 
 function hashSecret(secret: string): string {
   // The secret is 32 random bytes: a plain SHA-256 cannot be brute-forced and keeps each request cheap.
@@ -22,7 +19,7 @@ export interface CreatedKey {
 /** Issues a key/secret for the platform of `issuer` (which must already be known); only the hash is stored. */
 export async function createXapiKey(ex: Executor, issuer: string): Promise<CreatedKey> {
   const platform = await findPlatform(ex, issuer);
-  if (!platform) throw new XapiKeyError(`unknown platform ${issuer}: register it first (an LTI registration or launch creates it)`);
+  if (!platform) throw notFound(`unknown platform ${issuer}: register it first (an LTI registration or launch creates it)`);
   const key = `socle_${randomBytes(12).toString('hex')}`;
   const secret = randomBytes(32).toString('base64url');
   await ex.insert(xapiKeys).values({ platformId: platform.id, key, secretHash: hashSecret(secret) });

@@ -1,5 +1,5 @@
 import validateStatement from '@learninglocker/xapi-validation';
-import { type ErrorDetail, formatPath } from '../web/http';
+import { type ErrorDetail, formatPath } from '../domain/errors';
 import { normalizeIssuer } from '../identity/records';
 
 const MESSAGES: Record<string, string> = {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
+import { SocleError } from '../../src/domain/errors';
 import {
-  BakingError,
   bakePng,
   bakeSvg,
   extractCredential,
@@ -62,7 +62,7 @@ describe('badge images and baking', () => {
     const altered = Buffer.from(baked);
     altered[at] = altered[at] === 0x41 ? 0x42 : 0x41;
     expect(() => extractPng(altered)).toThrow(/fails its CRC check/);
-    expect(() => extractPng(baked.subarray(0, baked.length - 20))).toThrow(BakingError);
+    expect(() => extractPng(baked.subarray(0, baked.length - 20))).toThrow(SocleError);
     expect(() => extractCredential(Buffer.from('GIF89a…'))).toThrow(/not a baked PNG, a baked SVG or a JWT/);
   });
 

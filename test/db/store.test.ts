@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { auditEvents } from '../../src/db/schema';
-import { migrationsFolder, openStore, queryRows, StoreError } from '../../src/db/store';
+import { migrationsFolder, openStore, queryRows } from '../../src/db/store';
+import { SocleError } from '../../src/domain/errors';
 import { createTestDatabase, drivers } from '../support/db';
 
 /** Every migration in the journal is applied once, whatever the number of modules that added one. */
@@ -33,7 +34,7 @@ describe('embedded store lock', () => {
       // A lock held by another live process (our parent, the jest runner) must be honoured.
       const dir = (database.options as { dataDir: string }).dataDir;
       fs.writeFileSync(`${dir}/socle.lock`, String(process.ppid));
-      await expect(openStore(database.options)).rejects.toThrow(StoreError);
+      await expect(openStore(database.options)).rejects.toThrow(SocleError);
       await expect(openStore(database.options)).rejects.toThrow(/in use by another Socle process/);
       fs.rmSync(`${dir}/socle.lock`);
       const store = await openStore(database.options);

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
-import { fetchCourseActivities, WebServiceError } from '../../src/lms/webservice';
+import { fetchCourseActivities } from '../../src/lms/webservice';
 
 const wwwroot = 'http://127.0.0.1:8181';
 
@@ -29,7 +29,7 @@ describe('Moodle web service client', () => {
     expect(activities.find((a) => a.cmid === 1)?.completion).toBe('none');
   });
 
-  it('reports Moodle exceptions, HTTP errors, outages and unexpected shapes as WebServiceError', async () => {
+  it('reports Moodle exceptions, HTTP errors, outages and unexpected shapes as platform errors', async () => {
     nock(wwwroot)
       .post('/webservice/rest/server.php')
       .reply(200, { exception: 'moodle_exception', errorcode: 'invalidtoken', message: 'Invalid token - token not found' });
@@ -39,7 +39,7 @@ describe('Moodle web service client', () => {
     nock(wwwroot).post('/webservice/rest/server.php').reply(200, [{ id: 1, name: 'x', section: 0, modules: [{ id: 'one' }] }]);
     await expect(fetchCourseActivities({ wwwroot, token: 't' }, '2')).rejects.toThrow(/unexpected core_course_get_contents answer at 0\.modules\.0/);
     nock(wwwroot).post('/webservice/rest/server.php').replyWithError('ECONNREFUSED');
-    await expect(fetchCourseActivities({ wwwroot, token: 't' }, '2')).rejects.toThrow(WebServiceError);
+    await expect(fetchCourseActivities({ wwwroot, token: 't' }, '2')).rejects.toMatchObject({ code: 'platform_error' });
     await expect(fetchCourseActivities({ wwwroot, token: 't' }, 'abc')).rejects.toThrow('not a Moodle course id');
   });
 });

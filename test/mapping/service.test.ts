@@ -1,13 +1,13 @@
 import nock from 'nock';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
 import { courseActivities, platformSettings } from '../../src/db/schema';
+import { SocleError } from '../../src/domain/errors';
 import { ensureCourse, ensurePlatform, type Course } from '../../src/identity/records';
 import type { MappableReferential } from '../../src/domain/mapping';
 import {
   addManualActivity,
   getMapping,
   listActivities,
-  MappingValidationError,
   mappingHistory,
   refreshActivities,
   saveMapping,
@@ -113,12 +113,13 @@ describe.each(drivers)('course mapping on %s', (driver) => {
       ],
       actor: 'lti:teacher',
     });
-    await expect(attempt).rejects.toBeInstanceOf(MappingValidationError);
+    await expect(attempt).rejects.toBeInstanceOf(SocleError);
     await expect(attempt).rejects.toMatchObject({
-      problems: [
-        { index: 0, field: 'minutes', message: 'hours must be greater than 0' },
-        { index: 1, field: 'activityIri', message: expect.stringContaining('not an activity of this course') },
-        { index: 1, field: 'competencyKey', message: 'no competency 9.9 in socle-test V1' },
+      code: 'invalid_request',
+      details: [
+        { path: 'entries[0].hours', message: 'hours must be greater than 0' },
+        { path: 'entries[1].activityIri', message: expect.stringContaining('not an activity of this course') },
+        { path: 'entries[1].competencyKey', message: 'no competency 9.9 in socle-test V1' },
       ],
     });
     expect(await getMapping(t.store.db, course.id, referential)).toHaveLength(3);

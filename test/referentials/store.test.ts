@@ -5,7 +5,6 @@ import {
   getReferential,
   listReferentials,
   loadBundledReferentials,
-  ReferentialConflictError,
   saveReferential,
 } from '../../src/referentials/catalogue';
 import type { Referential } from '../../src/domain/referential';
@@ -120,7 +119,7 @@ describe.each(drivers)('référentiels on %s', (driver) => {
 
     const before = await rowCounts(t);
     const changed = { ...old, title: 'Autre titre' };
-    await expect(saveReferential(t.store.db, changed, 'import')).rejects.toThrow(ReferentialConflictError);
+    await expect(saveReferential(t.store.db, changed, 'import')).rejects.toMatchObject({ code: 'conflict' });
     expect(await rowCounts(t)).toEqual(before);
     const versions = (await listReferentials(t.store.db)).filter((r) => r.id === 'socle-ambulanciers');
     expect(versions.map((v) => [v.version, v.latest])).toEqual([

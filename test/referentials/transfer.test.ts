@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { fromCase, toCase } from '../../src/referentials/case';
 import { bundledReferentials } from '../../src/referentials/catalogue';
-import { ReferentialFormatError } from '../../src/referentials/errors';
+import { SocleError } from '../../src/domain/errors';
 import { fromMoodleCsv, toMoodleCsv } from '../../src/referentials/moodle-csv';
 import { parseReferentialFile } from '../../src/referentials/transfer';
 
@@ -11,11 +11,11 @@ const MOODLE_HEADER =
   '"Rule type (optional)","Rule outcome (optional)","Rule config (optional)","Cross referenced competency id numbers",' +
   '"Exported id (optional)","Is framework",Taxonomy';
 
-function formatError(run: () => unknown): ReferentialFormatError {
+function formatError(run: () => unknown): SocleError {
   try {
     run();
   } catch (error) {
-    if (error instanceof ReferentialFormatError) return error;
+    if (SocleError.is(error, 'invalid_request')) return error;
     throw error;
   }
   throw new Error('no error thrown');

@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { writeComplianceCsv } from '../../src/reports/csv';
-import { type ComplianceRow, minutesToHours, ReportError } from '../../src/reports/rows';
+import { type ComplianceRow, minutesToHours } from '../../src/reports/rows';
 import { fromArray, generatedRows, socle28, streamRows, testMeta, must } from '../support/compliance-rows';
 
 async function csvOf(rows: ComplianceRow[], variant: 'excel-fr' | 'rfc4180', onProgress?: (n: number) => void) {
@@ -92,7 +92,7 @@ describe('compliance CSV', () => {
 
   it('rejects a row of a référentiel the report does not declare', async () => {
     const stray = row({ referential: { id: 'other', version: 'V9' } });
-    await expect(csvOf([stray], 'excel-fr')).rejects.toThrow(ReportError);
+    await expect(csvOf([stray], 'excel-fr')).rejects.toMatchObject({ code: 'internal_error' });
     await expect(csvOf([stray], 'excel-fr')).rejects.toThrow(/learner 1000 refers to référentiel other@V9/);
   });
 

@@ -11,7 +11,7 @@ import {
 import { complianceDigest, writeCompliancePdf } from '../../src/reports/compliance-pdf';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import { frHours } from '../../src/reports/pdf';
-import { type ComplianceRow, ReportError, statusLabelFr } from '../../src/reports/rows';
+import { type ComplianceRow, statusLabelFr } from '../../src/reports/rows';
 import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';
 import { pdfText } from '../support/pdf';
 
@@ -74,7 +74,7 @@ describe('compliance PDF', () => {
 
   it('refuses more rows than a printable report holds', async () => {
     const { out } = collect();
-    await expect(writeCompliancePdf(testMeta(), fromArray(rows), out, { maxRows: 10 })).rejects.toThrow(ReportError);
+    await expect(writeCompliancePdf(testMeta(), fromArray(rows), out, { maxRows: 10 })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/limited to 10 learners/) });
   });
 });
 
