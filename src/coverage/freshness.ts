@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { type Executor, queryRows } from '../db/store';
+import { startWorker, type Worker } from '../worker';
 import { inList, refreshLearners } from './engine';
 import { referentialLookup } from './referentials';
 
@@ -85,31 +86,13 @@ export async function drainDirty(ex: Executor, limit = 500): Promise<number> {
   return rows.length;
 }
 
-export interface CoverageWorker {
-  stop(): Promise<void>;
-}
-
 /** Drains dirty learners in the background, a batch per transaction, until none is left; then waits `intervalMs`. */
-export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): CoverageWorker {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = async () => {
-    try {
-      while (!stopped && (await ctx.store.db.transaction((tx) => drainDirty(tx, 500))) > 0) {
-        // next batch
-      }
-    } catch (error) {
-      ctx.logger.error({ err: error }, 'coverage worker failed; retrying later');
-    }
-    if (!stopped) timer = setTimeout(() => (running = tick()), intervalMs);
-  };
-  timer = setTimeout(() => (running = tick()), intervalMs);
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): Worker {
+  return startWorker({
+    name: 'coverage',
+    logger: ctx.logger,
+    intervalMs,
+    firstDelayMs: intervalMs,
+    tick: async () => (await ctx.store.db.transaction((tx) => drainDirty(tx, 500))) > 0,
+  });
 }
