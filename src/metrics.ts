@@ -44,6 +44,28 @@ export const statementsDeadLettered = new Counter({
   registers: [registry],
 });
 
+export const workerTicks = new Counter({
+  name: 'socle_worker_ticks_total',
+  help: 'Background worker ticks (units of work tried), by worker',
+  labelNames: ['worker'] as const,
+  registers: [registry],
+});
+
+export const workerFailures = new Counter({
+  name: 'socle_worker_failures_total',
+  help: 'Background worker ticks that failed (retried after a back-off), by worker',
+  labelNames: ['worker'] as const,
+  registers: [registry],
+});
+
+export const workerTickDuration = new Histogram({
+  name: 'socle_worker_tick_duration_seconds',
+  help: 'Background worker tick duration, by worker',
+  labelNames: ['worker'] as const,
+  buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+  registers: [registry],
+});
+
 /** A gauge whose value is read (from the database) at each scrape. */
 export function databaseGauge(name: string, help: string, read: () => Promise<number>): Gauge {
   const existing = registry.getSingleMetric(name);

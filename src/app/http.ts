@@ -5,7 +5,6 @@ import { sessionPrincipal } from '../../lti/principal';
 import { reportPrincipalOf } from '../../lti/reports';
 import { ltiRouter } from '../../lti/router';
 import { createLtiProvider } from '../../lti/runtime';
-import { startScoreWorker } from '../gradebook/worker';
 import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
@@ -18,7 +17,6 @@ import { referentialsRouter } from '../api/referentials';
 import { reportsRouter, sessionReportRoutes } from '../api/reports';
 import type { SessionResolver } from '../api/principal';
 import { unauthorized } from '../domain/errors';
-import { startExportRunner } from '../reports/service';
 import { xapiRouter } from '../api/xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -29,8 +27,11 @@ export function onShutdown(app: Express, task: () => Promise<void>): void {
   tasks.push(task);
 }
 
-/** The express application: request ids and logs, routes of every module, then JSON errors. */
-export async function createApp(ctx: AppContext): Promise<Express> {
+/**
+ * The express application: request ids and logs, routes of every module, then JSON errors. It starts no worker
+ * (`startServer` does): `wakeExports` tells the export runner that a job was queued.
+ */
+export async function createApp(ctx: AppContext, wakeExports: () => void): Promise<Express> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -53,16 +54,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   app.use(assetsRouter());
   const lti = createLtiProvider(ctx, { purge: true });
   app.locals.lti = lti;
-  // Scores queued by coverage changes are published to the gradebooks in the background.
-  const scoreWorker = startScoreWorker(ctx, lti.provider);
-  app.locals.scoreWorker = scoreWorker;
-  onShutdown(app, scoreWorker.stop);
   onShutdown(app, lti.close);
-  // Background exports: started with the app, stopped at shutdown (before the store closes).
-  const exportRunner = startExportRunner(ctx);
-  app.locals.exportRunner = exportRunner;
-  onShutdown(app, exportRunner.stop);
-  const wakeExports = () => exportRunner.wake();
   const reportRoutes = sessionReportRoutes(ctx, wakeExports, async (req) => {
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');
     return reportPrincipalOf(req.lti);

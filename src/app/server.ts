@@ -10,12 +10,30 @@ import { createLogger, type Logger } from '../logger';
 import { startRetention } from '../privacy/retention';
 import { loadBundledReferentials } from '../referentials/catalogue';
 import { startCoverageWorker } from '../coverage/freshness';
-import { type OutboxWorker, startOutboxWorker } from '../forwarding/outbox';
+import { startOutboxWorker } from '../forwarding/outbox';
+import { type ScoreWorker, startScoreWorker } from '../gradebook/worker';
+import { startExportRunner } from '../reports/service';
+import type { Worker } from '../worker';
+import type { LtiRuntime } from '../../lti/runtime';
+
+/** The background workers of a server, started once it listens and stopped before its store closes. */
+export interface Workers {
+  /** Statements wait in the outbox until an LRS is configured; then this process delivers them too. */
+  outbox?: Worker;
+  /** Learners marked stale by a large mapping or policy change are recomputed in the background. */
+  coverage: Worker;
+  /** Scores queued by coverage changes are published to the gradebooks. */
+  scores: ScoreWorker;
+  exports: Worker;
+  /** With RETENTION_YEARS set: the daily purge. */
+  retention?: Worker;
+}
 
 export interface RunningServer {
   url: string;
   app: Express;
   ctx: AppContext;
+  workers: Workers;
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -37,11 +55,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const ctx = createContext(config, store, logger, options.services);
   let server: Server;
   let app: Express;
+  // the workers start once the server listens; the report routes wake the export runner through this
+  const running: { workers?: Workers } = {};
   try {
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
-    app = await createApp(ctx);
+    app = await createApp(ctx, () => running.workers?.exports.wake());
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
       const s = listening.listen(config.port, '0.0.0.0');
@@ -52,11 +72,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.close();
     throw error;
   }
-  // Statements wait in the outbox until an LRS is configured; then this process delivers them too.
-  const worker: OutboxWorker | undefined = config.lrs ? startOutboxWorker(ctx) : undefined;
-  const retention = startRetention(ctx);
-  // Learners marked stale by a large mapping or policy change are recomputed in the background.
-  const coverageWorker = startCoverageWorker(ctx);
+  const workers: Workers = {
+    outbox: config.lrs ? startOutboxWorker(ctx) : undefined,
+    coverage: startCoverageWorker(ctx),
+    scores: startScoreWorker(ctx, (app.locals.lti as LtiRuntime).provider),
+    exports: startExportRunner(ctx),
+    retention: startRetention(ctx),
+  };
+  running.workers = workers;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
@@ -73,13 +96,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         });
         server.closeIdleConnections();
       });
+      // the workers in the reverse order of their start, each after its tick in flight; then the app's clients
+      for (const worker of Object.values(workers).reverse()) await worker?.stop();
       for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
-      retention.stop();
-      await worker?.stop();
-      await coverageWorker.stop();
       await store.close();
     })();
     return closing;
   };
-  return { url, app, ctx, close };
+  return { url, app, ctx, workers, close };
 }

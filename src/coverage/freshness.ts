@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { type Executor, queryRows } from '../db/store';
 import { type CoverageDeps, coverageDeps } from './deps';
+import { startWorker, type Worker } from '../worker';
 import { inList, refreshLearners } from './engine';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,31 +86,13 @@ export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500):
   return rows.length;
 }
 
-export interface CoverageWorker {
-  stop(): Promise<void>;
-}
-
 /** Drains dirty learners in the background, a batch per transaction, until none is left; then waits `intervalMs`. */
-export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): CoverageWorker {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = async () => {
-    try {
-      while (!stopped && (await ctx.store.db.transaction((tx) => drainDirty(tx, coverageDeps(ctx, tx), 500))) > 0) {
-        // next batch
-      }
-    } catch (error) {
-      ctx.logger.error({ err: error }, 'coverage worker failed; retrying later');
-    }
-    if (!stopped) timer = setTimeout(() => (running = tick()), intervalMs);
-  };
-  timer = setTimeout(() => (running = tick()), intervalMs);
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): Worker {
+  return startWorker({
+    name: 'coverage',
+    logger: ctx.logger,
+    intervalMs,
+    firstDelayMs: intervalMs,
+    tick: async () => (await ctx.store.db.transaction((tx) => drainDirty(tx, coverageDeps(ctx, tx), 500))) > 0,
+  });
 }

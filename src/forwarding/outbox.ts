@@ -6,6 +6,7 @@ import { xapiOutbox } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import { normalizeIssuer } from '../identity/records';
 import { statementsDeadLettered, statementsForwarded } from '../metrics';
+import { backoffDelay, startWorker, type Worker } from '../worker';
 
 import type { XapiStatement } from '../domain/xapi';
 
@@ -113,18 +114,11 @@ function classify(error: unknown): Outcome {
   return { kind: 'reject', status, error: `HTTP ${status}${detail}` };
 }
 
-export function backoffDelay(attempts: number, base: number, max: number, random = Math.random): number {
-  const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
-  return Math.round(exp * (0.5 + random() * 0.5));
-}
-
 export interface OutboxWorker {
   /** Claims and delivers one batch; returns how many rows it settled (delivered, dead or rescheduled). */
   runOnce(): Promise<number>;
   /** Starts the background loop: deliver while there is work, then poll every `pollMs`. */
-  start(): void;
-  /** Stops the loop (if started) and waits for the batch in flight. */
-  stop(): Promise<void>;
+  start(): Worker;
 }
 
 /**
@@ -219,46 +213,13 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
     return rows.length;
   }
 
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<unknown> = Promise.resolve();
-  let wake: (() => void) | undefined;
-
-  const loop = async () => {
-    while (!stopped) {
-      const run = runOnce().catch((error: unknown) => {
-        ctx.logger.error({ err: error }, 'xAPI outbox delivery failed');
-        return 0;
-      });
-      inFlight = run;
-      const settled = await run;
-      if (stopped) break;
-      if (settled === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, pollMs);
-        });
-      }
-    }
-  };
-
   return {
     runOnce,
-    start: () => {
-      void loop();
-    },
-    stop: async () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      wake?.();
-      await inFlight;
-    },
+    start: () => startWorker({ name: 'outbox', logger: ctx.logger, intervalMs: pollMs, tick: async () => (await runOnce()) > 0 }),
   };
 }
 
 /** Starts the delivery loop in the background (what `socle serve` does when LRS_ENDPOINT is set). */
-export function startOutboxWorker(ctx: AppContext, options: WorkerOptions = {}): OutboxWorker {
-  const worker = createOutboxWorker(ctx, options);
-  worker.start();
-  return worker;
+export function startOutboxWorker(ctx: AppContext, options: WorkerOptions = {}): Worker {
+  return createOutboxWorker(ctx, options).start();
 }

@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
 import type { AppContext } from '../context';
 import { queryRows } from '../db/store';
+import { loggableError, startWorker, type Worker } from '../worker';
 import { publishLearner } from './publish';
 
 /** Seconds a claimed row stays invisible to other workers (longer than one publication can take). */
@@ -67,22 +68,24 @@ export async function drainScorePublications(ctx: AppContext, lti: ProviderInsta
   return result;
 }
 
-export interface ScoreWorker {
+export interface ScoreWorker extends Worker {
   /** Drains now (tests, and a nudge after a coverage change); resolves when the queue has nothing due. */
   drain(): Promise<DrainResult>;
-  stop(): Promise<void>;
 }
 
 /** Drains the queue every `intervalMs` until nothing is due. */
 export function startScoreWorker(ctx: AppContext, lti: ProviderInstance, intervalMs = 5_000): ScoreWorker {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<DrainResult> = Promise.resolve({ published: 0, skipped: 0, failed: 0 });
-  const run = async (): Promise<DrainResult> => {
+  const worker = startWorker({
+    name: 'scores',
+    logger: ctx.logger,
+    intervalMs,
+    firstDelayMs: intervalMs,
+    tick: async () => (await drainScorePublications(ctx, lti)).claimed > 0,
+  });
+  const drainAll = async (): Promise<DrainResult> => {
     const total = { published: 0, skipped: 0, failed: 0 };
     try {
       for (;;) {
-        if (stopped) break;
         const r = await drainScorePublications(ctx, lti);
         total.published += r.published;
         total.skipped += r.skipped;
@@ -90,24 +93,9 @@ export function startScoreWorker(ctx: AppContext, lti: ProviderInstance, interva
         if (r.claimed === 0) break;
       }
     } catch (error) {
-      ctx.logger.error({ err: error }, 'score worker failed; retrying later');
+      ctx.logger.error({ worker: 'scores', error: loggableError(error) }, 'worker failed; retrying later');
     }
     return total;
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = running.then(run).finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    drain: () => (running = running.then(run)),
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return { ...worker, drain: () => worker.exclusive(drainAll) };
 }

@@ -17,6 +17,7 @@ import {
 import type { ReportMeta } from './rows';
 import { type ComplianceQuery, type ComplianceSource, reportFilters, type ReportFilters } from './source';
 import { recordAttestation } from './verification';
+import { startWorker, type Worker } from '../worker';
 
 /** The report's header: institution, platform and the filters used, in French. */
 export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt = new Date()): Promise<ReportMeta> {
@@ -135,69 +136,30 @@ export function reportProducers(): ExportProducers {
   };
 }
 
-export interface ExportRunner {
-  /** Looks for a job now (after one was queued by this process). */
-  wake(): void;
-  /** Stops taking jobs and waits for the running one. */
-  stop(): Promise<void>;
-}
-
 /**
  * Runs queued exports in the background: takes jobs one at a time (several instances share the queue through
- * the database) and purges expired files every few minutes.
+ * the database) and purges expired files every few minutes. `wake()` looks for a job now (after one was queued
+ * by this process).
  */
-export function startExportRunner(ctx: AppContext, options: { pollMs?: number; purgeMs?: number } = {}): ExportRunner {
+export function startExportRunner(ctx: AppContext, options: { pollMs?: number; purgeMs?: number } = {}): Worker {
   const pollMs = options.pollMs ?? 2_000;
   const purgeMs = options.purgeMs ?? 300_000;
   const producers = reportProducers();
   const workerId = defaultWorkerId();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
   let lastPurge = 0;
-  let again = false;
-
-  const loop = async () => {
-    try {
-      while (!stopped) {
-        if (Date.now() - lastPurge > purgeMs) {
-          lastPurge = Date.now();
-          const n = await purgeExpiredExports(ctx.store.db);
-          if (n) ctx.logger.info({ purged: n }, 'expired export files purged');
-        }
-        const job = await runNextJob(ctx, producers, { workerId });
-        if (!job) break;
+  return startWorker({
+    name: 'exports',
+    logger: ctx.logger,
+    intervalMs: pollMs,
+    tick: async () => {
+      if (Date.now() - lastPurge > purgeMs) {
+        lastPurge = Date.now();
+        const n = await purgeExpiredExports(ctx.store.db);
+        if (n) ctx.logger.info({ purged: n }, 'expired export files purged');
       }
-    } catch (error) {
-      ctx.logger.error({ err: error }, 'export runner error');
-    }
-  };
-  const tick = () => {
-    timer = undefined;
-    if (stopped || running) return;
-    running = loop().finally(() => {
-      running = undefined;
-      if (!stopped) timer = setTimeout(tick, again ? 0 : pollMs).unref();
-      again = false;
-    });
-  };
-  timer = setTimeout(tick, 0).unref();
-  return {
-    wake() {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(tick, 0).unref();
+      return (await runNextJob(ctx, producers, { workerId })) !== undefined;
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  });
 }
 
 export type { ReportFilters };

@@ -3,7 +3,6 @@ import { sql } from 'drizzle-orm';
 import type { AppContext } from '../../src/context';
 import { queryRows } from '../../src/db/store';
 import {
-  backoffDelay,
   createOutboxWorker,
   enqueueStatements,
   outboxStatus,
@@ -180,12 +179,5 @@ describe.each(drivers)('xAPI outbox on %s', (driver) => {
         expect(actor.name).toBeUndefined();
       }
     });
-  });
-});
-
-describe('backoff', () => {
-  it('doubles per attempt up to the maximum, with jitter between 50 and 100 %', () => {
-    expect([1, 2, 3, 4, 10].map((a) => backoffDelay(a, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000, 60_000]);
-    expect(backoffDelay(3, 1000, 60_000, () => 0)).toBe(2000);
   });
 });

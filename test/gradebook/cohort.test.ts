@@ -55,7 +55,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     server = await startTestServer(driver, {}, { referentials: fixtureReferentials() });
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
-    await (server.app.locals.scoreWorker as ScoreWorker).stop();
+    await server.workers.scores.stop();
     worker = startScoreWorker(server.ctx, (server.app.locals.lti as LtiRuntime).provider, 3_600_000);
     const db = server.ctx.store.db;
     platform = await ensurePlatform(db, MOODLE);
