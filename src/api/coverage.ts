@@ -6,27 +6,30 @@ import { courseView, learnerView, MAX_PAGE } from '../coverage/read';
 import { findCourse, findPlatform, findUser } from '../identity/records';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound } from '../domain/errors';
-import { openApiDocument } from './openapi';
 import { authorize, resolvePrincipal, type SessionResolver } from './principal';
+import { queryInteger } from './schemas';
 
-const query = z
+const DEFAULT_PAGE = 500;
+
+export const query = z
   .object({
-    platform: z.string().min(1, 'expected the platform issuer'),
-    user: z.string().min(1).optional(),
-    context: z.string().min(1).optional(),
-    referential: z.string().min(1).optional(),
-    version: z.string().min(1).optional(),
-    limit: z.string().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(1).max(MAX_PAGE)).optional(),
-    after: z.string().regex(/^\d+$/, 'expected the `next` cursor of the previous page').transform(Number).optional(),
+    platform: z.string().min(1, 'expected the platform issuer').describe('the LTI issuer (Moodle wwwroot)'),
+    user: z.string().min(1).optional().describe('the LTI sub (Moodle user id); with referential'),
+    context: z.string().min(1).optional().describe('the LTI context id (Moodle course id)'),
+    referential: z.string().min(1).optional().describe('référentiel id (required with user)'),
+    version: z.string().min(1).optional().describe("référentiel version; default: the learner's latest"),
+    limit: queryInteger('expected a whole number')
+      .pipe(z.number().int().min(1).max(MAX_PAGE))
+      .meta({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })
+      .default(DEFAULT_PAGE)
+      .describe('course: learners per page'),
+    after: queryInteger('expected the `next` cursor of the previous page').optional().describe('course: the `next` cursor of the previous page'),
   })
   .strict();
 
-/** GET /api/v1/coverage (one learner or a course) and its OpenAPI document at /api/openapi.json. */
+/** GET /api/v1/coverage (one learner or a course). */
 export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Router {
   const router = express.Router();
-  router.get('/api/openapi.json', (_req, res) => {
-    res.json(openApiDocument);
-  });
   router.get(
     '/api/v1/coverage',
     asyncHandler(async (req, res) => {
@@ -56,7 +59,7 @@ export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Rout
       const course = await findCourse(db, platform.id, q.context as string);
       if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
       await authorize(db, principal, { platformId: platform.id, courseId: course.id });
-      res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit ?? 500, after: q.after }));
+      res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit, after: q.after }));
     }),
   );
   return router;

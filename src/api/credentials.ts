@@ -7,7 +7,12 @@ import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound } from '../domain/errors';
 import { authorize, resolvePrincipal, type SessionResolver } from './principal';
 
-const query = z.object({ platform: z.string().min(1, 'expected the platform issuer'), user: z.string().min(1, 'expected the user id (LTI sub)') }).strict();
+export const query = z
+  .object({
+    platform: z.string().min(1, 'expected the platform issuer').describe('the LTI issuer (Moodle wwwroot)'),
+    user: z.string().min(1, 'expected the user id (LTI sub)').describe('the LTI sub (Moodle user id)'),
+  })
+  .strict();
 
 /** GET /api/v1/credentials?platform=<issuer>&user=<sub>: a learner's Open Badges credentials, active and revoked. */
 export function credentialsRouter(ctx: AppContext, sessions: SessionResolver): Router {

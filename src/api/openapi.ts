@@ -1,254 +1,248 @@
-/** The OpenAPI 3.1 description of Socle's JSON API (/api/v1), served at /api/openapi.json. */
-const hours = { type: 'number', minimum: 0, description: 'hours (minutes / 60, 2 decimals)' } as const;
-const nullableHours = { type: ['number', 'null'], minimum: 0, description: 'hours, null when the référentiel has none' } as const;
-const status = { type: 'string', enum: ['not_started', 'in_progress', 'complete'] } as const;
-const referential = {
-  type: 'object',
-  required: ['id', 'version'],
-  properties: { id: { type: 'string' }, version: { type: 'string' }, title: { type: 'string' } },
-} as const;
+/**
+ * The OpenAPI 3.1 description of Socle's JSON API (/api/v1), its xAPI resource and health checks, served at
+ * /api/openapi.json. It is generated from the zod schemas the routes parse their requests with (exported beside
+ * each route) and from those of ./schemas.ts for what they answer, so that it cannot drift from the code.
+ */
+import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import { query as coverageQuery } from './coverage';
+import { query as credentialsQuery } from './credentials';
+import { showParams, showQuery } from './referentials';
+import { exportBody, filtersQuery, jobParams } from './reports';
+import {
+  courseCoverage,
+  credential,
+  errorResponse,
+  exportJob,
+  health,
+  indicators,
+  learnerCoverage,
+  readiness,
+  referentialDocument,
+  referentialList,
+  statement,
+  statementIds,
+  statementResult,
+} from './schemas';
+import { listQuery, putQuery, singleQuery, xapiHeaders } from './xapi';
 
-export const openApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'Socle API',
-    version: '1',
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+/** The issuer of the platform an API token acts on (`tokenPrincipal` in ./reports.ts requires it). */
+const platformIssuer = z.string().describe('the LTI issuer of the platform (Moodle wwwroot)');
+
+/** Builds the document: the registry of every route, then the generator. */
+export function openApiDocument(): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'apiToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an administrator API token (socle api-tokens create --role admin)',
+  });
+  registry.registerComponent('securitySchemes', 'ltiSession', {
+    type: 'http',
+    scheme: 'bearer',
     description:
-      'Coverage of the formation socle au numérique en santé: hours validated per domain and competency against a référentiel version.',
-  },
-  servers: [{ url: '/' }],
-  security: [{ apiToken: [] }, { ltiSession: [] }],
-  paths: {
-    '/api/v1/coverage': {
-      get: {
-        operationId: 'getCoverage',
-        summary: 'Coverage of one learner (platform + user + referential) or of a course (platform + context)',
-        parameters: [
-          { name: 'platform', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI issuer (Moodle wwwroot)' },
-          { name: 'user', in: 'query', schema: { type: 'string' }, description: 'the LTI sub (Moodle user id); with referential' },
-          { name: 'context', in: 'query', schema: { type: 'string' }, description: 'the LTI context id (Moodle course id)' },
-          { name: 'referential', in: 'query', schema: { type: 'string' }, description: 'référentiel id (required with user)' },
-          { name: 'version', in: 'query', schema: { type: 'string' }, description: "référentiel version; default: the learner's latest" },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 500 }, description: 'course: learners per page' },
-          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'course: the `next` cursor of the previous page' },
-        ],
-        responses: {
-          '200': {
-            description: 'the coverage',
-            content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/LearnerCoverage' }, { $ref: '#/components/schemas/CourseCoverage' }] } } },
-          },
-          '400': { $ref: '#/components/responses/Error' },
-          '401': { $ref: '#/components/responses/Error' },
-          '403': { $ref: '#/components/responses/Error' },
-          '404': { $ref: '#/components/responses/Error' },
-        },
-      },
-    },
-    '/api/v1/credentials': {
-      get: {
-        operationId: 'listCredentials',
-        summary: "A learner's Open Badges 3.0 credentials (active and revoked), oldest first",
-        parameters: [
-          { name: 'platform', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI issuer (Moodle wwwroot)' },
-          { name: 'user', in: 'query', required: true, schema: { type: 'string' }, description: 'the LTI sub (Moodle user id)' },
-        ],
-        responses: {
-          '200': {
-            description: 'the credentials',
-            content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Credential' } } } },
-          },
-          '400': { $ref: '#/components/responses/Error' },
-          '401': { $ref: '#/components/responses/Error' },
-          '403': { $ref: '#/components/responses/Error' },
-          '404': { $ref: '#/components/responses/Error' },
-        },
-      },
-    },
-  },
-  components: {
-    securitySchemes: {
-      apiToken: { type: 'http', scheme: 'bearer', description: 'an administrator API token (socle api-tokens create --role admin)' },
-      ltiSession: {
-        type: 'http',
-        scheme: 'bearer',
-        description:
-          'the LTI session token (ltik) of a launch, with its session cookie unless LTI_SESSION=ltiaas: a learner sees only their own records, an instructor those of their course, a platform administrator their platform',
-      },
-    },
+      'the LTI session token (ltik) of a launch, with its session cookie unless LTI_SESSION=ltiaas: a learner sees only their own records, an instructor those of their course, a platform administrator their platform',
+  });
+  registry.registerComponent('securitySchemes', 'xapiBasic', {
+    type: 'http',
+    scheme: 'basic',
+    description: 'an xAPI key and its secret (socle xapi-keys create), issued for one platform',
+  });
+  const { ref: error } = registry.registerComponent('responses', 'Error', {
+    description: 'an error',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  });
+  const errors = (...statuses: number[]): Record<number, typeof error> => Object.fromEntries(statuses.map((s) => [s, error]));
+  const token = [{ apiToken: [] }];
+  const xapi = [{ xapiBasic: [] }];
+  const none: { [name: string]: string[] }[] = [];
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/coverage',
+    operationId: 'getCoverage',
+    tags: ['coverage'],
+    summary: 'Coverage of one learner (platform + user + referential) or of a course (platform + context)',
+    request: { query: coverageQuery },
     responses: {
-      Error: {
-        description: 'an error',
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['error'],
-              properties: {
-                error: {
-                  type: 'object',
-                  required: ['status', 'code', 'message'],
-                  properties: {
-                    status: { type: 'integer' },
-                    code: { type: 'string' },
-                    message: { type: 'string' },
-                    details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-                    requestId: { type: 'string' },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
+      200: { description: 'the coverage', content: json(z.union([learnerCoverage, courseCoverage])) },
+      ...errors(400, 401, 403, 404),
     },
-    schemas: {
-      Credential: {
-        type: 'object',
-        required: ['id', 'achievement', 'status', 'jwt', 'verifyUrl'],
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          achievement: {
-            type: 'object',
-            required: ['id', 'name', 'domain'],
-            properties: {
-              id: { type: 'string', format: 'uri' },
-              name: { type: 'string' },
-              domain: { type: ['string', 'null'], description: 'the domain code, null for the whole référentiel' },
-            },
-          },
-          status: { type: 'string', enum: ['active', 'revoked'] },
-          issuedAt: { type: 'string', format: 'date-time' },
-          revokedAt: { type: ['string', 'null'], format: 'date-time' },
-          revocationReason: { type: ['string', 'null'] },
-          creditsEarnedMinutes: { type: 'integer', minimum: 0 },
-          jwt: { type: 'string', description: 'the OpenBadgeCredential as a VC-JWT' },
-          verifyUrl: { type: 'string', format: 'uri', description: 'public verification page (JSON with Accept: application/json)' },
-          images: { type: 'object', properties: { png: { type: 'string', format: 'uri' }, svg: { type: 'string', format: 'uri' } } },
-        },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/credentials',
+    operationId: 'listCredentials',
+    tags: ['credentials'],
+    summary: "A learner's Open Badges 3.0 credentials (active and revoked), oldest first",
+    request: { query: credentialsQuery },
+    responses: { 200: { description: 'the credentials', content: json(z.array(credential)) }, ...errors(400, 401, 403, 404) },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/referentials',
+    operationId: 'listReferentials',
+    tags: ['referentials'],
+    summary: 'Every stored référentiel version, with its totals (hours in minutes)',
+    security: none,
+    responses: { 200: { description: 'the référentiels', content: json(referentialList) } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/referentials/{id}',
+    operationId: 'getReferential',
+    tags: ['referentials'],
+    summary: 'One référentiel version (the latest by default), hours in minutes; or its export file',
+    security: none,
+    request: { params: showParams, query: showQuery },
+    responses: {
+      200: {
+        description: 'the référentiel; with format=case its CASE 1.1 package (JSON), with format=moodle-csv a Moodle competency framework (CSV)',
+        content: { ...json(referentialDocument), 'text/csv': { schema: z.string() } },
       },
-      Credit: {
-        oneOf: [
-          {
-            type: 'object',
-            required: ['source', 'activity', 'completedAt', 'hours'],
-            properties: {
-              source: { const: 'activity' },
-              activity: {
-                type: 'object',
-                properties: { id: { type: 'string', format: 'uri' }, name: { type: ['string', 'null'] }, context: { type: ['string', 'null'] } },
-              },
-              completedAt: { type: 'string', format: 'date-time' },
-              hours,
-            },
-          },
-          {
-            type: 'object',
-            required: ['source', 'manualCreditId', 'hours', 'justification'],
-            properties: { source: { const: 'manual' }, manualCreditId: { type: 'integer' }, hours, justification: { type: 'string' } },
-          },
-        ],
-      },
-      LearnerCoverage: {
-        type: 'object',
-        required: ['referential', 'requiredHours', 'validatedHours', 'status', 'domains', 'manualCredits'],
-        properties: {
-          platform: { type: 'string' },
-          user: { type: 'object', properties: { sub: { type: 'string' }, name: { type: ['string', 'null'] } } },
-          referential,
-          hasHours: { type: 'boolean' },
-          requiredHours: nullableHours,
-          creditedHours: hours,
-          validatedHours: hours,
-          missingHours: nullableHours,
-          coveredCompetencies: { type: 'integer' },
-          totalCompetencies: { type: 'integer' },
-          status,
-          domains: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['code', 'title', 'requiredHours', 'creditedHours', 'validatedHours'],
-              properties: {
-                code: { type: 'string' },
-                title: { type: 'string' },
-                requiredHours: nullableHours,
-                creditedHours: { ...hours, description: 'before the caps' },
-                validatedHours: { ...hours, description: 'after the caps' },
-                missingHours: nullableHours,
-                status,
-                competencies: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      key: { type: 'string' },
-                      code: { type: 'string' },
-                      title: { type: 'string' },
-                      requiredHours: nullableHours,
-                      creditedHours: hours,
-                      validatedHours: hours,
-                      covered: { type: 'boolean' },
-                      credits: { type: 'array', items: { $ref: '#/components/schemas/Credit' } },
-                    },
-                  },
-                },
-              },
-            },
-          },
-          gaps: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                domainCode: { type: 'string' },
-                domainTitle: { type: 'string' },
-                missingHours: nullableHours,
-                missingCompetencyKeys: { type: 'array', items: { type: 'string' } },
-              },
-            },
-          },
-          manualCredits: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: { id: { type: 'integer' }, competencyKey: { type: 'string' }, hours, justification: { type: 'string' }, revoked: { type: 'boolean' } },
-            },
-          },
-        },
-      },
-      CourseCoverage: {
-        type: 'object',
-        required: ['context', 'referential', 'learners', 'next'],
-        properties: {
-          platform: { type: 'string' },
-          context: { type: 'object', properties: { id: { type: 'string' }, title: { type: ['string', 'null'] } } },
-          referential,
-          requiredHours: nullableHours,
-          domains: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, title: { type: 'string' }, requiredHours: nullableHours } } },
-          learners: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                user: { type: 'object', properties: { sub: { type: 'string' }, name: { type: ['string', 'null'] } } },
-                status,
-                requiredHours: nullableHours,
-                creditedHours: hours,
-                validatedHours: hours,
-                domains: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: { code: { type: 'string' }, requiredHours: nullableHours, creditedHours: hours, validatedHours: hours },
-                  },
-                },
-                computedAt: { type: ['string', 'null'], format: 'date-time' },
-              },
-            },
-          },
-          next: { type: ['string', 'null'], description: 'cursor of the next page (pass as after), null on the last' },
-        },
-      },
+      ...errors(400, 404),
     },
-  },
-} as const;
+  });
+
+  const job: ResponseConfig = { description: 'the export', content: json(exportJob) };
+  registry.registerPath({
+    method: 'post',
+    path: '/api/v1/reports/exports',
+    operationId: 'createExport',
+    tags: ['reports'],
+    summary: 'Queues an export of a platform (compliance table, attestations, indicators); poll it until done',
+    security: token,
+    request: { body: { required: true, content: json(exportBody.extend({ platform: platformIssuer })) } },
+    responses: { 202: job, ...errors(400, 401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/reports/exports/{id}',
+    operationId: 'getExport',
+    tags: ['reports'],
+    summary: 'The state of an export',
+    security: token,
+    request: { params: jobParams },
+    responses: { 200: job, ...errors(401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/reports/exports/{id}/file',
+    operationId: 'downloadExport',
+    tags: ['reports'],
+    summary: 'The file of a finished export (its Content-Type, Content-Disposition and Digest say what it is)',
+    security: token,
+    request: { params: jobParams },
+    responses: {
+      200: { description: 'the file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+      ...errors(401, 403, 404, 409),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/indicators',
+    operationId: 'getIndicators',
+    tags: ['reports'],
+    summary: 'The programme indicators of a platform (learners, compliance, hours per domain, badges, attestations)',
+    security: token,
+    request: { query: filtersQuery.extend({ platform: platformIssuer }) },
+    responses: { 200: { description: 'the indicators', content: json(indicators) }, ...errors(400, 401, 403, 404) },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/xapi/statements',
+    operationId: 'postStatements',
+    tags: ['xAPI'],
+    summary: 'Stores xAPI statements (what Moodle logstore_xapi sends); statements already stored unchanged are accepted again',
+    security: xapi,
+    request: { headers: xapiHeaders, body: { required: true, content: json(z.union([statement, z.array(statement)])) } },
+    responses: { 200: { description: 'the statement ids', content: json(statementIds) }, ...errors(400, 401, 403, 409, 413) },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/xapi/statements',
+    operationId: 'putStatement',
+    tags: ['xAPI'],
+    summary: 'Stores one statement under the given id',
+    security: xapi,
+    request: { headers: xapiHeaders, query: putQuery, body: { required: true, content: json(statement) } },
+    responses: { 204: { description: 'stored' }, ...errors(400, 401, 403, 409, 413) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xapi/statements',
+    operationId: 'getStatements',
+    tags: ['xAPI'],
+    summary: 'One statement (statementId or voidedStatementId), or a page of the platform’s statements, newest first',
+    security: xapi,
+    request: { headers: xapiHeaders, query: z.object({ ...singleQuery.shape, ...listQuery.shape }) },
+    responses: {
+      200: { description: 'the statement, or a page of them', content: json(z.union([statementResult, statement])) },
+      ...errors(400, 401, 404),
+    },
+  });
+
+  for (const [path, operationId, summary, schema] of [
+    ['/health', 'getHealth', 'Liveness, with the database status', health],
+    ['/ready', 'getReadiness', 'Readiness: the database answers and carries every migration of this build', readiness],
+  ] as const) {
+    registry.registerPath({
+      method: 'get',
+      path,
+      operationId,
+      tags: ['health'],
+      summary,
+      security: none,
+      responses: {
+        200: { description: 'up', content: json(schema) },
+        503: { description: 'down: the body names the failing part', content: json(schema) },
+      },
+    });
+  }
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    tags: ['health'],
+    summary: 'Prometheus metrics (text exposition format)',
+    security: none,
+    responses: { 200: { description: 'the metrics', content: { 'text/plain': { schema: z.string() } } } },
+  });
+
+  const generator = new OpenApiGeneratorV31([...registry.definitions, { type: 'schema', schema: errorResponse }], { unionPreferredType: 'oneOf' });
+  return generator.generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Socle API',
+      version: '1',
+      description:
+        'Coverage of the formation socle au numérique en santé: hours validated per domain and competency against a référentiel version.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ apiToken: [] }, { ltiSession: [] }],
+    tags: [
+      { name: 'coverage', description: 'hours validated per domain and competency' },
+      { name: 'credentials', description: 'Open Badges 3.0 credentials' },
+      { name: 'referentials', description: 'the référentiels (public, read-only)' },
+      { name: 'reports', description: 'exports and indicators of a platform, for administrator API tokens' },
+      { name: 'xAPI', description: 'the xAPI 1.0.3 Statements resource (X-Experience-API-Version: 1.0.3)' },
+      { name: 'health', description: 'liveness, readiness and metrics' },
+    ],
+  });
+}
+
+/** GET /api/openapi.json: the document, generated once per app. */
+export function openApiRouter(): Router {
+  const router = express.Router();
+  const document = openApiDocument();
+  router.get('/api/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  return router;
+}

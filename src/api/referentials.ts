@@ -7,9 +7,11 @@ import { contentTypes, EXPORT_FORMATS, exportReferential } from '../referentials
 import { asyncHandler, parseOr400 } from '../web/http';
 import { notFound } from '../domain/errors';
 
-const showQuery = z.strictObject({
-  version: z.string().regex(VERSION_PATTERN, 'a version such as V1.1.2022').optional(),
-  format: z.enum(['json', ...EXPORT_FORMATS]).optional(),
+export const showParams = z.object({ id: z.string().describe('the référentiel id') });
+
+export const showQuery = z.strictObject({
+  version: z.string().regex(VERSION_PATTERN, 'a version such as V1.1.2022').optional().describe('default: the latest'),
+  format: z.enum(['json', ...EXPORT_FORMATS]).optional().describe('json (default), or an export file'),
 });
 
 /**
@@ -30,7 +32,7 @@ export function referentialsRouter(ctx: AppContext): Router {
     '/api/v1/referentials/:id',
     asyncHandler(async (req, res) => {
       const query = parseOr400(showQuery, req.query, 'query');
-      const id = req.params.id ?? '';
+      const { id } = parseOr400(showParams, req.params, 'params');
       const ref = await getReferential(ctx.store.db, id, query.version);
       if (!ref) {
         const versions = await listVersions(ctx.store.db, id);

@@ -16,7 +16,7 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
-const exportBody = z.strictObject({
+export const exportBody = z.strictObject({
   kind: z.enum(['compliance', 'attestations', 'indicators']),
   format: z.enum(['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json']),
   filters: reportFilters.default({}),
@@ -40,6 +40,16 @@ function formToBody(form: Record<string, unknown>) {
     },
   };
 }
+
+/** The filters of a query string as the API document shows them; `queryFilters` reads them into `reportFilters`. */
+export const filtersQuery = z.object({
+  courses: z.array(z.string()).optional().describe('course context ids, repeated or comma-separated'),
+  referential: z.string().optional().describe('a référentiel id, or id@version'),
+  from: reportFilters.shape.from,
+  to: reportFilters.shape.to,
+});
+
+export const jobParams = z.object({ id: z.string().describe('the export id') });
 
 /** Filters from a query string (`courses=2,3` or repeated, `referential=id@version`, `from`, `to`). */
 function queryFilters(q: Request['query']): ReportFilters {
@@ -104,7 +114,7 @@ function exportRoutes(
   );
 
   const visibleJob = async (req: Request) => {
-    const job = await getJob(ctx.store.db, String(req.params.id));
+    const job = await getJob(ctx.store.db, parseOr400(jobParams, req.params, 'params').id);
     if (!job) throw notFound('No such export.');
     const p = await principalOf(req, undefined);
     if (!canSeeJob(p, job)) throw forbidden('This export is not yours to see.');

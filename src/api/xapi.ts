@@ -9,32 +9,35 @@ import { prepareStatements, storeStatements } from '../xapi/ingest';
 import { authenticateXapiKey } from '../xapi/keys';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
+import { queryInteger } from './schemas';
 
 const VERSION = /^1\.0(\.\d+)?$/;
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a UUID');
+const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID');
 const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'expected an ISO 8601 date and time');
 
-const listQuery = z
+export const listQuery = z
   .object({
-    agent: z.string().optional(),
-    verb: z.string().optional(),
-    activity: z.string().optional(),
-    since: isoDate.optional(),
-    until: isoDate.optional(),
-    limit: z
-      .string()
-      .regex(/^\d+$/, 'expected a whole number')
-      .transform(Number)
-      .optional(),
+    agent: z.string().optional().describe('a JSON Agent with an account (homePage = the platform, name = the LTI sub)'),
+    verb: z.string().optional().describe('a verb IRI'),
+    activity: z.string().optional().describe('an activity IRI'),
+    since: isoDate.optional().describe('stored after'),
+    until: isoDate.optional().describe('stored at or before'),
+    limit: queryInteger('expected a whole number').optional().describe('at most 500; 0 or absent: 100'),
     ascending: z.enum(['true', 'false']).optional(),
     format: z.enum(['exact', 'ids', 'canonical']).optional(),
-    cursor: z
-      .string()
-      .regex(/^\d+$/, 'expected a paging cursor from `more`')
-      .transform(Number)
-      .optional(),
+    cursor: queryInteger('expected a paging cursor from `more`').optional().describe('given in `more`'),
   })
   .strict();
+
+/** GET of one statement (by id, or a voided one by its id). */
+export const singleQuery = z
+  .object({ statementId: uuid.optional(), voidedStatementId: uuid.optional(), format: z.string().optional(), attachments: z.string().optional() })
+  .strict();
+
+export const putQuery = z.object({ statementId: uuid }).strict();
+
+/** The version header every request carries (checked by `authenticate`). */
+export const xapiHeaders = z.object({ 'x-experience-api-version': z.string().regex(VERSION).describe('1.0.3') });
 
 const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z.string() }) });
 
@@ -93,7 +96,7 @@ export function xapiRouter(ctx: AppContext): Router {
     json,
     asyncHandler(async (req, res) => {
       const platform = await authenticate(ctx, req);
-      const { statementId } = parseOr400(z.object({ statementId: uuid }).strict(), req.query, 'query');
+      const { statementId } = parseOr400(putQuery, req.query, 'query');
       if (!req.is('application/json') || Array.isArray(req.body)) {
         throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
       }
@@ -108,11 +111,8 @@ export function xapiRouter(ctx: AppContext): Router {
     '/xapi/statements',
     asyncHandler(async (req, res) => {
       const platform = await authenticate(ctx, req);
-      const single = z
-        .object({ statementId: uuid.optional(), voidedStatementId: uuid.optional(), format: z.string().optional(), attachments: z.string().optional() })
-        .strict();
       if ('statementId' in req.query || 'voidedStatementId' in req.query) {
-        const q = parseOr400(single, req.query, 'query');
+        const q = parseOr400(singleQuery, req.query, 'query');
         if (q.statementId && q.voidedStatementId) throw invalid('Give statementId or voidedStatementId, not both.');
         const id = (q.statementId ?? q.voidedStatementId ?? '').toLowerCase();
         const [row] = await ctx.store.db

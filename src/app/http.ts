@@ -13,6 +13,7 @@ import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from '../api/coverage';
 import { credentialsRouter } from '../api/credentials';
 import { healthRouter } from '../api/health';
+import { openApiRouter } from '../api/openapi';
 import { referentialsRouter } from '../api/referentials';
 import { reportsRouter, sessionReportRoutes } from '../api/reports';
 import type { SessionResolver } from '../api/principal';
@@ -65,6 +66,7 @@ export async function createApp(ctx: AppContext, wakeExports: () => void): Promi
   app.use(badgesRouter(ctx));
   app.use(referentialsRouter(ctx));
   app.use(xapiRouter(ctx));
+  app.use(openApiRouter());
   app.use(coverageRouter(ctx, sessions));
   app.use(reportsRouter(ctx, wakeExports));
   app.use(credentialsRouter(ctx, sessions));

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { courseCoverage, learnerCoverage } from '../../src/api/schemas';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
@@ -100,15 +101,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
 
     const answer = await get(learner('4'));
     expect(answer.status).toBe(200);
-    const body = (await answer.json()) as {
-      referential: { id: string; version: string };
-      requiredHours: number;
-      validatedHours: number;
-      creditedHours: number;
-      status: string;
-      domains: { code: string; requiredHours: number; creditedHours: number; validatedHours: number; competencies: { key: string; credits: Record<string, unknown>[] }[] }[];
-      manualCredits: unknown[];
-    };
+    const body = learnerCoverage.parse(await answer.json());
     // the rules on the same facts: 4 h + 3 h on domain 2 (capped at 5 h), 1.5 h on domain 1, 2 h manual on domain 5
     const expected = computeCoverage(
       compileRules(socle28, [
@@ -137,11 +130,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     expect(body.manualCredits).toEqual([expect.objectContaining({ competencyKey: '5.1', hours: 2, revoked: false })]);
 
     // the course: the two learners with events, and the roster's learner who did nothing yet, from the stored coverage
-    const course = (await (await get(`platform=${encodeURIComponent(MOODLE)}&context=2`)).json()) as {
-      referential: { id: string };
-      learners: { user: { sub: string }; status: string; validatedHours: number; domains: { code: string; validatedHours: number }[] }[];
-      next: string | null;
-    };
+    const course = courseCoverage.parse(await (await get(`platform=${encodeURIComponent(MOODLE)}&context=2`)).json());
     expect(course.referential.id).toBe(socle28.id);
     expect(course.learners.map((l) => [l.user.sub, l.status, l.validatedHours])).toEqual(
       expect.arrayContaining([
@@ -159,7 +148,7 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     expect(page2.next).toBeNull();
 
     // a learner who has nothing for this référentiel yet: an empty coverage
-    const nothing = (await (await get(learner('9'))).json()) as { status: string; validatedHours: number; domains: unknown[] };
+    const nothing = learnerCoverage.parse(await (await get(learner('9'))).json());
     expect(nothing).toMatchObject({ status: 'not_started', validatedHours: 0 });
     expect(nothing.domains).toHaveLength(5);
   });
@@ -169,6 +158,6 @@ describe.each(drivers)('GET /api/v1/coverage on %s', (driver) => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(['/api/v1/coverage', '/api/v1/credentials']);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/coverage', '/api/v1/credentials']));
   });
 });

@@ -1,4 +1,6 @@
 import nock from 'nock';
+import { z } from 'zod';
+import { credential } from '../../src/api/schemas';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { grantManualCredit, revokeManualCredit } from '../../src/coverage/credits';
 import { recomputeAll } from '../../src/coverage/recompute';
@@ -26,13 +28,7 @@ const MAPPING = [
   { activityIri: PAGE, competencyKey: '1.1', minutes: 90 },
 ];
 
-interface Credential {
-  id: string;
-  achievement: { id: string; name: string; domain: string | null };
-  status: 'active' | 'revoked';
-  jwt: string;
-  verifyUrl: string;
-}
+type Credential = z.infer<typeof credential>;
 
 /** The visible text of a page, one space between words (what a reader sees, without tags). */
 const text = (html: string) =>
@@ -152,7 +148,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     expect(body).toContain('Assignment 1: reflection');
     expect(body).toContain('22 novembre 2026');
 
-    const list = (await (await credentials(learner)).json()) as Credential[];
+    const list = z.array(credential).parse(await (await credentials(learner)).json());
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ status: 'active', achievement: { domain: '2' } });
     expect(list[0]?.jwt.split('.')).toHaveLength(3);

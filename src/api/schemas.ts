@@ -1,0 +1,232 @@
+/**
+ * What the JSON API answers, as zod schemas (and the query parameter type its routes share): the OpenAPI
+ * document (./openapi.ts) is generated from them and the tests parse real responses with them. The routes' own
+ * request schemas (query, params, body) stay beside each route, which exports them for the document.
+ * Schemas with a `meta({ id })` become `#/components/schemas/<id>`.
+ */
+import { z } from 'zod';
+import { exportJobs } from '../db/schema';
+import { KINDS, referentialSchema } from '../domain/referential';
+
+/**
+ * A whole number written in a query string (`"25"`), parsed to a number; documented as an integer (query
+ * parameters travel as text, the pattern is what the route checks).
+ */
+export const queryInteger = (message: string) =>
+  z.string().regex(/^\d+$/, message).transform(Number).meta({ type: 'integer', minimum: 0 });
+
+/** Every 4xx/5xx body (src/web/http.ts `errorBody`). */
+export const errorResponse = z
+  .object({
+    error: z.object({
+      status: z.number().int().describe('the HTTP status'),
+      code: z.string().describe('invalid_request, unauthorized, forbidden, not_found, conflict, not_ready, payload_too_large, internal_error…'),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('what is wrong, field by field'),
+      requestId: z.string().optional().describe('the X-Request-Id of the request, as in the logs'),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+const hours = z.number().min(0).describe('hours (minutes / 60, 2 decimals)');
+const nullableHours = z.number().min(0).nullable().describe('hours, null when the référentiel has none');
+const status = z.enum(['not_started', 'in_progress', 'complete']);
+const referential = z.object({ id: z.string(), version: z.string(), title: z.string().optional() });
+const person = z.object({ sub: z.string(), name: z.string().nullable() });
+const dateTime = z.iso.datetime({ offset: true });
+
+export const credit = z
+  .discriminatedUnion('source', [
+    z.object({
+      source: z.literal('activity'),
+      activity: z.object({ id: z.string().describe('the activity IRI'), name: z.string().nullable(), context: z.string().nullable() }),
+      completedAt: dateTime,
+      hours,
+    }),
+    z.object({ source: z.literal('manual'), manualCreditId: z.number().int(), hours, justification: z.string() }),
+  ])
+  .meta({ id: 'Credit' });
+
+export const learnerCoverage = z
+  .object({
+    platform: z.string(),
+    user: person,
+    referential,
+    hasHours: z.boolean(),
+    requiredHours: nullableHours,
+    creditedHours: hours,
+    validatedHours: hours,
+    missingHours: nullableHours,
+    coveredCompetencies: z.number().int(),
+    totalCompetencies: z.number().int(),
+    status,
+    domains: z.array(
+      z.object({
+        code: z.string(),
+        title: z.string(),
+        requiredHours: nullableHours,
+        creditedHours: hours.describe('before the caps'),
+        validatedHours: hours.describe('after the caps'),
+        missingHours: nullableHours,
+        status,
+        competencies: z.array(
+          z.object({
+            key: z.string(),
+            code: z.string(),
+            title: z.string(),
+            requiredHours: nullableHours,
+            creditedHours: hours,
+            validatedHours: hours,
+            covered: z.boolean(),
+            credits: z.array(credit),
+          }),
+        ),
+      }),
+    ),
+    gaps: z.array(
+      z.object({
+        domainCode: z.string(),
+        domainTitle: z.string(),
+        missingHours: nullableHours,
+        missingCompetencyKeys: z.array(z.string()),
+      }),
+    ),
+    manualCredits: z.array(
+      z.object({ id: z.number().int(), competencyKey: z.string(), hours, justification: z.string(), revoked: z.boolean() }),
+    ),
+  })
+  .meta({ id: 'LearnerCoverage' });
+
+export const courseCoverage = z
+  .object({
+    platform: z.string(),
+    context: z.object({ id: z.string(), title: z.string().nullable() }),
+    referential,
+    requiredHours: nullableHours,
+    domains: z.array(z.object({ code: z.string(), title: z.string(), requiredHours: nullableHours })),
+    learners: z.array(
+      z.object({
+        user: person,
+        status,
+        requiredHours: nullableHours,
+        creditedHours: hours,
+        validatedHours: hours,
+        domains: z.array(z.object({ code: z.string(), requiredHours: nullableHours, creditedHours: hours, validatedHours: hours })),
+        computedAt: dateTime.nullable(),
+      }),
+    ),
+    next: z.string().nullable().describe('cursor of the next page (pass as after), null on the last'),
+  })
+  .meta({ id: 'CourseCoverage' });
+
+export const credential = z
+  .object({
+    id: z.uuid(),
+    achievement: z.object({
+      id: z.url(),
+      name: z.string(),
+      domain: z.string().nullable().describe('the domain code, null for the whole référentiel'),
+    }),
+    status: z.enum(['active', 'revoked']),
+    issuedAt: dateTime,
+    revokedAt: dateTime.nullable(),
+    revocationReason: z.string().nullable(),
+    creditsEarnedMinutes: z.number().int().min(0),
+    jwt: z.string().describe('the OpenBadgeCredential as a VC-JWT'),
+    verifyUrl: z.url().describe('public verification page (JSON with Accept: application/json)'),
+    images: z.object({ png: z.url(), svg: z.url() }),
+  })
+  .meta({ id: 'Credential' });
+
+export const referentialList = z
+  .object({
+    referentials: z.array(
+      z.object({
+        id: z.string(),
+        version: z.string(),
+        title: z.string(),
+        kind: z.enum(KINDS),
+        requiredMinutes: z.number().int().nullable(),
+        domains: z.number().int().describe('how many domains'),
+        competencies: z.number().int().describe('how many competencies'),
+        origin: z.string().describe('where it comes from (bundled, an imported file…)'),
+        latest: z.boolean().describe('the latest version of this id'),
+      }),
+    ),
+  })
+  .meta({ id: 'ReferentialList' });
+
+/** A référentiel version as stored (hours in minutes): the domain's own schema. */
+export const referentialDocument = referentialSchema.meta({ id: 'Referential' });
+
+export const exportJob = z
+  .object({
+    id: z.uuid(),
+    kind: z.enum(exportJobs.kind.enumValues),
+    format: z.enum(exportJobs.format.enumValues),
+    status: z.enum(exportJobs.status.enumValues),
+    rowsDone: z.number().int(),
+    rowsTotal: z.number().int().nullable(),
+    percent: z.number().int().min(0).max(100),
+    requestedBy: z.string(),
+    createdAt: dateTime,
+    finishedAt: dateTime.nullable(),
+    fileName: z.string().nullable(),
+    byteSize: z.number().int().nullable(),
+    sha256: z.string().nullable(),
+    error: z.string().nullable(),
+    url: z.string().describe('this job'),
+    downloadUrl: z.string().nullable().describe('the file, once done'),
+  })
+  .meta({ id: 'ExportJob' });
+
+const indicatorCount = z.object({ key: z.string(), label: z.string(), learners: z.number().int(), compliant: z.number().int() });
+
+export const indicators = z
+  .object({
+    platform: z.string(),
+    generatedAt: dateTime,
+    learners: z.object({
+      total: z.number().int(),
+      compliant: z.number().int(),
+      inProgress: z.number().int(),
+      notStarted: z.number().int(),
+      withManualCredits: z.number().int(),
+    }),
+    byReferential: z.array(indicatorCount),
+    byCourse: z.array(indicatorCount),
+    byAcademicYear: z.array(indicatorCount),
+    hoursByDomain: z.array(z.object({ code: z.string(), title: z.string(), validatedMinutes: z.number().int(), validatedHours: z.number() })),
+    badgesIssued: z.number().int(),
+    attestationsIssued: z.number().int(),
+  })
+  .meta({ id: 'Indicators' });
+
+export const statement = z.looseObject({}).describe('an xAPI 1.0.3 Statement').meta({ id: 'Statement' });
+
+export const statementIds = z.array(z.string()).describe('the ids of the statements, in the order received');
+
+export const statementResult = z
+  .object({
+    statements: z.array(statement),
+    more: z.string().describe('the URL of the next page, empty on the last'),
+  })
+  .meta({ id: 'StatementResult' });
+
+export const health = z
+  .object({
+    status: z.enum(['ok', 'error']),
+    database: z.string().describe('ok, or why it is unreachable'),
+    driver: z.enum(['pglite', 'postgres']),
+    version: z.string(),
+    uptimeSeconds: z.number().int(),
+  })
+  .meta({ id: 'Health' });
+
+export const readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    database: z.string().describe('ok, or why it is unreachable'),
+    migrations: z.object({ applied: z.number().int(), expected: z.number().int(), upToDate: z.boolean() }).optional(),
+  })
+  .meta({ id: 'Readiness' });
