@@ -1,7 +1,7 @@
-import { fromCase, toCase } from './case';
+import { fromCase, toCase } from './formats/case';
 import { ReferentialFormatError } from './errors';
 import type { Referential } from '../domain/referential';
-import { fromMoodleCsv, toMoodleCsv } from './moodle-csv';
+import { fromMoodleCsv, toMoodleCsv } from './formats/moodle-csv';
 
 export const EXPORT_FORMATS = ['case', 'moodle-csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync';
-import { fromCase, toCase } from '../../src/referentials/case';
+import { fromCase, toCase } from '../../src/referentials/formats/case';
 import { bundledReferentials } from '../../src/referentials/catalogue';
 import { ReferentialFormatError } from '../../src/referentials/errors';
-import { fromMoodleCsv, toMoodleCsv } from '../../src/referentials/moodle-csv';
+import { fromMoodleCsv, toMoodleCsv } from '../../src/referentials/formats/moodle-csv';
 import { parseReferentialFile } from '../../src/referentials/transfer';
 
 const refs = bundledReferentials();

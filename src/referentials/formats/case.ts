@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ReferentialFormatError } from './errors';
+import { ReferentialFormatError } from '../errors';
 import {
   activitySchema,
   evaluationSchema,
@@ -12,7 +12,7 @@ import {
   referentialSchema,
   sourceSchema,
   uniqueKey,
-} from '../domain/referential';
+} from '../../domain/referential';
 
 /**
  * 1EdTech CASE 1.1 JSON (a CFPackage: CFDocument, CFItems, CFAssociations of type isChildOf).

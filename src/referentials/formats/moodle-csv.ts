@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { ReferentialFormatError } from './errors';
+import { ReferentialFormatError } from '../errors';
 import {
   activitySchema,
   evaluationSchema,
@@ -12,7 +12,7 @@ import {
   referentialSchema,
   sourceSchema,
   uniqueKey,
-} from '../domain/referential';
+} from '../../domain/referential';
 
 /**
  * Moodle's competency framework CSV, the format of the `tool_lpimportcsv` admin tool (Site administration →
