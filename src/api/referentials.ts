@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context';
 import { getReferential, listReferentials, listVersions } from '../referentials/catalogue';
 import { VERSION_PATTERN } from '../domain/referential';
-import { contentTypes, EXPORT_FORMATS, exportReferential } from '../referentials/transfer';
+import { FORMAT_NAMES } from '../referentials/formats';
+import { exportReferential } from '../referentials/transfer';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { notFound } from '../domain/errors';
 
@@ -11,14 +12,15 @@ export const showParams = z.object({ id: z.string().describe('the référentiel 
 
 export const showQuery = z.strictObject({
   version: z.string().regex(VERSION_PATTERN, 'a version such as V1.1.2022').optional().describe('default: the latest'),
-  format: z.enum(['json', ...EXPORT_FORMATS]).optional().describe('json (default), or an export file'),
+  format: z.enum(FORMAT_NAMES).optional().describe('json (default), or an export file'),
 });
 
 /**
  * Read-only référentiels API:
  * - `GET /api/v1/referentials` → `{ referentials: [{ id, version, title, kind, requiredMinutes, domains, competencies, origin, latest }] }`;
  * - `GET /api/v1/referentials/:id[?version=V]` → the référentiel (latest version by default), hours in minutes;
- *   `&format=case` or `&format=moodle-csv` gives the export file instead.
+ *   `&format=` a format of the registry (`referentials/formats/`) gives the export file instead, except `json`: the
+ *   référentiel itself, as without `format`.
  */
 export function referentialsRouter(ctx: AppContext): Router {
   const router = Router();
@@ -43,11 +45,8 @@ export function referentialsRouter(ctx: AppContext): Router {
         );
       }
       if (query.format && query.format !== 'json') {
-        const extension = query.format === 'case' ? 'json' : 'csv';
-        res
-          .type(contentTypes[query.format])
-          .attachment(`${ref.id}@${ref.version}.${query.format === 'case' ? 'case.' : ''}${extension}`)
-          .send(exportReferential(ref, query.format, ctx.config.publicUrl));
+        const file = exportReferential(ref, query.format, ctx.config.publicUrl);
+        res.type(file.contentType).attachment(file.name).send(file.text);
         return;
       }
       res.json(ref);

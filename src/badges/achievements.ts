@@ -1,39 +1,10 @@
-import { z } from 'zod';
 import type { AlignedCompetency } from '../db/schema';
+import type { ReferentialOutline } from '../domain/referential';
 
 /**
  * Open Badges 3.0 achievements derived from a référentiel version: one per domain that has hours and one for the
  * whole référentiel. Pure: the same référentiel and public URL always give the same achievements.
  */
-
-const minutes = z.number().int('expected whole minutes').min(0, 'expected minutes ≥ 0');
-
-/** The référentiel as the badge module needs it (the catalogue's shape, hours in integer minutes). */
-export const referentialInputSchema = z.object({
-  id: z.string().min(1),
-  version: z.string().min(1),
-  title: z.string().min(1),
-  requiredMinutes: minutes.nullable(),
-  domains: z
-    .array(
-      z.object({
-        code: z.string().min(1),
-        title: z.string().min(1),
-        requiredMinutes: minutes.nullable(),
-        competencies: z.array(
-          z.object({
-            key: z.string().min(1),
-            code: z.string().min(1),
-            title: z.string().min(1),
-            requiredMinutes: minutes.nullable(),
-          }),
-        ),
-      }),
-    )
-    .min(1, 'a référentiel has at least one domain'),
-});
-
-export type ReferentialInput = z.infer<typeof referentialInputSchema>;
 
 export const OB3_CONTEXT = [
   'https://www.w3.org/ns/credentials/v2',
@@ -83,7 +54,7 @@ export function formatMinutes(total: number): string {
   return m === 0 ? `${h} h` : `${h} h ${String(m).padStart(2, '0')}`;
 }
 
-function domainDefinition(ref: ReferentialInput, domain: ReferentialInput['domains'][number]): AchievementDefinition {
+function domainDefinition(ref: ReferentialOutline, domain: ReferentialOutline['domains'][number]): AchievementDefinition {
   const hours = domain.requiredMinutes === null ? null : formatMinutes(domain.requiredMinutes);
   const codes = domain.competencies.map((c) => c.code).join(', ');
   return {
@@ -108,7 +79,7 @@ function domainDefinition(ref: ReferentialInput, domain: ReferentialInput['domai
   };
 }
 
-function referentialDefinition(ref: ReferentialInput): AchievementDefinition {
+function referentialDefinition(ref: ReferentialOutline): AchievementDefinition {
   const total = ref.requiredMinutes;
   const hours = total === null ? null : formatMinutes(total);
   return {
@@ -131,14 +102,14 @@ function referentialDefinition(ref: ReferentialInput): AchievementDefinition {
 }
 
 /** The achievement of one domain (`domainCode`) or of the whole référentiel (`null`); undefined for an unknown domain. */
-export function achievementDefinition(ref: ReferentialInput, domainCode: string | null): AchievementDefinition | undefined {
+export function achievementDefinition(ref: ReferentialOutline, domainCode: string | null): AchievementDefinition | undefined {
   if (domainCode === null) return referentialDefinition(ref);
   const domain = ref.domains.find((d) => d.code === domainCode);
   return domain ? domainDefinition(ref, domain) : undefined;
 }
 
 /** Every achievement of a référentiel version: its domains in order, then the whole référentiel. */
-export function achievementDefinitions(ref: ReferentialInput): AchievementDefinition[] {
+export function achievementDefinitions(ref: ReferentialOutline): AchievementDefinition[] {
   return [...ref.domains.map((d) => domainDefinition(ref, d)), referentialDefinition(ref)];
 }
 

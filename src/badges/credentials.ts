@@ -11,10 +11,9 @@ import {
   achievementJson,
   OB3_CONTEXT,
   minutesToHours,
-  type ReferentialInput,
-  referentialInputSchema,
   urls,
 } from './achievements';
+import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
 import { activeSigningKey } from './keys';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
@@ -60,7 +59,7 @@ export type BadgeIssuing = { config: Config };
 
 export interface IssueInput {
   userId: number;
-  referential: ReferentialInput;
+  referential: ReferentialOutline;
   /** The domain earned, or null for the whole référentiel. */
   domainCode: string | null;
   creditsEarnedMinutes: number;
@@ -86,7 +85,7 @@ export function identityHash(value: string, salt: string): string {
  * the transaction that records what earned it.
  */
 export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: IssueInput): Promise<IssueResult> {
-  const referential = referentialInputSchema.parse(input.referential);
+  const referential = referentialOutlineSchema.parse(input.referential);
   if (!Number.isInteger(input.creditsEarnedMinutes) || input.creditsEarnedMinutes < 0) {
     throw invalid(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);
   }

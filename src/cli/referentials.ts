@@ -9,7 +9,8 @@ import {
 } from '../referentials/catalogue';
 import { formatMinutes, type Referential } from '../domain/referential';
 import type { AppContext } from '../context';
-import { EXPORT_FORMATS, type ExportFormat, exportReferential, parseReferentialFile } from '../referentials/transfer';
+import { FORMAT_NAMES, FORMATS, type FormatName } from '../referentials/formats';
+import { exportReferential, parseReferentialFile } from '../referentials/transfer';
 import { invalid, notFound, SocleError } from '../domain/errors';
 import { output, type WithContext } from './command';
 
@@ -49,6 +50,10 @@ async function find(ctx: AppContext, id: string, version?: string) {
   return ref;
 }
 
+/** The registered formats for help texts: "Socle JSON (…), a CASE 1.1 package (JSON) or a Moodle … CSV (…)". */
+const descriptions = FORMATS.map((f) => f.description);
+const formatList = `${descriptions.slice(0, -1).join(', ')} or ${descriptions.at(-1) ?? ''}`;
+
 export function registerReferentials(program: Command, withContext: WithContext): void {
   const group = program.command('referentials').description('the référentiels of competencies and hours (list, show, export, import)');
 
@@ -83,18 +88,18 @@ export function registerReferentials(program: Command, withContext: WithContext)
 
   group
     .command('export <id>')
-    .description('export a référentiel version as a CASE 1.1 package or a Moodle competency framework CSV')
-    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .description(`export a référentiel version as ${formatList}`)
+    .requiredOption('--format <format>', `one of ${FORMAT_NAMES.join(', ')}`)
     .option('--version <version>', 'a stored version (default: the latest)')
     .option('--out <file>', 'write to this file instead of stdout')
     .action(async (id: string, options: { format: string; version?: string; out?: string }) => {
-      if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
-        throw invalid(`--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${options.format}"`);
+      if (!(FORMAT_NAMES as readonly string[]).includes(options.format)) {
+        throw invalid(`--format must be one of ${FORMAT_NAMES.join(', ')}, not "${options.format}"`);
       }
       await withContext(async (ctx) => {
         await loadBundledReferentials(ctx.store.db, ctx.logger);
         const ref = await find(ctx, id, options.version);
-        const text = exportReferential(ref, options.format as ExportFormat, ctx.config.publicUrl);
+        const { text } = exportReferential(ref, options.format as FormatName, ctx.config.publicUrl);
         if (options.out) fs.writeFileSync(options.out, text);
         else process.stdout.write(text);
       });
@@ -102,7 +107,7 @@ export function registerReferentials(program: Command, withContext: WithContext)
 
   group
     .command('import <file>')
-    .description('import a référentiel version from a CASE 1.1 package (JSON) or a Moodle competency framework CSV')
+    .description(`import a référentiel version from ${formatList} (recognised from the content)`)
     .option('--json', 'print JSON')
     .action(async (file: string, options: { json?: boolean }) => {
       let text: string;

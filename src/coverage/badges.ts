@@ -10,13 +10,14 @@
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
-import { achievementDefinition, achievementPath, formatMinutes, type ReferentialInput, urls } from '../badges/achievements';
+import { achievementDefinition, achievementPath, formatMinutes, urls } from '../badges/achievements';
+import type { ReferentialOutline } from '../domain/referential';
 import { type BadgeIssuing, issueCredential, revokeCredential } from '../badges/credentials';
 import { buildBadgeEarnedStatement } from '../forwarding/emit';
 import { enqueueStatements } from '../forwarding/outbox';
 
 /** The référentiel as the badge module needs it, from a computed coverage (same codes, titles and minutes). */
-export function referentialOf(c: LearnerCoverage): ReferentialInput {
+export function referentialOf(c: LearnerCoverage): ReferentialOutline {
   return {
     id: c.referential.id,
     version: c.referential.version,
@@ -34,7 +35,7 @@ export function referentialOf(c: LearnerCoverage): ReferentialInput {
 interface Earned {
   userId: number;
   path: string;
-  referential: ReferentialInput;
+  referential: ReferentialOutline;
   domainCode: string | null;
   minutes: number;
 }

@@ -3,53 +3,16 @@
  * Every duration is an integer number of minutes. Parse at the boundary; the rules themselves take the types.
  */
 import { z } from 'zod';
+import { referentialOutlineSchema, type ReferentialOutline } from './referential';
 
 const minutes = z.number().int().nonnegative();
 
-export const competencySchema = z.object({
-  /** Unique within the référentiel version (codes may repeat: the ARM référentiel prints two "4.1"). */
-  key: z.string().min(1),
-  code: z.string(),
-  title: z.string(),
-  /** The competency's own hours (a cap), or null. */
-  requiredMinutes: minutes.nullable(),
-});
-
-export const domainSchema = z.object({
-  code: z.string().min(1),
-  title: z.string(),
-  requiredMinutes: minutes.nullable(),
-  competencies: z.array(competencySchema),
-});
-
-export const referentialVersionSchema = z
-  .object({
-    id: z.string().min(1),
-    version: z.string().min(1),
-    title: z.string(),
-    requiredMinutes: minutes.nullable(),
-    domains: z.array(domainSchema),
-  })
-  .superRefine((referential, ctx) => {
-    const domainCodes = new Set<string>();
-    const keys = new Set<string>();
-    referential.domains.forEach((domain, d) => {
-      if (domainCodes.has(domain.code)) {
-        ctx.addIssue({ code: 'custom', path: ['domains', d, 'code'], message: `duplicate domain code "${domain.code}"` });
-      }
-      domainCodes.add(domain.code);
-      domain.competencies.forEach((competency, c) => {
-        if (keys.has(competency.key)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['domains', d, 'competencies', c, 'key'],
-            message: `duplicate competency key "${competency.key}"`,
-          });
-        }
-        keys.add(competency.key);
-      });
-    });
-  });
+/**
+ * The référentiel version the rules compute with: its outline (domains, competency keys and codes, titles, minutes),
+ * derived from the one référentiel schema in referential.ts. Competency keys are unique within the version (codes
+ * may repeat: the ARM référentiel prints two "4.1"); a competency's `requiredMinutes` is its own hours (a cap), or null.
+ */
+export const referentialVersionSchema = referentialOutlineSchema;
 
 export const completionEventSchema = z.object({
   /** The statement id when known; identifies the event for voiding and de-duplication. */
@@ -91,9 +54,7 @@ export const manualCreditSchema = z.object({
   revoked: z.boolean(),
 });
 
-export type Competency = z.infer<typeof competencySchema>;
-export type Domain = z.infer<typeof domainSchema>;
-export type ReferentialVersion = z.infer<typeof referentialVersionSchema>;
+export type ReferentialVersion = ReferentialOutline;
 export type CompletionEvent = z.infer<typeof completionEventSchema>;
 export type Mapping = z.infer<typeof mappingSchema>;
 export type CreditingPolicy = z.infer<typeof creditingPolicySchema>;

@@ -16,6 +16,7 @@ import {
   type Mapping,
   type ReferentialVersion,
 } from './coverage-input';
+import type { TitledReferentialRef } from './referential';
 
 export * from './coverage-input';
 
@@ -90,7 +91,7 @@ export type CoverageWarning =
   | { code: 'required_minutes_mismatch'; declaredMinutes: number; domainsMinutes: number };
 
 export interface LearnerCoverage {
-  referential: { id: string; version: string; title: string };
+  referential: TitledReferentialRef;
   /** false for référentiels without hours (certification blocks): coverage is then by competencies. */
   hasHours: boolean;
   requiredMinutes: number | null;

@@ -3,17 +3,10 @@
  * against the course's référentiel version, and what it covers per domain.
  */
 
+import type { ReferentialOutline } from './referential';
+
 /** The part of a référentiel version that mapping needs; hours are integer minutes. */
-export interface MappableReferential {
-  id: string;
-  version: string;
-  domains: {
-    code: string;
-    title: string;
-    requiredMinutes: number | null;
-    competencies: { key: string; code: string; title: string; requiredMinutes: number | null }[];
-  }[];
-}
+export type MappableReferential = Pick<ReferentialOutline, 'id' | 'version' | 'domains'>;
 
 /** One (activity, competency, hours) pair of a course's mapping. */
 export interface MappingEntry {

@@ -9,6 +9,9 @@ import { z } from 'zod';
  * - the **model** everything else uses (database, HTTP, exports) holds integer minutes (`requiredMinutes`):
  *   `referentialSchema`, type `Referential`.
  *
+ * Every other shape of a référentiel in Socle is a projection of `referentialSchema` (see "Projections" below):
+ * `pick`/`omit` of these schemas, never a field declared again.
+ *
  * Competencies are designated by (référentiel id, version, competency `key`). The printed `code` is not unique:
  * the assistants de régulation médicale référentiel prints two different competencies "4.1". `key` defaults to
  * the code in data files and must be unique within a référentiel version; where a code repeats, the data file
@@ -44,6 +47,44 @@ export const KINDS = ['socle', 'modules', 'certification'] as const;
 
 const minutes = z.number().int('must be a whole number of minutes').nonnegative().nullable();
 
+/** A domain's competencies, a référentiel's domains: never empty, in every shape. */
+const competencyList = <T extends z.ZodType>(competency: T) => z.array(competency).min(1, 'a domain has at least one competency');
+const domainList = <T extends z.ZodType>(domain: T) => z.array(domain).min(1, 'a référentiel has at least one domain');
+
+interface Tree {
+  domains: readonly { code: string; activities?: readonly { code: string }[]; competencies: readonly { key: string; activity?: string | undefined }[] }[];
+}
+
+/** Domain codes and competency keys are unique; a competency's activity is one of its domain's (when it has activities). */
+function checkCodesAndKeys<T extends Tree>(ref: T, ctx: z.RefinementCtx<T>): void {
+  const domainCodes = new Set<string>();
+  const keys = new Set<string>();
+  ref.domains.forEach((domain, d) => {
+    if (domainCodes.has(domain.code)) {
+      ctx.addIssue({ code: 'custom', path: ['domains', d, 'code'], message: `duplicate domain code "${domain.code}"` });
+    }
+    domainCodes.add(domain.code);
+    const activities = new Set((domain.activities ?? []).map((a) => a.code));
+    domain.competencies.forEach((competency, c) => {
+      if (keys.has(competency.key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['domains', d, 'competencies', c, 'key'],
+          message: `duplicate competency key "${competency.key}": give one of them an explicit unique key`,
+        });
+      }
+      keys.add(competency.key);
+      if (competency.activity !== undefined && !activities.has(competency.activity)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['domains', d, 'competencies', c, 'activity'],
+          message: `activity "${competency.activity}" is not an activity of domain "${domain.code}"`,
+        });
+      }
+    });
+  });
+}
+
 export const competencySchema = z.strictObject({
   key: z.string().regex(KEY_PATTERN, 'letters, digits, "." or "_", at most 64'),
   code: text,
@@ -63,7 +104,7 @@ export const domainSchema = z.strictObject({
   activities: z.array(activitySchema).default([]),
   evaluation: evaluationSchema.optional(),
   notes: z.array(noteSchema).default([]),
-  competencies: z.array(competencySchema).min(1, 'a domain has at least one competency'),
+  competencies: competencyList(competencySchema),
 });
 
 const referentialObject = z.strictObject({
@@ -77,37 +118,10 @@ const referentialObject = z.strictObject({
     source: sourceSchema.optional(),
     requiredMinutes: minutes.default(null),
     notes: z.array(noteSchema).default([]),
-    domains: z.array(domainSchema).min(1, 'a référentiel has at least one domain'),
+    domains: domainList(domainSchema),
 });
 
-export const referentialSchema = referentialObject.superRefine((ref, ctx) => {
-    const domainCodes = new Set<string>();
-    const keys = new Set<string>();
-    ref.domains.forEach((domain, d) => {
-      if (domainCodes.has(domain.code)) {
-        ctx.addIssue({ code: 'custom', path: ['domains', d, 'code'], message: `duplicate domain code "${domain.code}"` });
-      }
-      domainCodes.add(domain.code);
-      const activities = new Set(domain.activities.map((a) => a.code));
-      domain.competencies.forEach((competency, c) => {
-        if (keys.has(competency.key)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['domains', d, 'competencies', c, 'key'],
-            message: `duplicate competency key "${competency.key}": give one of them an explicit unique key`,
-          });
-        }
-        keys.add(competency.key);
-        if (competency.activity !== undefined && !activities.has(competency.activity)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['domains', d, 'competencies', c, 'activity'],
-            message: `activity "${competency.activity}" is not an activity of domain "${domain.code}"`,
-          });
-        }
-      });
-    });
-  });
+export const referentialSchema = referentialObject.superRefine(checkCodesAndKeys);
 
 /** A référentiel version as every module sees it: hours are integer minutes. */
 export type Referential = z.infer<typeof referentialSchema>;
@@ -130,12 +144,12 @@ const competencyFileSchema = competencySchema
 
 const domainFileSchema = domainSchema
   .omit({ requiredMinutes: true, competencies: true })
-  .extend({ hours, competencies: z.array(competencyFileSchema).min(1) });
+  .extend({ hours, competencies: competencyList(competencyFileSchema) });
 
 /** A bundled data file: hours as in the source, competency keys defaulting to their codes. */
 export const referentialFileSchema = referentialObject
   .omit({ requiredMinutes: true, domains: true })
-  .extend({ hours, domains: z.array(domainFileSchema).min(1) })
+  .extend({ hours, domains: domainList(domainFileSchema) })
   .transform((file, ctx): Referential => {
     const { hours: total, domains, ...rest } = file;
     const result = referentialSchema.safeParse({
@@ -158,13 +172,44 @@ export const referentialFileSchema = referentialObject
     return z.NEVER;
   });
 
+/*
+ * Projections: what other modules read of a référentiel version, derived from the schemas above (same fields, same
+ * validation). They strip unknown fields, so a whole `Referential` is accepted (and reduced) where one is expected.
+ */
+
+/** A reference to a référentiel version: how records, statements and report rows name it. */
+export const referentialRefSchema = referentialObject.pick({ id: true, version: true }).strip();
+export type ReferentialRef = z.infer<typeof referentialRefSchema>;
+
+/** A reference with the référentiel's title, for what people read (coverage, attestations). */
+export const titledReferentialRefSchema = referentialRefSchema.extend({ title: referentialObject.shape.title });
+export type TitledReferentialRef = z.infer<typeof titledReferentialRefSchema>;
+
+const competencyOutlineSchema = competencySchema.pick({ key: true, code: true, title: true, requiredMinutes: true }).strip();
+const domainOutlineSchema = domainSchema
+  .pick({ code: true, title: true, requiredMinutes: true })
+  .strip()
+  .extend({ competencies: competencyList(competencyOutlineSchema) });
+
+/**
+ * The outline of a référentiel version: its tree of domains and competencies with codes, keys, titles and minutes,
+ * without the texts for people (capacities, evaluation, notes, source). What the coverage rules, the mapping rules
+ * and the badges compute with; hours are integer minutes, as in `Referential`, so no conversion is needed.
+ */
+export const referentialOutlineSchema = titledReferentialRefSchema
+  .extend({ requiredMinutes: referentialObject.shape.requiredMinutes, domains: domainList(domainOutlineSchema) })
+  .superRefine(checkCodesAndKeys);
+export type ReferentialOutline = z.infer<typeof referentialOutlineSchema>;
+
+/**
+ * The fields of a référentiel version without its domains, of a domain without its competencies: what file formats
+ * carry beside their own structure to give back the whole référentiel (see `referentials/formats/`).
+ */
+export const referentialFieldsSchema = referentialObject.omit({ domains: true }).strip();
+export const domainFieldsSchema = domainSchema.omit({ competencies: true }).strip();
+
 /** A short description of a référentiel version, for lists. */
-export interface ReferentialSummary {
-  id: string;
-  version: string;
-  title: string;
-  kind: Referential['kind'];
-  requiredMinutes: number | null;
+export interface ReferentialSummary extends Pick<Referential, 'id' | 'version' | 'title' | 'kind' | 'requiredMinutes'> {
   domains: number;
   competencies: number;
   origin: string;

@@ -1,5 +1,6 @@
 import { normalizeIssuer } from '../identity/records';
 import { deterministicStatementId } from '../domain/statement-ids';
+import type { ReferentialRef } from '../domain/referential';
 import { SOCLE_XAPI, type XapiStatement } from '../domain/xapi';
 export { SOCLE_XAPI };
 import { loadSocleProfile, matchTemplate, type Profile, templateById } from './profile';
@@ -22,9 +23,7 @@ export interface Learner {
 }
 
 /** The référentiel context every Socle statement carries. */
-export interface ReferentialRef {
-  id: string;
-  version: string;
+export interface StatementReferential extends ReferentialRef {
   competency?: string;
   domain?: string;
 }
@@ -53,7 +52,7 @@ export interface HoursCredited {
   learner: Learner;
   competency: { iri: string; name: string; nameEn?: string };
   minutes: number;
-  referential: ReferentialRef;
+  referential: StatementReferential;
   /** The completed activity that caused the credit (Moodle course module IRI). */
   activityIri?: string;
   /** When the credit was granted (the completion time). */
@@ -89,7 +88,7 @@ export function buildHoursCreditedStatement(input: HoursCredited): XapiStatement
 export interface BadgeEarned {
   learner: Learner;
   badge: { iri: string; name: string; nameEn?: string };
-  referential: ReferentialRef;
+  referential: StatementReferential;
   timestamp: Date;
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { activityMappings, courses } from '../db/schema';
 import type { Executor } from '../db/store';
+import type { ReferentialRef } from '../domain/referential';
 import { SOCLE_XAPI, type XapiStatement } from '../domain/xapi';
 
 /**
@@ -9,9 +10,7 @@ import { SOCLE_XAPI, type XapiStatement } from '../domain/xapi';
  */
 export const MAPPED_COMPETENCIES = 'https://w3id.org/xapi/socle/extensions/mapped-competencies';
 
-interface MappedCompetency {
-  id: string;
-  version: string;
+interface MappedCompetency extends ReferentialRef {
   competency: string;
   minutes: number;
 }

@@ -1,32 +1,25 @@
-import { fromCase, toCase } from './case';
 import { invalidReferential } from './errors';
 import type { Referential } from '../domain/referential';
-import { fromMoodleCsv, toMoodleCsv } from './moodle-csv';
+import { FORMAT_NAMES, FORMATS, type FormatName, formatNamed } from './formats';
 
-export const EXPORT_FORMATS = ['case', 'moodle-csv'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-/** A référentiel version as a CASE 1.1 package (JSON text) or a Moodle competency framework CSV. */
-export function exportReferential(ref: Referential, format: ExportFormat, baseUrl: string): string {
-  return format === 'case' ? `${JSON.stringify(toCase(ref, baseUrl), null, 2)}\n` : toMoodleCsv(ref);
+/** An exported référentiel file. */
+export interface ReferentialFile {
+  /** `<id>@<version>` and the format's extension: `socle-ambulanciers@V1.1.2023.case.json`. */
+  name: string;
+  contentType: string;
+  text: string;
 }
 
-export const contentTypes: Record<ExportFormat, string> = {
-  case: 'application/json; charset=utf-8',
-  'moodle-csv': 'text/csv; charset=utf-8',
-};
+/** A référentiel version as a file of one of the registered formats; `baseUrl` is Socle's public URL. */
+export function exportReferential(ref: Referential, format: FormatName, baseUrl: string): ReferentialFile {
+  const f = formatNamed(format);
+  return { name: `${ref.id}@${ref.version}${f.extension}`, contentType: f.contentType, text: f.export(ref, baseUrl) };
+}
 
-/** Reads an import file: a CASE package when it is JSON (starts with "{"), a Moodle CSV otherwise. */
-export function parseReferentialFile(text: string): { format: ExportFormat; referential: Referential } {
+/** Reads an import file with the first registered format that accepts it (Socle JSON, CASE JSON, Moodle CSV). */
+export function parseReferentialFile(text: string): { format: FormatName; referential: Referential } {
   const body = text.replace(/^\uFEFF/, '');
-  if (body.trimStart().startsWith('{')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch (error) {
-      throw invalidReferential('The file is not valid JSON', [{ path: 'file', message: (error as Error).message }]);
-    }
-    return { format: 'case', referential: fromCase(json) };
-  }
-  return { format: 'moodle-csv', referential: fromMoodleCsv(body) };
+  const format = FORMATS.find((f) => f.accepts(body));
+  if (!format) throw invalidReferential(`The file is in none of the référentiel formats ${FORMAT_NAMES.join(', ')}`);
+  return { format: format.name, referential: format.import(body) };
 }

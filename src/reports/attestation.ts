@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
 import { z } from 'zod';
+import { titledReferentialRefSchema } from '../domain/referential';
 import { frDate, frDateTime, frHours, pdfDefaultStyle, renderPdf, writePdf } from './pdf';
 import { complianceStatus, domainFigures, drained, type ProgressCallback, yieldToEventLoop } from './rows';
 
@@ -10,7 +11,7 @@ export const ATTESTATION_TITLE = 'Attestation de suivi de la formation socle au 
 /** What one learner's attestation states; the verification URL is served by Socle and confirms these figures. */
 export const attestation = z.object({
   learner: z.object({ sub: z.string().min(1), name: z.string().nullable() }),
-  referential: z.object({ id: z.string().min(1), version: z.string().min(1), title: z.string().min(1) }),
+  referential: titledReferentialRefSchema,
   domains: z.array(domainFigures).min(1),
   validatedMinutes: z.number().int().min(0),
   requiredMinutes: z.number().int().min(0),

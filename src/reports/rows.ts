@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SocleError } from '../domain/errors';
+import { domainSchema, type ReferentialRef, referentialRefSchema, titledReferentialRefSchema } from '../domain/referential';
 
 /**
  * The compliance report's row: one learner of one référentiel version, with their validated and required
@@ -21,9 +22,6 @@ export const domainFigures = z.object({
 });
 export type DomainFigures = z.infer<typeof domainFigures>;
 
-export const referentialRef = z.object({ id: z.string().min(1), version: z.string().min(1) });
-export type ReferentialRef = z.infer<typeof referentialRef>;
-
 export const complianceRow = z.object({
   learner: z.object({
     /** The platform's user id (LTI `sub` = xAPI `account.name`). */
@@ -31,7 +29,7 @@ export const complianceRow = z.object({
     name: z.string().nullable(),
   }),
   courses: z.array(z.object({ contextId: z.string().min(1), title: z.string().nullable() })),
-  referential: referentialRef,
+  referential: referentialRefSchema,
   domains: z.array(domainFigures),
   validatedMinutes: minutes,
   requiredMinutes: minutes,
@@ -42,9 +40,8 @@ export const complianceRow = z.object({
 export type ComplianceRow = z.infer<typeof complianceRow>;
 
 /** A référentiel version as the report presents it: its domains give the report's columns, in this order. */
-export const reportReferential = referentialRef.extend({
-  title: z.string(),
-  domains: z.array(z.object({ code: z.string().min(1), title: z.string(), requiredMinutes: minutes })).min(1),
+export const reportReferential = titledReferentialRefSchema.extend({
+  domains: z.array(domainSchema.pick({ code: true, title: true }).strip().extend({ requiredMinutes: minutes })).min(1),
 });
 export type ReportReferential = z.infer<typeof reportReferential>;
 

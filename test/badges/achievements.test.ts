@@ -4,8 +4,8 @@ import {
   achievementJson,
   formatMinutes,
   minutesToHours,
-  referentialInputSchema,
 } from '../../src/badges/achievements';
+import { type ReferentialOutline, referentialOutlineSchema } from '../../src/domain/referential';
 import { socle28 } from './referential';
 
 const publicUrl = 'https://socle.univ-exemple.fr';
@@ -45,7 +45,7 @@ describe('achievements derived from a référentiel', () => {
         type: ['Alignment'],
         targetType: 'CFItem',
         targetCode: '2.1',
-        targetUrl: `${publicUrl}/api/v1/referentials/socle-sante-niveaux-4-8?version=V1.1.2022#c-2-1`,
+        targetUrl: `${publicUrl}/api/v1/referentials/socle-sante-niveaux-4-8?version=V1.1.2022#c2_1`,
       }),
       expect.objectContaining({ targetCode: '2.2', targetName: '2.2 Se prémunir et réagir face aux incidents' }),
     ]);
@@ -64,11 +64,9 @@ describe('achievements derived from a référentiel', () => {
     expect(formatMinutes(270)).toBe('4 h 30');
     expect(formatMinutes(1680)).toBe('28 h');
     expect([330, 320, 1680].map(minutesToHours)).toEqual([5.5, 5.33, 28]);
-    const ref = referentialInputSchema.parse({
-      ...socle28,
-      id: 'réf/ambulanciers',
-      domains: [{ ...socle28.domains[0], code: '1 bis', requiredMinutes: null }],
-    });
+    const first = socle28.domains[0];
+    if (!first) throw new Error('no domain');
+    const ref: ReferentialOutline = { ...socle28, id: 'réf/ambulanciers', domains: [{ ...first, code: '1 bis', requiredMinutes: null }] };
     const def = achievementDefinition(ref, '1 bis');
     expect(def?.name).toBe('Données de santé');
     expect(def && achievementJson(def, publicUrl)).not.toHaveProperty('creditsAvailable');
@@ -78,7 +76,7 @@ describe('achievements derived from a référentiel', () => {
 
   it('rejects hours that are not whole minutes', () => {
     const bad = { ...socle28, domains: [{ ...socle28.domains[0], requiredMinutes: 1.5 }] };
-    const result = referentialInputSchema.safeParse(bad);
+    const result = referentialOutlineSchema.safeParse(bad);
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(['domains', 0, 'requiredMinutes']);
   });

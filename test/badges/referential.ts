@@ -1,11 +1,11 @@
-import type { ReferentialInput } from '../../src/badges/achievements';
+import type { ReferentialOutline } from '../../src/domain/referential';
 
 /**
  * The 28 h référentiel for health professionals of levels 4 to 8 (V1.1.2022), from the France 2030 call's annex
  * (test/fixtures/seeds/004_3118bb4998137152.txt, "Référentiel socle et transversal…"): hours per domain
  * 6/5/5/6/6, none per competency. "Télesanté" is spelt as in the source.
  */
-export const socle28: ReferentialInput = {
+export const socle28: ReferentialOutline = {
   id: 'socle-sante-niveaux-4-8',
   version: 'V1.1.2022',
   title: 'Socle numérique en santé',
@@ -21,7 +21,7 @@ export const socle28: ReferentialInput = {
     title: title as string,
     requiredMinutes: (hours as number) * 60,
     competencies: (competencies as string[]).map((t, i) => ({
-      key: `c-${code as string}-${i + 1}`,
+      key: `c${code as string}_${i + 1}`,
       code: `${code as string}.${i + 1}`,
       title: t,
       requiredMinutes: null,

@@ -72,4 +72,14 @@ describe(`socle referentials (real processes on ${driver})`, () => {
     expect(bad.stderr).toMatch(/^socle: .*bad\.csv: Not a Moodle competency framework CSV: line 1: expected the header "Parent id number"/);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   }, 60_000);
+
+  it('exports Socle JSON to stdout; importing it again changes nothing', async () => {
+    const exported = await runCli(['referentials', 'export', 'socle-sante-niveaux-4-8', '--format', 'json'], env);
+    expect(exported.code).toBe(0);
+    expect((JSON.parse(exported.stdout) as { domains: { requiredMinutes: number }[] }).domains.map((d) => d.requiredMinutes)).toEqual([360, 300, 300, 360, 360]);
+    const jsonPath = path.join(work, 'socle.json');
+    fs.writeFileSync(jsonPath, exported.stdout);
+    const imported = await runCli(['referentials', 'import', jsonPath, '--json'], env);
+    expect(JSON.parse(imported.stdout)).toEqual({ id: 'socle-sante-niveaux-4-8', version: 'V1.1.2022', format: 'json', outcome: 'unchanged' });
+  }, 60_000);
 });

@@ -340,7 +340,7 @@ describe('input schemas', () => {
     const r = referentialVersionSchema.safeParse(bad);
     expect(r.success).toBe(false);
     expect(r.error?.issues).toEqual([
-      expect.objectContaining({ path: ['domains', 3, 'competencies', 1, 'key'], message: 'duplicate competency key "4.1"' }),
+      expect.objectContaining({ path: ['domains', 3, 'competencies', 1, 'key'], message: 'duplicate competency key "4.1": give one of them an explicit unique key' }),
     ]);
     expect(referentialVersionSchema.parse(arm18)).toEqual(arm18);
   });

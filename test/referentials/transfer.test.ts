@@ -1,9 +1,10 @@
 import { parse } from 'csv-parse/sync';
-import { fromCase, toCase } from '../../src/referentials/case';
+import { fromCase, toCase } from '../../src/referentials/formats/case';
 import { bundledReferentials } from '../../src/referentials/catalogue';
 import { SocleError } from '../../src/domain/errors';
-import { fromMoodleCsv, toMoodleCsv } from '../../src/referentials/moodle-csv';
-import { parseReferentialFile } from '../../src/referentials/transfer';
+import { FORMATS } from '../../src/referentials/formats';
+import { fromMoodleCsv, toMoodleCsv } from '../../src/referentials/formats/moodle-csv';
+import { exportReferential, parseReferentialFile } from '../../src/referentials/transfer';
 
 const refs = bundledReferentials();
 const MOODLE_HEADER =
@@ -21,16 +22,41 @@ function formatError(run: () => unknown): SocleError {
   throw new Error('no error thrown');
 }
 
-describe.each(refs)('$id@$version exported and imported again', (ref) => {
-  it('round-trips through a CASE 1.1 package', () => {
-    const text = JSON.stringify(toCase(ref, 'https://socle.example.fr'));
-    expect(parseReferentialFile(text)).toEqual({ format: 'case', referential: ref });
+it('has the ten bundled référentiels for every registered format to round-trip', () => {
+  expect(refs).toHaveLength(10);
+  expect(FORMATS.length).toBeGreaterThanOrEqual(3);
+});
+
+describe.each(FORMATS.map((format) => ({ name: format.name, format })))('every registered format: $name', ({ format }) => {
+  it.each(refs)('exports $id@$version and imports it again, recognised from the content, losslessly', (ref) => {
+    const file = exportReferential(ref, format.name, 'https://socle.example.fr');
+    expect(file).toMatchObject({ name: `${ref.id}@${ref.version}${format.extension}`, contentType: format.contentType });
+    expect(parseReferentialFile(file.text)).toEqual({ format: format.name, referential: ref });
+    expect(parseReferentialFile(`\uFEFF${file.text}`).format).toBe(format.name);
+  });
+});
+
+describe('the registry', () => {
+  it('keeps the file names of the exports and recognises each format from the content', () => {
+    const ref = refs.find((r) => r.id === 'socle-ambulanciers');
+    if (!ref) throw new Error('missing');
+    expect(FORMATS.map((f) => exportReferential(ref, f.name, 'https://socle.example.fr').name)).toEqual([
+      'socle-ambulanciers@V1.1.2023.json',
+      'socle-ambulanciers@V1.1.2023.case.json',
+      'socle-ambulanciers@V1.1.2023.csv',
+    ]);
+    // A JSON object without `domains` is read as CASE (and told what CASE needs), any other text as Moodle CSV.
+    expect(formatError(() => parseReferentialFile('{"title": "x"}')).message).toMatch(/^Invalid CASE package: CFDocument/);
+    expect(formatError(() => parseReferentialFile('title\nx\n')).message).toMatch(/^Not a Moodle competency framework CSV/);
   });
 
-  it('round-trips through a Moodle competency framework CSV', () => {
-    const csv = toMoodleCsv(ref);
-    expect(csv.split('\n')[0]).toBe(MOODLE_HEADER);
-    expect(parseReferentialFile(csv)).toEqual({ format: 'moodle-csv', referential: ref });
+  it('refuses a Socle JSON file that is not a valid référentiel, with the path of each problem', () => {
+    const ref = refs.find((r) => r.id === 'socle-ambulanciers');
+    if (!ref) throw new Error('missing');
+    const bad = { ...ref, domains: ref.domains.map((d, i) => (i === 1 ? { ...d, requiredMinutes: 1.5 } : d)) };
+    const error = formatError(() => parseReferentialFile(JSON.stringify(bad)));
+    expect(error.message).toMatch(/^The JSON file is not a valid référentiel/);
+    expect(error.details).toEqual([{ path: 'domains.1.requiredMinutes', message: 'must be a whole number of minutes' }]);
   });
 });
 
@@ -90,6 +116,7 @@ describe('Moodle competency framework CSV', () => {
   const rows = parse(csv) as string[][];
 
   it('has a framework row with scale and taxonomy, domains at the top, competencies under them', () => {
+    expect(csv.split('\n')[0]).toBe(MOODLE_HEADER);
     expect(rows).toHaveLength(1 + 1 + 5 + 15);
     const framework = rows[1] ?? [];
     expect(framework.slice(0, 3)).toEqual(['', 'socle-sante-niveaux-4-8@V1.1.2022', expect.stringMatching(/^Référentiel socle.{80,}…$/)]);

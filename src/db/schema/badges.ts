@@ -1,14 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import { index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { Competency } from '../../domain/referential';
 import { users } from './identity';
 
 /** A competency an achievement aligns to (hours are not kept here: the achievement's own minutes are). */
-export interface AlignedCompetency {
-  key: string;
-  code: string;
-  title: string;
-}
+export type AlignedCompetency = Pick<Competency, 'key' | 'code' | 'title'>;
 
 /** A public key in JWK form, as published in the issuer's JWKS. */
 export type PublicJwk = JWK & { kid: string; alg: string };

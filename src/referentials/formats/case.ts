@@ -1,18 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { invalidReferential } from './errors';
+import { invalidReferential } from '../errors';
 import {
-  activitySchema,
-  evaluationSchema,
+  competencySchema,
+  domainFieldsSchema,
   formatMinutes,
-  ID_PATTERN,
-  KINDS,
-  noteSchema,
   type Referential,
-  referentialSchema,
-  sourceSchema,
+  referentialFieldsSchema,
   uniqueKey,
-} from '../domain/referential';
+} from '../../domain/referential';
+import { defineFormat, issueDetails, looksLikeJson, parseJson, validReferential } from './format';
 
 /**
  * 1EdTech CASE 1.1 JSON (a CFPackage: CFDocument, CFItems, CFAssociations of type isChildOf).
@@ -40,31 +37,20 @@ export function stableUuid(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-const documentExtension = z.object({
-  id: z.string(),
-  publisher: z.string().optional(),
-  kind: z.enum(KINDS),
-  appliesTo: z.array(z.string()),
-  source: sourceSchema.optional(),
-  requiredMinutes: z.number().int().nullable(),
-  notes: z.array(noteSchema),
-});
-const domainExtension = z.object({
-  level: z.literal('domain'),
-  requiredMinutes: z.number().int().nullable(),
-  activities: z.array(activitySchema),
-  evaluation: evaluationSchema.optional(),
-  notes: z.array(noteSchema),
-});
-const competencyExtension = z.object({
-  level: z.literal('competency'),
-  key: z.string(),
-  requiredMinutes: z.number().int().nullable(),
-  capacities: z.array(z.string()),
-  activity: z.string().optional(),
-  evaluation: evaluationSchema.optional(),
-  notes: z.array(noteSchema),
-});
+/**
+ * The Socle extensions: the fields of the référentiel, a domain, a competency that CASE has no field for (title,
+ * code and version are CASE's). Read back without their `level`, they are fields of the référentiel as they are.
+ */
+const documentExtension = referentialFieldsSchema.omit({ version: true, title: true });
+const domainExtension = domainFieldsSchema
+  .omit({ code: true, title: true })
+  .extend({ level: z.literal('domain') })
+  .transform(({ level: _level, ...fields }) => fields);
+const competencyExtension = competencySchema
+  .omit({ code: true, title: true })
+  .strip()
+  .extend({ level: z.literal('competency') })
+  .transform(({ level: _level, ...fields }) => fields);
 
 const linkURI = z.object({ title: z.string(), identifier: z.string().min(1), uri: z.string() });
 const extensions = z.record(z.string(), z.unknown()).optional();
@@ -219,15 +205,11 @@ export function toCase(ref: Referential, baseUrl: string): Record<string, unknow
   };
 }
 
-function issues(prefix: string, error: z.ZodError) {
-  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)', message: i.message }));
-}
-
 function extension<S extends z.ZodType>(schema: S, value: Record<string, unknown> | undefined, path: string): z.infer<S> | undefined {
   const raw = value?.[SOCLE_EXTENSION];
   if (raw === undefined) return undefined;
   const result = schema.safeParse(raw);
-  if (!result.success) throw invalidReferential('Invalid CASE package', issues(`${path}.extensions.${SOCLE_EXTENSION}`, result.error));
+  if (!result.success) throw invalidReferential('Invalid CASE package', issueDetails(result.error, `${path}.extensions.${SOCLE_EXTENSION}`));
   return result.data;
 }
 
@@ -245,7 +227,7 @@ function slug(text: string): string {
 /** Reads a CFPackage back into a référentiel; an `invalid_request` error names the JSON path of every problem. */
 export function fromCase(input: unknown): Referential {
   const parsed = casePackageSchema.safeParse(input);
-  if (!parsed.success) throw invalidReferential('Invalid CASE package', issues('', parsed.error));
+  if (!parsed.success) throw invalidReferential('Invalid CASE package', issueDetails(parsed.error));
   const pkg = parsed.data;
   const doc = pkg.CFDocument;
   const docExt = extension(documentExtension, doc.extensions, 'CFDocument');
@@ -270,28 +252,23 @@ export function fromCase(input: unknown): Referential {
       { path: 'CFAssociations', message: `no CFItem isChildOf the CFDocument ${doc.identifier}` },
     ]);
   }
+  // Without the extensions, the référentiel's defaults (no hours, no notes…) apply.
   const candidate = {
+    ...docExt,
     id: docExt?.id ?? slug(doc.title),
     version: doc.version ?? 'sans-version',
     title: doc.title,
     publisher: docExt ? docExt.publisher : doc.creator,
     kind: docExt?.kind ?? 'modules',
-    appliesTo: docExt?.appliesTo ?? [],
-    source: docExt?.source,
-    requiredMinutes: docExt?.requiredMinutes ?? null,
-    notes: docExt?.notes ?? [],
     domains: domainIds.map(({ id }) => {
       const entry = items.get(id);
       if (!entry) throw invalidReferential('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${id}` }]);
       const { item, i } = entry;
       const ext = extension(domainExtension, item.extensions, `CFItems[${i}]`);
       return {
+        ...ext,
         code: item.humanCodingScheme ?? String(i + 1),
         title: item.fullStatement,
-        requiredMinutes: ext?.requiredMinutes ?? null,
-        activities: ext?.activities ?? [],
-        evaluation: ext?.evaluation,
-        notes: ext?.notes ?? [],
         competencies: ordered(id).map(({ id: cid }) => {
           const centry = items.get(cid);
           if (!centry) throw invalidReferential('Invalid CASE package', [{ path: 'CFAssociations', message: `unknown item ${cid}` }]);
@@ -302,23 +279,20 @@ export function fromCase(input: unknown): Referential {
           }
           const cext = extension(competencyExtension, centry.item.extensions, `CFItems[${centry.i}]`);
           const code = centry.item.humanCodingScheme ?? String(centry.i + 1);
-          return {
-            key: cext?.key ?? uniqueKey(code, usedKeys),
-            code,
-            title: centry.item.fullStatement,
-            requiredMinutes: cext?.requiredMinutes ?? null,
-            capacities: cext?.capacities ?? [],
-            activity: cext?.activity,
-            evaluation: cext?.evaluation,
-            notes: cext?.notes ?? [],
-          };
+          return { ...cext, key: cext?.key ?? uniqueKey(code, usedKeys), code, title: centry.item.fullStatement };
         }),
       };
     }),
   };
-  // JSON round trip: absent optional fields are absent keys, not keys holding undefined.
-  const result = referentialSchema.safeParse(JSON.parse(JSON.stringify(candidate)));
-  if (!result.success) throw invalidReferential('The CASE package is not a valid référentiel', issues('', result.error));
-  if (!ID_PATTERN.test(result.data.id)) throw invalidReferential(`Invalid référentiel id ${result.data.id}`);
-  return result.data;
+  return validReferential(candidate, 'The CASE package is not a valid référentiel');
 }
+
+export const caseFormat = defineFormat({
+  name: 'case',
+  description: 'a 1EdTech CASE 1.1 package (JSON)',
+  extension: '.case.json',
+  contentType: 'application/json; charset=utf-8',
+  export: (ref, baseUrl) => `${JSON.stringify(toCase(ref, baseUrl), null, 2)}\n`,
+  accepts: looksLikeJson,
+  import: (text) => fromCase(parseJson(text)),
+});

@@ -1,18 +1,16 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { invalidReferential } from './errors';
+import { invalidReferential } from '../errors';
 import {
-  activitySchema,
-  evaluationSchema,
+  competencySchema,
+  domainFieldsSchema,
   formatMinutes,
-  KINDS,
-  noteSchema,
   type Referential,
-  referentialSchema,
-  sourceSchema,
+  referentialFieldsSchema,
   uniqueKey,
-} from '../domain/referential';
+} from '../../domain/referential';
+import { defineFormat, looksLikeJson, validReferential } from './format';
 
 /**
  * Moodle's competency framework CSV, the format of the `tool_lpimportcsv` admin tool (Site administration →
@@ -116,36 +114,6 @@ export function toMoodleCsv(ref: Referential): string {
   return stringify(rows, { quoted_match: /[\s"]/, record_delimiter: 'unix' });
 }
 
-const frameworkData = z.object({
-  id: z.string(),
-  version: z.string(),
-  title: z.string(),
-  publisher: z.string().optional(),
-  kind: z.enum(KINDS),
-  appliesTo: z.array(z.string()),
-  source: sourceSchema.optional(),
-  requiredMinutes: z.number().int().nullable(),
-  notes: z.array(noteSchema),
-});
-const domainData = z.object({
-  code: z.string(),
-  title: z.string(),
-  requiredMinutes: z.number().int().nullable(),
-  activities: z.array(activitySchema),
-  evaluation: evaluationSchema.optional(),
-  notes: z.array(noteSchema),
-});
-const competencyData = z.object({
-  key: z.string(),
-  code: z.string(),
-  title: z.string(),
-  requiredMinutes: z.number().int().nullable(),
-  capacities: z.array(z.string()),
-  activity: z.string().optional(),
-  evaluation: evaluationSchema.optional(),
-  notes: z.array(noteSchema),
-});
-
 interface Row {
   line: number;
   parent: string;
@@ -216,6 +184,7 @@ export function fromMoodleCsv(text: string): Referential {
   if (!topLevel.length) fail('file', 'no competency at the top level of the framework');
   if (problems.length || !frameworkRow) throw invalidReferential('Invalid Moodle competency framework CSV', problems);
 
+  /** The fields of the `<!--socle:…-->` comment of a row: those of the framework, domain or competency it is. */
   const embedded = <S extends z.ZodType>(schema: S, row: Row): z.infer<S> | undefined => {
     const match = MARKER.exec(row.description);
     if (!match?.[1]) return undefined;
@@ -238,53 +207,41 @@ export function fromMoodleCsv(text: string): Referential {
   const codeOf = (row: Row) => /^(\S+)\s/.exec(row.shortname)?.[1] ?? row.idnumber;
   const titleOf = (row: Row) => stripHtml(/^<p>(.*?)<\/p>/.exec(row.description)?.[1] ?? '') || row.shortname;
   const usedKeys = new Set<string>();
-  const fw = embedded(frameworkData, frameworkRow);
+  const fw = embedded(referentialFieldsSchema, frameworkRow);
   const [frameworkId, frameworkVersion] = frameworkRow.idnumber.split('@');
+  // Without the comments, the référentiel's defaults (no hours, no notes…) apply.
   const candidate = {
+    ...fw,
     id: fw?.id ?? frameworkId,
     version: fw?.version ?? frameworkVersion ?? 'sans-version',
     title: fw?.title ?? titleOf(frameworkRow),
-    publisher: fw?.publisher,
     kind: fw?.kind ?? 'modules',
-    appliesTo: fw?.appliesTo ?? [],
-    source: fw?.source,
-    requiredMinutes: fw?.requiredMinutes ?? null,
-    notes: fw?.notes ?? [],
     domains: topLevel.map((domainRow) => {
-      const d = embedded(domainData, domainRow);
+      const d = embedded(domainFieldsSchema, domainRow);
       return {
+        ...d,
         code: d?.code ?? codeOf(domainRow),
         title: d?.title ?? titleOf(domainRow),
-        requiredMinutes: d?.requiredMinutes ?? null,
-        activities: d?.activities ?? [],
-        evaluation: d?.evaluation,
-        notes: d?.notes ?? [],
         competencies: competencyRows
           .filter((r) => r.parent === domainRow.idnumber)
           .map((row) => {
-            const c = embedded(competencyData, row);
-            return (
-              c ?? {
-                key: uniqueKey(row.idnumber, usedKeys),
-                code: codeOf(row),
-                title: titleOf(row),
-                requiredMinutes: null,
-                capacities: [],
-                notes: [],
-              }
-            );
+            const c = embedded(competencySchema.strip(), row);
+            return c ?? { key: uniqueKey(row.idnumber, usedKeys), code: codeOf(row), title: titleOf(row) };
           }),
       };
     }),
   };
   if (problems.length) throw invalidReferential('Invalid Moodle competency framework CSV', problems);
-  // JSON round trip: absent optional fields are absent keys, not keys holding undefined.
-  const result = referentialSchema.safeParse(JSON.parse(JSON.stringify(candidate)));
-  if (!result.success) {
-    throw invalidReferential(
-      'The Moodle CSV is not a valid référentiel',
-      result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })),
-    );
-  }
-  return result.data;
+  return validReferential(candidate, 'The Moodle CSV is not a valid référentiel');
 }
+
+export const moodleCsvFormat = defineFormat({
+  name: 'moodle-csv',
+  description: 'a Moodle competency framework CSV (tool_lpimportcsv)',
+  extension: '.csv',
+  contentType: 'text/csv; charset=utf-8',
+  export: (ref) => toMoodleCsv(ref),
+  // Any text that is not JSON: a CSV with the wrong header is told so.
+  accepts: (text) => !looksLikeJson(text),
+  import: fromMoodleCsv,
+});
