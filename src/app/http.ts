@@ -18,6 +18,7 @@ import { referentialsRouter } from '../api/referentials';
 import { reportsRouter, sessionReportRoutes } from '../api/reports';
 import type { SessionResolver } from '../api/principal';
 import { unauthorized } from '../web/http';
+import { reportKinds } from '../reports/kinds';
 import { startExportRunner } from '../reports/service';
 import { xapiRouter } from '../api/xapi';
 
@@ -59,7 +60,7 @@ export async function createApp(ctx: AppContext): Promise<Express> {
   onShutdown(app, scoreWorker.stop);
   onShutdown(app, lti.close);
   // Background exports: started with the app, stopped at shutdown (before the store closes).
-  const exportRunner = startExportRunner(ctx);
+  const exportRunner = startExportRunner(ctx, reportKinds);
   app.locals.exportRunner = exportRunner;
   onShutdown(app, exportRunner.stop);
   const wakeExports = () => exportRunner.wake();
