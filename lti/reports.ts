@@ -6,11 +6,26 @@ import { forbidden } from '../src/domain/errors';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
+import { type ExportRegistry, reportKinds } from '../src/reports/kinds';
 import { reportFilters } from '../src/reports/source';
 import { summarizeDomains } from '../src/reports/source';
 import '../src/web/texts/reports';
 
 const REPORTS_BASE = '/lti/api/reports';
+
+/**
+ * The export form's buttons: the first kind offered is the form's own (its formats submit the form, in a labelled
+ * group); the buttons of the others follow, each queuing its kind and format.
+ */
+function exportButtons(kinds: ExportRegistry, locale: ReportPrincipal['locale']) {
+  const offered = kinds.kinds.flatMap(({ name, label, page }) => {
+    if (!page) return [];
+    const buttons = page.buttons.map((b) => ({ kind: name, format: b.format, label: b.label[locale], secondary: b.secondary ?? false }));
+    return [{ kind: name, group: (page.group ?? label)[locale], buttons }];
+  });
+  const [own, ...others] = offered;
+  return { own, others: others.flatMap((k) => k.buttons) };
+}
 
 /** What the reports section of the admin (or course) page shows: filters, dashboard, recent exports. */
 export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: string) {
@@ -66,9 +81,11 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     referentials: (await listReferentials(db)).map((r) => ({ id: r.id, version: r.version })),
     dashboard: { learners, compliant, domains },
     exportsUrl: `${REPORTS_BASE}/exports`,
+    exportButtons: exportButtons(reportKinds, p.locale),
     jobs: jobs.map((j) => ({
       ...jobView(j, REPORTS_BASE, ltik),
       at: dateFormat.format(j.createdAt),
+      what: reportKinds.label(j.kind, p.locale),
       who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
     })),
   };

@@ -6,7 +6,8 @@ import type { AppContext } from '../context';
 import { courses } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { indicatorsOf } from '../reports/service';
-import { createExportJob, type ExportJob, exportFormats, getJob, readJobFile } from '../reports/jobs';
+import { createExportJob, type ExportJob, getJob, readJobFile } from '../reports/jobs';
+import { reportKinds } from '../reports/kinds';
 import { parseReferentialOption, type ReportFilters, reportFilters } from '../reports/source';
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
@@ -17,8 +18,8 @@ import { asyncHandler, parseOr400 } from '../web/http';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
 export const exportBody = z.strictObject({
-  kind: z.enum(['compliance', 'attestations', 'indicators']),
-  format: z.enum(['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json']),
+  kind: z.enum(reportKinds.names),
+  format: z.enum(reportKinds.formats),
   filters: reportFilters.default({}),
 });
 
@@ -75,7 +76,7 @@ function exportRoutes(
   const wantsHtml = (req: Request) => req.get('HX-Request') === 'true';
   const sendJob = (req: Request, res: Response, job: ExportJob, p: ReportPrincipal, status = 200) => {
     const view = jobView(job, base, ltikOf(req));
-    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view }, p.locale, status);
+    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view, what: reportKinds.label(job.kind, p.locale) }, p.locale, status);
     else res.status(status).json(view);
   };
 
@@ -87,9 +88,10 @@ function exportRoutes(
       const p = await principalOf(req, platform);
       const { platform: _ignored, ...rest } = (raw ?? {}) as Record<string, unknown>;
       const body = parseOr400(exportBody, rest, 'body');
-      if (!exportFormats[body.kind].includes(body.format)) {
-        throw invalid(`Exports of kind ${body.kind} are produced as ${exportFormats[body.kind].join(', ')}.`, [
-          { path: 'body.format', message: `one of ${exportFormats[body.kind].join(', ')}` },
+      const formats = reportKinds.formatsOf(body.kind);
+      if (!formats.includes(body.format)) {
+        throw invalid(`Exports of kind ${body.kind} are produced as ${formats.join(', ')}.`, [
+          { path: 'body.format', message: `one of ${formats.join(', ')}` },
         ]);
       }
       const filters = scopeFilters(p, body.filters);
@@ -101,7 +103,7 @@ function exportRoutes(
         const missing = filters.courses.filter((c) => !known.some((k) => k.contextId === c));
         if (missing.length) throw invalid(`Unknown course(s) on this platform: ${missing.join(', ')}.`, [{ path: 'body.filters.courses', message: 'unknown course' }]);
       }
-      const job = await createExportJob(ctx.store.db, {
+      const job = await createExportJob(ctx.store.db, reportKinds, {
         kind: body.kind,
         format: body.format,
         platformId: p.platformId,

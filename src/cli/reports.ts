@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
 import { findPlatform } from '../identity/records';
+import { reportFormats, reportKinds, type ReportFormat } from '../reports/kinds';
 import { type ComplianceQuery, parseReferentialOption, reportFilters } from '../reports/source';
 import { invalid, notFound } from '../domain/errors';
 import type { WithContext } from './command';
@@ -35,16 +36,22 @@ async function queryOf(ctx: AppContext, opts: CommonOptions): Promise<Compliance
   return { platformId: platform.id, filters: parsed.data };
 }
 
-/** Progress on stderr, at most once a second, and the final count. */
-function progressReporter(label: string, total: number) {
+/** Progress on stderr, at most once a second, and the final count (once). */
+function progressReporter(label: string) {
   let last = 0;
-  return (n: number) => {
+  let shown: number | undefined;
+  return (n: number, total?: number) => {
     const now = Date.now();
-    if (now - last < 1000 && n < total) return;
+    if (n === shown || (now - last < 1000 && (total === undefined || n < total))) return;
     last = now;
-    process.stderr.write(`${label}: ${n}/${total}\n`);
+    shown = n;
+    process.stderr.write(`${label}: ${n}${total === undefined ? '' : `/${total}`}\n`);
   };
 }
+
+/** `a, b or c` */
+const either = (names: string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? ''));
+const cliName = (format: ReportFormat) => reportFormats[format].cli;
 
 /** Writes to `out` through a temporary file renamed at the end: a failed export leaves no partial file. */
 async function toFile(out: string, write: (stream: fs.WriteStream) => Promise<unknown>): Promise<number> {
@@ -84,67 +91,25 @@ function withFilters(cmd: Command): Command {
 export function registerReports(program: Command, withContext: WithContext): void {
   const report = program.command('report').description('hour-compliance reports, attestations and programme indicators (personal data: audited)');
 
-  withFilters(report.command('compliance').description('the compliance report: one row per learner, non-compliant first'))
-    .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or pdf')
-    .action(async (opts: CommonOptions & { format: string }) => {
-      if (!['csv', 'csv-rfc4180', 'xlsx', 'pdf'].includes(opts.format)) throw invalid(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or pdf`);
-      // The writers (exceljs, pdfmake) are loaded only by the commands that use them: every other command starts faster.
-      const { reportMetaOf } = await import('../reports/service');
-      const { writeComplianceCsv } = await import('../reports/csv');
-      const { writeComplianceXlsx } = await import('../reports/xlsx');
-      const { writeCompliancePdf } = await import('../reports/compliance-pdf');
+  for (const kind of reportKinds.kinds) {
+    const cmd = withFilters(report.command(kind.name).description(kind.cli.description));
+    // One format needs no option (`socle report attestations` writes the ZIP).
+    if (kind.formats.length > 1) {
+      const help = kind.formats.map((f) => (reportFormats[f].cliNote ? `${cliName(f)} (${reportFormats[f].cliNote})` : cliName(f)));
+      cmd.requiredOption('--format <format>', either(help));
+    }
+    cmd.action(async (opts: CommonOptions & { format?: string }) => {
+      const format = opts.format === undefined ? kind.formats[0] : kind.formats.find((f) => cliName(f) === opts.format);
+      if (!format) throw invalid(`unknown format ${opts.format}: ${either(kind.formats.map(cliName))}`);
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
-        const meta = await reportMetaOf(ctx.store.db, ctx.compliance, query).catch((error: Error) => {
-          throw invalid(error.message);
-        });
-        const source = ctx.compliance;
-        const total = await source.count(ctx.store.db, query);
-        const onProgress = progressReporter('rows', total);
-        const rows = source.rows(ctx.store.db, query);
-        const bytes = await toFile(opts.out, (out) =>
-          opts.format === 'xlsx'
-            ? writeComplianceXlsx(meta, rows, out, { onProgress })
-            : opts.format === 'pdf'
-              ? writeCompliancePdf(meta, rows, out, { onProgress })
-              : writeComplianceCsv(meta, rows, out, { variant: opts.format === 'csv' ? 'excel-fr' : 'rfc4180', onProgress }),
-        );
-        await audit(ctx, `compliance ${opts.format}`, query, opts.out);
-        process.stderr.write(`${total} learner(s) written to ${opts.out} (${bytes} bytes)\n`);
-      });
-    });
-
-  withFilters(report.command('attestations').description('one attestation PDF per learner, in one ZIP (each recorded for its verification URL)')).action(
-    async (opts: CommonOptions) => {
-      const { recordedAttestations } = await import('../reports/service');
-      const { writeAttestationsZip } = await import('../reports/attestation');
-      await withContext(async (ctx) => {
-        const query = await queryOf(ctx, opts);
-        const total = await ctx.compliance.count(ctx.store.db, query);
-        const onProgress = progressReporter('attestations', total);
         let count = 0;
         const bytes = await toFile(opts.out, async (out) => {
-          count = await writeAttestationsZip(recordedAttestations(ctx, query), out, { onProgress });
+          ({ count } = await kind.produce({ ctx, query, format, out, progress: progressReporter(kind.cli.progress) }));
         });
-        await audit(ctx, 'attestations zip', query, opts.out);
-        process.stderr.write(`${count} attestation(s) written to ${opts.out} (${bytes} bytes)\n`);
-      });
-    },
-  );
-
-  withFilters(report.command('indicators').description('programme indicators (France 2030 reporting)'))
-    .requiredOption('--format <format>', 'csv (French Excel), csv-rfc4180, xlsx or json')
-    .action(async (opts: CommonOptions & { format: string }) => {
-      if (!['csv', 'csv-rfc4180', 'xlsx', 'json'].includes(opts.format)) throw invalid(`unknown format ${opts.format}: csv, csv-rfc4180, xlsx or json`);
-      const { indicatorsOf, writeIndicators } = await import('../reports/service');
-      await withContext(async (ctx) => {
-        const query = await queryOf(ctx, opts);
-        const total = await ctx.compliance.count(ctx.store.db, query);
-        const ind = await indicatorsOf(ctx.store.db, ctx.compliance, query, progressReporter('learners', total));
-        const format = opts.format === 'csv' ? 'csv-excel' : opts.format === 'csv-rfc4180' ? 'csv' : opts.format;
-        const bytes = await toFile(opts.out, (out) => writeIndicators(ind, format, out));
-        await audit(ctx, `indicators ${opts.format}`, query, opts.out);
-        process.stderr.write(`indicators of ${ind.learners.total} learner(s) written to ${opts.out} (${bytes} bytes)\n`);
+        await audit(ctx, `${kind.name} ${cliName(format)}`, query, opts.out);
+        process.stderr.write(`${kind.cli.written(count)} written to ${opts.out} (${bytes} bytes)\n`);
       });
     });
+  }
 }

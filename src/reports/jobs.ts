@@ -7,44 +7,35 @@ import { z } from 'zod';
 import type { AppContext } from '../context';
 import { auditEvents, exportFileChunks, exportJobs } from '../db/schema';
 import type { Executor } from '../db/store';
-import { type Attestation, writeAttestationsZip } from './attestation';
-import { writeCompliancePdf } from './compliance-pdf';
-import { writeComplianceCsv } from './csv';
-import type { ComplianceRow, ReportMeta } from './rows';
-import { writeComplianceXlsx } from './xlsx';
+import { type ExportRegistry, reportFile } from './kinds/kind';
+import { type ComplianceQuery, reportFilters } from './source';
 
+/** An export job; its `kind` and `format` are those of the registry it was queued with. */
 export type ExportJob = typeof exportJobs.$inferSelect;
-export type ExportKind = ExportJob['kind'];
-export type ExportFormat = ExportJob['format'];
 
-/** Which formats each kind of export is produced in. */
-export const exportFormats: Record<ExportKind, readonly ExportFormat[]> = {
-  compliance: ['csv-excel', 'csv', 'xlsx', 'pdf'],
-  attestations: ['zip'],
-  indicators: ['csv-excel', 'csv', 'xlsx', 'json'],
-};
-
-export const exportRequest = z
-  .object({
-    kind: z.enum(['compliance', 'attestations', 'indicators']),
-    format: z.enum(['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json']),
-    platformId: z.number().int().positive().nullable().default(null),
-    /** What the row source needs to select the rows (courses, référentiel version, cohort, dates…). */
-    filters: z.record(z.string(), z.unknown()).default({}),
-    requestedBy: z.string().min(1),
-  })
-  .refine((r) => exportFormats[r.kind].includes(r.format), {
-    message: 'this format is not available for this kind of export',
-    path: ['format'],
-  });
-export type ExportRequest = z.input<typeof exportRequest>;
+/** A request for an export of one of the registry's kinds, in one of its formats. */
+export const exportRequest = (kinds: ExportRegistry) =>
+  z
+    .object({
+      kind: z.enum(kinds.names),
+      format: z.enum(kinds.formats),
+      platformId: z.number().int().positive().nullable().default(null),
+      /** What the row source needs to select the rows (courses, référentiel version, cohort, dates…). */
+      filters: z.record(z.string(), z.unknown()).default({}),
+      requestedBy: z.string().min(1),
+    })
+    .refine((r) => kinds.formatsOf(r.kind).includes(r.format), {
+      message: 'this format is not available for this kind of export',
+      path: ['format'],
+    });
+export type ExportRequest = z.input<ReturnType<typeof exportRequest>>;
 
 /**
- * Queues an export and records who asked for it (the export contains personal data). Validates the request
- * first: a rejected request writes nothing. Pass a transaction to compose it with other writes.
+ * Queues an export of one of `kinds` and records who asked for it (the export contains personal data). Validates
+ * the request first: a rejected request writes nothing. Pass a transaction to compose it with other writes.
  */
-export async function createExportJob(ex: Executor, input: ExportRequest): Promise<ExportJob> {
-  const request = exportRequest.parse(input);
+export async function createExportJob(ex: Executor, kinds: ExportRegistry, input: ExportRequest): Promise<ExportJob> {
+  const request = exportRequest(kinds).parse(input);
   return ex.transaction(async (tx) => {
     const [job] = await tx
       .insert(exportJobs)
@@ -123,17 +114,11 @@ export async function claimNextJob(
   return job;
 }
 
-/** What a producer is given: the job, where to write the file, and how to report progress. */
-export interface ExportRun {
-  job: ExportJob;
-  ctx: AppContext;
-  /** Write the file here and end it. */
-  out: Writable;
-  /** Rows written so far (and the expected total when known); stored at most every `progressIntervalMs`. */
-  progress(rowsDone: number, rowsTotal?: number): void;
+/** What a job asks to report on: its platform and its (stored, so parsed again) filters. */
+function jobQuery(job: ExportJob): ComplianceQuery {
+  if (job.platformId === null) throw new Error('an export needs a platform');
+  return { platformId: job.platformId, filters: reportFilters.parse(job.filters) };
 }
-export type ExportProducer = (run: ExportRun) => Promise<{ fileName: string; contentType: string }>;
-export type ExportProducers = Partial<Record<ExportKind, ExportProducer>>;
 
 export interface RunOptions {
   workerId?: string;
@@ -151,12 +136,13 @@ export class LostJobError extends Error {
 export const defaultWorkerId = () => `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /**
- * Claims the next job, runs its producer into chunks stored in PostgreSQL, and marks it done (or failed, with
- * the error, its partial file removed). Returns the job's final state, or undefined when none was waiting.
+ * Claims the next job, runs the producer of its kind (one of `kinds`) into chunks stored in PostgreSQL, and marks
+ * it done (or failed, with the error, its partial file removed). Returns the job's final state, or undefined
+ * when none was waiting. Progress is stored at most every `progressIntervalMs`.
  */
 export async function runNextJob(
   ctx: AppContext,
-  producers: ExportProducers,
+  kinds: ExportRegistry,
   options: RunOptions = {},
 ): Promise<ExportJob | undefined> {
   const db = ctx.store.db;
@@ -199,11 +185,14 @@ export async function runNextJob(
   heartbeat.unref();
 
   try {
-    const producer = producers[job.kind];
-    if (!producer) throw new Error(`No producer for exports of kind ${job.kind}`);
+    const kind = kinds.find(job.kind);
+    if (!kind) throw new Error(`No producer for exports of kind ${job.kind}`);
+    const format = kind.formats.find((f) => f === job.format);
+    if (!format) throw new Error(`Exports of kind ${job.kind} are not produced as ${job.format}`);
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
     const sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
-    const file = await producer({ job, ctx, out: sink, progress });
+    await kind.produce({ ctx, query: jobQuery(job), format, out: sink, progress, jobId: job.id });
+    const file = reportFile(kind, format, job.createdAt);
     await finished(sink);
     await progressWrite;
     if (lost) throw new LostJobError('another worker took the job over');
@@ -354,46 +343,4 @@ export async function purgeExpiredExports(ex: Executor, now: Date = new Date()):
     }
     return expired.length;
   });
-}
-
-/** A compliance-report producer over an injected row source, writing the job's format. */
-export function complianceExport(
-  source: (
-    job: ExportJob,
-    ctx: AppContext,
-  ) => Promise<{ meta: ReportMeta; rows: AsyncIterable<ComplianceRow>; total?: number }>,
-): ExportProducer {
-  return async ({ job, ctx, out, progress }) => {
-    const { meta, rows, total } = await source(job, ctx);
-    const onProgress = (n: number) => progress(n, total);
-    const stamp = job.createdAt.toISOString().slice(0, 10);
-    switch (job.format) {
-      case 'csv':
-      case 'csv-excel':
-        await writeComplianceCsv(meta, rows, out, { variant: job.format === 'csv' ? 'rfc4180' : 'excel-fr', onProgress });
-        return { fileName: `conformite-${stamp}.csv`, contentType: 'text/csv; charset=utf-8' };
-      case 'xlsx':
-        await writeComplianceXlsx(meta, rows, out, { onProgress });
-        return {
-          fileName: `conformite-${stamp}.xlsx`,
-          contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-        };
-      case 'pdf':
-        await writeCompliancePdf(meta, rows, out, { onProgress });
-        return { fileName: `conformite-${stamp}.pdf`, contentType: 'application/pdf' };
-      default:
-        throw new Error(`Compliance reports are not produced as ${job.format}`);
-    }
-  };
-}
-
-/** A bulk-attestation producer (one ZIP of PDFs) over an injected source. */
-export function attestationsExport(
-  source: (job: ExportJob, ctx: AppContext) => Promise<{ attestations: AsyncIterable<Attestation>; total?: number }>,
-): ExportProducer {
-  return async ({ job, ctx, out, progress }) => {
-    const { attestations, total } = await source(job, ctx);
-    await writeAttestationsZip(attestations, out, { onProgress: (n) => progress(n, total) });
-    return { fileName: `attestations-${job.createdAt.toISOString().slice(0, 10)}.zip`, contentType: 'application/zip' };
-  };
 }

@@ -1,21 +1,13 @@
 import { eq, inArray, and } from 'drizzle-orm';
-import type { Writable } from 'node:stream';
 import type { AppContext } from '../context';
 import { courses, platforms } from '../db/schema';
 import type { Executor } from '../db/store';
 import type { Attestation } from './attestation';
-import { computeIndicators, type Indicators, writeIndicatorsCsv, writeIndicatorsXlsx } from './indicators';
-import {
-  attestationsExport,
-  complianceExport,
-  defaultWorkerId,
-  type ExportJob,
-  type ExportProducers,
-  purgeExpiredExports,
-  runNextJob,
-} from './jobs';
+import { computeIndicators, type Indicators } from './indicators';
+import { defaultWorkerId, purgeExpiredExports, runNextJob } from './jobs';
+import type { ExportRegistry } from './kinds/kind';
 import type { ReportMeta } from './rows';
-import { type ComplianceQuery, type ComplianceSource, reportFilters, type ReportFilters } from './source';
+import type { ComplianceQuery, ComplianceSource, ReportFilters } from './source';
 import { recordAttestation } from './verification';
 import { startWorker, type Worker } from '../worker';
 
@@ -54,36 +46,11 @@ async function filterLabels(ex: Executor, query: ComplianceQuery): Promise<{ lab
   return labels;
 }
 
-function queryOf(job: ExportJob): ComplianceQuery {
-  if (job.platformId === null) throw new Error('an export needs a platform');
-  return { platformId: job.platformId, filters: reportFilters.parse(job.filters) };
-}
-
 /** Indicators of a query, with the platform's issuer. */
 export async function indicatorsOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, onProgress?: (n: number) => void): Promise<Indicators> {
   const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
   return computeIndicators(ex, source, query, { platform: platform?.issuer ?? '', onProgress });
 }
-
-/** Writes the indicators in a format and ends `out`. */
-export async function writeIndicators(ind: Indicators, format: string, out: Writable): Promise<void> {
-  if (format === 'xlsx') return writeIndicatorsXlsx(ind, out);
-  if (format === 'json') {
-    await new Promise<void>((resolve, reject) => {
-      out.on('error', reject);
-      out.end(`${JSON.stringify(ind, null, 2)}\n`, () => resolve());
-    });
-    return;
-  }
-  return writeIndicatorsCsv(ind, out, format === 'csv' ? 'rfc4180' : 'excel-fr');
-}
-
-export const indicatorContentTypes: Record<string, string> = {
-  csv: 'text/csv; charset=utf-8',
-  'csv-excel': 'text/csv; charset=utf-8',
-  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  json: 'application/json',
-};
 
 /**
  * The attestations of a query, each recorded (figures and digest) before it is printed, so that its
@@ -108,43 +75,14 @@ export async function* recordedAttestations(
   }
 }
 
-/** The producers of the three kinds of export, over the compliance source of the context running the job. */
-export function reportProducers(): ExportProducers {
-  return {
-    compliance: complianceExport(async (job, ctx) => {
-      const query = queryOf(job);
-      const db = ctx.store.db;
-      const source = ctx.compliance;
-      return { meta: await reportMetaOf(db, source, query), rows: source.rows(db, query), total: await source.count(db, query) };
-    }),
-    attestations: attestationsExport(async (job, ctx) => {
-      const query = queryOf(job);
-      return {
-        attestations: recordedAttestations(ctx, query, { exportJobId: job.id }),
-        total: await ctx.compliance.count(ctx.store.db, query),
-      };
-    }),
-    indicators: async ({ job, ctx, out, progress }) => {
-      const query = queryOf(job);
-      const total = await ctx.compliance.count(ctx.store.db, query);
-      const ind = await indicatorsOf(ctx.store.db, ctx.compliance, query, (n) => progress(n, total));
-      progress(ind.learners.total, total);
-      await writeIndicators(ind, job.format, out);
-      const ext = job.format === 'xlsx' ? 'xlsx' : job.format === 'json' ? 'json' : 'csv';
-      return { fileName: `indicateurs-${job.createdAt.toISOString().slice(0, 10)}.${ext}`, contentType: indicatorContentTypes[job.format] ?? 'application/octet-stream' };
-    },
-  };
-}
-
 /**
- * Runs queued exports in the background: takes jobs one at a time (several instances share the queue through
- * the database) and purges expired files every few minutes. `wake()` looks for a job now (after one was queued
- * by this process).
+ * Runs queued exports of `kinds` in the background: takes jobs one at a time (several instances share the queue
+ * through the database) and purges expired files every few minutes. `wake()` looks for a job now (after one was
+ * queued by this process).
  */
-export function startExportRunner(ctx: AppContext, options: { pollMs?: number; purgeMs?: number } = {}): Worker {
+export function startExportRunner(ctx: AppContext, kinds: ExportRegistry, options: { pollMs?: number; purgeMs?: number } = {}): Worker {
   const pollMs = options.pollMs ?? 2_000;
   const purgeMs = options.purgeMs ?? 300_000;
-  const producers = reportProducers();
   const workerId = defaultWorkerId();
   let lastPurge = 0;
   return startWorker({
@@ -157,7 +95,7 @@ export function startExportRunner(ctx: AppContext, options: { pollMs?: number; p
         const n = await purgeExpiredExports(ctx.store.db);
         if (n) ctx.logger.info({ purged: n }, 'expired export files purged');
       }
-      return (await runNextJob(ctx, producers, { workerId })) !== undefined;
+      return (await runNextJob(ctx, kinds, { workerId })) !== undefined;
     },
   });
 }

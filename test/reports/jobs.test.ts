@@ -6,9 +6,7 @@ import { openStore, type Store } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import {
-  attestationsExport,
   claimNextJob,
-  complianceExport,
   createExportJob,
   getJob,
   listJobs,
@@ -16,6 +14,9 @@ import {
   readJobFile,
   runNextJob,
 } from '../../src/reports/jobs';
+import { exportRegistry, reportKinds } from '../../src/reports/kinds';
+import { attestationsKind } from '../../src/reports/kinds/attestations';
+import { compliance, complianceKind } from '../../src/reports/kinds/compliance';
 import type { ComplianceRow } from '../../src/reports/rows';
 import { testContext } from '../support/app';
 import { attestationOf, fromArray, generatedRows, streamRows, testMeta, must } from '../support/compliance-rows';
@@ -43,12 +44,11 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   const rows = generatedRows(1_500);
-  const producers = {
-    compliance: complianceExport(async () => ({ meta: testMeta(), rows: fromArray(rows), total: rows.length })),
-  };
+  // The compliance kind over injected rows (its formats and writers as registered; only the source differs).
+  const kinds = exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: fromArray(rows), total: rows.length }))]);
 
   it('queues a job, audits who asked, and rejects a bad request without writing anything', async () => {
-    const job = await createExportJob(t.store.db, {
+    const job = await createExportJob(t.store.db, reportKinds, {
       kind: 'compliance',
       format: 'csv-excel',
       platformId,
@@ -66,9 +66,9 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       }),
     ]);
     await expect(
-      createExportJob(t.store.db, { kind: 'attestations', format: 'csv', requestedBy: 'cli' }),
+      createExportJob(t.store.db, reportKinds, { kind: 'attestations', format: 'csv', requestedBy: 'cli' }),
     ).rejects.toThrow(/format/);
-    await expect(createExportJob(t.store.db, { kind: 'compliance', format: 'csv', requestedBy: '' })).rejects.toThrow();
+    await expect(createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', requestedBy: '' })).rejects.toThrow();
     expect(await t.store.db.select().from(exportJobs)).toHaveLength(1);
     expect(await t.store.db.select().from(auditEvents)).toHaveLength(1);
     expect(await getJob(t.store.db, 'not-a-uuid')).toBeUndefined();
@@ -76,11 +76,11 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('runs a job into chunks in the database and serves the same bytes to any instance, audited', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv-excel', platformId, requestedBy: 'cli' });
-    expect(await runNextJob(ctx, {}, { workerId: 'w0' })).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind compliance' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-excel', platformId, requestedBy: 'cli' });
+    expect(await runNextJob(ctx, exportRegistry([]), { workerId: 'w0' })).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind compliance' });
     await t.store.db.update(exportJobs).set({ status: 'queued' }).where(eq(exportJobs.id, job.id));
 
-    const done = await runNextJob(ctx, producers, { workerId: 'w1', chunkBytes: 64 * 1024 });
+    const done = await runNextJob(ctx, kinds, { workerId: 'w1', chunkBytes: 64 * 1024 });
     expect(done).toMatchObject({
       id: job.id,
       status: 'done',
@@ -91,7 +91,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/),
     });
     expect(must(must(done).expiresAt).getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000);
-    expect(await runNextJob(ctx, producers)).toBeUndefined();
+    expect(await runNextJob(ctx, kinds)).toBeUndefined();
 
     const expected = new PassThrough();
     const parts: Buffer[] = [];
@@ -115,7 +115,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('makes progress visible while the job runs', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     let pause: () => void = () => undefined;
     const paused = new Promise<void>((resolve) => (pause = resolve));
     let resume: () => void = () => undefined;
@@ -132,7 +132,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
     }
     const running = runNextJob(
       ctx,
-      { compliance: complianceExport(async () => ({ meta: testMeta(), rows: slow(), total: 3_000 })) },
+      exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: slow(), total: 3_000 }))]),
       { workerId: 'w1', progressIntervalMs: 0 },
     );
     await paused;
@@ -148,14 +148,14 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('marks a failing job failed with its error and keeps no partial file', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     async function* broken(): AsyncGenerator<ComplianceRow> {
       yield* fromArray(rows.slice(0, 1_000));
       throw new Error('coverage source unavailable');
     }
     const failed = await runNextJob(
       ctx,
-      { compliance: complianceExport(async () => ({ meta: testMeta(), rows: broken() })) },
+      exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: broken() }))]),
       { chunkBytes: 16 * 1024 },
     );
     expect(failed).toMatchObject({ id: job.id, status: 'failed', error: 'coverage source unavailable' });
@@ -164,19 +164,25 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('produces attestation ZIPs through the same runner', async () => {
-    await createExportJob(t.store.db, { kind: 'attestations', format: 'zip', platformId, requestedBy: 'cli' });
-    const done = await runNextJob(ctx, {
-      attestations: attestationsExport(async () => ({ attestations: fromArray(rows.slice(0, 3).map((r) => attestationOf(r))), total: 3 })),
+    await createExportJob(t.store.db, reportKinds, { kind: 'attestations', format: 'zip', platformId, requestedBy: 'cli' });
+    const done = await runNextJob(
+      ctx,
+      exportRegistry([attestationsKind(async () => ({ attestations: fromArray(rows.slice(0, 3).map((r) => attestationOf(r))), total: 3 }))]),
+    );
+    expect(done).toMatchObject({
+      status: 'done',
+      rowsDone: 3,
+      contentType: 'application/zip',
+      fileName: expect.stringMatching(/^attestations-\d{4}-\d{2}-\d{2}\.zip$/),
     });
-    expect(done).toMatchObject({ status: 'done', rowsDone: 3, contentType: 'application/zip' });
     const file = await readJobFile(t.store.db, must(done).id, 'cli');
     const zip = await readAll(must(file).stream);
     expect(zip.subarray(0, 4).toString('hex')).toBe('504b0304');
   });
 
   it('purges expired files but keeps the job as the audit trail', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
-    await runNextJob(ctx, producers, { retainMs: 1_000 });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    await runNextJob(ctx, kinds, { retainMs: 1_000 });
     expect(await purgeExpiredExports(t.store.db, new Date())).toBe(0);
     expect(await purgeExpiredExports(t.store.db, new Date(Date.now() + 2_000))).toBe(1);
     expect(await getJob(t.store.db, job.id)).toMatchObject({ status: 'expired', requestedBy: 'cli' });
@@ -185,27 +191,30 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('takes over a job whose worker stopped sending heartbeats', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     expect(await claimNextJob(t.store.db, 'dead')).toMatchObject({ id: job.id, workerId: 'dead', attempts: 1 });
     expect(await claimNextJob(t.store.db, 'w2')).toBeUndefined();
     await t.store.db.update(exportJobs).set({ heartbeatAt: sql`now() - interval '10 minutes'` }).where(eq(exportJobs.id, job.id));
-    expect(await runNextJob(ctx, producers, { workerId: 'w2' })).toMatchObject({ id: job.id, status: 'done', workerId: 'w2', attempts: 2 });
+    expect(await runNextJob(ctx, kinds, { workerId: 'w2' })).toMatchObject({ id: job.id, status: 'done', workerId: 'w2', attempts: 2 });
   });
 
   it('a runner whose job was taken over does not mark it done', async () => {
-    const job = await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     const result = await runNextJob(
       ctx,
-      {
-        compliance: async ({ out, progress }) => {
-          out.write('a;b\r\n');
-          // Meanwhile another instance took the job over (this one looked dead).
-          await t.store.db.update(exportJobs).set({ workerId: 'thief' }).where(eq(exportJobs.id, job.id));
-          progress(1);
-          out.end('c;d\r\n');
-          return { fileName: 'x.csv', contentType: 'text/csv' };
+      exportRegistry([
+        {
+          ...compliance,
+          async produce({ out, progress }) {
+            out.write('a;b\r\n');
+            // Meanwhile another instance took the job over (this one looked dead).
+            await t.store.db.update(exportJobs).set({ workerId: 'thief' }).where(eq(exportJobs.id, job.id));
+            progress(1);
+            out.end('c;d\r\n');
+            return { count: 1 };
+          },
         },
-      },
+      ]),
       { workerId: 'slow', progressIntervalMs: 0 },
     );
     expect(result).toMatchObject({ id: job.id, status: 'running', workerId: 'thief', fileName: null });
@@ -215,7 +224,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
 
   it('never gives one job to two runners', async () => {
     const ids = new Set<string>();
-    for (let i = 0; i < 12; i++) ids.add((await createExportJob(t.store.db, { kind: 'compliance', format: 'csv', requestedBy: 'cli' })).id);
+    for (let i = 0; i < 12; i++) ids.add((await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', requestedBy: 'cli' })).id);
     // Separate connections on PostgreSQL (PGlite has one connection: its claims are serialised).
     const stores: Store[] = 'databaseUrl' in t.options ? await Promise.all([1, 2, 3].map(() => openStore(t.options))) : [t.store];
     try {

@@ -28,8 +28,9 @@ export const exportJobs = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     platformId: integer('platform_id').references(() => platforms.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['compliance', 'attestations', 'indicators'] }).notNull(),
-    format: text('format', { enum: ['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json'] }).notNull(),
+    /** A report kind and one of its formats: those of src/reports/kinds, which validate them when a job is queued. */
+    kind: text('kind').notNull(),
+    format: text('format').notNull(),
     filters: jsonb('filters').notNull().default(sql`'{}'::jsonb`),
     /** A Socle identity string (`lti:<issuer>#<sub>`, `cli`, `api-token:<name>`), as in audit_events. */
     requestedBy: text('requested_by').notNull(),

@@ -1,0 +1,123 @@
+import { eq } from 'drizzle-orm';
+import type { AppContext } from '../../src/context';
+import { auditEvents, courses, exportJobs } from '../../src/db/schema';
+import { ensureCourse, ensurePlatform } from '../../src/identity/records';
+import { createExportJob, readJobFile, runNextJob } from '../../src/reports/jobs';
+import { defineKind, exportRegistry, reportFile, reportKinds } from '../../src/reports/kinds';
+import { testContext } from '../support/app';
+import { must } from '../support/compliance-rows';
+import { drivers, openTestStore, type TestStore } from '../support/db';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('the registry of report kinds', () => {
+  it('gives every entry point the kinds and formats of its kinds, in order', () => {
+    expect(reportKinds.names).toEqual(['compliance', 'attestations', 'indicators']);
+    expect(reportKinds.formats).toEqual(['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json']);
+    expect(reportKinds.formatsOf('compliance')).toEqual(['csv-excel', 'csv', 'xlsx', 'pdf']);
+    expect(reportKinds.formatsOf('attestations')).toEqual(['zip']);
+    expect(reportKinds.formatsOf('indicators')).toEqual(['csv-excel', 'csv', 'xlsx', 'json']);
+    expect(reportKinds.formatsOf('roster')).toEqual([]);
+    expect(reportKinds.label('indicators', 'fr')).toBe('Indicateurs');
+    expect(reportKinds.label('roster', 'en')).toBe('roster');
+  });
+
+  it('names the file after the kind and the format', () => {
+    const at = new Date('2026-03-02T10:00:00Z');
+    const kind = (name: string) => must(reportKinds.find(name));
+    expect(reportFile(kind('compliance'), 'csv-excel', at)).toEqual({ fileName: 'conformite-2026-03-02.csv', contentType: 'text/csv; charset=utf-8' });
+    expect(reportFile(kind('attestations'), 'zip', at)).toEqual({ fileName: 'attestations-2026-03-02.zip', contentType: 'application/zip' });
+    expect(reportFile(kind('indicators'), 'xlsx', at)).toEqual({
+      fileName: 'indicateurs-2026-03-02.xlsx',
+      contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    });
+    expect(reportFile(kind('indicators'), 'json', at)).toEqual({ fileName: 'indicateurs-2026-03-02.json', contentType: 'application/json' });
+  });
+
+  it('refuses two kinds of one name', () => {
+    const compliance = must(reportKinds.find('compliance'));
+    expect(() => exportRegistry([compliance, { ...compliance }])).toThrow(/same name/);
+  });
+});
+
+/** A kind added the way docs/architecture.md says: one definition, one entry in a registry. */
+const courseList = defineKind({
+  name: 'courses',
+  label: { fr: 'Cours', en: 'Courses' },
+  fileName: 'cours',
+  formats: ['csv', 'json'],
+  async produce({ ctx, query, format, out, progress }) {
+    const rows = await ctx.store.db
+      .select({ contextId: courses.contextId, title: courses.title })
+      .from(courses)
+      .where(eq(courses.platformId, query.platformId))
+      .orderBy(courses.contextId);
+    progress(rows.length, rows.length);
+    const text =
+      format === 'json' ? `${JSON.stringify(rows)}\n` : ['contextId,title', ...rows.map((r) => `${r.contextId},${r.title ?? ''}`)].join('\r\n');
+    await new Promise<void>((resolve, reject) => {
+      out.on('error', reject);
+      out.end(text, () => resolve());
+    });
+    return { count: rows.length };
+  },
+  cli: { description: 'the courses of the platform', progress: 'courses', written: (count) => `${count} course(s)` },
+});
+
+describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
+  let t: TestStore;
+  let ctx: AppContext;
+  let platformId: number;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+    ctx = testContext(t.store);
+    platformId = (await ensurePlatform(t.store.db, 'https://moodle.univ-test.fr', 'Moodle Santé')).id;
+    await ensureCourse(t.store.db, platformId, '2', 'Socle numérique — groupe 1');
+    await ensureCourse(t.store.db, platformId, '3', 'Socle numérique — groupe 2');
+  });
+  afterAll(() => t.destroy());
+  beforeEach(async () => {
+    await t.store.db.delete(exportJobs);
+    await t.store.db.delete(auditEvents);
+  });
+
+  const kinds = exportRegistry([...reportKinds.kinds, courseList]);
+
+  it('is queued, produced by the job runner and downloaded like the others', async () => {
+    expect(kinds.names).toEqual(['compliance', 'attestations', 'indicators', 'courses']);
+    expect(kinds.formatsOf('courses')).toEqual(['csv', 'json']);
+    const job = await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    const done = await runNextJob(ctx, kinds, { workerId: 'w1' });
+    expect(done).toMatchObject({
+      id: job.id,
+      status: 'done',
+      rowsDone: 2,
+      rowsTotal: 2,
+      contentType: 'text/csv; charset=utf-8',
+      fileName: `cours-${job.createdAt.toISOString().slice(0, 10)}.csv`,
+    });
+    const file = must(await readJobFile(t.store.db, job.id, 'cli'));
+    expect(await readAll(file.stream)).toBe('contextId,title\r\n2,Socle numérique — groupe 1\r\n3,Socle numérique — groupe 2');
+
+    await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'json', platformId, requestedBy: 'cli' });
+    const json = must(await runNextJob(ctx, kinds));
+    expect(json).toMatchObject({ status: 'done', contentType: 'application/json', fileName: expect.stringMatching(/^cours-.*\.json$/) });
+    expect(JSON.parse(await readAll(must(await readJobFile(t.store.db, json.id, 'cli')).stream))).toEqual([
+      { contextId: '2', title: 'Socle numérique — groupe 1' },
+      { contextId: '3', title: 'Socle numérique — groupe 2' },
+    ]);
+  });
+
+  it('is only in the registry it was added to', async () => {
+    await expect(createExportJob(t.store.db, kinds, { kind: 'courses', format: 'pdf', platformId, requestedBy: 'cli' })).rejects.toThrow(/format/);
+    await expect(createExportJob(t.store.db, reportKinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' })).rejects.toThrow(/kind/);
+    expect(await t.store.db.select().from(exportJobs)).toEqual([]);
+    // A job of the kind, run by a runner of the registry without it, fails and says why.
+    const job = await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    expect(await runNextJob(ctx, reportKinds)).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind courses' });
+  });
+});
