@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { exportJobs } from '../db/schema';
+import { reportKinds } from '../reports/kinds';
 import { KINDS, referentialSchema } from '../domain/referential';
 
 /**
@@ -162,8 +163,8 @@ export const referentialDocument = referentialSchema.meta({ id: 'Referential' })
 export const exportJob = z
   .object({
     id: z.uuid(),
-    kind: z.enum(exportJobs.kind.enumValues),
-    format: z.enum(exportJobs.format.enumValues),
+    kind: z.enum(reportKinds.names),
+    format: z.enum(reportKinds.formats),
     status: z.enum(exportJobs.status.enumValues),
     rowsDone: z.number().int(),
     rowsTotal: z.number().int().nullable(),

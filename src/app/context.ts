@@ -18,3 +18,8 @@ export function createContext(config: Config, store: Store, logger: Logger, over
   };
   return { config, store, logger, ...coverage, compliance: overrides.compliance ?? coverageComplianceSource(coverage) };
 }
+
+/** Where the store of this configuration is: the PostgreSQL server of DATABASE_URL, or PGlite in DATA_DIR. */
+export function storeOptions(config: Config) {
+  return config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir };
+}

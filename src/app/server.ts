@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import type { Config } from '../config';
 import type { AppContext, Services } from '../context';
 import { openStore } from '../db/store';
-import { createContext } from './context';
+import { createContext, storeOptions } from './context';
 import { createApp } from './http';
 import { createLogger, type Logger } from '../logger';
 import { startRetention } from '../privacy/retention';
@@ -37,10 +37,6 @@ export interface RunningServer {
   workers: Workers;
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the store. */
   close(graceMs?: number): Promise<void>;
-}
-
-export function storeOptions(config: Config) {
-  return config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir };
 }
 
 export interface ServerOptions {

@@ -4,8 +4,7 @@ import type { AppContext, Services } from '../context';
 import type { ErrorCode, SocleError } from '../domain/errors';
 import { openStore } from '../db/store';
 import { createLogger } from '../logger';
-import { createContext } from '../app/context';
-import { storeOptions } from '../app/server';
+import { createContext, storeOptions } from '../app/context';
 
 /** The exit code of `socle` for each error code: 1 for every error (2 is commander's usage errors). */
 export const cliExitCodes: Record<ErrorCode, number> = {
