@@ -184,13 +184,14 @@ export async function runNextJob(
   }, Math.max(1_000, stale / 4));
   heartbeat.unref();
 
+  let sink: ChunkSink | undefined;
   try {
     const kind = kinds.find(job.kind);
     if (!kind) throw new Error(`No producer for exports of kind ${job.kind}`);
     const format = kind.formats.find((f) => f === job.format);
     if (!format) throw new Error(`Exports of kind ${job.kind} are not produced as ${job.format}`);
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
-    const sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
+    sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
     await kind.produce({ ctx, query: jobQuery(job), format, out: sink, progress, jobId: job.id });
     const file = reportFile(kind, format, job.createdAt);
     await finished(sink);
@@ -217,6 +218,9 @@ export async function runNextJob(
     return done;
   } catch (error) {
     await progressWrite.catch(() => undefined);
+    // A chunk insert may still be in flight when the producer fails: stop the sink and let it land before cleaning up.
+    sink?.destroy();
+    await sink?.settled();
     const message = (error as Error).message;
     if (error instanceof LostJobError) {
       log.warn(message);
@@ -242,6 +246,7 @@ class ChunkSink extends Writable {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly hash = createHash('sha256');
+  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Executor,
@@ -257,17 +262,27 @@ class ChunkSink extends Writable {
     return this.hash.digest('hex');
   }
 
+  /** Resolves once no chunk insert is in flight (whether it succeeded or not). */
+  settled(): Promise<void> {
+    return this.inFlight.catch(() => undefined);
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes < this.chunkBytes) return callback();
-    this.flush().then(() => callback(), callback);
+    this.track(this.flush(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.flush().then(() => callback(), callback);
+    this.track(this.flush(), callback);
+  }
+
+  private track(flush: Promise<void>, callback: (error?: Error | null) => void): void {
+    this.inFlight = flush;
+    flush.then(() => callback(), callback);
   }
 
   private async flush(): Promise<void> {
