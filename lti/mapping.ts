@@ -8,7 +8,7 @@ import type { AppContext } from '../src/context';
 import { auditEvents, courseSettings, platformSettings, users } from '../src/db/schema';
 import { asyncHandler, parseOr400 } from '../src/web/http';
 import { invalid, notFound, SocleError } from '../src/domain/errors';
-import type { Course } from '../src/identity/records';
+import { type Course, ltiActor } from '../src/identity/records';
 import { listReferentials } from '../src/referentials/catalogue';
 import { formatMinutes, type Referential } from '../src/domain/referential';
 import type { Locale } from '../src/web/i18n';
@@ -32,7 +32,7 @@ import { addManualActivity, getMapping, type ListedActivity, mappingHistory, ref
 import '../src/web/texts/mapping';
 
 /** The actor recorded in the audit log for a launch's user. */
-export const actorOf = (s: LtiSession) => `lti:${s.platform.issuer}#${s.user.sub}`;
+const actorOf = (s: LtiSession) => ltiActor(s.platform.issuer, s.user.sub);
 
 /** A DOM id for an activity (IRIs are URLs). */
 const domId = (iri: string) => `a${createHash('sha1').update(iri).digest('hex').slice(0, 10)}`;

@@ -4,7 +4,7 @@ import type { Principal } from '../identity/access';
 import { findApiToken } from '../identity/api-tokens';
 import { unauthorized } from '../domain/errors';
 
-export { actorOf, authorize, canSee, type Principal, type Resource } from '../identity/access';
+export { authorize, canSee, type Principal, type Resource } from '../identity/access';
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { exportJobs } from '../db/schema';
 import { reportKinds } from '../reports/kinds';
+import { errorCode, errorDetail } from '../domain/errors';
 import { KINDS, referentialSchema } from '../domain/referential';
 
 /**
@@ -21,9 +22,9 @@ export const errorResponse = z
   .object({
     error: z.object({
       status: z.number().int().describe('the HTTP status'),
-      code: z.string().describe('invalid_request, unauthorized, forbidden, not_found, conflict, not_ready, payload_too_large, internal_error…'),
+      code: errorCode.describe('what went wrong, one of the error codes (src/domain/errors.ts)'),
       message: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('what is wrong, field by field'),
+      details: z.array(errorDetail).optional().describe('what is wrong, field by field'),
       requestId: z.string().optional().describe('the X-Request-Id of the request, as in the logs'),
     }),
   })

@@ -4,7 +4,7 @@
  * pure rules (src/domain/coverage.ts). The same path serves the ingestion hook, reads and the full recompute, so
  * they cannot disagree.
  */
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import {
   compileRules,
   computeCoverage,
@@ -17,7 +17,7 @@ import {
   type ManualCredit,
   type Mapping,
 } from '../domain/coverage';
-import { type Executor, queryRows } from '../db/store';
+import { type Executor, inList, queryRows } from '../db/store';
 import { queueScorePublications } from './score-queue';
 import { applyBadges, planBadges } from './badges';
 import type { CoverageDeps } from './deps';
@@ -53,13 +53,6 @@ export interface CreditRow {
   minutes: number;
   justification: string;
   revoked: boolean;
-}
-
-export function inList(values: readonly unknown[]): SQL {
-  return sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  );
 }
 
 /** The rules of every référentiel version a platform's mappings use, compiled once per version. */

@@ -5,10 +5,10 @@
  */
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
-import { type Executor, queryRows } from '../db/store';
+import { type Executor, inList, queryRows } from '../db/store';
 import { type CoverageDeps, coverageDeps } from './deps';
 import { startWorker, type Worker } from '../worker';
-import { inList, refreshLearners } from './engine';
+import { refreshLearners } from './engine';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,8 +1,8 @@
 /** The coverage API's views: one learner (computed from the facts) and a course (from the stored coverage). */
 import { sql } from 'drizzle-orm';
 import { compileRules, computeCoverage, type LearnerCoverage } from '../domain/coverage';
-import { type Executor, queryRows } from '../db/store';
-import { inList, learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
+import { type Executor, inList, queryRows } from '../db/store';
+import { learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
 import type { CoverageDeps } from './deps';
 import { notFound } from '../domain/errors';
 

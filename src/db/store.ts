@@ -23,6 +23,14 @@ export async function queryRows<T>(ex: Executor, query: SQL): Promise<T[]> {
   return result.rows;
 }
 
+/** A parameter list for `IN (…)`: one bound parameter per value. */
+export function inList(values: readonly unknown[]): SQL {
+  return sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  );
+}
+
 export interface Store {
   db: Database;
   driver: 'pglite' | 'postgres';

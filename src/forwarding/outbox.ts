@@ -3,7 +3,7 @@ import XAPI from '@xapi/xapi';
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { xapiOutbox } from '../db/schema';
-import { type Executor, queryRows } from '../db/store';
+import { type Executor, inList, queryRows } from '../db/store';
 import { normalizeIssuer } from '../identity/records';
 import { statementsDeadLettered, statementsForwarded } from '../metrics';
 import { backoffDelay, startWorker, type Worker } from '../worker';
@@ -176,10 +176,7 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
 
   async function settle(rows: ClaimedRow[], outcome: Outcome): Promise<void> {
     const ids = rows.map((r) => r.id);
-    const idList = sql.join(
-      ids.map((id) => sql`${id}`),
-      sql`, `,
-    );
+    const idList = inList(ids);
     if (outcome.kind === 'ok') {
       await db.execute(sql`UPDATE xapi_outbox SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id IN (${idList})`);
       statementsForwarded.inc(rows.length);

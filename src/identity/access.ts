@@ -48,8 +48,3 @@ export async function authorize(ex: Executor, principal: Principal, resource: Re
       : 'This LTI session may not see this: a learner sees only their own records, an instructor those of their course.',
   );
 }
-
-/** The actor string written to audit events. */
-export function actorOf(principal: Principal): string {
-  return principal.kind === 'api-token' ? `api-token:${principal.name}` : `lti:${principal.sub}`;
-}

@@ -11,6 +11,11 @@ export function normalizeIssuer(issuer: string): string {
   return issuer.replace(/\/+$/, '');
 }
 
+/** Who did something, as audit events record it: `lti:<issuer>#<sub>` for a platform's user. */
+export function ltiActor(issuer: string, sub: string): string {
+  return `lti:${normalizeIssuer(issuer)}#${sub}`;
+}
+
 export async function findPlatform(ex: Executor, issuer: string): Promise<Platform | undefined> {
   const [row] = await ex.select().from(platforms).where(eq(platforms.issuer, normalizeIssuer(issuer)));
   return row;

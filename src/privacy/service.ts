@@ -3,7 +3,7 @@ import { getTableConfig, type PgTable, PgTable as PgTableClass } from 'drizzle-o
 import * as schema from '../db/schema';
 import { auditEvents, courseMembers, courses, ltiRecords, users, xapiOutbox, xapiStatements } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
-import { findPlatform, findUser, normalizeIssuer } from '../identity/records';
+import { findPlatform, findUser, ltiActor, normalizeIssuer } from '../identity/records';
 import { uuidV5 } from '../domain/statement-ids';
 import { notFound } from '../domain/errors';
 import { enqueueStatements } from '../forwarding/outbox';
@@ -21,10 +21,6 @@ export function personalTables(): { name: string; table: PgTable }[] {
     .filter(({ config }) => config.name !== 'users' && config.columns.some((c) => c.name === 'user_id'))
     .map(({ table, config }) => ({ name: config.name, table }))
     .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-export function actorOf(issuer: string, sub: string): string {
-  return `lti:${normalizeIssuer(issuer)}#${sub}`;
 }
 
 async function resolveLearner(ex: Executor, issuer: string, sub: string) {
@@ -59,7 +55,7 @@ export async function exportLearner(ex: Executor, issuer: string, sub: string) {
     .select({ statementId: xapiOutbox.statementId, status: xapiOutbox.status, createdAt: xapiOutbox.createdAt, statement: xapiOutbox.statement })
     .from(xapiOutbox)
     .where(outboxOfLearner(platform.issuer, sub));
-  const audit = await ex.select().from(auditEvents).where(eq(auditEvents.actor, actorOf(platform.issuer, sub)));
+  const audit = await ex.select().from(auditEvents).where(eq(auditEvents.actor, ltiActor(platform.issuer, sub)));
   return {
     exportedAt: new Date().toISOString(),
     platform: { issuer: platform.issuer, name: platform.name },
@@ -130,7 +126,7 @@ export async function eraseLearner(
           sql`${ltiRecords.doc}->>'user' = ${sub}`,
         ),
       );
-    await tx.update(auditEvents).set({ actor: 'erased-user' }).where(eq(auditEvents.actor, actorOf(platform.issuer, sub)));
+    await tx.update(auditEvents).set({ actor: 'erased-user' }).where(eq(auditEvents.actor, ltiActor(platform.issuer, sub)));
     await tx.delete(users).where(eq(users.id, user.id));
     await tx.insert(auditEvents).values({
       actor: options.actor,

@@ -67,11 +67,18 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(notFound(`No route for ${req.method} ${req.path}.`));
 };
 
+const INTERNAL_MESSAGE = 'Internal error. The request id identifies it in the logs.';
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const requestId = typeof req.id === 'string' ? req.id : undefined;
   let error: SocleError;
   let status: number | undefined;
-  if (err instanceof SocleError) {
+  if (err instanceof SocleError && err.code === 'internal_error') {
+    // An internal fault is logged with what it says and answered without it (it may name records).
+    req.log?.error({ err }, 'internal error');
+    error = new SocleError('internal_error', INTERNAL_MESSAGE);
+  } else if (err instanceof SocleError) {
+    if (httpStatus[err.code] >= 500) req.log?.error({ code: err.code, message: err.message }, 'request failed');
     error = err;
   } else if (err?.type === 'entity.parse.failed') {
     error = invalid(`The body is not valid JSON: ${err.message}`, [{ path: 'body', message: 'invalid JSON' }]);
@@ -83,7 +90,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     status = err.status;
   } else {
     req.log?.error({ err }, 'unhandled error');
-    error = new SocleError('internal_error', 'Internal error. The request id identifies it in the logs.');
+    error = new SocleError('internal_error', INTERNAL_MESSAGE);
   }
   if (res.headersSent) return;
   sendError(res, error, requestId, status);

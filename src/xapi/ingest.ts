@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterCompletionStatements } from '../coverage/freshness';
-import { type Database, type Executor, queryRows } from '../db/store';
+import { type Database, type Executor, inList, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
@@ -132,13 +132,6 @@ export function prepareStatements(
     throw invalid(message, details);
   }
   return prepared;
-}
-
-function inList<T>(values: readonly T[]): SQL {
-  return sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  );
 }
 
 /**

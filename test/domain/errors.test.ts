@@ -66,6 +66,9 @@ describe('the error codes and their three tables', () => {
     app.get('/bug', () => {
       throw new Error('boom');
     });
+    app.get('/internal', () => {
+      throw new SocleError('internal_error', 'Row of learner 4242 refers to an undeclared référentiel');
+    });
     app.use(errorHandler);
     const token = await request(app).get('/token');
     expect([token.status, token.headers['www-authenticate'], token.body]).toEqual([
@@ -77,6 +80,10 @@ describe('the error codes and their three tables', () => {
     expect([teapot.status, teapot.body]).toEqual([415, { error: { status: 415, code: 'invalid_request', message: 'Unsupported.' } }]);
     const bug = await request(app).get('/bug');
     expect([bug.status, bug.body.error.code, bug.body.error.message]).toEqual([500, 'internal_error', 'Internal error. The request id identifies it in the logs.']);
+    // an internal fault's own message stays in the logs: it may name records
+    const internal = await request(app).get('/internal');
+    expect([internal.status, internal.body.error.message]).toEqual([500, 'Internal error. The request id identifies it in the logs.']);
+    expect(JSON.stringify(internal.body)).not.toContain('4242');
   });
 
   it("says on pages the role and session texts, else the error's own message", () => {

@@ -1,4 +1,4 @@
-// The bundled référentiel versions: one JSON data file per version (see ../model.ts and ../README.md).
+// The bundled référentiel versions: one JSON data file per version (their schema: src/domain/referential.ts; see ../README.md).
 // Imported statically so the build copies them; a test checks every file of this folder is listed.
 import r0 from './certification-chef-projet-ia@sans-version.json';
 import r1 from './certification-ia-sante-5-activites@sans-version.json';
