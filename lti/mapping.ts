@@ -423,7 +423,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
     asyncHandler(async (req, res) => {
       const { s, course } = ownCourse(req);
       const body = parseOr400(policyBody, req.body, 'body');
-      const policy = await setCoursePolicy(db(), {
+      const policy = await setCoursePolicy(db(), ctx, {
         course,
         policy: { requireSuccess: body.crediting === 'success', capToMeasuredDuration: body.capToMeasuredDuration },
         actor: actorOf(s),

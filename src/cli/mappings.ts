@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context';
 import { platformSettings } from '../db/schema';
 import { type Course, ensureCourse, ensurePlatform, findCourse, findPlatform, normalizeIssuer } from '../identity/records';
-import { courseReferential, exportMapping, findReferentialChoice, importMapping, setCourseReferential } from '../mapping/course';
+import { courseReferential, exportMapping, findReferentialChoice, importMapping, setCourseReferential, setPlatformDefaults } from '../mapping/course';
 import { refreshActivities } from '../mapping/service';
 import { loadBundledReferentials } from '../referentials/catalogue';
 import { sealSecret } from '../secrets';
@@ -99,15 +99,12 @@ export function registerMappings(program: Command, withContext: WithContext): vo
           ref = await findReferentialChoice(ctx.store.db, o.referential, o.version);
         }
         const platform = await ensurePlatform(ctx.store.db, o.issuer);
-        const set = {
-          ...(ref ? { defaultReferentialId: ref.id, defaultReferentialVersion: ref.version } : {}),
-          requireSuccess: Boolean(o.requireSuccess),
-          capToMeasuredDuration: Boolean(o.capToDuration),
-        };
-        await ctx.store.db
-          .insert(platformSettings)
-          .values({ platformId: platform.id, ...set })
-          .onConflictDoUpdate({ target: platformSettings.platformId, set: { ...set, updatedAt: new Date() } });
+        const set = await setPlatformDefaults(ctx.store.db, ctx, {
+          platformId: platform.id,
+          ...(ref ? { referential: { id: ref.id, version: ref.version } } : {}),
+          policy: { requireSuccess: Boolean(o.requireSuccess), capToMeasuredDuration: Boolean(o.capToDuration) },
+          actor: 'cli',
+        });
         return { issuer: platform.issuer, referential: ref ? `${ref.id}@${ref.version}` : null, requireSuccess: set.requireSuccess, capToMeasuredDuration: set.capToMeasuredDuration };
       });
       output(result, Boolean(o.json), () =>

@@ -1,7 +1,8 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { auditEvents, courses, courseSettings, platformSettings, xapiActivities } from '../db/schema';
 import type { Executor } from '../db/store';
-import type { CoverageServices } from '../coverage/deps';
+import { coverageDeps, type CoverageServices } from '../coverage/deps';
+import { afterCoursePolicyChange, afterPlatformPolicyChange } from '../coverage/freshness';
 import type { Course } from '../identity/records';
 import { getReferential, listVersions } from '../referentials/catalogue';
 import type { Referential } from '../domain/referential';
@@ -95,7 +96,7 @@ export async function coursePolicy(ex: Executor, course: Course): Promise<Credit
   };
 }
 
-export async function setCoursePolicy(ex: Executor, input: { course: Course; policy: Crediting; actor: string }) {
+export async function setCoursePolicy(ex: Executor, services: CoverageServices, input: { course: Course; policy: Crediting; actor: string }) {
   await ex.transaction(async (tx) => {
     const before = await coursePolicy(tx, input.course);
     const set = { requireSuccess: input.policy.requireSuccess, capToMeasuredDuration: input.policy.capToMeasuredDuration };
@@ -110,8 +111,50 @@ export async function setCoursePolicy(ex: Executor, input: { course: Course; pol
       before: { requireSuccess: before.requireSuccess, capToMeasuredDuration: before.capToMeasuredDuration },
       after: set,
     });
+    // the credits of past completions follow the policy (the course's learners, in this transaction or by the worker)
+    if (before.requireSuccess !== set.requireSuccess || before.capToMeasuredDuration !== set.capToMeasuredDuration) {
+      await afterCoursePolicyChange(tx, coverageDeps(services, tx), input.course.id);
+    }
   });
   return coursePolicy(ex, input.course);
+}
+
+/** The platform's defaults: référentiel for new courses and crediting policy of courses without their own; audited. */
+export async function setPlatformDefaults(
+  ex: Executor,
+  services: CoverageServices,
+  input: { platformId: number; referential?: { id: string; version: string }; policy: Crediting; actor: string },
+) {
+  const set = {
+    ...(input.referential ? { defaultReferentialId: input.referential.id, defaultReferentialVersion: input.referential.version } : {}),
+    requireSuccess: input.policy.requireSuccess,
+    capToMeasuredDuration: input.policy.capToMeasuredDuration,
+  };
+  await ex.transaction(async (tx) => {
+    const [before] = await tx.select().from(platformSettings).where(eq(platformSettings.platformId, input.platformId));
+    await tx
+      .insert(platformSettings)
+      .values({ platformId: input.platformId, ...set })
+      .onConflictDoUpdate({ target: platformSettings.platformId, set: { ...set, updatedAt: new Date() } });
+    await tx.insert(auditEvents).values({
+      actor: input.actor,
+      action: 'platform.defaults',
+      subject: `platform:${input.platformId}`,
+      before: before
+        ? {
+            defaultReferentialId: before.defaultReferentialId,
+            defaultReferentialVersion: before.defaultReferentialVersion,
+            requireSuccess: before.requireSuccess,
+            capToMeasuredDuration: before.capToMeasuredDuration,
+          }
+        : null,
+      after: set,
+    });
+    if ((before?.requireSuccess ?? false) !== set.requireSuccess || (before?.capToMeasuredDuration ?? false) !== set.capToMeasuredDuration) {
+      await afterPlatformPolicyChange(tx, coverageDeps(services, tx), input.platformId);
+    }
+  });
+  return set;
 }
 
 /** Activities the xAPI bridge saw in statements received for the course. */

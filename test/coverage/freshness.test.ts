@@ -11,6 +11,7 @@ import type { AppContext } from '../../src/context';
 import { coverageDeps } from '../../src/coverage/deps';
 import { queryRows } from '../../src/db/store';
 import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity/records';
+import { setCoursePolicy, setPlatformDefaults } from '../../src/mapping/course';
 import { saveMapping } from '../../src/mapping/service';
 import { prepareStatements, storeStatements } from '../../src/xapi/ingest';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
@@ -187,5 +188,28 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
     expect(rows).toHaveLength(5);
     expect(rows[0]).toMatchObject({ sub: 's1', referential_id: socle28.id, validated_minutes: 90, status: 'in_progress' });
     expect(await queryRows(db, sql`SELECT user_id FROM coverage_dirty`)).toHaveLength(0);
+  });
+  it('a crediting policy set for a course or as the platform default re-credits past completions', async () => {
+    const db = t.store.db;
+    await db.execute(sql`TRUNCATE platforms, audit_events CASCADE`);
+    const platform = await ensurePlatform(db, MOODLE);
+    // s1 completed with success, s2 failed the same activity
+    const body = [
+      completionStatement({ id: uuidOf(1), sub: 's1', cmid: 1, course: 2, kind: 'completed', success: true, at: new Date(Date.UTC(2026, 0, 1)) }),
+      completionStatement({ id: uuidOf(2), sub: 's2', cmid: 1, course: 2, kind: 'completed', success: false, at: new Date(Date.UTC(2026, 0, 1)) }),
+    ];
+    await storeStatements(db, ctx, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
+    const course = await ensureCourse(db, platform.id, '2');
+    const entries = [{ activityIri: pageIri(1), competencyKey: '2.1', minutes: 90 }];
+    await saveMapping(db, ctx, { courseId: course.id, referential: socle28, activityIris: new Set([pageIri(1)]), entries, actor: 'test' });
+    const validated = async () => (await storedCoverage(db)).map((r) => [r.sub, Number(r.validated_minutes)]);
+    expect(await validated()).toEqual([['s1', 90], ['s2', 90]]);
+
+    await setPlatformDefaults(db, ctx, { platformId: platform.id, policy: { requireSuccess: true, capToMeasuredDuration: false }, actor: 'cli' });
+    expect(await validated()).toEqual([['s1', 90], ['s2', 0]]);
+    await setCoursePolicy(db, ctx, { course, policy: { requireSuccess: false, capToMeasuredDuration: false }, actor: 'test' });
+    expect(await validated()).toEqual([['s1', 90], ['s2', 90]]);
+    const audit = await queryRows<{ action: string }>(db, sql`SELECT action FROM audit_events WHERE action IN ('platform.defaults', 'course.policy') ORDER BY id`);
+    expect(audit.map((a) => a.action)).toEqual(['platform.defaults', 'course.policy']);
   });
 });
