@@ -17,7 +17,7 @@ import type { Course } from '../src/identity/records';
 import { addTexts, translator } from '../src/web/i18n';
 import { render } from '../src/web/render';
 import type { LtiRuntime } from './runtime';
-import { LTI_BASE } from './registration';
+import { LTI_BASE } from '../src/lms/tool-config';
 import { assertSameCourse, type LtiSession, requireRole } from './session';
 
 export const COHORT_PAGE_SIZE = 25;

@@ -26,8 +26,6 @@ export class LtiStoreError extends Error {
 export interface LtiPluginOptions {
   /** ltijs' `tokenMaxAge`: a nonce must be remembered at least that long, or a replayed id_token passes. */
   tokenMaxAgeSeconds: number;
-  /** How often expired rows are deleted (they are already invisible to reads). */
-  purgeIntervalMs?: number;
 }
 
 function spec(collection: string) {
@@ -81,15 +79,15 @@ export function decrypt(data: string, iv: string, secret: string): string {
  * ltijs' database plugin on Socle's store, for both drivers. The contract (from ltijs' own Mongo class):
  * `Get` returns false when nothing matches; `Replace` is an upsert (one transaction: delete the matches,
  * insert-or-update on the natural key); encrypted rows are `{...index, iv, data}` and come back decrypted with
- * `createdAt` as epoch milliseconds; expired rows are filtered on read and purged on a timer.
+ * `createdAt` as epoch milliseconds; expired rows are filtered on read and deleted by `purge()`, a tick of the
+ * server's worker loop (`startLtiPurge` in runtime.ts).
  */
 export class PgLtiDatabase implements LtiDatabasePlugin {
-  private timer: NodeJS.Timeout | undefined;
   private readonly lifetimes: Record<string, number | null>;
 
   constructor(
     private readonly db: Database,
-    private readonly options: LtiPluginOptions,
+    options: LtiPluginOptions,
   ) {
     this.lifetimes = Object.fromEntries(Object.entries(COLLECTIONS).map(([name, s]) => [name, s.lifetimeSeconds]));
     // A nonce is kept for the token's whole acceptable age plus a minute of clock skew.
@@ -101,19 +99,13 @@ export class PgLtiDatabase implements LtiDatabasePlugin {
     return this.lifetimes[collection] ?? null;
   }
 
+  /** ltijs' contract: nothing to prepare, the store is open and migrated. */
   async setup(): Promise<true> {
-    if (!this.timer) {
-      this.timer = setInterval(() => {
-        this.purge().catch(() => undefined);
-      }, this.options.purgeIntervalMs ?? 60_000);
-      this.timer.unref();
-    }
     return true;
   }
 
+  /** ltijs' contract: nothing to release, the store belongs to the server (which closes it). */
   async Close(): Promise<true> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
     return true;
   }
 

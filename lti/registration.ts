@@ -8,7 +8,6 @@ import type { Executor } from '../src/db/store';
 import { ensurePlatform, normalizeIssuer } from '../src/identity/records';
 import { notFound, SocleError } from '../src/domain/errors';
 
-export { LTI_BASE, SCOPES, CUSTOM_PARAMETERS, toolConfig } from '../src/lms/tool-config';
 import { CUSTOM_PARAMETERS, SCOPES, toolConfig } from '../src/lms/tool-config';
 
 /** What Socle sends to a platform's registration endpoint (IMS LTI Dynamic Registration). */

@@ -19,7 +19,8 @@ import { outboxStatus } from '../src/forwarding/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
 import { cohortRoutes } from './cohort';
 import { syncRoster } from '../src/lms/nrps';
-import { dynamicRegistration, isDeploymentAllowed, LTI_BASE, listPlatforms, toolConfig } from './registration';
+import { dynamicRegistration, isDeploymentAllowed, listPlatforms } from './registration';
+import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
 

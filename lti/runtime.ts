@@ -2,8 +2,10 @@ import { Provider, type ProviderInstance } from 'ltijs';
 import type { AppContext } from '../src/context';
 import { hours } from '../src/coverage/read';
 import type { ReferentialLookup } from '../src/coverage/referentials';
+import { LTI_BASE } from '../src/lms/tool-config';
+import type { Logger } from '../src/logger';
+import { startWorker, type Worker } from '../src/worker';
 import { PgLtiDatabase } from './plugin';
-import { LTI_BASE } from './registration';
 
 /** Seconds an id_token is accepted after its `iat` (Moodle signs it just before the browser posts it). */
 export const TOKEN_MAX_AGE = 60;
@@ -35,7 +37,7 @@ type ProviderClass = new () => ProviderInstance;
  * builds its own from that instance's class (one per app: tests run several servers in one process). `deploy()`
  * is not called: it would install a SIGINT handler that exits; Socle owns its shutdown (`close()`).
  */
-export function createLtiProvider(ctx: AppContext, options: { purge?: boolean } = {}): LtiRuntime {
+export function createLtiProvider(ctx: AppContext): LtiRuntime {
   const plugin = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE });
   const provider = new (Provider.constructor as ProviderClass)();
   const session = ctx.config.ltiSession;
@@ -59,13 +61,23 @@ export function createLtiProvider(ctx: AppContext, options: { purge?: boolean } 
       dynReg: { url: `${ctx.config.publicUrl}${LTI_BASE}`, name: 'Socle', autoActivate: false },
     },
   );
-  if (options.purge) void plugin.setup();
   return { provider, plugin, close: () => plugin.Close().then(() => undefined) };
 }
 
-/** Platform ids and status for the admin page and tests. */
-export async function platformActive(runtime: LtiRuntime, issuer: string, clientId: string) {
-  const p = await runtime.provider.getPlatform(issuer, clientId);
-  return p ? p.platformActive() : undefined;
+/** How often the server deletes expired LTI rows (nonces, states, tokens: already invisible to reads). */
+export const LTI_PURGE_INTERVAL_MS = 60_000;
+
+/** The worker that deletes the plugin's expired rows, every `intervalMs` (the first time after one interval). */
+export function startLtiPurge(plugin: PgLtiDatabase, logger: Logger, intervalMs = LTI_PURGE_INTERVAL_MS): Worker {
+  return startWorker({
+    name: 'lti-purge',
+    logger,
+    intervalMs,
+    firstDelayMs: intervalMs,
+    tick: async () => {
+      const purged = await plugin.purge();
+      if (purged) logger.debug({ purged }, 'expired LTI rows purged');
+    },
+  });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The loop every background worker runs (outbox delivery, coverage freshness, score publication, exports,
- * retention): a named worker calls its `tick` — one unit of work: claim rows with a lease, do, record — again
- * at once while there is work, every `intervalMs` when idle, and after a failure with a growing, jittered delay.
+ * retention, the LTI purge): a named worker calls its `tick` — one unit of work: claim rows with a lease, do,
+ * record — again at once while there is work, every `intervalMs` when idle, and after a failure with a growing,
+ * jittered delay.
  * The claims themselves (leases, `FOR UPDATE SKIP LOCKED`) stay with each feature: they are its data.
  *
  * Why not a PostgreSQL job-queue library: graphile-worker needs a node-postgres Pool and LISTEN/NOTIFY, which the

@@ -4,7 +4,7 @@ import { pinoHttp } from 'pino-http';
 import { sessionPrincipal } from '../../lti/principal';
 import { reportPrincipalOf } from '../../lti/reports';
 import { ltiRouter } from '../../lti/router';
-import { createLtiProvider } from '../../lti/runtime';
+import type { LtiRuntime } from '../../lti/runtime';
 import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
@@ -22,17 +22,12 @@ import { xapiRouter } from '../api/xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Registers a task that `startServer`'s close runs (after HTTP stops, before the store closes): timers, clients. */
-export function onShutdown(app: Express, task: () => Promise<void>): void {
-  const tasks = (app.locals.shutdown ??= []) as (() => Promise<void>)[];
-  tasks.push(task);
-}
-
 /**
- * The express application: request ids and logs, routes of every module, then JSON errors. It starts no worker
- * (`startServer` does): `wakeExports` tells the export runner that a job was queued.
+ * The express application: request ids and logs, routes of every module, then JSON errors. It opens nothing and
+ * starts no worker: `startServer` owns the LTI runtime `lti` (and closes it) and the workers; `wakeExports` tells
+ * the export runner that a job was queued.
  */
-export async function createApp(ctx: AppContext, wakeExports: () => void): Promise<Express> {
+export async function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => void): Promise<Express> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -53,9 +48,6 @@ export async function createApp(ctx: AppContext, wakeExports: () => void): Promi
   app.use(measureHttp);
   app.use(healthRouter(ctx));
   app.use(assetsRouter());
-  const lti = createLtiProvider(ctx, { purge: true });
-  app.locals.lti = lti;
-  onShutdown(app, lti.close);
   const reportRoutes = sessionReportRoutes(ctx, wakeExports, async (req) => {
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');
     return reportPrincipalOf(req.lti);

@@ -15,7 +15,7 @@ import { type ScoreWorker, startScoreWorker } from '../gradebook/worker';
 import { reportKinds } from '../reports/kinds';
 import { startExportRunner } from '../reports/service';
 import type { Worker } from '../worker';
-import type { LtiRuntime } from '../../lti/runtime';
+import { createLtiProvider, type LtiRuntime, startLtiPurge } from '../../lti/runtime';
 
 /** The background workers of a server, started once it listens and stopped before its store closes. */
 export interface Workers {
@@ -28,14 +28,21 @@ export interface Workers {
   exports: Worker;
   /** With RETENTION_YEARS set: the daily purge. */
   retention?: Worker;
+  /** Expired LTI rows (nonces, states, tokens) are deleted every minute. */
+  ltiPurge: Worker;
 }
 
 export interface RunningServer {
   url: string;
   app: Express;
   ctx: AppContext;
+  /** The ltijs runtime the LTI routes and the score worker share. */
+  lti: LtiRuntime;
   workers: Workers;
-  /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the store. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to `graceMs`), stops the workers in the
+   * reverse order of their start, then closes the LTI runtime and the store.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -45,20 +52,25 @@ export interface ServerOptions {
   services?: Partial<Services>;
 }
 
-/** Opens the store (migrations included), builds the app and listens. Used by `socle serve` and by tests. */
+/**
+ * Opens the store (migrations included) and the LTI runtime, builds the app, listens, then starts the workers.
+ * Used by `socle serve` and by tests. When it fails before listening, it closes what it opened.
+ */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(storeOptions(config));
   const ctx = createContext(config, store, logger, options.services);
+  let lti: LtiRuntime | undefined;
   let server: Server;
   let app: Express;
   // the workers start once the server listens; the report routes wake the export runner through this
   const running: { workers?: Workers } = {};
   try {
+    lti = createLtiProvider(ctx);
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
-    app = await createApp(ctx, () => running.workers?.exports.wake());
+    app = await createApp(ctx, lti, () => running.workers?.exports.wake());
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
       const s = listening.listen(config.port, '0.0.0.0');
@@ -66,15 +78,21 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       s.once('error', reject);
     });
   } catch (error) {
-    await store.close();
+    // what was opened, in reverse: the LTI runtime, then the store
+    try {
+      await lti?.close();
+    } finally {
+      await store.close();
+    }
     throw error;
   }
   const workers: Workers = {
     outbox: config.lrs ? startOutboxWorker(ctx) : undefined,
     coverage: startCoverageWorker(ctx),
-    scores: startScoreWorker(ctx, (app.locals.lti as LtiRuntime).provider),
+    scores: startScoreWorker(ctx, lti.provider),
     exports: startExportRunner(ctx, reportKinds),
     retention: startRetention(ctx),
+    ltiPurge: startLtiPurge(lti.plugin, logger),
   };
   running.workers = workers;
   const { port } = server.address() as AddressInfo;
@@ -93,12 +111,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         });
         server.closeIdleConnections();
       });
-      // the workers in the reverse order of their start, each after its tick in flight; then the app's clients
+      // the workers in the reverse order of their start, each after its tick in flight; then the LTI runtime
       for (const worker of Object.values(workers).reverse()) await worker?.stop();
-      for (const task of (app.locals.shutdown ?? []) as (() => Promise<void>)[]) await task();
+      await lti.close();
       await store.close();
     })();
     return closing;
   };
-  return { url, app, ctx, workers, close };
+  return { url, app, ctx, lti, workers, close };
 }

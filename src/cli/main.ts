@@ -14,13 +14,15 @@ import { registerXapi } from './xapi';
 
 import { registerCoverage } from './coverage';
 
-const modules: CommandModule[] = [registerServe, registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings];
+/** The commands that run in a context `withContext` opens (`serve` starts the service: registered on its own). */
+const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings];
 
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')
     .description('Socle: LTI 1.3 tool and xAPI bridge for the formation socle au numérique en santé')
     .showHelpAfterError()
     .exitOverride();
+  registerServe(program, services);
   const withContext = contextOpener(services);
   for (const register of modules) register(program, withContext);
   return program;

@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
+import type { Services } from '../context';
 import { createLogger } from '../logger';
 import { startServer } from '../app/server';
 
-export function registerServe(program: Command): void {
+/** `socle serve`: the service, with the same `services` as the other commands' contexts (tests running it in process). */
+export function registerServe(program: Command, services: Partial<Services> = {}): void {
   program
     .command('serve')
     .description('start the Socle service (HTTP, LTI, xAPI) on the configured port')
     .action(async () => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const server = await startServer(config, { logger });
+      const server = await startServer(config, { logger, services });
       const database =
         server.ctx.store.driver === 'pglite'
           ? `embedded PGlite at ${server.ctx.store.location}`

@@ -6,7 +6,6 @@ import { coverageDeps } from '../../src/coverage/deps';
 import { courses } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
 import { drainScorePublications, type ScoreWorker, startScoreWorker } from '../../src/gradebook/worker';
-import type { LtiRuntime } from '../../lti/runtime';
 import { ensureCourse, ensurePlatform, ensureUser, type Course, type Platform } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
@@ -56,7 +55,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
     await server.workers.scores.stop();
-    worker = startScoreWorker(server.ctx, (server.app.locals.lti as LtiRuntime).provider, 3_600_000);
+    worker = startScoreWorker(server.ctx, server.lti.provider, 3_600_000);
     const db = server.ctx.store.db;
     platform = await ensurePlatform(db, MOODLE);
     const key = await createXapiKey(db, MOODLE);
@@ -253,7 +252,7 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
 
   it('shares the queue between concurrent workers: each queued score is published once', async () => {
     const db = server.ctx.store.db;
-    const { provider } = server.app.locals.lti as LtiRuntime;
+    const { provider } = server.lti;
     moodle.scores.length = 0;
     await db.execute(sql`INSERT INTO score_publications (course_id, user_id) SELECT course_id, user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'`);
     const queued = (await pending()).length;

@@ -1,6 +1,5 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import nock from 'nock';
-import type { LtiRuntime } from '../../lti/runtime';
 import { setPlatformActive } from '../../lti/registration';
 import { courseMembers, courses, ltiRecords, users } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
@@ -141,7 +140,7 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
     });
 
     it('a deactivated platform at login', async () => {
-      const lti = server.app.locals.lti as LtiRuntime;
+      const lti = server.lti;
       await setPlatformActive(lti.provider, moodle.issuer, moodle.clientId, false);
       try {
         const r = await moodle.launch(server, 'learner');

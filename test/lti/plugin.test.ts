@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { decrypt, PgLtiDatabase } from '../../lti/plugin';
+import { startLtiPurge } from '../../lti/runtime';
+import { createLogger } from '../../src/logger';
 import { ltiRecords } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
 import { drivers, openTestStore, type TestStore } from '../support/db';
@@ -11,7 +13,7 @@ describe.each(drivers)('ltijs database plugin on %s', (driver) => {
   let db: PgLtiDatabase;
   beforeAll(async () => {
     t = await openTestStore(driver);
-    db = new PgLtiDatabase(t.store.db, { tokenMaxAgeSeconds: 60, purgeIntervalMs: 60_000 });
+    db = new PgLtiDatabase(t.store.db, { tokenMaxAgeSeconds: 60 });
     await db.setup();
   });
   afterAll(async () => {
@@ -75,6 +77,22 @@ describe.each(drivers)('ltijs database plugin on %s', (driver) => {
     expect(await db.Get(false, 'state', { state: 's-1' })).toEqual([expect.objectContaining({ query: { a: '1' } })]);
     expect(await db.purge()).toBe(1);
     expect(await db.purge()).toBe(0);
+  });
+
+  it('deletes expired rows from the worker loop, keeping live ones', async () => {
+    await db.Insert(false, 'state', { state: 's-old', query: {} });
+    await db.Insert(false, 'state', { state: 's-live', query: {} });
+    await t.store.db.execute(sql`UPDATE ${ltiRecords} SET expires_at = now() - interval '1 second' WHERE doc->>'state' = 's-old'`);
+    const states = async () =>
+      (await queryRows<{ state: string }>(t.store.db, sql`SELECT doc->>'state' AS state FROM ${ltiRecords} WHERE collection = 'state'`)).map((r) => r.state);
+    expect(await states()).toContain('s-old');
+    // an hour's interval: only the wake runs a tick; stop() waits for it
+    const worker = startLtiPurge(db, createLogger('silent'), 3_600_000);
+    worker.wake();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await worker.stop();
+    expect(await states()).not.toContain('s-old');
+    expect(await states()).toContain('s-live');
   });
 
   it('modifies and deletes by query', async () => {

@@ -25,7 +25,7 @@ describe.each(drivers)('LTI services on %s', (driver) => {
   let lti: LtiRuntime;
   beforeAll(async () => {
     server = await startTestServer(driver);
-    lti = server.app.locals.lti as LtiRuntime;
+    lti = server.lti;
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
   });

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type KeyLike, SignJWT } from 'jose';
 import nock from 'nock';
-import type { LtiRuntime } from '../../lti/runtime';
 import { registerPlatform } from '../../lti/registration';
 import type { RunningServer } from '../../src/app/server';
 
@@ -205,7 +204,7 @@ export class SimulatedMoodle {
 
   /** Registers this platform in the server's ltijs (manual registration, as `socle platforms add`). */
   async register(server: RunningServer, options: { active?: boolean } = {}) {
-    const lti = server.app.locals.lti as LtiRuntime;
+    const lti = server.lti;
     await registerPlatform(server.ctx, lti.provider, {
       issuer: this.issuer,
       clientId: this.clientId,

@@ -15,7 +15,7 @@ export const ltiRecords = pgTable(
     naturalKey: text('natural_key').notNull(),
     doc: jsonb('doc').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-    /** Null = kept until deleted; otherwise the row is invisible after this instant and purged on a timer. */
+    /** Null = kept until deleted; otherwise the row is invisible after this instant and purged by the LTI purge worker. */
     expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
   (t) => [
