@@ -6,7 +6,7 @@ import { forbidden } from '../src/domain/errors';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
-import { type ExportRegistry, reportKinds } from '../src/reports/kinds';
+import type { ExportRegistry } from '../src/reports/kinds';
 import { reportFilters } from '../src/reports/source';
 import { summarizeDomains } from '../src/reports/source';
 import '../src/web/texts/reports';
@@ -81,11 +81,11 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     referentials: (await listReferentials(db)).map((r) => ({ id: r.id, version: r.version })),
     dashboard: { learners, compliant, domains },
     exportsUrl: `${REPORTS_BASE}/exports`,
-    exportButtons: exportButtons(reportKinds, p.locale),
+    exportButtons: exportButtons(ctx.reports, p.locale),
     jobs: jobs.map((j) => ({
       ...jobView(j, REPORTS_BASE, ltik),
       at: dateFormat.format(j.createdAt),
-      what: reportKinds.label(j.kind, p.locale),
+      what: ctx.reports.label(j.kind, p.locale),
       who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
     })),
   };

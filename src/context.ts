@@ -3,6 +3,7 @@ import type { Config } from './config';
 import type { ReferentialSource } from './coverage/referentials';
 import type { Store } from './db/store';
 import type { Logger } from './logger';
+import type { ExportRegistry } from './reports/kinds/kind';
 import type { ComplianceSource } from './reports/source';
 
 /** What a context provides besides configuration, store and logger; `createContext` gives the defaults, tests their own. */
@@ -15,6 +16,8 @@ export interface Services {
   badges: BadgeIssuing | undefined;
   /** The learners' figures reports are made of. */
   compliance: ComplianceSource;
+  /** The kinds of report this context produces: the API's and the runner's exports, the admin page's buttons. */
+  reports: ExportRegistry;
 }
 
 /** What every adapter (HTTP routes, CLI commands, workers) is given: configuration, store, logger and the services. */

@@ -17,6 +17,10 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
+/**
+ * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
+ * document is generated from it); whether the kind is produced, in that format, is checked against `ctx.reports`.
+ */
 export const exportBody = z.strictObject({
   kind: z.enum(reportKinds.names),
   format: z.enum(reportKinds.formats),
@@ -76,7 +80,7 @@ function exportRoutes(
   const wantsHtml = (req: Request) => req.get('HX-Request') === 'true';
   const sendJob = (req: Request, res: Response, job: ExportJob, p: ReportPrincipal, status = 200) => {
     const view = jobView(job, base, ltikOf(req));
-    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view, what: reportKinds.label(job.kind, p.locale) }, p.locale, status);
+    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale) }, p.locale, status);
     else res.status(status).json(view);
   };
 
@@ -88,7 +92,7 @@ function exportRoutes(
       const p = await principalOf(req, platform);
       const { platform: _ignored, ...rest } = (raw ?? {}) as Record<string, unknown>;
       const body = parseOr400(exportBody, rest, 'body');
-      const formats = reportKinds.formatsOf(body.kind);
+      const formats = ctx.reports.formatsOf(body.kind);
       if (!formats.includes(body.format)) {
         throw invalid(`Exports of kind ${body.kind} are produced as ${formats.join(', ')}.`, [
           { path: 'body.format', message: `one of ${formats.join(', ')}` },
@@ -103,7 +107,7 @@ function exportRoutes(
         const missing = filters.courses.filter((c) => !known.some((k) => k.contextId === c));
         if (missing.length) throw invalid(`Unknown course(s) on this platform: ${missing.join(', ')}.`, [{ path: 'body.filters.courses', message: 'unknown course' }]);
       }
-      const job = await createExportJob(ctx.store.db, reportKinds, {
+      const job = await createExportJob(ctx.store.db, ctx.reports, {
         kind: body.kind,
         format: body.format,
         platformId: p.platformId,

@@ -161,6 +161,7 @@ export const referentialList = z
 /** A référentiel version as stored (hours in minutes): the domain's own schema. */
 export const referentialDocument = referentialSchema.meta({ id: 'Referential' });
 
+/** An export job as the API shows it; its enums are the default registry's (a static schema, for the OpenAPI document). */
 export const exportJob = z
   .object({
     id: z.uuid(),

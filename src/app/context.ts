@@ -4,10 +4,11 @@ import { catalogueReferentials } from '../coverage/referentials';
 import type { Store } from '../db/store';
 import type { Logger } from '../logger';
 import { coverageComplianceSource } from '../reports/coverage-source';
+import { reportKinds } from '../reports/kinds';
 
 /**
  * The context of the server and of the CLI's commands. By default: référentiels from the catalogue, badges issued
- * with this configuration, reports over the stored coverage, the system clock. `overrides` replace any of them (tests
+ * with this configuration, reports over the stored coverage, the report kinds of `reportKinds`, the system clock. `overrides` replace any of them (tests
  * give fixtures; `badges: undefined` computes coverage without issuing).
  */
 export function createContext(config: Config, store: Store, logger: Logger, overrides: Partial<Services> = {}): AppContext {
@@ -16,7 +17,14 @@ export function createContext(config: Config, store: Store, logger: Logger, over
     referentials: overrides.referentials ?? catalogueReferentials,
     badges: 'badges' in overrides ? overrides.badges : { config },
   };
-  return { config, store, logger, ...coverage, compliance: overrides.compliance ?? coverageComplianceSource(coverage) };
+  return {
+    config,
+    store,
+    logger,
+    ...coverage,
+    compliance: overrides.compliance ?? coverageComplianceSource(coverage),
+    reports: overrides.reports ?? reportKinds,
+  };
 }
 
 /** Where the store of this configuration is: the PostgreSQL server of DATABASE_URL, or PGlite in DATA_DIR. */

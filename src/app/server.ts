@@ -12,7 +12,6 @@ import { loadBundledReferentials } from '../referentials/catalogue';
 import { startCoverageWorker } from '../coverage/freshness';
 import { startOutboxWorker } from '../forwarding/outbox';
 import { type ScoreWorker, startScoreWorker } from '../gradebook/worker';
-import { reportKinds } from '../reports/kinds';
 import { startExportRunner } from '../reports/service';
 import type { Worker } from '../worker';
 import { createLtiProvider, type LtiRuntime, startLtiPurge } from '../../lti/runtime';
@@ -90,7 +89,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     outbox: config.lrs ? startOutboxWorker(ctx) : undefined,
     coverage: startCoverageWorker(ctx),
     scores: startScoreWorker(ctx, lti.provider),
-    exports: startExportRunner(ctx, reportKinds),
+    exports: startExportRunner(ctx),
     retention: startRetention(ctx),
     ltiPurge: startLtiPurge(lti.plugin, logger),
   };

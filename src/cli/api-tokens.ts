@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { createApiToken, listApiTokens, revokeApiToken } from '../identity/api-tokens';
 import { findPlatform } from '../identity/records';
-import { invalid, notFound } from '../domain/errors';
+import { conflict, invalid, notFound, SocleError } from '../domain/errors';
 import { output, type WithContext } from './command';
 
 const tokenName = z.string().regex(/^[\w.-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_" or "-"');
@@ -28,11 +28,10 @@ export function registerApiTokens(program: Command, withContext: WithContext): v
             if (!platform) throw notFound(`--platform: no platform ${opts.platform} (see socle platforms list)`);
             platformId = platform.id;
           }
-          try {
-            return await createApiToken(tx, { name: name.data, role: 'admin', platformId });
-          } catch (error) {
-            throw invalid(`--name: ${(error as Error).message}`);
-          }
+          return createApiToken(tx, { name: name.data, role: 'admin', platformId }).catch((error: unknown) => {
+            // A taken name is the option's fault: say which option, as for the other refusals.
+            throw SocleError.is(error, 'conflict') ? conflict(`--name: ${error.message}`, error.details) : error;
+          });
         }),
       );
       output({ token }, Boolean(opts.json), () => `${token}\nKeep it secret: it is shown only once.`);

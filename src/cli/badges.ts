@@ -51,7 +51,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
       if (!opts.reason.trim()) throw invalid('--reason must not be empty');
       const result = await withContext((ctx) =>
         ctx.store.db.transaction(async (tx) => {
-          const revoked = await revokeCredential(tx, id, opts.reason);
+          const revoked = await revokeCredential(tx, id, opts.reason, ctx.clock());
           if (revoked?.changed) {
             await tx.insert(auditEvents).values({
               actor: 'cli',

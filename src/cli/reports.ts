@@ -91,6 +91,7 @@ function withFilters(cmd: Command): Command {
 export function registerReports(program: Command, withContext: WithContext): void {
   const report = program.command('report').description('hour-compliance reports, attestations and programme indicators (personal data: audited)');
 
+  // The commands are declared before any context exists: one per kind of the default registry.
   for (const kind of reportKinds.kinds) {
     const cmd = withFilters(report.command(kind.name).description(kind.cli.description));
     // One format needs no option (`socle report attestations` writes the ZIP).

@@ -83,7 +83,7 @@ export async function revokeManualCredit(
   if (input.platformId !== undefined) conditions.push(eq(manualCredits.platformId, input.platformId));
   const [record] = await ex
     .update(manualCredits)
-    .set({ revokedAt: new Date(), revokedBy: input.actor, revocationReason: input.reason ?? null })
+    .set({ revokedAt: deps.clock(), revokedBy: input.actor, revocationReason: input.reason ?? null })
     .where(and(...conditions))
     .returning();
   if (!record) return undefined;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import { apiTokens, auditEvents, platforms } from '../db/schema';
 import type { Executor } from '../db/store';
+import { conflict } from '../domain/errors';
 
 export type ApiToken = typeof apiTokens.$inferSelect;
 
@@ -11,7 +12,7 @@ function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Creates a token; the clear token is returned once and never stored. */
+/** Creates a token; the clear token is returned once and never stored. A `conflict` when the name is taken. */
 export async function createApiToken(
   ex: Executor,
   input: { name: string; role: 'admin'; platformId: number | null },
@@ -22,7 +23,7 @@ export async function createApiToken(
     .values({ name: input.name, role: input.role, platformId: input.platformId, tokenHash: digest(token) })
     .onConflictDoNothing({ target: apiTokens.name })
     .returning();
-  if (!record) throw new Error(`a token named ${input.name} already exists`);
+  if (!record) throw conflict(`a token named ${input.name} already exists`);
   await ex.insert(auditEvents).values({ actor: 'cli', action: 'api-token.create', subject: `api-token:${input.name}`, after: { role: input.role, platformId: input.platformId } });
   return { token, record };
 }

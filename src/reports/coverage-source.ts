@@ -100,7 +100,8 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
   return {
     async referentials(ex, query) {
       const { id, version } = query.filters.referential ?? { id: DEFAULT_REFERENTIAL };
-      const ref = await reportReferentialOf(ex, id, version);
+      // From the context's référentiel source, as the rows' coverage and the attestations' credits: columns and rows agree.
+      const ref = await reportReferentialOf(services.referentials(ex), id, version);
       return ref ? [ref] : [];
     },
     async count(ex, query) {
@@ -129,7 +130,7 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
             c.credits.flatMap((x): AttestationFigures['activities'] =>
               x.source === 'activity'
                 ? [{ title: x.activity.name ?? x.activity.id, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: new Date(x.completedAt), manual: false }]
-                : [{ title: `Crédit manuel : ${x.justification}`, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: new Date(), manual: true }],
+                : [{ title: `Crédit manuel : ${x.justification}`, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: services.clock(), manual: true }],
             ),
           ),
         );

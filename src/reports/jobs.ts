@@ -136,15 +136,11 @@ export class LostJobError extends Error {
 export const defaultWorkerId = () => `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /**
- * Claims the next job, runs the producer of its kind (one of `kinds`) into chunks stored in PostgreSQL, and marks
+ * Claims the next job, runs the producer of its kind (one of the context's `reports`) into chunks stored in PostgreSQL, and marks
  * it done (or failed, with the error, its partial file removed). Returns the job's final state, or undefined
  * when none was waiting. Progress is stored at most every `progressIntervalMs`.
  */
-export async function runNextJob(
-  ctx: AppContext,
-  kinds: ExportRegistry,
-  options: RunOptions = {},
-): Promise<ExportJob | undefined> {
+export async function runNextJob(ctx: AppContext, options: RunOptions = {}): Promise<ExportJob | undefined> {
   const db = ctx.store.db;
   const workerId = options.workerId ?? defaultWorkerId();
   const job = await claimNextJob(db, workerId, { staleAfterMs: options.staleAfterMs });
@@ -186,7 +182,7 @@ export async function runNextJob(
 
   let sink: ChunkSink | undefined;
   try {
-    const kind = kinds.find(job.kind);
+    const kind = ctx.reports.find(job.kind);
     if (!kind) throw new Error(`No producer for exports of kind ${job.kind}`);
     const format = kind.formats.find((f) => f === job.format);
     if (!format) throw new Error(`Exports of kind ${job.kind} are not produced as ${job.format}`);

@@ -5,20 +5,21 @@ import type { Executor } from '../db/store';
 import type { Attestation } from './attestation';
 import { computeIndicators, type Indicators } from './indicators';
 import { defaultWorkerId, purgeExpiredExports, runNextJob } from './jobs';
-import type { ExportRegistry } from './kinds/kind';
+import type { ReportContext } from './kinds/kind';
 import type { ReportMeta } from './rows';
 import type { ComplianceQuery, ComplianceSource, ReportFilters } from './source';
 import { recordAttestation } from './verification';
 import { startWorker, type Worker } from '../worker';
+import { invalid, notFound } from '../domain/errors';
 
-/** The report's header: institution, platform and the filters used, in French. */
-export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt = new Date()): Promise<ReportMeta> {
+/** The report's header, made at `generatedAt`: institution, platform and the filters used, in French. */
+export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt: Date): Promise<ReportMeta> {
   const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
   const referentials = await source.referentials(ex, query);
   if (!referentials.length) {
     const r = query.filters.referential;
-    throw new Error(r ? `référentiel ${r.id}${r.version ? `@${r.version}` : ''} is not in the catalogue` : 'no référentiel to report on');
+    throw r ? notFound(`référentiel ${r.id}${r.version ? `@${r.version}` : ''} is not in the catalogue`) : invalid('no référentiel to report on');
   }
   return {
     institution: platform.name ?? platform.issuer,
@@ -57,14 +58,14 @@ export async function indicatorsOf(ex: Executor, source: ComplianceSource, query
  * verification URL confirms what the PDF says.
  */
 export async function* recordedAttestations(
-  ctx: AppContext,
+  ctx: ReportContext,
   query: ComplianceQuery,
   options: { exportJobId?: string; issuedAt?: Date } = {},
 ): AsyncGenerator<Attestation> {
   const db = ctx.store.db;
   const [platform] = await db.select().from(platforms).where(eq(platforms.id, query.platformId));
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
-  const issuedAt = options.issuedAt ?? new Date();
+  const issuedAt = options.issuedAt ?? ctx.clock();
   for await (const figures of ctx.compliance.attestations(db, query)) {
     yield await recordAttestation(db, {
       platformId: platform.id,
@@ -76,11 +77,11 @@ export async function* recordedAttestations(
 }
 
 /**
- * Runs queued exports of `kinds` in the background: takes jobs one at a time (several instances share the queue
+ * Runs queued exports of the context's `reports` in the background: takes jobs one at a time (several instances share the queue
  * through the database) and purges expired files every few minutes. `wake()` looks for a job now (after one was
  * queued by this process).
  */
-export function startExportRunner(ctx: AppContext, kinds: ExportRegistry, options: { pollMs?: number; purgeMs?: number } = {}): Worker {
+export function startExportRunner(ctx: AppContext, options: { pollMs?: number; purgeMs?: number } = {}): Worker {
   const pollMs = options.pollMs ?? 2_000;
   const purgeMs = options.purgeMs ?? 300_000;
   const workerId = defaultWorkerId();
@@ -95,7 +96,7 @@ export function startExportRunner(ctx: AppContext, kinds: ExportRegistry, option
         const n = await purgeExpiredExports(ctx.store.db);
         if (n) ctx.logger.info({ purged: n }, 'expired export files purged');
       }
-      return (await runNextJob(ctx, kinds, { workerId })) !== undefined;
+      return (await runNextJob(ctx, { workerId })) !== undefined;
     },
   });
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { ReferentialLookup } from '../coverage/referentials';
 import type { Executor } from '../db/store';
-import { getReferential } from '../referentials/catalogue';
 import type { Attestation } from './attestation';
 import type { ComplianceRow, ReportReferential } from './rows';
 
@@ -73,9 +73,9 @@ export async function summarizeDomains(rows: AsyncIterable<ComplianceRow>): Prom
 
 export const DEFAULT_REFERENTIAL = 'socle-sante-niveaux-4-8';
 
-/** A référentiel version of the catalogue as the reports present it. */
-export async function reportReferentialOf(ex: Executor, id: string, version?: string): Promise<ReportReferential | undefined> {
-  const ref = await getReferential(ex, id, version);
+/** A référentiel version, found by `lookup` (the context's référentiel source), as the reports present it. */
+export async function reportReferentialOf(lookup: ReferentialLookup, id: string, version?: string): Promise<ReportReferential | undefined> {
+  const ref = await lookup(id, version);
   if (!ref) return undefined;
   return {
     id: ref.id,

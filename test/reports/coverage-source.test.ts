@@ -97,4 +97,18 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
     const records = parse(text.slice(1), { delimiter: ';' }) as string[][];
     expect(records.some((r) => r.includes('6,5'))).toBe(true); // learner 4: 6.5 h validated
   });
+
+  it("takes the report's référentiel from the context's référentiel source, as the rows", async () => {
+    const db = server.ctx.store.db;
+    const bundled = await getReferential(db, REF);
+    if (!bundled) throw new Error('bundled référentiel missing');
+    const fixture = { ...bundled, id: 'fixture-only', title: 'Référentiel de test' };
+    const referentials = () => async (id: string) => (id === fixture.id ? fixture : undefined);
+    const source = coverageComplianceSource({ ...server.ctx, referentials });
+    const [ref] = await source.referentials(db, { platformId, filters: { referential: { id: fixture.id } } });
+    expect(ref).toMatchObject({ id: 'fixture-only', version: bundled.version, title: 'Référentiel de test' });
+    expect(ref?.domains.map((d) => d.code)).toEqual(bundled.domains.map((d) => d.code));
+    expect(await getReferential(db, fixture.id)).toBeUndefined();
+  });
 });
+

@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
 import { eq, sql } from 'drizzle-orm';
-import type { AppContext } from '../../src/context';
 import { auditEvents, exportFileChunks, exportJobs } from '../../src/db/schema';
 import { openStore, type Store } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
@@ -14,7 +13,7 @@ import {
   readJobFile,
   runNextJob,
 } from '../../src/reports/jobs';
-import { exportRegistry, reportKinds } from '../../src/reports/kinds';
+import { type ExportRegistry, exportRegistry, reportKinds } from '../../src/reports/kinds';
 import { attestationsKind } from '../../src/reports/kinds/attestations';
 import { compliance, complianceKind } from '../../src/reports/kinds/compliance';
 import type { ComplianceRow } from '../../src/reports/rows';
@@ -30,11 +29,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 describe.each(drivers)('export jobs on %s', (driver) => {
   let t: TestStore;
-  let ctx: AppContext;
   let platformId: number;
   beforeAll(async () => {
     t = await openTestStore(driver);
-    ctx = testContext(t.store);
     platformId = (await ensurePlatform(t.store.db, 'https://moodle.univ-test.fr', 'Moodle Santé')).id;
   });
   afterAll(() => t.destroy());
@@ -43,6 +40,8 @@ describe.each(drivers)('export jobs on %s', (driver) => {
     await t.store.db.delete(auditEvents);
   });
 
+  /** A context whose runner produces the kinds of `reports`. */
+  const runner = (reports: ExportRegistry) => testContext(t.store, { reports });
   const rows = generatedRows(1_500);
   // The compliance kind over injected rows (its formats and writers as registered; only the source differs).
   const kinds = exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: fromArray(rows), total: rows.length }))]);
@@ -77,10 +76,10 @@ describe.each(drivers)('export jobs on %s', (driver) => {
 
   it('runs a job into chunks in the database and serves the same bytes to any instance, audited', async () => {
     const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-excel', platformId, requestedBy: 'cli' });
-    expect(await runNextJob(ctx, exportRegistry([]), { workerId: 'w0' })).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind compliance' });
+    expect(await runNextJob(runner(exportRegistry([])), { workerId: 'w0' })).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind compliance' });
     await t.store.db.update(exportJobs).set({ status: 'queued' }).where(eq(exportJobs.id, job.id));
 
-    const done = await runNextJob(ctx, kinds, { workerId: 'w1', chunkBytes: 64 * 1024 });
+    const done = await runNextJob(runner(kinds), { workerId: 'w1', chunkBytes: 64 * 1024 });
     expect(done).toMatchObject({
       id: job.id,
       status: 'done',
@@ -91,7 +90,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/),
     });
     expect(must(must(done).expiresAt).getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000);
-    expect(await runNextJob(ctx, kinds)).toBeUndefined();
+    expect(await runNextJob(runner(kinds))).toBeUndefined();
 
     const expected = new PassThrough();
     const parts: Buffer[] = [];
@@ -131,8 +130,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       }
     }
     const running = runNextJob(
-      ctx,
-      exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: slow(), total: 3_000 }))]),
+      runner(exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: slow(), total: 3_000 }))])),
       { workerId: 'w1', progressIntervalMs: 0 },
     );
     await paused;
@@ -154,8 +152,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       throw new Error('coverage source unavailable');
     }
     const failed = await runNextJob(
-      ctx,
-      exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: broken() }))]),
+      runner(exportRegistry([complianceKind(async () => ({ meta: testMeta(), rows: broken() }))])),
       { chunkBytes: 16 * 1024 },
     );
     expect(failed).toMatchObject({ id: job.id, status: 'failed', error: 'coverage source unavailable' });
@@ -166,8 +163,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   it('produces attestation ZIPs through the same runner', async () => {
     await createExportJob(t.store.db, reportKinds, { kind: 'attestations', format: 'zip', platformId, requestedBy: 'cli' });
     const done = await runNextJob(
-      ctx,
-      exportRegistry([attestationsKind(async () => ({ attestations: fromArray(rows.slice(0, 3).map((r) => attestationOf(r))), total: 3 }))]),
+      runner(exportRegistry([attestationsKind(async () => ({ attestations: fromArray(rows.slice(0, 3).map((r) => attestationOf(r))), total: 3 }))])),
     );
     expect(done).toMatchObject({
       status: 'done',
@@ -182,7 +178,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
 
   it('purges expired files but keeps the job as the audit trail', async () => {
     const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
-    await runNextJob(ctx, kinds, { retainMs: 1_000 });
+    await runNextJob(runner(kinds), { retainMs: 1_000 });
     expect(await purgeExpiredExports(t.store.db, new Date())).toBe(0);
     expect(await purgeExpiredExports(t.store.db, new Date(Date.now() + 2_000))).toBe(1);
     expect(await getJob(t.store.db, job.id)).toMatchObject({ status: 'expired', requestedBy: 'cli' });
@@ -195,14 +191,13 @@ describe.each(drivers)('export jobs on %s', (driver) => {
     expect(await claimNextJob(t.store.db, 'dead')).toMatchObject({ id: job.id, workerId: 'dead', attempts: 1 });
     expect(await claimNextJob(t.store.db, 'w2')).toBeUndefined();
     await t.store.db.update(exportJobs).set({ heartbeatAt: sql`now() - interval '10 minutes'` }).where(eq(exportJobs.id, job.id));
-    expect(await runNextJob(ctx, kinds, { workerId: 'w2' })).toMatchObject({ id: job.id, status: 'done', workerId: 'w2', attempts: 2 });
+    expect(await runNextJob(runner(kinds), { workerId: 'w2' })).toMatchObject({ id: job.id, status: 'done', workerId: 'w2', attempts: 2 });
   });
 
   it('a runner whose job was taken over does not mark it done', async () => {
     const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
     const result = await runNextJob(
-      ctx,
-      exportRegistry([
+      runner(exportRegistry([
         {
           ...compliance,
           async produce({ out, progress }) {
@@ -214,7 +209,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
             return { count: 1 };
           },
         },
-      ]),
+      ])),
       { workerId: 'slow', progressIntervalMs: 0 },
     );
     expect(result).toMatchObject({ id: job.id, status: 'running', workerId: 'thief', fileName: null });

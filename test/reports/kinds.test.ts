@@ -1,9 +1,13 @@
+import { PassThrough } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import type { AppContext } from '../../src/context';
 import { auditEvents, courses, exportJobs } from '../../src/db/schema';
+import { SocleError } from '../../src/domain/errors';
 import { ensureCourse, ensurePlatform } from '../../src/identity/records';
 import { createExportJob, readJobFile, runNextJob } from '../../src/reports/jobs';
 import { defineKind, exportRegistry, reportFile, reportKinds } from '../../src/reports/kinds';
+import { compliance } from '../../src/reports/kinds/compliance';
+import type { ComplianceSource } from '../../src/reports/source';
 import { testContext } from '../support/app';
 import { must } from '../support/compliance-rows';
 import { drivers, openTestStore, type TestStore } from '../support/db';
@@ -74,7 +78,7 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
   let platformId: number;
   beforeAll(async () => {
     t = await openTestStore(driver);
-    ctx = testContext(t.store);
+    ctx = testContext(t.store, { reports: exportRegistry([...reportKinds.kinds, courseList]) });
     platformId = (await ensurePlatform(t.store.db, 'https://moodle.univ-test.fr', 'Moodle Santé')).id;
     await ensureCourse(t.store.db, platformId, '2', 'Socle numérique — groupe 1');
     await ensureCourse(t.store.db, platformId, '3', 'Socle numérique — groupe 2');
@@ -85,13 +89,11 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
     await t.store.db.delete(auditEvents);
   });
 
-  const kinds = exportRegistry([...reportKinds.kinds, courseList]);
-
   it('is queued, produced by the job runner and downloaded like the others', async () => {
-    expect(kinds.names).toEqual(['compliance', 'attestations', 'indicators', 'courses']);
-    expect(kinds.formatsOf('courses')).toEqual(['csv', 'json']);
-    const job = await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
-    const done = await runNextJob(ctx, kinds, { workerId: 'w1' });
+    expect(ctx.reports.names).toEqual(['compliance', 'attestations', 'indicators', 'courses']);
+    expect(ctx.reports.formatsOf('courses')).toEqual(['csv', 'json']);
+    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    const done = await runNextJob(ctx, { workerId: 'w1' });
     expect(done).toMatchObject({
       id: job.id,
       status: 'done',
@@ -103,8 +105,8 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
     const file = must(await readJobFile(t.store.db, job.id, 'cli'));
     expect(await readAll(file.stream)).toBe('contextId,title\r\n2,Socle numérique — groupe 1\r\n3,Socle numérique — groupe 2');
 
-    await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'json', platformId, requestedBy: 'cli' });
-    const json = must(await runNextJob(ctx, kinds));
+    await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'json', platformId, requestedBy: 'cli' });
+    const json = must(await runNextJob(ctx));
     expect(json).toMatchObject({ status: 'done', contentType: 'application/json', fileName: expect.stringMatching(/^cours-.*\.json$/) });
     expect(JSON.parse(await readAll(must(await readJobFile(t.store.db, json.id, 'cli')).stream))).toEqual([
       { contextId: '2', title: 'Socle numérique — groupe 1' },
@@ -113,11 +115,29 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
   });
 
   it('is only in the registry it was added to', async () => {
-    await expect(createExportJob(t.store.db, kinds, { kind: 'courses', format: 'pdf', platformId, requestedBy: 'cli' })).rejects.toThrow(/format/);
+    await expect(createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'pdf', platformId, requestedBy: 'cli' })).rejects.toThrow(/format/);
     await expect(createExportJob(t.store.db, reportKinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' })).rejects.toThrow(/kind/);
     expect(await t.store.db.select().from(exportJobs)).toEqual([]);
-    // A job of the kind, run by a runner of the registry without it, fails and says why.
-    const job = await createExportJob(t.store.db, kinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
-    expect(await runNextJob(ctx, reportKinds)).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind courses' });
+    // A job of the kind, run by a runner of the default registry (without it), fails and says why.
+    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    expect(await runNextJob(testContext(t.store))).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind courses' });
+  });
+
+  it('refuses a compliance report on a référentiel its source lacks with a coded error, and lets other failures through', async () => {
+    const produce = (source: ComplianceSource, referential?: { id: string }) =>
+      compliance.produce({
+        ctx: testContext(t.store, { compliance: source }),
+        query: { platformId, filters: referential ? { referential } : {} },
+        format: 'csv',
+        out: new PassThrough(),
+        progress: () => undefined,
+      });
+    const none: ComplianceSource = { ...ctx.compliance, referentials: async () => [] };
+    await expect(produce(none, { id: 'nowhere' })).rejects.toMatchObject({ code: 'not_found', message: 'référentiel nowhere is not in the catalogue' });
+    await expect(produce(none)).rejects.toMatchObject({ code: 'invalid_request', message: 'no référentiel to report on' });
+    const lost = new Error('connection lost');
+    const error = await produce({ ...ctx.compliance, referentials: () => Promise.reject(lost) }).catch((e: unknown) => e);
+    expect(error).toBe(lost);
+    expect(error).not.toBeInstanceOf(SocleError);
   });
 });

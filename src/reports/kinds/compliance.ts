@@ -1,5 +1,4 @@
 import type { ComplianceRow, ReportMeta } from '../rows';
-import { invalid } from '../../domain/errors';
 import { defineKind, type ReportRun } from './kind';
 
 /** What a compliance report is made of: its header, its rows (non-compliant first) and their number. */
@@ -14,9 +13,7 @@ async function fromSource({ ctx, query }: ReportRun): Promise<ComplianceReport> 
   const { reportMetaOf } = await import('../service');
   const db = ctx.store.db;
   const source = ctx.compliance;
-  const meta = await reportMetaOf(db, source, query).catch((error: Error) => {
-    throw invalid(error.message);
-  });
+  const meta = await reportMetaOf(db, source, query, ctx.clock());
   return { meta, rows: source.rows(db, query), total: await source.count(db, query) };
 }
 

@@ -1,7 +1,9 @@
 import type { Writable } from 'node:stream';
-import type { AppContext } from '../../context';
+import type { Config } from '../../config';
+import type { Store } from '../../db/store';
 import type { Locale } from '../../domain/locale';
-import type { ComplianceQuery } from '../source';
+import type { Logger } from '../../logger';
+import type { ComplianceQuery, ComplianceSource } from '../source';
 
 /** A text shown on the pages, in each locale. */
 export type Label = Record<Locale, string>;
@@ -32,9 +34,21 @@ const formats = {
 export type ReportFormat = keyof typeof formats;
 export const reportFormats: Readonly<Record<ReportFormat, FormatInfo>> = formats;
 
+/**
+ * What a producer may use of the application context (the runner and the CLI give it the whole `AppContext`).
+ * Named here rather than imported: src/context.ts names the registry of kinds, so this file cannot import it back.
+ */
+export interface ReportContext {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  clock: () => Date;
+  compliance: ComplianceSource;
+}
+
 /** What a producer is given: the query to report on, the format, where to write, and how to report progress. */
 export interface ReportRun<F extends ReportFormat = ReportFormat> {
-  ctx: AppContext;
+  ctx: ReportContext;
   query: ComplianceQuery;
   format: F;
   /** Write the report here and end it. */
@@ -66,7 +80,7 @@ export interface ReportKind<N extends string = string, F extends ReportFormat = 
   formats: readonly [F, ...F[]];
   /**
    * Writes the report of `run.query` in `run.format` to `run.out` (and ends it); resolves with how many rows
-   * (learners, attestations) it holds. Throws an `invalid_request` SocleError when the query cannot be reported on as asked.
+   * (learners, attestations) it holds. Throws a SocleError (`invalid_request`, `not_found`) when the query cannot be reported on as asked.
    */
   produce(run: ReportRun<F>): Promise<{ count: number }>;
   cli: {
