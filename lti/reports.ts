@@ -1,13 +1,13 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { AppContext } from '../src/context';
 import { courses, users } from '../src/db/schema';
-import { jobView, type ReportPrincipal } from '../src/reports/access';
+import { canSeeJob, jobView, type ReportPrincipal } from '../src/reports/access';
+import { ltiActor } from '../src/identity/records';
 import { forbidden } from '../src/domain/errors';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
 import type { ExportRegistry } from '../src/reports/kinds';
-import { reportFilters } from '../src/reports/source';
 import { summarizeDomains } from '../src/reports/source';
 import '../src/web/texts/reports';
 
@@ -54,12 +54,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     return { ...d, rate, rateText: percent.format(rate) };
   });
   const jobs = (await listJobs(db, { platformId: p.platformId, limit: 50 }))
-    .filter((j) => {
-      if (!limited) return true;
-      const f = reportFilters.safeParse(j.filters);
-      const c = f.success ? (f.data.courses ?? []) : [];
-      return c.length > 0 && c.every((x) => (p.courses as string[]).includes(x));
-    })
+    .filter((j) => canSeeJob(p, j))
     .slice(0, 10);
   // Who asked: the name of an LTI user of this platform when known, else the audit identity.
   const prefix = `lti:${p.issuer}#`;
@@ -93,7 +88,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
 
 /** An administrator sees the whole platform; an instructor only the course of their launch. */
 export function reportPrincipalOf(s: LtiSession): ReportPrincipal {
-  const base = { actor: `lti:${s.platform.issuer}#${s.user.sub}`, platformId: s.platform.id, issuer: s.platform.issuer, locale: s.locale };
+  const base = { actor: ltiActor(s.platform.issuer, s.user.sub), platformId: s.platform.id, issuer: s.platform.issuer, locale: s.locale };
   if (s.roles.includes('administrator')) return { ...base, courses: 'all' };
   if (s.roles.includes('instructor') && s.course) return { ...base, courses: [s.course.contextId] };
   throw forbidden('Reports are reserved for administrators of the platform and instructors of the course.');

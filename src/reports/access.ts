@@ -34,7 +34,6 @@ export function canSeeJob(p: ReportPrincipal, job: ExportJob): boolean {
   return jobCourses.length > 0 && jobCourses.every((c) => allowed.includes(c));
 }
 
-
 /** An export job as the API and the pages show it. */
 export function jobView(job: ExportJob, base: string, ltik?: string) {
   const percent =
