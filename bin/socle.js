@@ -5,11 +5,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-let cli;
 if (fs.existsSync(path.join(root, 'src', 'cli', 'main.ts'))) {
-  require('tsx/cjs');
-  cli = require('../src/cli/main.ts');
+  // tsx's loader hooks both require() and the import()s that load the report writers lazily.
+  import('tsx').then(() => require('../src/cli/main.ts').main(process.argv));
 } else {
-  cli = require('../dist/src/cli/main.js');
+  require('../dist/src/cli/main.js').main(process.argv);
 }
-cli.main(process.argv);

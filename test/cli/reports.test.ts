@@ -6,7 +6,7 @@ import { auditEvents, attestationRecords } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
 import { ensureCourse, ensurePlatform } from '../../src/identity/records';
 import type { Indicators } from '../../src/reports/indicators';
-import { runCliInProcess } from '../support/cli';
+import { runCli, runCliInProcess } from '../support/cli';
 import { generatedRows, must } from '../support/compliance-rows';
 import { arraySource } from '../support/compliance-source';
 import { createTestDatabase, drivers } from '../support/db';
@@ -39,6 +39,14 @@ describe.each(drivers)('socle report on %s', (driver) => {
   });
 
   const out = (name: string) => path.join(dir, name);
+
+  it('runs as the real `socle` process of a checkout, whose report writers load lazily', async () => {
+    // The in-process runs below share jest's module loader; this one goes through bin/socle.js as a user's would.
+    const result = await runCli(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--out', out('process.json')], env);
+    expect(result).toMatchObject({ code: 0, stdout: '' });
+    expect(result.stderr).toContain('written to');
+    expect(JSON.parse(fs.readFileSync(out('process.json'), 'utf8'))).toHaveProperty('learners');
+  });
 
   it('writes the compliance report as French Excel CSV, XLSX and PDF for the chosen course', async () => {
     const expected = rows.filter((r) => r.courses[0]?.contextId === '3');
