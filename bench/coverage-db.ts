@@ -97,7 +97,7 @@ async function main() {
   const databaseUrl = url.toString();
   const referentials: ReferentialSource = () =>
     memoised(async (id, version) => (id === referential.id && (version === undefined || version === referential.version) ? referential : undefined));
-  const config: Config = { port: 0, publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' };
+  const config: Config = { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' };
   const store = await openStore({ databaseUrl });
   const db = store.db;
   // the coverage rules alone (no badge issuing) over the bench's référentiel

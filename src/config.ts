@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { SocleError } from './domain/errors';
 
 /**
  * Socle's whole configuration comes from the environment, parsed here and nowhere else.
- * Defaults make a bare `npm start` work: embedded PGlite in ./data, port 3000.
+ * Defaults make a bare `npm start` work: embedded PGlite in ./data, 127.0.0.1 port 3000.
  */
 const port = z
   .string()
@@ -20,6 +21,11 @@ const port = z
       .max(65535, 'expected a whole number between 0 and 65535'),
   );
 
+/** An interface address to listen on: an IP address, or a host name such as localhost. */
+const host = z
+  .string()
+  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/.test(v), 'expected an IP address such as 127.0.0.1 or 0.0.0.0, or a host name');
+
 const httpUrl = z
   .string()
   .refine(
@@ -30,6 +36,7 @@ const httpUrl = z
 const envSchema = z
   .object({
     PORT: port.default(3000),
+    HOST: host.default('127.0.0.1'),
     PUBLIC_URL: httpUrl.optional(),
     DATABASE_URL: z
       .string()
@@ -74,6 +81,8 @@ export const configVariables = Object.keys(envSchema.shape) as (keyof Env)[];
 
 export interface Config {
   port: number;
+  /** The address the HTTP server listens on: loopback by default, 0.0.0.0 in a container. */
+  host: string;
   publicUrl: string;
   /** Unset = embedded PGlite in `${dataDir}/pglite`. */
   databaseUrl: string | undefined;
@@ -146,6 +155,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR);
   return {
     port: env.PORT,
+    host: env.HOST,
     publicUrl: (env.PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
     dataDir,

@@ -7,13 +7,16 @@ import { SocleError } from '../src/domain/errors';
 describe('configuration from the environment', () => {
   it('starts from defaults when nothing is set', () => {
     const env = parseEnv({});
-    expect(env).toMatchObject({ PORT: 3000, DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(env).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(parseEnv({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(parseEnv({ HOST: '::' }).HOST).toBe('::');
     expect(env.DATABASE_URL).toBeUndefined();
   });
 
   it.each([
     [{ PORT: 'abc' }, /PORT: expected a whole number/],
     [{ PORT: '70000' }, /PORT: expected a whole number between 0 and 65535/],
+    [{ HOST: 'http://0.0.0.0' }, /HOST: expected an IP address/],
     [{ PUBLIC_URL: 'socle.example.fr' }, /PUBLIC_URL: expected an http\(s\) URL/],
     [{ DATABASE_URL: 'mysql://x/y', LTI_KEY: 'k'.repeat(32) }, /DATABASE_URL: expected a postgres:\/\/ URL/],
     [{ DATABASE_URL: 'postgres://localhost/socle' }, /LTI_KEY: required when DATABASE_URL is set/],

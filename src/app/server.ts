@@ -72,7 +72,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     app = await createApp(ctx, lti, () => running.workers?.exports.wake());
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
-      const s = listening.listen(config.port, '0.0.0.0');
+      const s = listening.listen(config.port, config.host);
       s.once('listening', () => resolve(s));
       s.once('error', reject);
     });

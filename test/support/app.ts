@@ -10,6 +10,7 @@ import { createTestDatabase, type Driver } from './db';
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0,
+    host: '127.0.0.1',
     publicUrl: 'http://127.0.0.1:0',
     databaseUrl: undefined,
     dataDir: '/nonexistent',
