@@ -9,6 +9,7 @@ import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from '../web/http';
+import { redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from '../api/coverage';
 import { credentialsRouter } from '../api/credentials';
@@ -42,6 +43,15 @@ export async function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: (
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
+      // the ltik travels in page URLs and redirects: logged requests show neither its value
+      serializers: {
+        req: (req: { url?: string }) => (req.url ? Object.assign(req, { url: redactUrl(req.url) }) : req),
+        res: (res: { headers?: Record<string, unknown> }) => {
+          const location = res.headers?.location;
+          if (typeof location === 'string' && res.headers) res.headers = { ...res.headers, location: redactUrl(location) };
+          return res;
+        },
+      },
     }),
   );
   registerDatabaseGauges(ctx);

@@ -1,6 +1,9 @@
+import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
-import { startTestServer, type TestServer } from '../support/app';
-import { drivers } from '../support/db';
+import { startServer } from '../../src/app/server';
+import { createLogger, redactUrl } from '../../src/logger';
+import { startTestServer, testConfig, type TestServer } from '../support/app';
+import { createTestDatabase, drivers } from '../support/db';
 
 describe.each(drivers)('HTTP service on %s', (driver) => {
   let server: TestServer;
@@ -78,5 +81,40 @@ describe.each(drivers)('readiness and metrics on %s', (driver) => {
     expect(text).toContain('route="unmatched",status="404"');
     expect(text).not.toContain('/no/such/page/42');
     expect(text).toContain('socle_process_resident_memory_bytes');
+  });
+});
+
+describe('request logs', () => {
+  it('never show the ltik of a page URL or a redirect, whatever the level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString('utf8'));
+        callback();
+      },
+    });
+    const database = await createTestDatabase('pglite');
+    const server = await startServer(testConfig('dataDir' in database.options ? { dataDir: database.options.dataDir } : {}), {
+      logger: createLogger('trace', sink),
+    });
+    try {
+      const secret = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LWx0aWs.signature-of-the-session';
+      expect((await fetch(`${server.url}/lti/me?ltik=${secret}&tab=badges`)).status).toBe(401);
+      expect((await fetch(`${server.url}/nothing?lang=fr&ltik=${secret}`)).status).toBe(404);
+      const logged = lines.join('');
+      expect(logged).toContain('/lti/me?ltik=[redacted]&tab=badges');
+      expect(logged).toContain('/nothing?lang=fr&ltik=[redacted]');
+      expect(logged).not.toContain(secret);
+      expect(logged).not.toContain('c2VjcmV0LWx0aWs');
+    } finally {
+      await server.close(1_000);
+      await database.destroy();
+    }
+  });
+
+  it('redacts the ltik of any URL, as in a redirect Location', () => {
+    expect(redactUrl('/lti/me?ltik=abc.def.ghi')).toBe('/lti/me?ltik=[redacted]');
+    expect(redactUrl('https://socle.univ.fr/lti/course?x=1&LTIK=abc#top')).toBe('https://socle.univ.fr/lti/course?x=1&LTIK=[redacted]#top');
+    expect(redactUrl('/lti/me?tab=badges')).toBe('/lti/me?tab=badges');
   });
 });
