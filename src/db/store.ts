@@ -130,6 +130,9 @@ async function openPglite(dataDir: string): Promise<Store> {
   const location = path.join(dir, 'pglite');
   let client: PGlite | undefined;
   try {
+    // PGlite creates its files 0666 under the usual umask: its directory is the owner's alone (also when it exists).
+    fs.mkdirSync(location, { recursive: true, mode: 0o700 });
+    fs.chmodSync(location, 0o700);
     client = await PGlite.create(location);
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });

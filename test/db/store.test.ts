@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { auditEvents } from '../../src/db/schema';
 import { migrationsFolder, openStore, queryRows } from '../../src/db/store';
@@ -41,6 +43,24 @@ describe('embedded store lock', () => {
       await store.close();
     } finally {
       await database.destroy();
+    }
+  });
+});
+
+describe('embedded store files', () => {
+  it('keeps the database directory to its owner, even under a permissive umask and for a directory made before', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-mode-'));
+    const previous = process.umask(0);
+    try {
+      fs.mkdirSync(path.join(dataDir, 'pglite'), { mode: 0o777 });
+      const store = await openStore({ dataDir });
+      await store.close();
+      expect(fs.statSync(path.join(dataDir, 'pglite')).mode & 0o777).toBe(0o700);
+      // its files may be 0666 (PGlite's own), but nobody else can reach them through the directory
+      expect(fs.readdirSync(path.join(dataDir, 'pglite')).length).toBeGreaterThan(0);
+    } finally {
+      process.umask(previous);
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
