@@ -28,7 +28,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * starts no worker: `startServer` owns the LTI runtime `lti` (and closes it) and the workers; `wakeExports` tells
  * the export runner that a job was queued.
  */
-export async function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => void): Promise<Express> {
+export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');

@@ -69,7 +69,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
-    app = await createApp(ctx, lti, () => running.workers?.exports.wake());
+    app = createApp(ctx, lti, () => running.workers?.exports.wake());
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
       const s = listening.listen(config.port, config.host);

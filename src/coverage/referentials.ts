@@ -15,7 +15,7 @@ export type ReferentialSource = (ex: Executor) => ReferentialLookup;
 export function memoised(source: ReferentialLookup): ReferentialLookup {
   const cache = new Map<string, Promise<ReferentialVersion | undefined>>();
   return (id, version) => {
-    const key = `${id}\u0000${version ?? ''}`;
+    const key = versionKey(id, version ?? '');
     let hit = cache.get(key);
     if (!hit) cache.set(key, (hit = source(id, version)));
     return hit;

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
 import type { AppContext } from '../context';
 import { queryRows } from '../db/store';
-import { loggableError, startWorker, type Worker } from '../worker';
+import { backoffDelay, loggableError, startWorker, type Worker } from '../worker';
 import { publishLearner } from './publish';
 
 /** Seconds a claimed row stays invisible to other workers (longer than one publication can take). */
@@ -54,7 +54,7 @@ export async function drainScorePublications(ctx: AppContext, lti: ProviderInsta
     } else {
       result.failed += 1;
       ctx.logger.warn({ courseId: row.course_id, userId: row.user_id, attempts: row.attempts, error }, 'score publication failed; retrying later');
-      const delay = Math.min(3600, 15 * 2 ** (row.attempts - 1));
+      const delay = backoffDelay(row.attempts, 15, 3600); // seconds
       await ctx.store.db.execute(
         sql`UPDATE score_publications SET claimed_until = NULL, last_error = ${error.slice(0, 500)},
               not_before = now() + make_interval(secs => ${delay})
@@ -69,7 +69,7 @@ export async function drainScorePublications(ctx: AppContext, lti: ProviderInsta
 }
 
 export interface ScoreWorker extends Worker {
-  /** Drains now (tests, and a nudge after a coverage change); resolves when the queue has nothing due. */
+  /** Drains now, between ticks; resolves when the queue has nothing due. */
   drain(): Promise<DrainResult>;
 }
 

@@ -1,9 +1,9 @@
 /** The compliance source over the stored learner coverage (the default of every context). */
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { type CoverageServices, coverageDeps } from '../coverage/deps';
 import { learnerView } from '../coverage/read';
-import { type Executor, queryRows } from '../db/store';
-import { findPlatform } from '../identity/records';
+import { platforms } from '../db/schema';
+import { type Executor, inList, queryRows } from '../db/store';
 import type { ComplianceRow, ReportReferential } from './rows';
 import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
 
@@ -29,7 +29,7 @@ interface LearnerRow {
  */
 function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey: { rank: number; sub: string } | null) {
   const courses = query.filters.courses;
-  const courseFilter = courses?.length ? sql`AND c.context_id IN (${sql.join(courses.map((c) => sql`${c}`), sql`, `)})` : sql``;
+  const courseFilter = courses?.length ? sql`AND c.context_id IN (${inList(courses)})` : sql``;
   const from = query.filters.from ? sql`AND e.statement_timestamp >= ${query.filters.from}::date` : sql``;
   const to = query.filters.to ? sql`AND e.statement_timestamp < (${query.filters.to}::date + 1)` : sql``;
   const windowed = query.filters.from || query.filters.to;
@@ -119,7 +119,7 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
     async *attestations(ex, query) {
       const [ref] = await this.referentials(ex, query);
       if (!ref) return;
-      const platform = await findPlatform(ex, (await queryRows<{ issuer: string }>(ex, sql`SELECT issuer FROM platforms WHERE id = ${query.platformId}`))[0]?.issuer ?? '');
+      const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
       if (!platform) return;
       const deps = coverageDeps(services, ex);
       for await (const r of learnerRows(ex, query, ref)) {
