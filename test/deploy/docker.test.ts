@@ -12,6 +12,16 @@ interface ComposeService {
   build?: { context: string; dockerfile: string };
   environment?: Record<string, string | number>;
   depends_on?: Record<string, { condition: string }>;
+  networks?: Record<string, { aliases?: string[] }>;
+}
+
+/** `docker compose` (the plugin) or `docker-compose`, whichever this machine has; undefined when neither runs. */
+function composeCommand(): string[] | undefined {
+  for (const command of [['docker', 'compose'], ['docker-compose']]) {
+    const [bin = '', ...args] = command;
+    if (spawnSync(bin, [...args, 'version'], { encoding: 'utf8' }).status === 0) return command;
+  }
+  return undefined;
 }
 
 describe('docker compose file (no Docker engine runs here: its content is checked instead)', () => {
@@ -38,10 +48,44 @@ describe('docker compose file (no Docker engine runs here: its content is checke
     for (const key of Object.keys(env)) expect(configVariables).toContain(key);
   });
 
+  it('pins every image to an exact release tag', () => {
+    const images = Object.values(compose.services).flatMap((service) => (service.image ? [service.image] : []));
+    expect(images.sort()).toEqual(['erseco/alpine-moodle:v4.5.12', 'postgres:16.13-bookworm', 'yetanalytics/lrsql:v0.9.6']);
+    for (const image of images) expect(image).toMatch(/:v?\d+\.\d+(\.\d+)?(-[\w.]+)?$/);
+  });
+
+  it('lets Moodle and Socle reach each other at the URLs the browser uses', () => {
+    const host = (url: unknown) => new URL(String(url)).hostname;
+    const aliases = (name: string) => compose.services[name]?.networks?.default?.aliases ?? [];
+    const publicUrl = compose.services.socle?.environment?.PUBLIC_URL;
+    const wwwroot = compose.services.moodle?.environment?.SITE_URL;
+    expect(aliases('socle')).toContain(host(publicUrl));
+    expect(aliases('moodle')).toContain(host(wwwroot));
+    // curl (Moodle's HTTP client) sends every *.localhost name to its own loopback: such a name cannot reach Socle.
+    for (const url of [publicUrl, wwwroot]) expect(host(url)).not.toMatch(/(^|\.)localhost$/);
+    // One site for both (same-site LTI cookies): the last two labels agree.
+    const site = (url: unknown) => host(url).split('.').slice(-2).join('.');
+    expect(site(publicUrl)).toBe(site(wwwroot));
+    // The log store points at Socle's xAPI resource under its public URL.
+    expect(String(compose.services.moodle?.environment?.POST_CONFIGURE_COMMANDS)).toContain(`--name=endpoint --set=${publicUrl}/xapi`);
+    expect(String(compose.services.moodle?.environment?.PLUGINS)).toMatch(/^logstore_xapi=https:\/\/github\.com\/xAPI-vle\/moodle-logstore_xapi\/releases\/download\/v[\d.]+\/xapi\.zip$/);
+  });
+
+  const composeCli = composeCommand();
+  (composeCli ? it : it.skip)(`is valid for ${composeCli?.join(' ') ?? 'docker compose (not installed here: skipped)'}`, () => {
+    const [bin = '', ...args] = composeCli ?? [];
+    const result = spawnSync(bin, [...args, '-f', path.join(docker, 'compose.yaml'), 'config', '-q'], {
+      env: { PATH: process.env.PATH, LTI_KEY: 's'.repeat(40) },
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
   it('creates the databases the services use', () => {
     const init = fs.readFileSync(path.join(docker, 'postgres-init.sql'), 'utf8');
     for (const db of ['socle', 'moodle', 'lrsql']) expect(init).toContain(`CREATE DATABASE ${db} OWNER ${db};`);
-    expect(compose.services.moodle?.environment?.MOODLE_DATABASE_NAME).toBe('moodle');
+    expect(compose.services.moodle?.environment?.DB_NAME).toBe('moodle');
     expect(compose.services.lrs?.environment?.LRSQL_DB_NAME).toBe('lrsql');
   });
 });
@@ -49,8 +93,12 @@ describe('docker compose file (no Docker engine runs here: its content is checke
 describe('production image', () => {
   const dockerfile = fs.readFileSync(path.join(docker, 'Dockerfile'), 'utf8');
 
-  it('builds in stages, runs as a non-root user with a health check on /health', () => {
-    expect(dockerfile.match(/^FROM node:20/gm)).toHaveLength(2);
+  it('builds in stages on one exact Node LTS release, runs as a non-root user with a health check on /health', () => {
+    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(from).toEqual(['node:24.19.0-bookworm-slim', 'node:24.19.0-bookworm-slim']);
+    // The version the image runs is one package.json allows.
+    const engines = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines).toMatch(/>=22\b/);
     expect(dockerfile).toMatch(/^USER socle$/m);
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/health/);
     expect(dockerfile).toContain('npm prune --omit=dev');
