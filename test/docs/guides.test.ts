@@ -110,6 +110,25 @@ function routeExists(routes: string[], cited: string): boolean {
   });
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, each space a hyphen. */
+const anchorOf = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+
+describe('the guides link to sections that exist', () => {
+  const anchors = (doc: string) =>
+    [...fs.readFileSync(path.join(root, doc), 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1] ?? ''));
+
+  it.each(documents.filter((d) => d.startsWith('docs/')))('%s: every #anchor names a heading', (doc) => {
+    const text = fs.readFileSync(path.join(root, doc), 'utf8');
+    const links = [...text.matchAll(/\]\(([\w.-]*\.md)?#([^)]+)\)/g)].map((m) => ({ file: m[1] ? path.join(path.dirname(doc), m[1]) : doc, anchor: m[2] ?? '' }));
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.filter((l) => !anchors(l.file).includes(l.anchor))).toEqual([]);
+  });
+
+  it('computes anchors as GitHub does', () => {
+    expect(anchorOf('6. Envoyer les traces : logstore_xapi')).toBe('6-envoyer-les-traces--logstore_xapi');
+  });
+});
+
 describe('the guides cite only commands and routes that exist', () => {
   const program = buildProgram();
   const snippets = documents.map((doc) => ({ doc, code: codeOf(fs.readFileSync(path.join(root, doc), 'utf8')) }));
