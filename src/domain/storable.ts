@@ -41,6 +41,11 @@ export const storableDateTime = z
   .refine((v) => !Number.isNaN(Date.parse(v)), 'expected an ISO 8601 date and time')
   .refine((v) => Number.isNaN(Date.parse(v)) || storableInstant(Date.parse(v)), OUT_OF_RANGE_INSTANT);
 
+/** A calendar date (`YYYY-MM-DD`) PostgreSQL's date can hold: year 0000 is not one. */
+export const storableDate = z.iso
+  .date()
+  .refine((v) => storableInstant(Date.parse(`${v}T00:00:00Z`)), 'outside the storable range 0001-01-01 to 9999-12-31');
+
 interface Frame {
   value: object;
   depth: number;
