@@ -8,7 +8,7 @@ import { statementIdentity } from '../domain/statement-ids';
 import { enrichWithMappings } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
-import { platformActor, statementErrors, statementList } from './validate';
+import { platformActor, statementErrors, statementList, XAPI_LIMITS } from './validate';
 
 export { VERBS };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -125,8 +125,10 @@ export function prepareStatements(
   if (details.length) {
     const first = details[0] as ErrorDetail;
     const message = `Statement rejected, nothing was stored: ${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`;
-    if (forbiddenActor) throw forbidden(message, details);
-    throw invalid(message, details);
+    // A batch of 10,000 bad statements names the first ones, not every fault (the message gives the count).
+    const named = details.slice(0, XAPI_LIMITS.maxDetails);
+    if (forbiddenActor) throw forbidden(message, named);
+    throw invalid(message, named);
   }
   return prepared;
 }

@@ -17,6 +17,8 @@ export const XAPI_LIMITS = {
   maxStatements: 10_000,
   /** UTF-8 bytes of an identifier Socle indexes (account name, verb, object and context activity ids): a btree entry holds about 2,700. */
   maxIdentifierBytes: 2_048,
+  /** Faults named in one refusal (`details`); the message counts them all. */
+  maxDetails: 100,
   /** `result.duration` in seconds: an `integer` column (about 68 years). */
   maxDurationSeconds: STORABLE.maxInteger,
 } as const;

@@ -139,6 +139,13 @@ describe.each(drivers)('xAPI input limits on %s', (driver) => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('names the first 100 faults of a batch of bad statements and counts them all', async () => {
+    const res = await send('POST', Array.from({ length: 1_000 }, () => ({ ...statement(), timestamp: '0000-06-01T00:00:00Z' })));
+    const body = (await res.json()) as ErrorBody;
+    expect([res.status, body.error.details?.length, body.error.details?.[99]?.path]).toEqual([400, XAPI_LIMITS.maxDetails, 'statements[99].timestamp']);
+    expect(body.error.message).toMatch(/^Statement rejected, nothing was stored: statements\[0\]\.timestamp: .* \(and 999 more\)$/);
+  });
+
   it('stores what lies just within the limits', async () => {
     const edge = [
       withExtension(JSON.parse(nested(STORABLE.maxDepth - 3))),
