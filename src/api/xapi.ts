@@ -9,23 +9,25 @@ import { prepareStatements, storeStatements } from '../xapi/ingest';
 import { authenticateXapiKey } from '../xapi/keys';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
+import { storableDateTime } from '../domain/storable';
 import { queryInteger } from './schemas';
 
 const VERSION = /^1\.0(\.\d+)?$/;
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID');
-const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'expected an ISO 8601 date and time');
+/** A `seq` cursor: a bigint column, read as a JavaScript number (safe up to 2^53 - 1). */
+const cursor = queryInteger('expected a paging cursor from `more`').refine((n) => Number.isSafeInteger(n), 'not a paging cursor of this resource');
 
 export const listQuery = z
   .object({
     agent: z.string().optional().describe('a JSON Agent with an account (homePage = the platform, name = the LTI sub)'),
     verb: z.string().optional().describe('a verb IRI'),
     activity: z.string().optional().describe('an activity IRI'),
-    since: isoDate.optional().describe('stored after'),
-    until: isoDate.optional().describe('stored at or before'),
+    since: storableDateTime.optional().describe('stored after'),
+    until: storableDateTime.optional().describe('stored at or before'),
     limit: queryInteger('expected a whole number').optional().describe('at most 500; 0 or absent: 100'),
     ascending: z.enum(['true', 'false']).optional(),
     format: z.enum(['exact', 'ids', 'canonical']).optional(),
-    cursor: queryInteger('expected a paging cursor from `more`').optional().describe('given in `more`'),
+    cursor: cursor.optional().describe('given in `more`'),
   })
   .strict();
 

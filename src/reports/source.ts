@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableDate } from '../domain/storable';
 import type { ReferentialLookup } from '../coverage/referentials';
 import type { Executor } from '../db/store';
 import type { Attestation } from './attestation';
@@ -16,8 +17,8 @@ export const reportFilters = z.strictObject({
       version: z.string().min(1).max(64).optional(),
     })
     .optional(),
-  from: z.iso.date().optional(),
-  to: z.iso.date().optional(),
+  from: storableDate.optional(),
+  to: storableDate.optional(),
 });
 export type ReportFilters = z.infer<typeof reportFilters>;
 

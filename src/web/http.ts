@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { type ErrorCode, invalid, notFound, SocleError, zodDetails } from '../domain/errors';
+import { storableIssues } from '../domain/storable';
 
 /** The HTTP status of each error code (the JSON body repeats it as `error.status`). */
 export const httpStatus: Record<ErrorCode, number> = {
@@ -28,10 +29,15 @@ function errorHeaders(error: SocleError): Record<string, string> {
   return error.challenge ? { 'WWW-Authenticate': error.challenge } : {};
 }
 
-/** Parses `value` with `schema` or throws a 400 naming every wrong field. */
+/**
+ * Parses `value` with `schema` or throws a 400 naming every wrong field, including what the store could not
+ * hold (a NUL or a lone surrogate in a string, nesting beyond `STORABLE.maxDepth`).
+ */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw invalid(`Invalid ${where}.`, zodDetails(result.error, where));
+  const unstorable = storableIssues(result.data, where);
+  if (unstorable.length) throw invalid(`Invalid ${where}.`, unstorable);
   return result.data;
 }
 

@@ -8,7 +8,7 @@ import { statementIdentity } from '../domain/statement-ids';
 import { enrichWithMappings } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
-import { platformActor, structuralErrors } from './validate';
+import { platformActor, statementErrors, statementList, XAPI_LIMITS } from './validate';
 
 export { VERBS };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -46,10 +46,7 @@ export function prepareStatements(
   now: Date,
   forcedId?: string,
 ): Prepared[] {
-  const list = Array.isArray(body) ? body : [body];
-  if (!Array.isArray(body) && (body === null || typeof body !== 'object')) {
-    throw invalid('The body must be a statement or an array of statements.', [{ path: 'body', message: 'expected an object or an array' }]);
-  }
+  const list = statementList(body);
   const details: ErrorDetail[] = [];
   let forbiddenActor = false;
   const prepared: Prepared[] = [];
@@ -61,9 +58,9 @@ export function prepareStatements(
       return;
     }
     const input = raw as Json;
-    const structural = structuralErrors(input, prefix);
-    if (structural.length) {
-      details.push(...structural);
+    const errors = statementErrors(input, prefix);
+    if (errors.length) {
+      details.push(...errors);
       return;
     }
     const actor = platformActor(input, platform.issuer, prefix);
@@ -128,8 +125,10 @@ export function prepareStatements(
   if (details.length) {
     const first = details[0] as ErrorDetail;
     const message = `Statement rejected, nothing was stored: ${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`;
-    if (forbiddenActor) throw forbidden(message, details);
-    throw invalid(message, details);
+    // A batch of 10,000 bad statements names the first ones, not every fault (the message gives the count).
+    const named = details.slice(0, XAPI_LIMITS.maxDetails);
+    if (forbiddenActor) throw forbidden(message, named);
+    throw invalid(message, named);
   }
   return prepared;
 }

@@ -1,6 +1,93 @@
 import validateStatement from '@learninglocker/xapi-validation';
-import { type ErrorDetail, formatPath } from '../domain/errors';
+import { z } from 'zod';
+import { type ErrorDetail, formatPath, invalid, SocleError, zodDetails } from '../domain/errors';
+import { OUT_OF_RANGE_INSTANT, STORABLE, storableInstant, storableIssues } from '../domain/storable';
 import { normalizeIssuer } from '../identity/records';
+import { durationSeconds } from './sources/completion';
+
+/**
+ * Limits of the inbound xAPI resource (README, "xAPI"), on top of `STORABLE` (nesting depth, NUL and lone
+ * surrogates, storable instants): what the store's columns and indexes can hold.
+ */
+export const XAPI_LIMITS = {
+  /**
+   * Statements in one request (Moodle's logstore_xapi sends 30 by default). A statement's position in its batch is
+   * a `smallint` column (at most 32,767).
+   */
+  maxStatements: 10_000,
+  /** UTF-8 bytes of an identifier Socle indexes (account name, verb, object and context activity ids): a btree entry holds about 2,700. */
+  maxIdentifierBytes: 2_048,
+  /** Faults named in one refusal (`details`); the message counts them all. */
+  maxDetails: 100,
+  /** `result.duration` in seconds: an `integer` column (about 68 years). */
+  maxDurationSeconds: STORABLE.maxInteger,
+} as const;
+
+const fitsIndex = (v: string) => v.length * 3 <= XAPI_LIMITS.maxIdentifierBytes || Buffer.byteLength(v, 'utf8') <= XAPI_LIMITS.maxIdentifierBytes;
+const identifier = z.string().refine(fitsIndex, `longer than ${XAPI_LIMITS.maxIdentifierBytes} bytes (UTF-8)`);
+const activityRef = z.looseObject({ id: identifier.optional() });
+const contextActivity = z.union([z.array(activityRef), activityRef]);
+
+/**
+ * What Socle stores in columns of its own (beyond the statement's jsonb), as the store can hold it; applied to
+ * statements that passed the xAPI structural checks. Unknown properties pass (the xAPI checks refuse them).
+ */
+export const storedStatementFields = z.looseObject({
+  actor: z.looseObject({
+    account: z.looseObject({ homePage: z.string().min(1, 'must not be empty'), name: identifier.min(1, 'must not be empty') }).optional(),
+  }),
+  verb: z.looseObject({ id: identifier }),
+  object: z.looseObject({ id: identifier.optional() }),
+  timestamp: z
+    .string()
+    .refine((v) => Number.isNaN(Date.parse(v)) || storableInstant(Date.parse(v)), OUT_OF_RANGE_INSTANT)
+    .optional(),
+  result: z
+    .looseObject({
+      duration: z
+        .string()
+        .refine((v) => (durationSeconds(v) ?? 0) <= XAPI_LIMITS.maxDurationSeconds, `longer than ${XAPI_LIMITS.maxDurationSeconds} seconds (about 68 years)`)
+        .optional(),
+    })
+    .optional(),
+  context: z
+    .looseObject({
+      contextActivities: z
+        .looseObject({ parent: contextActivity.optional(), grouping: contextActivity.optional(), category: contextActivity.optional(), other: contextActivity.optional() })
+        .optional(),
+    })
+    .optional(),
+});
+
+/** The statements of a request body (one statement or an array), within the count limit (413 beyond it). */
+export function statementList(body: unknown): unknown[] {
+  if (!Array.isArray(body)) {
+    if (body === null || typeof body !== 'object') {
+      throw invalid('The body must be a statement or an array of statements.', [{ path: 'body', message: 'expected an object or an array' }]);
+    }
+    return [body];
+  }
+  if (body.length > XAPI_LIMITS.maxStatements) {
+    throw new SocleError('payload_too_large', `At most ${XAPI_LIMITS.maxStatements} statements per request, ${body.length} were sent: nothing was stored.`, [
+      { path: 'statements', message: `${body.length} statements, at most ${XAPI_LIMITS.maxStatements} per request` },
+    ]);
+  }
+  return body;
+}
+
+/**
+ * Every check of one statement before it is prepared, cheapest and most fundamental first: what the store can
+ * hold at all (one pass over the whole value, before anything recursive reads it), the xAPI 1.0.3 structure, then
+ * the fields Socle stores in columns. Empty when the statement can be stored.
+ */
+export function statementErrors(statement: unknown, prefix: string): ErrorDetail[] {
+  const storable = storableIssues(statement, prefix);
+  if (storable.length) return storable;
+  const structural = structuralErrors(statement, prefix);
+  if (structural.length) return structural;
+  const fields = storedStatementFields.safeParse(statement);
+  return fields.success ? [] : zodDetails(fields.error, prefix);
+}
 
 const MESSAGES: Record<string, string> = {
   TypeWarning: 'wrong type or format',

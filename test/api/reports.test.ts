@@ -199,6 +199,9 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(own.learners.total).toBe(rows.filter((r) => r.courses[0]?.contextId === '2').length);
     const bad = await fetch(`${server.url}/api/v1/indicators?platform=${encodeURIComponent(moodle.issuer)}&from=yesterday`, { headers: { Authorization: `Bearer ${adminToken}` } });
     expect(bad.status).toBe(400);
+    // Year 0000 is an ISO date PostgreSQL's date cannot hold: refused before any query.
+    const year0 = await fetch(`${server.url}/api/v1/indicators?platform=${encodeURIComponent(moodle.issuer)}&from=0000-01-01`, { headers: { Authorization: `Bearer ${adminToken}` } });
+    expect([year0.status, ((await year0.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path]).toEqual([400, 'query.from']);
   });
 
   it('issues attestations whose verification URL confirms the printed figures', async () => {
