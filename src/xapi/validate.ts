@@ -1,6 +1,6 @@
 import validateStatement from '@learninglocker/xapi-validation';
 import { z } from 'zod';
-import { type ErrorDetail, formatPath, invalid, SocleError, zodDetails } from '../domain/errors';
+import { type ErrorDetail, formatPath, invalid, zodDetails } from '../domain/errors';
 import { OUT_OF_RANGE_INSTANT, STORABLE, storableInstant, storableIssues } from '../domain/storable';
 import { normalizeIssuer } from '../identity/records';
 import { durationSeconds } from './sources/completion';
@@ -59,7 +59,11 @@ export const storedStatementFields = z.looseObject({
     .optional(),
 });
 
-/** The statements of a request body (one statement or an array), within the count limit (413 beyond it). */
+/**
+ * The statements of a request body (one statement or an array), within the count limit. Beyond it the answer is a
+ * 400, not a 413: Moodle's logstore_xapi halves a batch refused with 400 and sends the halves, where a 413 marks
+ * its events failed until someone resends them.
+ */
 export function statementList(body: unknown): unknown[] {
   if (!Array.isArray(body)) {
     if (body === null || typeof body !== 'object') {
@@ -68,7 +72,7 @@ export function statementList(body: unknown): unknown[] {
     return [body];
   }
   if (body.length > XAPI_LIMITS.maxStatements) {
-    throw new SocleError('payload_too_large', `At most ${XAPI_LIMITS.maxStatements} statements per request, ${body.length} were sent: nothing was stored.`, [
+    throw invalid(`At most ${XAPI_LIMITS.maxStatements} statements per request, ${body.length} were sent: nothing was stored.`, [
       { path: 'statements', message: `${body.length} statements, at most ${XAPI_LIMITS.maxStatements} per request` },
     ]);
   }

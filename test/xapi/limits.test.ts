@@ -81,8 +81,8 @@ describe.each(drivers)('xAPI input limits on %s', (driver) => {
       /nested deeper than 32 levels/,
     ],
     ['one level beyond the depth limit', () => send('POST', [withExtension(JSON.parse(nested(STORABLE.maxDepth - 2)))]), 400, 'statements[0].result.extensions', /nested deeper/],
-    ['32,768 completions in one batch', () => send('POST', Array.from({ length: 32_768 }, (_, i) => tinyCompletion(i))), 413, 'statements', /^32768 statements, at most 10000 per request$/],
-    ['10,001 statements in one batch', () => send('POST', Array.from({ length: 10_001 }, (_, i) => tinyCompletion(i))), 413, 'statements', /^10001 statements, at most 10000/],
+    ['32,768 completions in one batch', () => send('POST', Array.from({ length: 32_768 }, (_, i) => tinyCompletion(i))), 400, 'statements', /^32768 statements, at most 10000 per request$/],
+    ['10,001 statements in one batch', () => send('POST', Array.from({ length: 10_001 }, (_, i) => tinyCompletion(i))), 400, 'statements', /^10001 statements, at most 10000/],
     ['result.duration P100Y', () => send('POST', [{ ...statement(), result: { completion: true, duration: 'P100Y' } }]), 400, 'statements[0].result.duration', /68 years/],
     ['result.duration PT1e20S', () => send('POST', [{ ...statement(), result: { duration: 'PT1e20S' } }]), 400, 'statements[0].result.duration', /format/],
     [
