@@ -17,6 +17,8 @@ const COLLECTIONS: Record<string, { key: string[]; lifetimeSeconds: number | nul
   contexttoken: { key: ['contextId', 'user'], lifetimeSeconds: 24 * 3600 },
   nonce: { key: ['nonce'], lifetimeSeconds: 10 },
   state: { key: ['state'], lifetimeSeconds: 600 },
+  // Socle's own: the nonce issued at login with its state, taken once by the id_token post (launch-checks.ts).
+  login: { key: ['state'], lifetimeSeconds: 600 },
 };
 
 export class LtiStoreError extends Error {
@@ -26,6 +28,8 @@ export class LtiStoreError extends Error {
 export interface LtiPluginOptions {
   /** ltijs' `tokenMaxAge`: a nonce must be remembered at least that long, or a replayed id_token passes. */
   tokenMaxAgeSeconds: number;
+  /** How far ahead of Socle a platform's `iat` may be: a token is acceptable until `iat + tokenMaxAge`. */
+  clockSkewSeconds: number;
 }
 
 function spec(collection: string) {
@@ -90,8 +94,8 @@ export class PgLtiDatabase implements LtiDatabasePlugin {
     options: LtiPluginOptions,
   ) {
     this.lifetimes = Object.fromEntries(Object.entries(COLLECTIONS).map(([name, s]) => [name, s.lifetimeSeconds]));
-    // A nonce is kept for the token's whole acceptable age plus a minute of clock skew.
-    this.lifetimes.nonce = Math.max(10, options.tokenMaxAgeSeconds + 60);
+    // A token is accepted from `iat - skew` (first seen, nonce stored) to `iat + maxAge`: its nonce outlives that.
+    this.lifetimes.nonce = Math.max(10, options.tokenMaxAgeSeconds + options.clockSkewSeconds);
   }
 
   lifetimeSeconds(collection: string): number | null {
@@ -130,6 +134,14 @@ export class PgLtiDatabase implements LtiDatabasePlugin {
   private expiresAt(collection: string): SQL | null {
     const seconds = this.lifetimeSeconds(collection);
     return seconds === null ? null : sql`now() + make_interval(secs => ${seconds})`;
+  }
+
+  /** Deletes the live rows matching `query` and returns them: one caller gets each row, once (any process). */
+  async take(collection: string, query: Doc): Promise<Doc[]> {
+    const q = checkQuery(collection, query);
+    if (!Object.keys(q).length) throw new LtiStoreError(`take on ${collection} needs a query`);
+    const rows = await this.db.delete(ltiRecords).where(this.where(collection, q)).returning({ doc: ltiRecords.doc });
+    return rows.map((row) => row.doc as Doc);
   }
 
   async Get(key: string | false, collection: string, query?: Doc): Promise<Doc[] | false> {

@@ -6,7 +6,7 @@ import { socleRoles } from '../src/domain/roles';
 import type { Principal } from '../src/identity/access';
 import { findCourse, findPlatform, findUser } from '../src/identity/records';
 import { PgLtiDatabase } from './plugin';
-import { TOKEN_MAX_AGE } from './runtime';
+import { CLOCK_SKEW, TOKEN_MAX_AGE } from './runtime';
 
 interface LtikClaims {
   platformUrl?: string;
@@ -53,7 +53,7 @@ export async function sessionPrincipal(ctx: AppContext, req: Request, ltik: stri
   const { platformUrl, platformCode, clientId, deploymentId, contextId, user } = claims;
   if (!platformUrl || !platformCode || !clientId || !deploymentId || !contextId || !user) return undefined;
   if (ctx.config.ltiSession !== 'ltiaas' && signedCookie(req, platformCode, ctx.config.ltiKey) !== String(user)) return undefined;
-  const sessions = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE });
+  const sessions = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW });
   const idToken = await sessions.Get(false, 'idtoken', { iss: platformUrl, clientId, deploymentId, user });
   const context = await sessions.Get(false, 'contexttoken', { contextId, user });
   const launch = context ? (context[0] as { roles?: string[]; context?: { id?: string } } | undefined) : undefined;

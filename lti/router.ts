@@ -1,7 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { IdToken } from 'ltijs';
-import { type LtiRuntime, scoreMaximumOf } from './runtime';
+import { CLOCK_SKEW, type LtiRuntime, scoreMaximumOf, TOKEN_MAX_AGE } from './runtime';
+import { launchChecks } from './launch-checks';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
 import { asyncHandler, httpStatus, sendError } from '../src/web/http';
@@ -24,18 +25,23 @@ import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
 
+/** Answers an LTI refusal with its coded error, and logs why. */
+function refuseLti(code: ErrorCode, req: Request, res: Response, detail: string) {
+  req.log?.warn({ reason: detail }, 'LTI request refused');
+  const message =
+    code === 'unregistered_platform'
+      ? 'This platform (issuer and client id) is not registered in Socle.'
+      : code === 'platform_inactive'
+        ? 'This platform is registered but not activated in Socle (socle platforms activate).'
+        : `The LTI launch or session is invalid: ${detail}.`;
+  sendError(res, new SocleError(code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
+}
+
+/** ltijs' callback for `code`: the reason is ltijs' own (`res.locals.err`). */
 function ltiError(code: ErrorCode) {
   return (req: Request, res: Response) => {
     const err = (res.locals as { err?: { details?: { message?: string; description?: string } } }).err;
-    const detail = err?.details?.message ?? code;
-    req.log?.warn({ reason: detail }, 'LTI request refused');
-    const message =
-      code === 'unregistered_platform'
-        ? 'This platform (issuer and client id) is not registered in Socle.'
-        : code === 'platform_inactive'
-          ? 'This platform is registered but not activated in Socle (socle platforms activate).'
-          : `The LTI launch or session is invalid: ${detail}.`;
-    sendError(res, new SocleError(code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
+    refuseLti(code, req, res, err?.details?.message ?? code);
   };
 }
 
@@ -94,11 +100,13 @@ export interface LtiRouterOptions {
   reportRoutes?: express.RequestHandler;
 }
 
-/** ltijs mounted under /lti with Socle's launch routing, pages, APIs and dynamic registration. */
-export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRouterOptions = {}): express.Express {
+/**
+ * ltijs mounted under /lti behind Socle's launch checks (launch-checks.ts), with Socle's launch routing, pages,
+ * APIs and dynamic registration.
+ */
+export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRouterOptions = {}): express.Router {
   const lti = runtime.provider;
   const base = `${ctx.config.publicUrl}${LTI_BASE}`;
-
   lti.onInvalidToken(ltiError('invalid_launch'));
   lti.onSessionTimeout(ltiError('session_expired'));
   lti.onUnregisteredPlatform(ltiError('unregistered_platform'));
@@ -339,6 +347,11 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     errorPage(res, httpStatus[err.code], pageMessage(err, locale), locale);
   };
   app.use(pageErrors);
-  return app;
+
+  const router = express.Router();
+  const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };
+  router.use(launchChecks(ctx, runtime.plugin, limits, (req, res, reason) => refuseLti('invalid_launch', req, res, reason)));
+  router.use(app);
+  return router;
 }
 

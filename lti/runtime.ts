@@ -10,6 +10,9 @@ import { PgLtiDatabase } from './plugin';
 /** Seconds an id_token is accepted after its `iat` (Moodle signs it just before the browser posts it). */
 export const TOKEN_MAX_AGE = 60;
 
+/** Seconds a platform's clock may differ from Socle's when `iat` and `exp` are checked. */
+export const CLOCK_SKEW = 60;
+
 /** The line item's maximum when the course's référentiel is not known yet: the standard 28 h. */
 export const DEFAULT_SCORE_MAXIMUM = 28;
 
@@ -38,7 +41,7 @@ type ProviderClass = new () => ProviderInstance;
  * is not called: it would install a SIGINT handler that exits; Socle owns its shutdown (`close()`).
  */
 export function createLtiProvider(ctx: AppContext): LtiRuntime {
-  const plugin = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE });
+  const plugin = new PgLtiDatabase(ctx.store.db, { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW });
   const provider = new (Provider.constructor as ProviderClass)();
   const session = ctx.config.ltiSession;
   const https = ctx.config.publicUrl.startsWith('https:');

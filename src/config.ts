@@ -131,10 +131,12 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
  */
 function embeddedLtiKey(dataDir: string): string {
   const file = path.join(dataDir, 'lti-key');
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   try {
     const existing = fs.readFileSync(file, 'utf8').trim();
     if (existing.length < 32) throw invalidConfig(`${file} is corrupt: expected a secret of at least 32 characters`);
+    // A key file made before (or copied in) with wider permissions is the owner's alone again.
+    if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
     return existing;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

@@ -12,8 +12,7 @@
  * per learner, export jobs with their stored files and heartbeats, dirty learners). Moving them would change the
  * stored data; the loop around them is what the workers had in common, so that is what lives here.
  */
-import { DrizzleQueryError } from 'drizzle-orm';
-import type { Logger } from './logger';
+import { type Logger, loggableError } from './logger';
 import { workerFailures, workerTickDuration, workerTicks } from './metrics';
 
 /** Exponential back-off: `base` doubled per attempt after the first, capped at `max`, drawn between 50 and 100 %. */
@@ -46,20 +45,6 @@ export interface Worker {
   exclusive<T>(unit: () => Promise<T>): Promise<T>;
   /** Stops scheduling ticks and waits for the one in flight. Safe to call more than once. */
   stop(): Promise<void>;
-}
-
-/**
- * What a failed tick logs: the error's type, code and message, never the parameters of a failed query (a
- * drizzle query error carries them in its message: learners' identifiers, statements) — its cause is logged.
- */
-export function loggableError(error: unknown): { type: string; code?: string; message: string; stack?: string } {
-  if (error instanceof DrizzleQueryError) {
-    if (!(error.cause instanceof Error)) return { type: 'DrizzleQueryError', message: 'query failed' };
-    return loggableError(error.cause);
-  }
-  if (!(error instanceof Error)) return { type: typeof error, message: 'a non-error value was thrown' };
-  const code = (error as { code?: unknown }).code;
-  return { type: error.name, ...(typeof code === 'string' ? { code } : {}), message: error.message.slice(0, 500), stack: error.stack };
 }
 
 /** Starts a worker loop. Its timers are unref'd: they never keep the process alive on their own. */

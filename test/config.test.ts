@@ -41,17 +41,24 @@ describe('configuration from the environment', () => {
     expect(parseEnv({ PORT: '', DATABASE_URL: '' }).PORT).toBe(3000);
   });
 
-  it('generates the embedded LTI secret once, private to the owner, and reuses it', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-config-'));
+  it('generates the embedded LTI secret once, private to the owner whatever the umask, and reuses it', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-config-'));
+    const dir = path.join(parent, 'data');
+    const previous = process.umask(0);
     try {
       const first = loadConfig({ DATA_DIR: dir });
       const file = path.join(dir, 'lti-key');
+      expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(first.ltiKey.length).toBeGreaterThanOrEqual(32);
+      // A key file copied in with wider permissions is the owner's alone again.
+      fs.chmodSync(file, 0o644);
       expect(loadConfig({ DATA_DIR: dir }).ltiKey).toBe(first.ltiKey);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(first.publicUrl).toBe('http://127.0.0.1:3000');
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      process.umask(previous);
+      fs.rmSync(parent, { recursive: true, force: true });
     }
   });
 

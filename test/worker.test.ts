@@ -1,7 +1,7 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import pino from 'pino';
 import { registry } from '../src/metrics';
-import { backoffDelay, loggableError, startWorker, type Worker, type WorkerLoopOptions } from '../src/worker';
+import { backoffDelay, startWorker, type Worker, type WorkerLoopOptions } from '../src/worker';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -208,15 +208,5 @@ describe('backoff', () => {
   it('doubles per attempt up to the maximum, with jitter between 50 and 100 %', () => {
     expect([1, 2, 3, 4, 10].map((a) => backoffDelay(a, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000, 60_000]);
     expect(backoffDelay(3, 1000, 60_000, () => 0)).toBe(2000);
-  });
-});
-
-describe('loggableError', () => {
-  it('keeps type, code and message, and leaves out a failed query and its parameters', () => {
-    const cause = Object.assign(new Error('duplicate key value violates unique constraint "users_sub"'), { code: '23505', detail: 'Key (sub)=(learner-7)' });
-    const logged = loggableError(new DrizzleQueryError('insert into users (sub) values ($1)', ['learner-7'], cause));
-    expect(logged).toMatchObject({ type: 'Error', code: '23505', message: 'duplicate key value violates unique constraint "users_sub"' });
-    expect(JSON.stringify(logged)).not.toContain('learner-7');
-    expect(loggableError('text')).toEqual({ type: 'string', message: 'a non-error value was thrown' });
   });
 });

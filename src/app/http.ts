@@ -9,7 +9,7 @@ import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { errorHandler, notFoundHandler } from '../web/http';
-import { redactUrl } from '../logger';
+import { loggableError, redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from '../api/coverage';
 import { credentialsRouter } from '../api/credentials';
@@ -45,6 +45,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
       // the ltik travels in page URLs and redirects: logged requests show neither its value
       serializers: {
+        // pino-http applies its own error serializer first: the result is then reduced like every logged error.
+        err: (err: unknown) => loggableError(err),
         req: (req: { url?: string }) => (req.url ? Object.assign(req, { url: redactUrl(req.url) }) : req),
         res: (res: { headers?: Record<string, unknown> }) => {
           const location = res.headers?.location;

@@ -97,7 +97,7 @@ function lockDataDir(dir: string): () => void {
   const lockFile = path.join(dir, 'socle.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
       return () => fs.rmSync(lockFile, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -123,19 +123,48 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The data directory is the owner's alone (0700), also when it was made before with wider permissions. */
+function ownDataDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch (error) {
+    // A directory of another user (a mounted volume): its files are still made the owner's alone below.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+}
+
+/**
+ * Gives every directory under `dir` mode 0700 and every file 0600. PGlite unpacks its initial database with
+ * files 0666 whatever the umask (the files PostgreSQL creates afterwards are 0600 and its directories 0700).
+ * The walk is the owner's own fix of those modes: the process umask is left alone for the rest of the service.
+ */
+function restrictTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const target = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      fs.chmodSync(target, 0o700);
+      restrictTree(target);
+    } else if (entry.isFile()) {
+      fs.chmodSync(target, 0o600);
+    }
+  }
+}
+
 async function openPglite(dataDir: string): Promise<Store> {
   const dir = path.resolve(dataDir);
-  fs.mkdirSync(dir, { recursive: true });
+  ownDataDir(dir);
   const unlock = lockDataDir(dir);
   const location = path.join(dir, 'pglite');
   let client: PGlite | undefined;
   try {
-    // PGlite creates its files 0666 under the usual umask: its directory is the owner's alone (also when it exists).
+    // PGlite creates its files 0666 whatever the umask: its directory and files are the owner's alone.
     fs.mkdirSync(location, { recursive: true, mode: 0o700 });
     fs.chmodSync(location, 0o700);
     client = await PGlite.create(location);
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });
+    restrictTree(location);
     const opened = client;
     return {
       db: db as unknown as Database,
@@ -147,6 +176,7 @@ async function openPglite(dataDir: string): Promise<Store> {
       close: async () => {
         try {
           await opened.close();
+          restrictTree(location);
         } finally {
           unlock();
         }

@@ -8,7 +8,8 @@ import { sql } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
 import type { AppContext } from '../context';
 import { queryRows } from '../db/store';
-import { backoffDelay, loggableError, startWorker, type Worker } from '../worker';
+import { loggableError } from '../logger';
+import { backoffDelay, startWorker, type Worker } from '../worker';
 import { publishLearner } from './publish';
 
 /** Seconds a claimed row stays invisible to other workers (longer than one publication can take). */

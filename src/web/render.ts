@@ -42,6 +42,10 @@ export function assetsRouter(): Router {
   router.get(`${ASSETS}/htmx.min.js`, (_req, res) => {
     res.set('Cache-Control', 'public, max-age=86400').sendFile(path.join(htmx, 'htmx.min.js'));
   });
+  // Browsers ask for /favicon.ico on every site: a small icon, not a 404 in the logs.
+  router.get('/favicon.ico', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=86400').type('image/png').sendFile(path.join(__dirname, 'assets', 'favicon.png'));
+  });
   router.use(ASSETS, express.static(path.join(__dirname, 'assets'), { maxAge: '1d', index: false }));
   return router;
 }

@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { auditEvents } from '../../src/db/schema';
 import { migrationsFolder, openStore, queryRows } from '../../src/db/store';
 import { SocleError } from '../../src/domain/errors';
+import { loadConfig } from '../../src/config';
 import { createTestDatabase, drivers } from '../support/db';
 
 /** Every migration in the journal is applied once, whatever the number of modules that added one. */
@@ -47,20 +48,48 @@ describe('embedded store lock', () => {
   });
 });
 
+/** Every entry under `dir` (recursive) whose mode gives anything to group or others, with that mode. */
+function openToOthers(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      const mode = fs.lstatSync(p).mode & 0o777;
+      if (mode & 0o077) found.push(`${path.relative(dir, p)} ${mode.toString(8)}`);
+      if (entry.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
 describe('embedded store files', () => {
-  it('keeps the database directory to its owner, even under a permissive umask and for a directory made before', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-mode-'));
+  it('keeps the data directory, the database, the lock and the LTI key to their owner, under umask 000 and for files made before', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-mode-'));
+    const dataDir = path.join(parent, 'data');
     const previous = process.umask(0);
     try {
-      fs.mkdirSync(path.join(dataDir, 'pglite'), { mode: 0o777 });
+      fs.mkdirSync(path.join(dataDir, 'pglite'), { recursive: true, mode: 0o777 });
+      fs.chmodSync(dataDir, 0o777);
+      loadConfig({ DATA_DIR: dataDir }); // writes DATA_DIR/lti-key
       const store = await openStore({ dataDir });
+      expect(fs.existsSync(path.join(dataDir, 'socle.lock'))).toBe(true);
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(openToOthers(dataDir)).toEqual([]);
+      await store.db.insert(auditEvents).values({ actor: 'cli', action: 'test', subject: 'modes' });
+      await store.db.execute(sql`CREATE TABLE mode_probe (x int)`);
       await store.close();
-      expect(fs.statSync(path.join(dataDir, 'pglite')).mode & 0o777).toBe(0o700);
-      // its files may be 0666 (PGlite's own), but nobody else can reach them through the directory
-      expect(fs.readdirSync(path.join(dataDir, 'pglite')).length).toBeGreaterThan(0);
+      expect(openToOthers(dataDir)).toEqual([]);
+      // Reopened: the files PostgreSQL writes now are the owner's too.
+      const again = await openStore({ dataDir });
+      await again.db.execute(sql`INSERT INTO mode_probe VALUES (1)`);
+      await again.close();
+      const files = fs.readdirSync(path.join(dataDir, 'pglite'), { recursive: true });
+      expect(files.length).toBeGreaterThan(100);
+      expect(openToOthers(dataDir)).toEqual([]);
     } finally {
       process.umask(previous);
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(parent, { recursive: true, force: true });
     }
   });
 });

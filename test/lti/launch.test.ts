@@ -6,7 +6,7 @@ import { queryRows } from '../../src/db/store';
 import { sql } from 'drizzle-orm';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
-import { fixture, SimulatedMoodle } from '../support/moodle';
+import { Client, fixture, SimulatedMoodle } from '../support/moodle';
 
 async function counts(server: TestServer) {
   const db = server.ctx.store.db;
@@ -25,8 +25,10 @@ async function counts(server: TestServer) {
 describe.each(drivers)('LTI launches on %s', (driver) => {
   let server: TestServer;
   let moodle: SimulatedMoodle;
+  /** Socle's clock, ahead of the real one (the platform's) by this much. */
+  let aheadMs = 0;
   beforeAll(async () => {
-    server = await startTestServer(driver);
+    server = await startTestServer(driver, {}, { clock: () => new Date(Date.now() + aheadMs) });
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
   });
@@ -123,7 +125,20 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
     it('a state that does not match', async () => {
       const r = await moodle.launch(server, 'learner', { state: 'forged-state', stopAfterPost: true });
       await refused(r.res, 401);
-      expect(r.body).toMatch(/MISSING_VALIDATION_COOKIE/);
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'invalid_launch', message: expect.stringMatching(/no login is waiting for this state/) } });
+      await nothingStored();
+    });
+
+    it("a post without the login's state cookie (another browser), then the same state again", async () => {
+      const login = await moodle.login(server, 'learner');
+      if ('refused' in login) throw new Error('login refused');
+      const idToken = await moodle.idToken(server, 'learner', {}, login.nonce);
+      const other = await moodle.post(server, new Client(server.url), idToken, login.state, login.nonce, true);
+      await refused(other.res, 401);
+      expect(other.body).toMatch(/MISSING_VALIDATION_COOKIE/);
+      // ltijs refused it; the login was taken by that post all the same.
+      const again = await moodle.post(server, new Client(server.url), idToken, login.state, login.nonce, true);
+      expect(again.body).toMatch(/no login is waiting for this state/);
       await nothingStored();
     });
 
@@ -152,15 +167,100 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
       }
     });
 
-    it('a replayed id_token (same nonce)', async () => {
+    it('a replayed id_token: with a new login (another nonce), or with its own state again', async () => {
       const first = await moodle.launch(server, 'learner', { sub: '5' });
       expect(first.res.status).toBe(200);
       const before = await counts(server);
       // The browser of an attacker who captured the form: a new login gives a fresh state cookie, same id_token.
       const again = await moodle.launch(server, 'learner', { sub: '5', rawToken: () => first.idToken, stopAfterPost: true });
-      expect(again.res.status).toBe(401);
-      expect(again.body).toMatch(/NONCE_ALREADY_RECEIVED/);
+      await refused(again.res, 401);
+      expect(again.body).toMatch(/the nonce is not the one issued at login for this state/);
+      const sameState = await moodle.post(server, first.client, first.idToken, first.state, first.nonce, true);
+      await refused(sameState.res, 401);
+      expect(sameState.body).toMatch(/no login is waiting for this state/);
       expect(await counts(server)).toEqual(before);
+    });
+
+    describe("on Socle's clock", () => {
+      let before: Awaited<ReturnType<typeof counts>>;
+      beforeEach(async () => {
+        before = await counts(server);
+      });
+      afterEach(() => {
+        aheadMs = 0;
+      });
+      const nothingNew = async () => expect(await counts(server)).toEqual(before);
+      const code = (body: string) => (JSON.parse(body) as { error: { code: string; message: string } }).error;
+
+      it('an id_token without exp', async () => {
+        const r = await moodle.launch(server, 'learner', { sub: '6', claims: { exp: undefined }, stopAfterPost: true });
+        await refused(r.res, 401);
+        expect(code(r.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/has no exp/) });
+        await nothingNew();
+      });
+
+      it('an id_token without iat', async () => {
+        const r = await moodle.launch(server, 'learner', { sub: '6', claims: { iat: undefined }, stopAfterPost: true });
+        await refused(r.res, 401);
+        expect(code(r.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/has no iat/) });
+        await nothingNew();
+      });
+
+      it('an iat a day in the future (and one past the 60 s skew), while 50 s ahead is accepted', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const day = await moodle.launch(server, 'learner', { sub: '6', claims: { iat: now + 86_400, exp: now + 86_460 }, stopAfterPost: true });
+        await refused(day.res, 401);
+        expect(code(day.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/issued in the future/) });
+        // Socle's clock 90 s behind the platform's.
+        aheadMs = -90_000;
+        const skewed = await moodle.launch(server, 'learner', { sub: '6', stopAfterPost: true });
+        expect(code(skewed.body).message).toMatch(/issued in the future/);
+        await nothingNew();
+        aheadMs = -50_000;
+        const ok = await moodle.launch(server, 'learner', { sub: '6' });
+        expect(ok.landedOn).toBe('/lti/me');
+      });
+
+      it('an id_token older than 60 s on Socle\'s clock, though recent on the platform\'s', async () => {
+        aheadMs = 70_000;
+        const r = await moodle.launch(server, 'learner', { sub: '6', claims: { exp: Math.floor(Date.now() / 1000) + 3600 }, stopAfterPost: true });
+        await refused(r.res, 401);
+        expect(code(r.body).message).toMatch(/older than 60 s/);
+      });
+
+      it('a replay after its nonce expired (130 s later), even of a token with a far exp', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const first = await moodle.launch(server, 'learner', { sub: '7', claims: { exp: now + 86_400 } });
+        expect(first.landedOn).toBe('/lti/me');
+        const before = await counts(server);
+        // 130 s later: ltijs' nonce memory (120 s) has forgotten it.
+        aheadMs = 130_000;
+        await server.ctx.store.db.execute(sql`UPDATE ${ltiRecords} SET expires_at = now() - interval '1 second' WHERE collection = 'nonce'`);
+        const fresh = await moodle.launch(server, 'learner', { sub: '7', rawToken: () => first.idToken, stopAfterPost: true });
+        await refused(fresh.res, 401);
+        expect(code(fresh.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/nonce is not the one issued at login/) });
+        const sameState = await moodle.post(server, first.client, first.idToken, first.state, first.nonce, true);
+        expect(code(sameState.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/no login is waiting/) });
+        // A token with the right nonce, but issued 130 s before Socle's now.
+        const late = await moodle.launch(server, 'learner', { sub: '7', claims: { exp: now + 86_400 }, stopAfterPost: true });
+        expect(code(late.body).message).toMatch(/older than 60 s/);
+        expect(await counts(server)).toEqual(before);
+      });
+
+      it('a nonce that is not the login\'s', async () => {
+        const r = await moodle.launch(server, 'learner', { sub: '6', claims: { nonce: 'a-nonce-of-another-login' }, stopAfterPost: true });
+        await refused(r.res, 401);
+        expect(code(r.body)).toMatchObject({ code: 'invalid_launch', message: expect.stringMatching(/nonce is not the one issued at login/) });
+        await nothingNew();
+      });
+
+      it('issues its own nonce at login (not ltijs\' Math.random one), kept with the state', async () => {
+        const login = await moodle.login(server, 'learner');
+        if ('refused' in login) throw new Error('login refused');
+        expect(login.nonce).toMatch(/^[\w-]{43}$/);
+        const [row] = await queryRows<{ doc: Record<string, string> }>(server.ctx.store.db, sql`SELECT doc FROM ${ltiRecords} WHERE collection = 'login' AND doc->>'state' = ${login.state}`);
+        expect(row?.doc).toEqual({ state: login.state, nonce: login.nonce });
+      });
     });
   });
 

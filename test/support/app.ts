@@ -32,7 +32,12 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real service on a loopback port over a fresh database of `driver` (with `services` replacing the defaults). */
-export async function startTestServer(driver: Driver, overrides: Partial<Config> = {}, services: Partial<Services> = {}): Promise<TestServer> {
+export async function startTestServer(
+  driver: Driver,
+  overrides: Partial<Config> = {},
+  services: Partial<Services> = {},
+  logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+): Promise<TestServer> {
   const database = await createTestDatabase(driver);
   const config = testConfig({
     ...('databaseUrl' in database.options
@@ -40,7 +45,7 @@ export async function startTestServer(driver: Driver, overrides: Partial<Config>
       : { dataDir: database.options.dataDir }),
     ...overrides,
   });
-  const server = await startServer(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), services });
+  const server = await startServer(config, { logger, services });
   return {
     ...server,
     destroy: async () => {

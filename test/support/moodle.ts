@@ -106,6 +106,8 @@ export interface LaunchResult {
   /** The path the launch landed on (/lti/course, /lti/me, /lti/admin…). */
   landedOn: string | undefined;
   nonce: string;
+  /** The state the id_token was posted with. */
+  state: string;
   idToken: string;
 }
 
@@ -253,6 +255,16 @@ export class SimulatedMoodle {
    * nonce from the redirect to auth.php, post a signed id_token + state to the redirect URI, follow to the page.
    */
   async launch(server: RunningServer, role: LaunchRole, opts: LaunchOptions = {}, client = new Client(server.url)): Promise<LaunchResult> {
+    const login = await this.login(server, role, opts, client);
+    if ('refused' in login) {
+      return { client, res: login.refused, body: await login.refused.text(), landedOn: undefined, nonce: '', state: '', idToken: '' };
+    }
+    const idToken = await this.idToken(server, role, opts, login.nonce);
+    return this.post(server, client, idToken, opts.state ?? login.state, login.nonce, opts.stopAfterPost);
+  }
+
+  /** The login step alone: POST the initiation form to /lti/login; the state and nonce of the redirect to auth.php. */
+  async login(server: RunningServer, role: LaunchRole, opts: LaunchOptions = {}, client = new Client(server.url)): Promise<{ state: string; nonce: string } | { refused: Response }> {
     const initiation = fixture<Record<string, string>>(
       role === 'learner' ? 'lti-oidc-login-initiation.learner.json' : role === 'deeplinking' ? 'lti-oidc-login-initiation.deeplinking.json' : 'lti-oidc-login-initiation.instructor.json',
     );
@@ -265,19 +277,19 @@ export class SimulatedMoodle {
         target_link_uri: `${server.ctx.config.publicUrl}/lti/launch`,
       },
     });
-    if (login.status !== 302) {
-      return { client, res: login, body: await login.text(), landedOn: undefined, nonce: '', idToken: '' };
-    }
+    if (login.status !== 302) return { refused: login };
     const auth = new URL(String(login.headers.get('location')));
-    const state = auth.searchParams.get('state') ?? '';
-    const nonce = auth.searchParams.get('nonce') ?? '';
     if (auth.origin + auth.pathname !== `${this.issuer}/mod/lti/auth.php`) throw new Error(`login redirected to ${auth}`);
+    return { state: auth.searchParams.get('state') ?? '', nonce: auth.searchParams.get('nonce') ?? '' };
+  }
+
+  /** The id_token Moodle's auth.php answers a login with (really signed unless `opts` says otherwise). */
+  async idToken(server: RunningServer, role: LaunchRole, opts: LaunchOptions, nonce: string): Promise<string> {
     const claims = this.claims(role, server, opts, nonce);
     const signed = await new SignJWT(claims as never)
       .setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: this.kid, ...(opts.header ?? {}) })
       .sign(opts.key ?? this.privateKey);
-    const idToken = opts.rawToken ? opts.rawToken(signed) : signed;
-    return this.post(server, client, idToken, opts.state ?? state, nonce, opts.stopAfterPost);
+    return opts.rawToken ? opts.rawToken(signed) : signed;
   }
 
   /** Posts an id_token (e.g. a replayed one) with a state to the redirect URI, and follows to the page. */
@@ -286,7 +298,7 @@ export class SimulatedMoodle {
     const res = stop ? posted : await client.follow(posted);
     const body = await res.text();
     const landedOn = res.status === 200 ? new URL(res.url || server.url).pathname : undefined;
-    return { client, res, body, landedOn: landedOn === '/' ? undefined : landedOn, nonce, idToken };
+    return { client, res, body, landedOn: landedOn === '/' ? undefined : landedOn, nonce, state, idToken };
   }
 }
 
