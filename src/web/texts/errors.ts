@@ -1,7 +1,10 @@
 import type { ErrorCode, SocleError } from '../../domain/errors';
 import { addTexts, type Locale, translator } from '../i18n';
 
-/** What an error page says: a title, what happened, what to do next. `{{…}}` are values the page is given. */
+/**
+ * What an error page says: a title, what happened, what to do next. `{{issuer}}` and `{{clientId}}` are the platform's
+ * (`…` when unknown), `{{platform}}` both in parentheses (or nothing).
+ */
 export interface PageErrorText {
   title: string;
   message: string;
@@ -174,24 +177,24 @@ export const pageErrorTexts: Record<ErrorCode, Texts> = {
   unregistered_platform: {
     fr: {
       title: 'Plateforme inconnue',
-      message: 'Cette plateforme Moodle ({{issuer}}, client_id {{clientId}}) n’est pas enregistrée dans Socle : Socle refuse les lancements qu’il ne peut pas vérifier.',
+      message: 'Cette plateforme Moodle{{platform}} n’est pas enregistrée dans Socle : Socle refuse les lancements qu’il ne peut pas vérifier.',
       action: 'Administrateur : enregistrez Moodle dans Socle, soit par l’enregistrement dynamique (collez l’adresse d’enregistrement de Socle dans Administration du site › Plugins › Outils externes › Gérer les outils), soit avec « socle platforms add ».',
     },
     en: {
       title: 'Unknown platform',
-      message: 'This Moodle platform ({{issuer}}, client_id {{clientId}}) is not registered in Socle: Socle refuses launches it cannot verify.',
+      message: 'This Moodle platform{{platform}} is not registered in Socle: Socle refuses launches it cannot verify.',
       action: 'Administrator: register Moodle in Socle, either by dynamic registration (paste Socle’s registration URL into Site administration › Plugins › External tool › Manage tools) or with “socle platforms add”.',
     },
   },
   platform_inactive: {
     fr: {
       title: 'Socle n’est pas encore activé',
-      message: 'Cette plateforme Moodle ({{issuer}}, client_id {{clientId}}) est enregistrée dans Socle mais n’a pas encore été activée : aucun lancement n’est accepté d’ici là. Ce n’est pas de votre fait.',
+      message: 'Cette plateforme Moodle{{platform}} est enregistrée dans Socle mais n’a pas encore été activée : aucun lancement n’est accepté d’ici là. Ce n’est pas de votre fait.',
       action: 'Prévenez l’administrateur de Moodle. Administrateur : activez l’outil dans Moodle (Administration du site › Plugins › Outils externes › Gérer les outils), puis dans Socle avec la commande : socle platforms activate --issuer {{issuer}} --client-id {{clientId}}',
     },
     en: {
       title: 'Socle is not activated yet',
-      message: 'This Moodle platform ({{issuer}}, client_id {{clientId}}) is registered in Socle but not activated yet: no launch is accepted until then. It is not your doing.',
+      message: 'This Moodle platform{{platform}} is registered in Socle but not activated yet: no launch is accepted until then. It is not your doing.',
       action: 'Tell the Moodle administrator. Administrator: activate the tool in Moodle (Site administration › Plugins › External tool › Manage tools), then in Socle with the command: socle platforms activate --issuer {{issuer}} --client-id {{clientId}}',
     },
   },
@@ -209,7 +212,8 @@ for (const locale of ['fr', 'en'] as const) {
 /** The texts of an error page for `error`, in `locale`; `values` fill the `{{…}}` of the texts (platform issuer…). */
 export function pageError(error: SocleError, locale: Locale, values: Record<string, string> = {}): PageErrorText {
   const t = translator(locale);
-  const filled = { issuer: '—', clientId: '—', ...values };
+  const platform = values.issuer ? ` (${values.issuer}${values.clientId ? `, client_id ${values.clientId}` : ''})` : '';
+  const filled = { issuer: '…', clientId: '…', ...values, platform };
   return {
     title: t(`error.${error.code}.title`, filled),
     message: t(`error.${error.code}.message`, filled),
