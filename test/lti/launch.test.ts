@@ -287,6 +287,18 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
       });
     });
 
+    it('an expired session: the same page, in English for an English browser', async () => {
+      const learner = await moodle.launch(server, 'learner', { sub: '7', locale: 'en' });
+      expect(learner.res.status).toBe(200);
+      // the stored session is gone once its 24 hours are over (the plugin hides, then purges, expired rows)
+      await server.ctx.store.db.execute(sql`DELETE FROM ${ltiRecords} WHERE collection = 'idtoken'`);
+      const body = await page(await learner.client.get('/lti/me', { ...html, 'Accept-Language': 'en' }), 401);
+      expect(body).toContain('<h1 id="error-title">Session expired</h1>');
+      expect(body).toContain('launch Socle again from Moodle');
+      const json = await learner.client.get('/lti/me');
+      expect(await json.json()).toMatchObject({ error: { status: 401, code: 'session_expired', details: [{ path: 'lti', message: 'IDTOKEN_NOT_FOUND_DB' }] } });
+    });
+
     it('a launch from a platform not activated yet: what the administrator must do', async () => {
       const pending = await SimulatedMoodle.create({ clientId: 'pending-client', kid: 'pending-kid' });
       await pending.register(server, { active: false });
