@@ -84,7 +84,7 @@ export interface SendErrorOptions {
 export function sendError(req: Request, res: Response, error: SocleError, options: SendErrorOptions = {}): void {
   const status = options.status ?? httpStatus[error.code];
   const requestId = typeof req.id === 'string' ? req.id : undefined;
-  res.status(status).set(errorHeaders(error));
+  res.status(status).set(errorHeaders(error)).vary('Accept');
   if (!wantsPage(req)) {
     res.json(errorBody(error, requestId, status));
     return;
