@@ -1,17 +1,16 @@
 import { eq, sql } from 'drizzle-orm';
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import type { IdToken } from 'ltijs';
 import { CLOCK_SKEW, type LtiRuntime, scoreMaximumOf, TOKEN_MAX_AGE } from './runtime';
 import { launchChecks } from './launch-checks';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
-import { asyncHandler, httpStatus, sendError } from '../src/web/http';
-import { type ErrorCode, invalid, notFound, platformError, SocleError } from '../src/domain/errors';
-import { pageMessage } from '../src/web/texts/errors';
+import { asyncHandler, sendError } from '../src/web/http';
+import { type ErrorCode, forbidden, invalid, notFound, platformError, SocleError } from '../src/domain/errors';
 import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
-import { type Locale, pickLocale, translator } from '../src/web/i18n';
+import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
 import { formatDate, hoursText, learnerProgress } from './progress';
 import { render } from '../src/web/render';
 import { reportPrincipalOf, reportsPanel } from './reports';
@@ -25,16 +24,31 @@ import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
 
-/** Answers an LTI refusal with its coded error, and logs why. */
+/** ltijs' reasons that mean "no session" on a page (no ltik, or one whose stored session has expired). */
+const NO_SESSION = new Set(['NO_LTIK_OR_IDTOKEN_FOUND', 'IDTOKEN_NOT_FOUND_DB', 'CONTEXTTOKEN_NOT_FOUND_DB']);
+
+/** A field of the login or launch request (body or query), short, for the error page. */
+function requestField(req: Request, name: string): string | undefined {
+  const value = (req.body as Record<string, unknown> | undefined)?.[name] ?? req.query[name];
+  return typeof value === 'string' && value ? value.slice(0, 200) : undefined;
+}
+
+/** An LTI login, launch or session refused: answered like every error (a page to browsers, JSON otherwise). */
 function refuseLti(code: ErrorCode, req: Request, res: Response, detail: string) {
   req.log?.warn({ reason: detail }, 'LTI request refused');
-  const message =
+  const issuer = requestField(req, 'iss');
+  const clientId = requestField(req, 'client_id');
+  const platform = issuer ? ` (${issuer}${clientId ? `, client id ${clientId}` : ''})` : '';
+  const onPage = code === 'invalid_launch' && NO_SESSION.has(detail) && req.path !== '/launch';
+  const error =
     code === 'unregistered_platform'
-      ? 'This platform (issuer and client id) is not registered in Socle.'
+      ? new SocleError(code, `This platform${platform} is not registered in Socle.`, [{ path: 'lti', message: detail }])
       : code === 'platform_inactive'
-        ? 'This platform is registered but not activated in Socle (socle platforms activate).'
-        : `The LTI launch or session is invalid: ${detail}.`;
-  sendError(res, new SocleError(code, message, [{ path: 'lti', message: detail }]), typeof req.id === 'string' ? req.id : undefined);
+        ? new SocleError(code, `This platform${platform} is registered but not activated in Socle (socle platforms activate).`, [{ path: 'lti', message: detail }])
+        : onPage
+          ? new SocleError('session_expired', 'No LTI session: launch Socle again from the platform.', [{ path: 'lti', message: detail }])
+          : new SocleError(code, `The LTI launch or session is invalid: ${detail}.`, [{ path: 'lti', message: detail }]);
+  sendError(req, res, error, { values: { ...(issuer ? { issuer } : {}), ...(clientId ? { clientId } : {}) } });
 }
 
 /** ltijs' callback for `code`: the reason is ltijs' own (`res.locals.err`). */
@@ -90,11 +104,6 @@ async function recordLaunch(ctx: AppContext, token: IdToken, roles: SocleRole[])
   });
 }
 
-function errorPage(res: Response, status: number, message: string, locale: Locale) {
-  const t = translator(locale);
-  render(res, 'error', { title: t('error.title'), message }, locale, status);
-}
-
 export interface LtiRouterOptions {
   /** The report APIs of a session (`/lti/api/reports`), built by the API and mounted here by the app. */
   reportRoutes?: express.RequestHandler;
@@ -116,7 +125,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     const locale = localeOf(token);
     const roles = socleRoles(token.platformContext?.roles);
     const landing = landingRole(roles);
-    const t = translator(locale);
+    res.locals.locale = locale;
     const recorded = await recordLaunch(ctx, token, roles);
     if (recorded.refused) {
       launches.inc({ outcome: 'refused', role: landing ?? 'none' });
@@ -124,12 +133,13 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       // ltijs stored the session before calling us: take it back, so a refused launch leaves nothing.
       await lti.Database.Delete('contexttoken', { contextId: token.platformContext.contextId, user: token.user });
       await lti.Database.Delete('idtoken', { iss: token.iss, clientId: token.clientId, deploymentId: token.deploymentId, user: token.user });
-      sendError(res, new SocleError('invalid_launch', `Deployment ${token.deploymentId} of ${token.iss} is not registered in Socle.`), String(req.id));
+      sendError(req, res, new SocleError('invalid_launch', `Deployment ${token.deploymentId} of ${token.iss} is not registered in Socle.`));
       return;
     }
     launches.inc({ outcome: landing ? 'ok' : 'no_role', role: landing ?? 'none' });
     if (!landing) {
-      errorPage(res, 403, t('error.noRole', { roles: (token.platformContext?.roles ?? []).join(', ') || '—' }), locale);
+      const received = (token.platformContext?.roles ?? []).join(', ') || '—';
+      sendError(req, res, forbidden(`Your role in this course gives no access to Socle. Roles received: ${received}.`, [{ path: 'roles', message: received }]));
       return;
     }
     if (landing === 'instructor' && recorded.course) {
@@ -143,11 +153,12 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     await lti.redirect(res, `${LTI_BASE}${target}`);
   });
 
-  lti.onDeepLinking(async (token, _req, res) => {
+  lti.onDeepLinking(async (token, req, res) => {
     const locale = localeOf(token);
     const t = translator(locale);
     if (!socleRoles(token.platformContext?.roles).includes('instructor') && !socleRoles(token.platformContext?.roles).includes('administrator')) {
-      errorPage(res, 403, t('error.forbidden'), locale);
+      res.locals.locale = locale;
+      sendError(req, res, forbidden('Only a teacher or an administrator adds Socle to a course.'));
       return;
     }
     await recordLaunch(ctx, token, socleRoles(token.platformContext?.roles));
@@ -156,12 +167,12 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   });
 
   lti.onDynamicRegistration(async (req, res) => {
-    const locale = pickLocale(typeof req.query.lang === 'string' ? req.query.lang : undefined);
+    const locale = requestLocale(req);
     const t = translator(locale);
     const conf = req.query.openid_configuration;
     const token = req.query.registration_token;
     if (typeof conf !== 'string' || (token !== undefined && typeof token !== 'string')) {
-      sendError(res, invalid('Missing query parameter openid_configuration.', [{ path: 'query.openid_configuration', message: 'required' }]), String(req.id));
+      sendError(req, res, invalid('Missing query parameter openid_configuration.', [{ path: 'query.openid_configuration', message: 'required' }]));
       return;
     }
     try {
@@ -180,7 +191,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     } catch (error) {
       if (!SocleError.is(error, 'registration_failed')) throw error;
       req.log?.warn({ err: error }, 'dynamic registration failed');
-      sendError(res, error, String(req.id));
+      sendError(req, res, error);
     }
   });
 
@@ -336,17 +347,6 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   if (options.reportRoutes) app.use('/api/reports', requireRole(ctx, 'administrator', 'instructor'), options.reportRoutes);
   mappingRoutes(ctx, app);
   cohortRoutes(ctx, runtime, app);
-
-  // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
-  const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
-    if (req.path.startsWith('/api/') || !(err instanceof SocleError) || res.headersSent) {
-      next(err);
-      return;
-    }
-    const locale = req.lti?.locale ?? 'fr';
-    errorPage(res, httpStatus[err.code], pageMessage(err, locale), locale);
-  };
-  app.use(pageErrors);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

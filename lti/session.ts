@@ -58,6 +58,8 @@ export function requireRole(ctx: AppContext, ...roles: SocleRole[]): RequestHand
   return (req: Request, res: Response, next: NextFunction) => {
     resolveSession(ctx, res).then((session) => {
       req.lti = session;
+      // error pages speak the session's language (src/web/i18n.ts requestLocale)
+      res.locals.locale = session.locale;
       if (roles.length && !roles.some((r) => session.roles.includes(r))) {
         next(forbidden(`This page is reserved for: ${roles.join(', ')}.`));
         return;

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { Router } from 'express';
+import type { z } from 'zod';
 import { migrationsFolder, queryRows } from '../db/store';
 import { registry } from '../metrics';
 import type { AppContext } from '../context';
 import { version } from '../version';
+import type { health } from './schemas';
 import { asyncHandler } from '../web/http';
 
 const startedAt = Date.now();
@@ -27,30 +29,39 @@ function expectedMigration(): { count: number; last: number } {
   return { count: journal.entries.length, last: Math.max(...journal.entries.map((e) => e.when)) };
 }
 
+export type HealthStatus = z.infer<typeof health>;
+
+/** What `/health` (and the home page) say of the service: up, its database answering or not, its version. */
+export async function healthStatus({ store, logger }: AppContext): Promise<HealthStatus> {
+  const body: HealthStatus = {
+    status: 'ok',
+    database: 'ok',
+    driver: store.driver,
+    version,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+  };
+  try {
+    await withTimeout(store.ping(), PING_TIMEOUT_MS);
+  } catch (error) {
+    logger.warn({ err: error }, 'health check: database unreachable');
+    body.status = 'error';
+    body.database = `unreachable: ${(error as Error).message}`;
+  }
+  return body;
+}
+
 /**
  * `GET /health` (liveness, with the database status): 200 when the service and its database answer, 503 naming the
  * failing part otherwise. `GET /ready`: 200 only when the database answers and carries every migration of this build.
  * `GET /metrics`: Prometheus text format.
  */
-export function healthRouter({ store, logger }: AppContext): Router {
+export function healthRouter(ctx: AppContext): Router {
+  const { store } = ctx;
   const router = Router();
   router.get(
     '/health',
     asyncHandler(async (_req, res) => {
-      const body = {
-        status: 'ok' as 'ok' | 'error',
-        database: 'ok' as string,
-        driver: store.driver,
-        version,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-      };
-      try {
-        await withTimeout(store.ping(), PING_TIMEOUT_MS);
-      } catch (error) {
-        logger.warn({ err: error }, 'health check: database unreachable');
-        body.status = 'error';
-        body.database = `unreachable: ${(error as Error).message}`;
-      }
+      const body = await healthStatus(ctx);
       res
         .status(body.status === 'ok' ? 200 : 503)
         .set('Cache-Control', 'no-store')

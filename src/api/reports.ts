@@ -12,7 +12,7 @@ import { parseReferentialOption, type ReportFilters, reportFilters } from '../re
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
 import { verifyAttestation } from '../reports/verification';
-import { pickLocale, translator } from '../web/i18n';
+import { requestLocale, translator } from '../web/i18n';
 import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
@@ -228,13 +228,8 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
     asyncHandler(async (req, res) => {
       const found = await verifyAttestation(ctx.store.db, String(req.params.id));
       const json = req.query.format === 'json' || req.accepts(['html', 'json']) === 'json';
-      const locale = pickLocale(typeof req.query.lang === 'string' ? req.query.lang : req.acceptsLanguages('fr', 'en') || 'fr');
-      if (!found) {
-        if (json) throw notFound('No attestation with this id was issued by Socle.');
-        const t = translator(locale);
-        render(res, 'error', { title: t('attestation.title'), message: t('attestation.unknown') }, locale, 404);
-        return;
-      }
+      const locale = requestLocale(req);
+      if (!found) throw notFound('No attestation with this id was issued by Socle.');
       if (json) {
         res.set('Cache-Control', 'no-store').json(found);
         return;

@@ -14,6 +14,7 @@ import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from '../api/coverage';
 import { credentialsRouter } from '../api/credentials';
 import { healthRouter } from '../api/health';
+import { homeRouter } from '../api/home';
 import { openApiRouter } from '../api/openapi';
 import { referentialsRouter } from '../api/referentials';
 import { reportsRouter, sessionReportRoutes } from '../api/reports';
@@ -59,6 +60,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
   registerDatabaseGauges(ctx);
   app.use(measureHttp);
   app.use(healthRouter(ctx));
+  app.use(homeRouter(ctx));
   app.use(assetsRouter());
   const reportRoutes = sessionReportRoutes(ctx, wakeExports, async (req) => {
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');

@@ -2,6 +2,9 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { z } from 'zod';
 import { type ErrorCode, invalid, notFound, SocleError, zodDetails } from '../domain/errors';
 import { storableIssues } from '../domain/storable';
+import { requestLocale, translator } from './i18n';
+import { render, renderFragment } from './render';
+import { pageError } from './texts/errors';
 
 /** The HTTP status of each error code (the JSON body repeats it as `error.status`). */
 export const httpStatus: Record<ErrorCode, number> = {
@@ -64,9 +67,49 @@ export function errorBody(error: SocleError, requestId: string | undefined, stat
   };
 }
 
-/** Answers `error` as JSON with its status and headers. */
-export function sendError(res: Response, error: SocleError, requestId: string | undefined, status = httpStatus[error.code]): void {
-  res.status(status).set(errorHeaders(error)).json(errorBody(error, requestId, status));
+/** Paths of the JSON APIs: their errors are JSON whatever the client accepts. */
+const API_PATH = /^\/(api|xapi|lti\/api)(\/|$)/;
+
+/** Whether the error is answered as an HTML page: a browser (text/html preferred over JSON) or htmx, outside the APIs. */
+function wantsPage(req: Request): boolean {
+  if (API_PATH.test(req.originalUrl.split('?')[0] ?? '')) return false;
+  return Boolean(req.get('HX-Request')) || req.accepts(['json', 'html']) === 'html';
+}
+
+export interface SendErrorOptions {
+  /** The HTTP status, when not the code's own (express' 415…). */
+  status?: number;
+  /** Values for the page's texts (`{{issuer}}`, `{{clientId}}`). */
+  values?: Record<string, string>;
+}
+
+/**
+ * Answers `error`, the one way every error is answered: a French or English HTML page (inside Moodle's iframe, with
+ * what to do next and the request id) to browsers, else the JSON body `{error:{status,code,message,details,requestId}}`.
+ */
+export function sendError(req: Request, res: Response, error: SocleError, options: SendErrorOptions = {}): void {
+  const status = options.status ?? httpStatus[error.code];
+  const requestId = typeof req.id === 'string' ? req.id : undefined;
+  res.status(status).set(errorHeaders(error)).vary('Accept');
+  if (!wantsPage(req)) {
+    res.json(errorBody(error, requestId, status));
+    return;
+  }
+  const locale = requestLocale(req);
+  const text = pageError(error, locale, options.values);
+  const data = {
+    ...text,
+    status,
+    code: error.code,
+    requestId,
+    statusLabel: translator(locale)('error.status', { status }),
+    // the error's own message (English, for the administrator), except an internal fault's
+    detail: error.code === 'internal_error' ? undefined : error.message,
+    details: error.details,
+    home: error.code === 'not_found',
+  };
+  if (req.get('HX-Request')) renderFragment(res, 'error', data, locale, status);
+  else render(res, 'error', data, locale, status);
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
@@ -76,7 +119,6 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 const INTERNAL_MESSAGE = 'Internal error. The request id identifies it in the logs.';
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const requestId = typeof req.id === 'string' ? req.id : undefined;
   let error: SocleError;
   let status: number | undefined;
   if (err instanceof SocleError && err.code === 'internal_error') {
@@ -99,5 +141,5 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     error = new SocleError('internal_error', INTERNAL_MESSAGE);
   }
   if (res.headersSent) return;
-  sendError(res, error, requestId, status);
+  sendError(req, res, error, status === undefined ? {} : { status });
 };

@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import i18next, { type TFunction } from 'i18next';
 import type { Locale } from '../domain/locale';
 
@@ -5,6 +6,17 @@ export type { Locale };
 
 export function pickLocale(value: string | null | undefined): Locale {
   return value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr';
+}
+
+/**
+ * The language of a page or error page: the LTI session's (`res.locals.locale`, set once the session is
+ * resolved), else `?lang=`, else the browser's `Accept-Language`; French by default.
+ */
+export function requestLocale(req: Request): Locale {
+  const session = (req.res?.locals as { locale?: Locale } | undefined)?.locale;
+  if (session) return session;
+  if (typeof req.query.lang === 'string') return pickLocale(req.query.lang);
+  return pickLocale(req.acceptsLanguages('fr', 'en') || 'fr');
 }
 
 /** Page texts. Later modules add their keys with `addTexts`. */
@@ -41,8 +53,10 @@ const texts: Record<Locale, Record<string, string>> = {
     'deeplink.lead': 'Socle sera ajouté comme activité, avec la colonne de carnet de notes « {{label}} ».',
     'deeplink.submit': 'Ajouter au cours',
     'deeplink.lineItem': 'Socle — heures validées',
-    'error.title': 'Accès impossible',
-    'error.noRole': 'Votre rôle dans ce cours ne donne pas accès à Socle. Rôles reçus : {{roles}}.',
+    'error.next': 'Que faire ?',
+    'error.detail': 'Détail technique',
+    'error.requestId': 'Identifiant de la requête (à donner à l’administrateur) :',
+    'error.status': 'Erreur {{status}}',
     'register.done': 'Socle est enregistré auprès de {{issuer}} (client_id {{clientId}}, déploiement {{deploymentId}}).',
     'register.pending': 'L’outil est en attente : un administrateur doit l’activer dans Moodle (Administration du site › Plugins › Outil externe › Gérer les outils) puis avec « socle platforms activate ».',
     'register.active': 'L’outil est actif.',
@@ -79,8 +93,10 @@ const texts: Record<Locale, Record<string, string>> = {
     'deeplink.lead': 'Socle will be added as an activity, with the gradebook column “{{label}}”.',
     'deeplink.submit': 'Add to the course',
     'deeplink.lineItem': 'Socle — heures validées',
-    'error.title': 'Access denied',
-    'error.noRole': 'Your role in this course gives no access to Socle. Roles received: {{roles}}.',
+    'error.next': 'What to do',
+    'error.detail': 'Technical detail',
+    'error.requestId': 'Request id (to give to the administrator):',
+    'error.status': 'Error {{status}}',
     'register.done': 'Socle is registered with {{issuer}} (client_id {{clientId}}, deployment {{deploymentId}}).',
     'register.pending': 'The tool is pending: an administrator must activate it in Moodle (Site administration › Plugins › External tool › Manage tools) and with “socle platforms activate”.',
     'register.active': 'The tool is active.',

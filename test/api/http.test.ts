@@ -4,6 +4,11 @@ import { startServer } from '../../src/app/server';
 import { createLogger, redactUrl } from '../../src/logger';
 import { startTestServer, testConfig, type TestServer } from '../support/app';
 import { createTestDatabase, drivers } from '../support/db';
+import { toolConfig } from '../../src/lms/tool-config';
+import { version } from '../../src/version';
+
+/** What a browser sends when it opens a page. */
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 describe.each(drivers)('HTTP service on %s', (driver) => {
   let server: TestServer;
@@ -33,6 +38,47 @@ describe.each(drivers)('HTTP service on %s', (driver) => {
       error: { status: 404, code: 'not_found', message: 'No route for GET /nothing-here.', requestId: 'r-1' },
     });
   });
+
+  it('serves the home page in French: what Socle is, its status and where an administrator starts', async () => {
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<html lang="fr">');
+    expect(html).toContain('Socle est un outil LTI 1.3 pour Moodle');
+    expect(html).toMatch(/<dd class="ok">disponible \(\w+\)<\/dd>/);
+    expect(html).toContain(`<dd>${version}</dd>`);
+    // the values `socle lti config` prints
+    expect(html).toContain(`<code data-testid="registration-url">${toolConfig(server.ctx.config).dynamicRegistrationUrl}</code>`);
+    expect(toolConfig(server.ctx.config).dynamicRegistrationUrl).toBe(`${server.ctx.config.publicUrl}/lti/register`);
+    expect(html).toContain('npx socle lti config');
+    expect(html).toContain('docs/guide-administrateur.md');
+    expect(html).toContain('href="/api/openapi.json"');
+  });
+
+  it('serves the home page in English by ?lang=en or Accept-Language', async () => {
+    for (const res of [await fetch(`${server.url}/?lang=en`), await fetch(`${server.url}/`, { headers: { 'Accept-Language': 'en-US,en;q=0.9' } })]) {
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain('<html lang="en">');
+      expect(html).toContain('Socle is an LTI 1.3 tool for Moodle');
+      expect(html).toContain('Moodle administrator: where to start');
+    }
+    expect(await (await fetch(`${server.url}/`, { headers: { 'Accept-Language': 'fr-FR,en;q=0.5' } })).text()).toContain('<html lang="fr">');
+  });
+
+  it('answers a browser with a French not-found page, and the APIs with JSON whatever is accepted', async () => {
+    const page = await fetch(`${server.url}/nothing-here`, { headers: { Accept: BROWSER, 'X-Request-Id': 'r-2' } });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<h1 id="error-title">Page introuvable</h1>');
+    expect(html).toContain('<code>r-2</code>');
+    expect(html).toContain('<a href="/">Accueil de Socle</a>');
+    const api = await fetch(`${server.url}/api/v1/nothing-here`, { headers: { Accept: BROWSER } });
+    expect([api.status, api.headers.get('content-type')]).toEqual([404, expect.stringMatching(/json/)]);
+    expect(await api.json()).toMatchObject({ error: { status: 404, code: 'not_found' } });
+  });
 });
 
 describe('HTTP service when the database is gone', () => {
@@ -42,6 +88,10 @@ describe('HTTP service when the database is gone', () => {
       await server.ctx.store.close();
       const res = await fetch(`${server.url}/health`);
       expect(res.status).toBe(503);
+      // the home page still answers, and says the database is unreachable
+      const home = await fetch(`${server.url}/`);
+      expect(home.status).toBe(200);
+      expect(await home.text()).toContain('<dd class="warn">injoignable (pglite)</dd>');
       const body = (await res.json()) as { status: string; database: string };
       expect(body.status).toBe('error');
       expect(body.database).toMatch(/^unreachable/);

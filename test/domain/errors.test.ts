@@ -4,7 +4,7 @@ import { cliExitCodes, cliLines } from '../../src/cli/command';
 import { ERROR_CODES, errorCode, forbidden, invalid, notFound, SocleError, unauthorized } from '../../src/domain/errors';
 import { asyncHandler, errorBody, errorHandler, httpStatus } from '../../src/web/http';
 import { translator } from '../../src/web/i18n';
-import { pageErrorTexts, pageMessage } from '../../src/web/texts/errors';
+import { pageError, pageErrorTexts } from '../../src/web/texts/errors';
 
 const sorted = (keys: Iterable<string>) => [...keys].sort();
 
@@ -22,9 +22,11 @@ describe('the error codes and their three tables', () => {
     for (const code of ERROR_CODES) {
       expect([code, httpStatus[code] >= 400 && httpStatus[code] <= 599]).toEqual([code, true]);
       expect([code, Number.isInteger(cliExitCodes[code]) && cliExitCodes[code] >= 1 && cliExitCodes[code] <= 125]).toEqual([code, true]);
-      for (const locale of ['fr', 'en'] as const) {
-        const text = translator(locale)(`error.${code}`, { message: 'M' });
-        expect([code, locale, text.trim().length > 0 && text !== `error.${code}`]).toEqual([code, locale, true]);
+      for (const part of ['title', 'message', 'action'] as const) {
+        const fr = translator('fr')(`error.${code}.${part}`);
+        const en = translator('en')(`error.${code}.${part}`);
+        // a sentence of its own in each language, not the key nor the other language's text
+        expect([code, part, fr.trim().length > 0 && fr !== `error.${code}.${part}`, en.trim().length > 0, fr !== en]).toEqual([code, part, true, true, true]);
       }
     }
   });
@@ -84,13 +86,23 @@ describe('the error codes and their three tables', () => {
     const internal = await request(app).get('/internal');
     expect([internal.status, internal.body.error.message]).toEqual([500, 'Internal error. The request id identifies it in the logs.']);
     expect(JSON.stringify(internal.body)).not.toContain('4242');
+    // a browser gets a page with the same status and headers, and still not the internal fault's message
+    const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    const page = await request(app).get('/internal').set('Accept', browser);
+    expect([page.status, page.type]).toEqual([500, 'text/html']);
+    expect(page.text).toContain('Erreur interne');
+    expect(page.text).not.toContain('4242');
+    const challenge = await request(app).get('/token').set('Accept', browser).set('Accept-Language', 'en-GB,en;q=0.9');
+    expect([challenge.status, challenge.headers['www-authenticate'], challenge.type]).toEqual([401, 'Bearer realm="socle"', 'text/html']);
+    expect(challenge.text).toContain('<html lang="en">');
   });
 
-  it("says on pages the role and session texts, else the error's own message", () => {
-    expect(pageMessage(forbidden('This page is reserved for: instructor.'), 'fr')).toBe('Cette page est réservée à un autre rôle.');
-    expect(pageMessage(forbidden(), 'en')).toBe('This page is for another role.');
-    expect(pageMessage(new SocleError('session_expired', 'x'), 'en')).toMatch(/^Your Socle session expired/);
-    expect(pageMessage(notFound('No course in this launch.'), 'fr')).toBe('No course in this launch.');
+  it('says on pages what happened and what to do, in French and English', () => {
+    expect(pageError(new SocleError('session_expired', 'x'), 'fr').message).toMatch(/^Votre session a expiré ou n’existe pas : relancez Socle depuis Moodle/);
+    expect(pageError(unauthorized('x'), 'en').message).toMatch(/^Your session has expired/);
+    expect(pageError(forbidden(), 'fr').title).toBe('Accès refusé');
+    const inactive = pageError(new SocleError('platform_inactive', 'x'), 'fr', { issuer: 'https://moodle.example', clientId: 'c1' });
+    expect(inactive.action).toContain('socle platforms activate --issuer https://moodle.example --client-id c1');
   });
 
   it('prints one line at the terminal, then one per detail', () => {

@@ -8,6 +8,9 @@ import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { Client, fixture, SimulatedMoodle } from '../support/moodle';
 
+/** What a browser sends when it opens a page. */
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
 async function counts(server: TestServer) {
   const db = server.ctx.store.db;
   const [sessions] = await queryRows<{ n: number }>(
@@ -353,6 +356,80 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
       const learner = await moodle.launch(server, 'learner');
       learner.client.cookies.clear();
       expect((await learner.client.get('/lti/me')).status).toBe(401);
+    });
+  });
+
+  describe('error pages for browsers, JSON for the others', () => {
+    const html = { Accept: BROWSER };
+    const page = async (res: Response, status: number, read?: string) => {
+      expect([res.status, res.headers.get('content-type')]).toEqual([status, expect.stringMatching(/^text\/html/)]);
+      const body = read ?? (await res.text());
+      expect(body).toContain(`<code>${res.headers.get('x-request-id')}</code>`);
+      expect(body).not.toMatch(/top\.location|X-Frame-Options/i);
+      return body;
+    };
+
+    it('a page outside a launch: 401, in French, "relancez Socle depuis Moodle"', async () => {
+      const body = await page(await fetch(`${server.url}/lti/me`, { headers: html }), 401);
+      expect(body).toContain('<html lang="fr">');
+      expect(body).toContain('<h1 id="error-title">Session expirée</h1>');
+      expect(body).toContain('Votre session a expiré ou n’existe pas : relancez Socle depuis Moodle.');
+      const json = await fetch(`${server.url}/lti/me`, { headers: { Accept: 'application/json' } });
+      expect(json.status).toBe(401);
+      expect(await json.json()).toEqual({
+        error: {
+          status: 401,
+          code: 'session_expired',
+          message: 'No LTI session: launch Socle again from the platform.',
+          details: [{ path: 'lti', message: 'NO_LTIK_OR_IDTOKEN_FOUND' }],
+          requestId: json.headers.get('x-request-id'),
+        },
+      });
+    });
+
+    it('an expired session: the same page, in English for an English browser', async () => {
+      const learner = await moodle.launch(server, 'learner', { sub: '7', locale: 'en' });
+      expect(learner.res.status).toBe(200);
+      // the stored session is gone once its 24 hours are over (the plugin hides, then purges, expired rows)
+      await server.ctx.store.db.execute(sql`DELETE FROM ${ltiRecords} WHERE collection = 'idtoken'`);
+      const body = await page(await learner.client.get('/lti/me', { ...html, 'Accept-Language': 'en' }), 401);
+      expect(body).toContain('<h1 id="error-title">Session expired</h1>');
+      expect(body).toContain('launch Socle again from Moodle');
+      const json = await learner.client.get('/lti/me');
+      expect(await json.json()).toMatchObject({ error: { status: 401, code: 'session_expired', details: [{ path: 'lti', message: 'IDTOKEN_NOT_FOUND_DB' }] } });
+    });
+
+    it('a launch from a platform not activated yet: what the administrator must do', async () => {
+      const pending = await SimulatedMoodle.create({ clientId: 'pending-client', kid: 'pending-kid' });
+      await pending.register(server, { active: false });
+      const r = await pending.launch(server, 'learner', {}, new Client(server.url, html));
+      const body = await page(r.res, 401, r.body);
+      expect(body).toContain('Socle n’est pas encore activé');
+      expect(body).toContain(`socle platforms activate --issuer ${pending.issuer} --client-id pending-client`);
+      const json = await pending.launch(server, 'learner');
+      expect(json.res.status).toBe(401);
+      expect(JSON.parse(json.body)).toMatchObject({ error: { status: 401, code: 'platform_inactive', requestId: expect.any(String) } });
+    });
+
+    it('an unregistered platform, a refused launch, a page of another role', async () => {
+      const login = fixture<Record<string, string>>('lti-oidc-login-initiation.learner.json');
+      const unknown = await fetch(`${server.url}/lti/login`, {
+        method: 'POST',
+        headers: { ...html, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...login, iss: 'https://unknown.example' }),
+        redirect: 'manual',
+      });
+      expect(await page(unknown, 400)).toContain('Cette plateforme Moodle (https://unknown.example, client_id');
+      const forged = await moodle.launch(server, 'learner', { state: 'forged-state', stopAfterPost: true }, new Client(server.url, html));
+      expect(await page(forged.res, 401, forged.body)).toContain('Lancement refusé');
+      // the page speaks the session's language
+      const learner = await moodle.launch(server, 'learner', { locale: 'en' });
+      const admin = await page(await learner.client.get('/lti/admin', html), 403);
+      expect(admin).toContain('<html lang="en">');
+      expect(admin).toContain('<h1 id="error-title">Access denied</h1>');
+      expect(admin).toContain('This page is reserved for: administrator.');
+      const api = await learner.client.get('/lti/api/courses/1/roster', html);
+      expect([api.status, api.headers.get('content-type')]).toEqual([403, expect.stringMatching(/json/)]);
     });
   });
 

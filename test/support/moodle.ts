@@ -37,7 +37,11 @@ export interface LaunchOptions {
 export class Client {
   cookies = new Map<string, string>();
   ltik: string | undefined;
-  constructor(readonly base: string) {}
+  /** Headers sent with every request (e.g. a browser's Accept and Accept-Language). */
+  constructor(
+    readonly base: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
 
   private store(res: Response) {
     for (const c of res.headers.getSetCookie()) {
@@ -56,7 +60,7 @@ export class Client {
   }
 
   async request(method: string, url: string, init: { form?: Record<string, string>; headers?: Record<string, string>; json?: unknown } = {}) {
-    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    const headers: Record<string, string> = { ...this.headers, ...(init.headers ?? {}) };
     if (this.cookies.size) headers.Cookie = this.cookieHeader();
     let body: string | undefined;
     if (init.form) {

@@ -1,0 +1,46 @@
+import { addTexts } from '../i18n';
+
+addTexts({
+  fr: {
+    'home.title': 'Accueil de Socle',
+    'home.heading': 'Socle, le suivi des heures de la formation socle au numérique en santé',
+    'home.about':
+      'Socle est un outil LTI 1.3 pour Moodle. Il reçoit les traces d’apprentissage (xAPI) des activités des cours, les rapporte aux compétences et aux heures du référentiel choisi pour chaque cours, et rend à chacun ce qui le concerne : aux apprenants leur progression et leurs badges, aux enseignants la correspondance entre activités et compétences et le carnet de notes, aux administrateurs les rapports de conformité et les attestations.',
+    'home.status': 'État du service',
+    'home.service': 'Service',
+    'home.serviceOk': 'en marche',
+    'home.database': 'Base de données',
+    'home.databaseOk': 'disponible ({{driver}})',
+    'home.databaseDown': 'injoignable ({{driver}})',
+    'home.version': 'Version',
+    'home.admin': 'Administrateur de Moodle : par où commencer',
+    'home.register': 'Dans Moodle, ouvrez Administration du site › Plugins › Outils externes › Gérer les outils et collez l’adresse d’enregistrement de Socle dans « URL de l’outil », puis « Ajouter LTI Advantage » :',
+    'home.manual': 'Pour configurer l’outil à la main, la commande suivante affiche toutes les valeurs à saisir dans Moodle (« socle lti config » dans l’image Docker) :',
+    'home.activate': 'Activez ensuite l’outil dans Moodle, puis dans Socle :',
+    'home.guides': 'Pour aller plus loin',
+    'home.guide': 'Le guide de l’administrateur : {{path}} dans le dépôt de Socle (installation, enregistrement, réglages de logstore_xapi, dépannage).',
+    'home.api': 'La description de l’API JSON (OpenAPI)',
+    'home.otherLanguage': 'English',
+  },
+  en: {
+    'home.title': 'Socle home',
+    'home.heading': 'Socle, the hours of the French digital-health foundation training',
+    'home.about':
+      'Socle is an LTI 1.3 tool for Moodle. It receives the learning records (xAPI) of the courses’ activities, credits them to the competencies and hours of the framework chosen for each course, and gives each person what concerns them: learners their progress and badges, teachers the mapping of activities to competencies and the gradebook, administrators the compliance reports and attestations.',
+    'home.status': 'Service status',
+    'home.service': 'Service',
+    'home.serviceOk': 'running',
+    'home.database': 'Database',
+    'home.databaseOk': 'available ({{driver}})',
+    'home.databaseDown': 'unreachable ({{driver}})',
+    'home.version': 'Version',
+    'home.admin': 'Moodle administrator: where to start',
+    'home.register': 'In Moodle, open Site administration › Plugins › External tool › Manage tools and paste Socle’s registration URL into “Tool URL”, then “Add LTI Advantage”:',
+    'home.manual': 'To configure the tool by hand, this command prints every value to enter in Moodle (“socle lti config” in the Docker image):',
+    'home.activate': 'Then activate the tool in Moodle, and in Socle:',
+    'home.guides': 'Further reading',
+    'home.guide': 'The administrator’s guide (in French): {{path}} in Socle’s repository (installation, registration, logstore_xapi settings, troubleshooting).',
+    'home.api': 'The description of the JSON API (OpenAPI)',
+    'home.otherLanguage': 'Français',
+  },
+});
