@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -7,8 +8,17 @@ import { registry } from '../metrics';
 import type { AppContext } from '../context';
 import { version } from '../version';
 import { asyncHandler } from '../web/http';
+import { unauthorized } from '../domain/errors';
 
 const startedAt = Date.now();
+
+/** Whether `header` is `Bearer <token>`, compared in constant time (on digests, so lengths do not leak either). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const sent = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!sent) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(sent), digest(token));
+}
 const PING_TIMEOUT_MS = 2_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -30,9 +40,10 @@ function expectedMigration(): { count: number; last: number } {
 /**
  * `GET /health` (liveness, with the database status): 200 when the service and its database answer, 503 naming the
  * failing part otherwise. `GET /ready`: 200 only when the database answers and carries every migration of this build.
- * `GET /metrics`: Prometheus text format.
+ * `GET /metrics`: Prometheus text format; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`
+ * (401 with WWW-Authenticate otherwise).
  */
-export function healthRouter({ store, logger }: AppContext): Router {
+export function healthRouter({ store, logger, config }: AppContext): Router {
   const router = Router();
   router.get(
     '/health',
@@ -88,7 +99,10 @@ export function healthRouter({ store, logger }: AppContext): Router {
   );
   router.get(
     '/metrics',
-    asyncHandler(async (_req, res) => {
+    asyncHandler(async (req, res) => {
+      if (config.metricsToken && !bearerMatches(req.get('authorization'), config.metricsToken)) {
+        throw unauthorized('METRICS_TOKEN is set: send it as Authorization: Bearer <token>.', 'Bearer realm="socle-metrics"');
+      }
       res.set('Content-Type', registry.contentType).send(await registry.metrics());
     }),
   );

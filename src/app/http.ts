@@ -8,6 +8,7 @@ import type { LtiRuntime } from '../../lti/runtime';
 import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
+import { rateLimitByAddress } from '../web/rate-limit';
 import { errorHandler, notFoundHandler } from '../web/http';
 import { redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
@@ -22,6 +23,9 @@ import { unauthorized } from '../domain/errors';
 import { xapiRouter } from '../api/xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The public verification routes, counted per client address. */
+const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations'];
 
 /**
  * The express application: request ids and logs, routes of every module, then JSON errors. It opens nothing and
@@ -62,6 +66,10 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');
     return reportPrincipalOf(req.lti);
   });
+  // per address: the LTI login (each launch starts there) and the public verification pages; the xAPI keys and
+  // API tokens are counted where they are authenticated
+  app.use('/lti/login', rateLimitByAddress(ctx, 'login'));
+  app.use(PUBLIC_PAGES, rateLimitByAddress(ctx, 'public'));
   app.use('/lti', ltiRouter(ctx, lti, { reportRoutes }));
   // The JSON API accepts an LTI session's ltik as well as API tokens.
   const sessions: SessionResolver = (req, ltik) => sessionPrincipal(ctx, req, ltik);

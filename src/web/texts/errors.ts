@@ -22,6 +22,10 @@ export const pageErrorTexts: Record<ErrorCode, Record<Locale, string>> = {
   no_referential: own,
   not_ready: own,
   payload_too_large: own,
+  rate_limited: {
+    fr: 'Trop de requêtes en peu de temps. Patientez une minute, puis réessayez.',
+    en: 'Too many requests in a short time. Wait a minute, then try again.',
+  },
   platform_error: own,
   registration_failed: own,
   invalid_launch: session,
