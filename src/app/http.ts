@@ -9,6 +9,8 @@ import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
 import { rateLimitByAddress } from '../web/rate-limit';
+import { cachedOrigins, framedPages, securityHeaders } from '../web/security';
+import { framingOrigins } from '../../lti/registration';
 import { errorHandler, notFoundHandler } from '../web/http';
 import { redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
@@ -24,8 +26,11 @@ import { xapiRouter } from '../api/xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** The public verification routes, counted per client address. */
+/** The public verification routes: anyone may open them, inside a platform's frame too, and embed their images. */
 const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations'];
+
+/** How long the registered platforms' origins (`frame-ancestors`) are reused before being read again. */
+const FRAMING_TTL_MS = 30_000;
 
 /**
  * The express application: request ids and logs, routes of every module, then JSON errors. It opens nothing and
@@ -36,6 +41,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Socle's security headers are the final ones on every response, ltijs' helmet included (src/web/security.ts)
+  app.use(securityHeaders({ https: ctx.config.publicUrl.startsWith('https:'), publicPrefixes: PUBLIC_PAGES }));
   app.use(
     pinoHttp({
       logger: ctx.logger,
@@ -58,6 +65,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
       },
     }),
   );
+  // pages a platform may frame: the registered platforms' origins, read again at most every FRAMING_TTL_MS
+  app.use(['/lti', ...PUBLIC_PAGES], framedPages(cachedOrigins(() => framingOrigins(ctx.store.db), FRAMING_TTL_MS)));
   registerDatabaseGauges(ctx);
   app.use(measureHttp);
   app.use(healthRouter(ctx));
