@@ -25,7 +25,7 @@ import { ensureCourse, ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
 import { createContext } from '../src/app/context';
 import { startServer } from '../src/app/server';
-import type { Config } from '../src/config';
+import { type Config, DEFAULT_RATE_LIMITS } from '../src/config';
 import { prepareStatements, storeStatements } from '../src/xapi/ingest';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -97,7 +97,7 @@ async function main() {
   const databaseUrl = url.toString();
   const referentials: ReferentialSource = () =>
     memoised(async (id, version) => (id === referential.id && (version === undefined || version === referential.version) ? referential : undefined));
-  const config: Config = { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site' };
+  const config: Config = { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:0', databaseUrl, dataDir: '/nonexistent', ltiKey: 'bench-lti-key-0123456789abcdef0123456789', lrs: undefined, logLevel: 'silent', ltiSession: 'same-site', rateLimits: { ...DEFAULT_RATE_LIMITS } };
   const store = await openStore({ databaseUrl });
   const db = store.db;
   // the coverage rules alone (no badge issuing) over the bench's référentiel

@@ -5,6 +5,7 @@
  *   coverage-engine  the pure coverage rules on a 70,000-learner cohort (in memory)
  *   coverage-db      coverage at national scale in PostgreSQL: full recompute, incremental cost, read latencies
  *   reports          compliance exports of 70,000 learners (CSV, XLSX) and 1,000 attestation PDFs
+ *   rate-limit       what the rate-limit counter adds to a request, PostgreSQL and PGlite
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +16,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'coverage-engine', args: ['70000', '1'] },
   { name: 'coverage-db', args: [] },
   { name: 'reports', args: ['70000', '1000'] },
+  { name: 'rate-limit', args: [] },
 ];
 
 const wanted = process.argv.slice(2);

@@ -11,7 +11,7 @@ function copy(dir) {
   for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
     const rel = path.join(dir, entry.name);
     if (entry.isDirectory()) copy(rel);
-    else if (keep.test(entry.name)) {
+    else if (keep.test(entry.name) || (path.basename(dir) === 'assets' && entry.name.endsWith('.js'))) {
       fs.mkdirSync(path.join(root, 'dist', dir), { recursive: true });
       fs.copyFileSync(path.join(root, rel), path.join(root, 'dist', rel));
     }

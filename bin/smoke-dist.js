@@ -26,7 +26,7 @@ async function check() {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  for (const route of ['/health', '/ready', '/assets/socle.css', '/lti/keys']) {
+  for (const route of ['/health', '/ready', '/assets/socle.css', '/assets/socle.js', '/assets/verify.css', '/lti/keys']) {
     const res = await fetch(`${base}${route}`);
     if (!res.ok) throw new Error(`${route} answered ${res.status}`);
   }

@@ -1,10 +1,11 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { ProviderInstance } from 'ltijs';
 import { z } from 'zod';
 import type { Config } from '../src/config';
 import type { AppContext } from '../src/context';
 import { ltiDeployments, platforms } from '../src/db/schema';
-import type { Executor } from '../src/db/store';
+import { type Database, type Executor, queryRows } from '../src/db/store';
+import { type FramingOrigins, originOf } from '../src/web/security';
 import { ensurePlatform, normalizeIssuer } from '../src/identity/records';
 import { notFound, SocleError } from '../src/domain/errors';
 
@@ -70,6 +71,32 @@ export async function registerPlatform(ctx: AppContext, lti: ProviderInstance, p
     await addDeployments(tx, platform.id, p.clientId, p.deploymentIds);
   });
   return registered;
+}
+
+/**
+ * The origins that may frame Socle's pages: those of each active registered platform's issuer and authentication
+ * endpoint (ltijs' `platform` rows; a platform without a `platformStatus` row is active, as ltijs reads it).
+ */
+export async function framingOrigins(db: Database): Promise<FramingOrigins> {
+  const rows = await queryRows<{ issuer: string | null; auth: string | null }>(
+    db,
+    sql`SELECT p.doc->>'platformUrl' AS issuer, p.doc->>'authEndpoint' AS auth
+        FROM lti_records p
+        LEFT JOIN lti_records s ON s.collection = 'platformStatus' AND s.doc->>'id' = p.doc->>'kid'
+        WHERE p.collection = 'platform' AND coalesce((s.doc->>'active')::boolean, true)`,
+  );
+  const byIssuer = new Map<string, string[]>();
+  for (const { issuer, auth } of rows) {
+    if (!issuer) continue;
+    const key = normalizeIssuer(issuer);
+    const origins = new Set(byIssuer.get(key));
+    for (const url of [issuer, auth]) {
+      const origin = url ? originOf(url) : undefined;
+      if (origin) origins.add(origin);
+    }
+    byIssuer.set(key, [...origins].sort());
+  }
+  return { all: [...new Set([...byIssuer.values()].flat())].sort(), byIssuer };
 }
 
 export async function isDeploymentAllowed(ex: Executor, platformId: number, clientId: string, deploymentId: string) {

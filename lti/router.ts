@@ -13,6 +13,7 @@ import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/record
 import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
 import { formatDate, hoursText, learnerProgress } from './progress';
 import { render } from '../src/web/render';
+import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
 import { reportPrincipalOf, reportsPanel } from './reports';
 
 import { outboxStatus } from '../src/forwarding/outbox';
@@ -177,6 +178,8 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     }
     try {
       const result = await dynamicRegistration(ctx, lti, conf, token);
+      // the platform registering Socle shows this page (in a frame or a window) before an administrator activates it
+      allowFraming(res, [originOf(result.issuer), originOf(conf)].filter((o): o is string => o !== undefined), { opener: true });
       render(
         res,
         'register',
@@ -327,7 +330,8 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       if (!s.token.platformContext?.deepLinkingSettings) {
         throw invalid('This session is not a deep-linking request.');
       }
-      const form = await lti.DeepLinking.createDeepLinkingForm(
+      // Socle's own form (ltijs' has an inline script and style, which the Content-Security-Policy refuses)
+      const message = await lti.DeepLinking.createDeepLinkingMessage(
         s.token,
         [
           {
@@ -340,7 +344,10 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         ],
         { message: 'Socle ajouté' },
       );
-      res.type('html').send(form);
+      const t = translator(s.locale);
+      const action = String(s.token.platformContext.deepLinkingSettings.deep_link_return_url);
+      allowFormTarget(res, action);
+      render(res, 'deeplink-return', { title: t('deeplink.title'), action, jwt: message }, s.locale);
     }),
   );
 

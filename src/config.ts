@@ -33,6 +33,22 @@ const httpUrl = z
     'expected an http(s) URL such as https://socle.example.fr',
   );
 
+/** A whole number of requests per window; 0 turns that limit off. */
+const rateLimit = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of requests per window (0 = no limit)')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(1_000_000_000, 'expected at most 1000000000'))
+    .default(fallback);
+
+/**
+ * Default limits, per client and per window of RATE_LIMIT_WINDOW_SECONDS (60 s). Generous: Moodle's logstore_xapi
+ * sends its batches (30 statements) one after the other, about 10 per second here, far below 3,000 a minute; a
+ * hospital behind one address launching a course at 9:00 stays under 600 logins a minute.
+ */
+export const DEFAULT_RATE_LIMITS = { windowSeconds: 60, xapi: 3000, api: 600, login: 600, public: 600 } as const;
+
 const envSchema = z
   .object({
     PORT: port.default(3000),
@@ -56,6 +72,17 @@ const envSchema = z
       .pipe(z.number().int().min(1, 'expected a whole number of years from 1 to 50').max(50, 'expected a whole number of years from 1 to 50'))
       .optional(),
     LTI_SESSION: z.enum(['same-site', 'cross-site', 'ltiaas']).default('same-site'),
+    METRICS_TOKEN: z.string().min(16, 'expected a secret of at least 16 characters').optional(),
+    RATE_LIMIT_WINDOW_SECONDS: z
+      .string()
+      .regex(/^\d+$/, 'expected a whole number of seconds from 1 to 3600')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'expected a whole number of seconds from 1 to 3600').max(3600, 'expected a whole number of seconds from 1 to 3600'))
+      .default(DEFAULT_RATE_LIMITS.windowSeconds),
+    RATE_LIMIT_XAPI: rateLimit(DEFAULT_RATE_LIMITS.xapi),
+    RATE_LIMIT_API: rateLimit(DEFAULT_RATE_LIMITS.api),
+    RATE_LIMIT_LOGIN: rateLimit(DEFAULT_RATE_LIMITS.login),
+    RATE_LIMIT_PUBLIC: rateLimit(DEFAULT_RATE_LIMITS.public),
   })
   .superRefine((env, ctx) => {
     if (env.LRS_ENDPOINT && !(env.LRS_KEY && env.LRS_SECRET)) {
@@ -100,6 +127,18 @@ export interface Config {
   ltiSession: Env['LTI_SESSION'];
   /** When set, actors forwarded to the LRS are replaced by HMAC(key, issuer + sub) pseudonyms. */
   xapiPseudonymKey?: string | undefined;
+  /** When set, `/metrics` answers only `Authorization: Bearer <token>`; unset, it is open. */
+  metricsToken?: string | undefined;
+  /** Requests per client and window (0 = no limit): per xAPI key, per API token, per address for the LTI login and the public verification pages. */
+  rateLimits: RateLimits;
+}
+
+export interface RateLimits {
+  windowSeconds: number;
+  xapi: number;
+  api: number;
+  login: number;
+  public: number;
 }
 
 /** The configuration is invalid (`invalid_config`): the message names every wrong variable, never its value. */
@@ -170,5 +209,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     retentionYears: env.RETENTION_YEARS,
     ltiSession: env.LTI_SESSION,
     xapiPseudonymKey: env.XAPI_PSEUDONYM_KEY,
+    metricsToken: env.METRICS_TOKEN,
+    rateLimits: {
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      xapi: env.RATE_LIMIT_XAPI,
+      api: env.RATE_LIMIT_API,
+      login: env.RATE_LIMIT_LOGIN,
+      public: env.RATE_LIMIT_PUBLIC,
+    },
   };
 }

@@ -107,3 +107,10 @@ export function registerDatabaseGauges({ store }: AppContext): void {
     count(sql`SELECT count(*)::int AS n FROM export_jobs WHERE status IN ('queued', 'running')`),
   );
 }
+
+export const rateLimited = new Counter({
+  name: 'socle_rate_limited_total',
+  help: 'Requests refused with 429 by the rate limits, by kind of client',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});

@@ -67,4 +67,16 @@ describe('configuration from the environment', () => {
     expect(config.ltiKey).toBe('x'.repeat(40));
     expect(config.publicUrl).toBe('https://socle.univ.fr');
   });
+
+  it('reads the rate limits (0 = no limit) and METRICS_TOKEN, with generous defaults, and names a wrong one', () => {
+    const defaults = loadConfig({ LTI_KEY: 'x'.repeat(40), DATA_DIR: '/nonexistent' });
+    expect(defaults.rateLimits).toEqual({ windowSeconds: 60, xapi: 3000, api: 600, login: 600, public: 600 });
+    expect(defaults.metricsToken).toBeUndefined();
+    const set = loadConfig({ LTI_KEY: 'x'.repeat(40), DATA_DIR: '/nonexistent', RATE_LIMIT_WINDOW_SECONDS: '10', RATE_LIMIT_XAPI: '0', RATE_LIMIT_LOGIN: '5', METRICS_TOKEN: 'm'.repeat(20) });
+    expect(set.rateLimits).toMatchObject({ windowSeconds: 10, xapi: 0, login: 5 });
+    expect(set.metricsToken).toBe('m'.repeat(20));
+    expect(() => parseEnv({ RATE_LIMIT_WINDOW_SECONDS: '0' })).toThrow(/RATE_LIMIT_WINDOW_SECONDS/);
+    expect(() => parseEnv({ RATE_LIMIT_API: '-1' })).toThrow(/RATE_LIMIT_API/);
+    expect(() => parseEnv({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: expected a secret of at least 16 characters/);
+  });
 });

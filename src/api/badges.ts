@@ -1,6 +1,7 @@
 import { type Request, Router } from 'express';
 import type { AppContext } from '../context';
 import { asyncHandler } from '../web/http';
+import { ASSETS } from '../web/render';
 import { notFound } from '../domain/errors';
 import { achievementPath, formatMinutes, urls } from '../badges/achievements';
 import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile } from '../badges/credentials';
@@ -201,7 +202,6 @@ function formatDate(iso: string, lang: 'fr' | 'en'): string {
 function verificationPage(lang: 'fr' | 'en', body: BadgeStatusBody, achievement: AchievementRow | undefined): string {
   const t = TEXT[lang];
   const e = escapeXml;
-  const color = { valid: '#1d7a3a', revoked: '#b3261e', unknown: '#5f5f5f', invalid: '#b3261e' }[body.status];
   const rows: string[] = [];
   if (body.issuedAt) rows.push(`<dt>${t.issuedAt}</dt><dd>${e(formatDate(body.issuedAt, lang))}</dd>`);
   if (body.creditsEarnedMinutes !== undefined) rows.push(`<dt>${t.hours}</dt><dd>${e(formatMinutes(body.creditsEarnedMinutes))}</dd>`);
@@ -214,14 +214,7 @@ function verificationPage(lang: 'fr' | 'en', body: BadgeStatusBody, achievement:
 <html lang="${lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${e(t.title)}${body.achievement ? ` — ${e(body.achievement.name)}` : ''}</title>
-<style>
-body{font-family:system-ui,"DejaVu Sans",sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.5}
-.status{border-left:.5rem solid ${color};padding:.5rem 1rem;background:#f5f5f5}
-.status strong{color:${color};font-size:1.3rem}
-img{width:160px;height:160px;float:right;margin:0 0 1rem 1rem}
-dt{font-weight:bold}dd{margin:0 0 .6rem 0}
-textarea{width:100%;font-family:monospace;font-size:.75rem}
-</style></head>
+<link rel="stylesheet" href="${ASSETS}/verify.css"></head>
 <body>
 <main>
 <h1>${e(t.title)}</h1>

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -9,8 +10,17 @@ import type { AppContext } from '../context';
 import { version } from '../version';
 import type { health } from './schemas';
 import { asyncHandler } from '../web/http';
+import { unauthorized } from '../domain/errors';
 
 const startedAt = Date.now();
+
+/** Whether `header` is `Bearer <token>`, compared in constant time (on digests, so lengths do not leak either). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const sent = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!sent) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(sent), digest(token));
+}
 const PING_TIMEOUT_MS = 2_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -53,10 +63,11 @@ export async function healthStatus({ store, logger }: AppContext): Promise<Healt
 /**
  * `GET /health` (liveness, with the database status): 200 when the service and its database answer, 503 naming the
  * failing part otherwise. `GET /ready`: 200 only when the database answers and carries every migration of this build.
- * `GET /metrics`: Prometheus text format.
+ * `GET /metrics`: Prometheus text format; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`
+ * (401 with WWW-Authenticate otherwise).
  */
 export function healthRouter(ctx: AppContext): Router {
-  const { store } = ctx;
+  const { store, config } = ctx;
   const router = Router();
   router.get(
     '/health',
@@ -99,7 +110,10 @@ export function healthRouter(ctx: AppContext): Router {
   );
   router.get(
     '/metrics',
-    asyncHandler(async (_req, res) => {
+    asyncHandler(async (req, res) => {
+      if (config.metricsToken && !bearerMatches(req.get('authorization'), config.metricsToken)) {
+        throw unauthorized('METRICS_TOKEN is set: send it as Authorization: Bearer <token>.', 'Bearer realm="socle-metrics"');
+      }
       res.set('Content-Type', registry.contentType).send(await registry.metrics());
     }),
   );

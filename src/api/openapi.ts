@@ -57,6 +57,16 @@ export function openApiDocument(): OpenApiDocument {
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   });
   const errors = (...statuses: number[]): Record<number, typeof error> => Object.fromEntries(statuses.map((s) => [s, error]));
+  const { ref: rateLimited } = registry.registerComponent('responses', 'RateLimited', {
+    description: 'too many requests from this client (xAPI key, API token) in the window of RATE_LIMIT_WINDOW_SECONDS: error code rate_limited',
+    headers: { 'Retry-After': { description: 'seconds until the window ends', schema: { type: 'integer', minimum: 1 } } },
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  });
+  registry.registerComponent('securitySchemes', 'metricsToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'METRICS_TOKEN, when it is set (unset, /metrics is open)',
+  });
   const token = [{ apiToken: [] }];
   const xapi = [{ xapiBasic: [] }];
   const none: { [name: string]: string[] }[] = [];
@@ -211,9 +221,17 @@ export function openApiDocument(): OpenApiDocument {
     operationId: 'getMetrics',
     tags: ['health'],
     summary: 'Prometheus metrics (text exposition format)',
-    security: none,
-    responses: { 200: { description: 'the metrics', content: { 'text/plain': { schema: z.string() } } } },
+    security: [{ metricsToken: [] }, {}],
+    responses: { 200: { description: 'the metrics', content: { 'text/plain': { schema: z.string() } } }, ...errors(401) },
   });
+  // every route of a client counted by the rate limits (an API token, an xAPI key) may answer 429; a route without
+  // its own security has the document's (an API token or an LTI session)
+  for (const definition of registry.definitions) {
+    if (definition.type !== 'route') continue;
+    const security = definition.route.security ?? [{ apiToken: [] }];
+    if (!security.some((s) => 'apiToken' in s || 'xapiBasic' in s)) continue;
+    definition.route.responses[429] = rateLimited;
+  }
 
   const generator = new OpenApiGeneratorV31([...registry.definitions, { type: 'schema', schema: errorResponse }], { unionPreferredType: 'oneOf' });
   return generator.generateDocument({

@@ -3,6 +3,7 @@ import type { AppContext } from '../context';
 import type { Principal } from '../identity/access';
 import { findApiToken } from '../identity/api-tokens';
 import { unauthorized } from '../domain/errors';
+import { enforceRateLimit } from '../web/rate-limit';
 
 export { authorize, canSee, type Principal, type Resource } from '../identity/access';
 
@@ -26,6 +27,7 @@ export async function resolvePrincipal(ctx: AppContext, req: Request, sessions: 
   }
   const token = await findApiToken(ctx.store.db, match[1]);
   if (!token) throw unauthorized('Unknown or revoked API token.', challenge);
+  await enforceRateLimit(ctx, 'api', token.name);
   return { kind: 'api-token', name: token.name, role: token.role, platformId: token.platformId };
 }
 

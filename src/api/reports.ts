@@ -15,6 +15,7 @@ import { verifyAttestation } from '../reports/verification';
 import { requestLocale, translator } from '../web/i18n';
 import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
+import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 
 /**
@@ -181,6 +182,7 @@ async function tokenPrincipal(ctx: AppContext, req: Request, issuer: string | un
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match?.[1] ? await findApiToken(ctx.store.db, match[1]) : undefined;
   if (!token) throw unauthorized('An API token is required (Authorization: Bearer socle_…).', 'Bearer');
+  await enforceRateLimit(ctx, 'api', token.name);
   if (token.role !== 'admin') throw forbidden('This token is not an administrator token.');
   let platform;
   if (platformId === undefined) {

@@ -7,6 +7,7 @@ import { xapiStatements } from '../db/schema';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
 import { prepareStatements, storeStatements } from '../xapi/ingest';
 import { authenticateXapiKey } from '../xapi/keys';
+import { enforceRateLimit } from '../web/rate-limit';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
@@ -59,6 +60,8 @@ async function authenticate(ctx: AppContext, req: Request): Promise<Platform> {
   const colon = decoded.indexOf(':');
   const platform = colon > 0 ? await authenticateXapiKey(ctx.store.db, decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
   if (!platform) throw unauthorized('Unknown or revoked xAPI key, or wrong secret.', challenge);
+  // counted once authenticated: a stranger sending a key's id with a wrong secret cannot spend that key's budget
+  await enforceRateLimit(ctx, 'xapi', decoded.slice(0, colon));
   return platform;
 }
 

@@ -8,6 +8,9 @@ import type { LtiRuntime } from '../../lti/runtime';
 import { badgesRouter } from '../api/badges';
 import type { AppContext } from '../context';
 import { assetsRouter } from '../web/render';
+import { rateLimitByAddress } from '../web/rate-limit';
+import { cachedOrigins, framedPages, securityHeaders } from '../web/security';
+import { framingOrigins } from '../../lti/registration';
 import { errorHandler, notFoundHandler } from '../web/http';
 import { loggableError, redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
@@ -24,6 +27,12 @@ import { xapiRouter } from '../api/xapi';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** The public verification routes: anyone may open them, inside a platform's frame too, and embed their images. */
+const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations'];
+
+/** How long the registered platforms' origins (`frame-ancestors`) are reused before being read again. */
+const FRAMING_TTL_MS = 30_000;
+
 /**
  * The express application: request ids and logs, routes of every module, then JSON errors. It opens nothing and
  * starts no worker: `startServer` owns the LTI runtime `lti` (and closes it) and the workers; `wakeExports` tells
@@ -33,6 +42,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Socle's security headers are the final ones on every response, ltijs' helmet included (src/web/security.ts)
+  app.use(securityHeaders({ https: ctx.config.publicUrl.startsWith('https:'), publicPrefixes: PUBLIC_PAGES }));
   app.use(
     pinoHttp({
       logger: ctx.logger,
@@ -57,6 +68,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
       },
     }),
   );
+  // pages a platform may frame: the registered platforms' origins, read again at most every FRAMING_TTL_MS
+  app.use(['/lti', ...PUBLIC_PAGES], framedPages(cachedOrigins(() => framingOrigins(ctx.store.db), FRAMING_TTL_MS)));
   registerDatabaseGauges(ctx);
   app.use(measureHttp);
   app.use(healthRouter(ctx));
@@ -66,6 +79,10 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');
     return reportPrincipalOf(req.lti);
   });
+  // per address: the LTI login (each launch starts there) and the public verification pages; the xAPI keys and
+  // API tokens are counted where they are authenticated
+  app.use('/lti/login', rateLimitByAddress(ctx, 'login'));
+  app.use(PUBLIC_PAGES, rateLimitByAddress(ctx, 'public'));
   app.use('/lti', ltiRouter(ctx, lti, { reportRoutes }));
   // The JSON API accepts an LTI session's ltik as well as API tokens.
   const sessions: SessionResolver = (req, ltik) => sessionPrincipal(ctx, req, ltik);

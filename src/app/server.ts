@@ -13,7 +13,11 @@ import { startCoverageWorker } from '../coverage/freshness';
 import { startOutboxWorker } from '../forwarding/outbox';
 import { type ScoreWorker, startScoreWorker } from '../gradebook/worker';
 import { startExportRunner } from '../reports/service';
-import type { Worker } from '../worker';
+import { startWorker, type Worker } from '../worker';
+import { purgeRateLimits } from '../rate-limit';
+
+/** How often the counters of finished rate-limit windows are deleted. */
+const RATE_LIMIT_PURGE_INTERVAL_MS = 5 * 60_000;
 import { createLtiProvider, type LtiRuntime, startLtiPurge } from '../../lti/runtime';
 
 /** The background workers of a server, started once it listens and stopped before its store closes. */
@@ -29,6 +33,8 @@ export interface Workers {
   retention?: Worker;
   /** Expired LTI rows (nonces, states, tokens) are deleted every minute. */
   ltiPurge: Worker;
+  /** Counters of rate-limit windows long over are deleted every few minutes. */
+  rateLimitPurge: Worker;
 }
 
 export interface RunningServer {
@@ -92,6 +98,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     exports: startExportRunner(ctx),
     retention: startRetention(ctx),
     ltiPurge: startLtiPurge(lti.plugin, logger),
+    rateLimitPurge: startWorker({
+      name: 'rate-limit-purge',
+      logger,
+      intervalMs: RATE_LIMIT_PURGE_INTERVAL_MS,
+      firstDelayMs: RATE_LIMIT_PURGE_INTERVAL_MS,
+      tick: async () => {
+        await purgeRateLimits(store.db, config.rateLimits.windowSeconds);
+      },
+    }),
   };
   running.workers = workers;
   const { port } = server.address() as AddressInfo;

@@ -16,6 +16,7 @@ export const cliExitCodes: Record<ErrorCode, number> = {
   no_referential: 1,
   not_ready: 1,
   payload_too_large: 1,
+  rate_limited: 1,
   platform_error: 1,
   registration_failed: 1,
   invalid_launch: 1,

@@ -19,6 +19,8 @@ export const errorCode = z.enum([
   /** The export is not finished (or expired). */
   'not_ready',
   'payload_too_large',
+  /** Too many requests from one client (xAPI key, API token, address) in the window: retry after `retryAfterSeconds`. */
+  'rate_limited',
   /** The LMS (Names and Roles, AGS, Moodle web services) failed or refused. */
   'platform_error',
   'registration_failed',
@@ -47,6 +49,8 @@ export class SocleError extends Error {
     readonly details: ErrorDetail[] = [],
     /** For `unauthorized`: how to authenticate (`Bearer realm="socle"`), sent as WWW-Authenticate. */
     readonly challenge?: string,
+    /** For `rate_limited`: seconds after which the request may be sent again, sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -62,6 +66,8 @@ export const unauthorized = (message: string, challenge?: string) => new SocleEr
 export const forbidden = (message = 'You are not allowed to do this.', details: ErrorDetail[] = []) => new SocleError('forbidden', message, details);
 export const notFound = (message = 'Not found.', details: ErrorDetail[] = []) => new SocleError('not_found', message, details);
 export const conflict = (message: string, details: ErrorDetail[] = []) => new SocleError('conflict', message, details);
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new SocleError('rate_limited', message, [], undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
 export const platformError = (message: string, details: ErrorDetail[] = []) => new SocleError('platform_error', message, details);
 
 /** Turns zod issues into details with a readable path (`body.items[2].hours`). */

@@ -16,6 +16,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   no_referential: 409,
   not_ready: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   platform_error: 502,
   registration_failed: 502,
   invalid_launch: 401,
@@ -27,9 +28,12 @@ export const httpStatus: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
-/** Headers of an error answer: the authentication challenge of a 401. */
+/** Headers of an error answer: the authentication challenge of a 401, the Retry-After of a 429. */
 function errorHeaders(error: SocleError): Record<string, string> {
-  return error.challenge ? { 'WWW-Authenticate': error.challenge } : {};
+  return {
+    ...(error.challenge ? { 'WWW-Authenticate': error.challenge } : {}),
+    ...(error.retryAfterSeconds !== undefined ? { 'Retry-After': String(error.retryAfterSeconds) } : {}),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { type Locale, translator } from './i18n';
 export const viewsDir = path.join(__dirname, 'views');
 const eta = new Eta({ views: viewsDir, autoEscape: true, cache: process.env.NODE_ENV === 'production' });
 
-/** Where the page's assets are served (self-hosted: ltijs sends COEP, so nothing may come from another origin). */
+/** Where the page's assets are served (self-hosted: the Content-Security-Policy allows nothing from another origin). */
 export const ASSETS = '/assets';
 
 export interface PageData {

@@ -134,6 +134,37 @@ describe.each(drivers)('readiness and metrics on %s', (driver) => {
   });
 });
 
+describe('metrics behind METRICS_TOKEN', () => {
+  let server: TestServer;
+  const token = 'metrics-token-0123456789';
+  beforeAll(async () => {
+    server = await startTestServer('pglite', { metricsToken: token });
+  });
+  afterAll(() => server?.destroy());
+
+  it('answers 401 with WWW-Authenticate without the token or with another, and the metrics with it', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer not-the-token-at-all' }, { Authorization: `Basic ${token}` }] as Record<string, string>[]) {
+      const res = await fetch(`${server.url}/metrics`, { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="socle-metrics"');
+      expect(await res.json()).toMatchObject({ error: { status: 401, code: 'unauthorized' } });
+    }
+    const res = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('socle_process_resident_memory_bytes');
+  });
+
+  it('leaves /metrics open when METRICS_TOKEN is unset', async () => {
+    const open = await startTestServer('pglite');
+    try {
+      const res = await fetch(`${open.url}/metrics`);
+      expect(res.status).toBe(200);
+    } finally {
+      await open.destroy();
+    }
+  });
+});
+
 describe('request logs', () => {
   it('never show the ltik of a page URL or a redirect, whatever the level', async () => {
     const lines: string[] = [];

@@ -105,7 +105,7 @@ describe('the OpenAPI document', () => {
     const ids = new Set<string>();
     const tags = new Set((doc.tags ?? []).map((t) => t.name));
     const schemes = new Set(Object.keys(doc.components?.securitySchemes ?? {}));
-    expect(schemes).toEqual(new Set(['apiToken', 'ltiSession', 'xapiBasic']));
+    expect(schemes).toEqual(new Set(['apiToken', 'ltiSession', 'metricsToken', 'xapiBasic']));
     for (const [key, op] of ops) {
       const operationId = String(op.operationId);
       expect(ids.has(operationId)).toBe(false);
@@ -122,10 +122,18 @@ describe('the OpenAPI document', () => {
         for (const name of Object.keys(requirement)) expect(schemes.has(name)).toBe(true);
       }
     }
-    // every error answers the shared error shape
+    // every error answers the shared error shape; a 429 says when to retry
     const errorRefs = [...ops.values()].flatMap((op) => Object.entries(op.responses).filter(([s]) => /^[45]/.test(s) && s !== '503'));
     expect(errorRefs.length).toBeGreaterThan(30);
-    for (const [, response] of errorRefs) expect(response).toEqual({ $ref: '#/components/responses/Error' });
+    for (const [status, response] of errorRefs) {
+      expect(response).toEqual({ $ref: `#/components/responses/${status === '429' ? 'RateLimited' : 'Error'}` });
+    }
+    // the operations of an API token or an xAPI key are rate-limited, the public ones are not
+    for (const [key, op] of ops) {
+      const security = (op.security as Record<string, string[]>[] | undefined) ?? doc.security ?? [];
+      const counted = security.some((s) => 'apiToken' in s || 'xapiBasic' in s);
+      expect([key, '429' in op.responses]).toEqual([key, counted]);
+    }
   });
 
   it('writes regex patterns JSON Schema can use (no JavaScript flags)', () => {
@@ -153,7 +161,7 @@ describe('the OpenAPI document', () => {
       ['after', 'query', false, 'course: the `next` cursor of the previous page'],
     ]);
     expect(coverage?.parameters?.find((p) => p.name === 'limit')?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 500 });
-    expect(Object.keys(coverage?.responses ?? {})).toEqual(['200', '400', '401', '403', '404']);
+    expect(Object.keys(coverage?.responses ?? {})).toEqual(['200', '400', '401', '403', '404', '429']);
     const credentials = ops.get('GET /api/v1/credentials');
     expect(credentials).toMatchObject({ operationId: 'listCredentials', summary: "A learner's Open Badges 3.0 credentials (active and revoked), oldest first" });
     expect(credentials?.parameters?.map((p) => [p.name, p.required, p.description])).toEqual([

@@ -62,7 +62,13 @@ describe('mapping page in Chromium', () => {
     // Moodle's iframe is about this size; the page scrolls inside it.
     const context = await browser.newContext({ viewport: { width: 1100, height: 820 }, locale: 'fr-FR' });
     await context.addCookies([...launched.client.cookies].map(([name, value]) => ({ name, value, domain: url.hostname, path: '/' })));
+    // every Content-Security-Policy violation of the page (htmx swaps included) is reported on the console
+    await context.addInitScript("document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))");
     const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /CSP violation|Content Security Policy/.test(m.text())) violations.push(m.text());
+    });
     await page.goto(`${server.url}/lti/course?ltik=${encodeURIComponent(String(launched.client.ltik))}`);
     await page.waitForFunction('Boolean(window.htmx)');
     expect(await page.locator('tbody#rows tr').count()).toBe(11);
@@ -111,6 +117,7 @@ describe('mapping page in Chromium', () => {
     await page.screenshot({ path: screenshot });
     expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
     if (!process.env.UPDATE_SCREENSHOTS) fs.rmSync(screenshot);
+    expect(violations).toEqual([]);
     await context.close();
   }, 60_000);
 });

@@ -126,6 +126,10 @@ describe.each(drivers)('LTI services on %s', (driver) => {
     const html = await form.text();
     const settings = fixture('lti-launch-deeplinking.claims.json')['https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings'] as { deep_link_return_url: string };
     expect(html).toContain(settings.deep_link_return_url.replace(/&/g, '&amp;').split('?')[0]);
+    // Socle's own auto-submitting form: no inline script for the Content-Security-Policy to refuse
+    expect(html).toContain('data-autosubmit');
+    expect(html).not.toMatch(/<script>|\sstyle=/);
+    expect(form.headers.get('content-security-policy')).toContain(`form-action 'self' ${moodle.issuer}`);
     const jwt = /name="JWT" value="([^"]+)"/.exec(html)?.[1] ?? '';
     const claims = decodeJwt(jwt);
     expect(decodeProtectedHeader(jwt).alg).toBe('RS256');
@@ -166,7 +170,11 @@ describe.each(drivers)('LTI services on %s', (driver) => {
     expect(res.status).toBe(200);
     expect(page).toContain('LkZVwZbx3hItaGe');
     expect(page).toContain('data-active="false"');
-    expect(page).toContain('org.imsglobal.lti.close');
+    // the close message is sent by the self-hosted script; the registering platform may frame the page, and hear it
+    expect(page).toContain('data-lti-close');
+    expect(page).toContain('/assets/socle.js');
+    expect(res.headers.get('content-security-policy')).toContain(`frame-ancestors 'self' ${dyn.issuer}`);
+    expect(res.headers.get('cross-origin-opener-policy')).toBeNull();
     expect(authorization).toBe('Bearer reg-token');
     expect(sent).toMatchObject({
       response_types: ['id_token'],

@@ -1,4 +1,4 @@
-import type { Config } from '../../src/config';
+import { type Config, DEFAULT_RATE_LIMITS } from '../../src/config';
 import type { AppContext, Services } from '../../src/context';
 import type { Store } from '../../src/db/store';
 import { createLogger } from '../../src/logger';
@@ -18,6 +18,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     lrs: undefined,
     logLevel: 'silent',
     ltiSession: 'same-site',
+    rateLimits: { ...DEFAULT_RATE_LIMITS },
     ...overrides,
   };
 }

@@ -10,3 +10,4 @@ export * from './xapi';
 export * from './reports';
 export * from './coverage';
 export * from './gradebook';
+export * from './rate-limits';

@@ -28,12 +28,12 @@ const session: Texts = {
 const unavailable: Texts = {
   fr: {
     title: 'Service momentanément indisponible',
-    message: 'Socle ne peut pas répondre pour le moment (trop de demandes, ou sa base de données ne répond pas).',
+    message: 'Socle ne peut pas répondre pour le moment : sa base de données ne répond pas. Rien n’a été modifié.',
     action: 'Réessayez dans quelques minutes. Si cela dure, prévenez l’administrateur de Socle en lui donnant l’identifiant de la requête ci-dessous.',
   },
   en: {
     title: 'Service temporarily unavailable',
-    message: 'Socle cannot answer right now (too many requests, or its database does not answer).',
+    message: 'Socle cannot answer right now: its database does not answer. Nothing was changed.',
     action: 'Try again in a few minutes. If it lasts, tell the Socle administrator, giving the request id below.',
   },
 };
@@ -135,6 +135,18 @@ export const pageErrorTexts: Record<ErrorCode, Texts> = {
       title: 'File too large',
       message: 'The file or data sent are larger than Socle accepts. Nothing was saved.',
       action: 'Send a smaller file (for instance split it) and try again.',
+    },
+  },
+  rate_limited: {
+    fr: {
+      title: 'Trop de demandes',
+      message: 'Trop de demandes en peu de temps depuis ce poste, cette clé ou ce jeton : Socle les refuse un moment pour rester disponible pour tous. Rien n’a été modifié.',
+      action: 'Patientez une minute, puis réessayez.',
+    },
+    en: {
+      title: 'Too many requests',
+      message: 'Too many requests in a short time from this computer, key or token: Socle refuses them for a while to stay available to everyone. Nothing was changed.',
+      action: 'Wait a minute, then try again.',
     },
   },
   platform_error: {

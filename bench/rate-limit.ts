@@ -1,0 +1,63 @@
+/**
+ * `npm run bench -- rate-limit`: what the rate limit adds to a request (not a test): the mean latency of the
+ * counter's upsert against the same connection's `SELECT 1` (one round trip), sequentially, on a real PostgreSQL
+ * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped)
+ * and on PGlite (a temporary directory).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { Client } from 'pg';
+import { openStore, type StoreOptions } from '../src/db/store';
+import { hitRateLimit } from '../src/rate-limit';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const N = Number(process.env.BENCH_REQUESTS ?? 2000);
+
+async function measure(label: string, options: StoreOptions): Promise<void> {
+  const store = await openStore(options);
+  try {
+    for (let i = 0; i < 200; i++) {
+      await store.db.execute(sql`SELECT 1`);
+      await hitRateLimit(store.db, `xapi:warm-${i % 5}`, 60);
+    }
+    let started = performance.now();
+    for (let i = 0; i < N; i++) await store.db.execute(sql`SELECT 1`);
+    const ping = (performance.now() - started) / N;
+    started = performance.now();
+    for (let i = 0; i < N; i++) await hitRateLimit(store.db, `xapi:key-${i % 5}`, 60);
+    const hit = (performance.now() - started) / N;
+    const us = (ms: number) => `${Math.round(ms * 1000)} µs`;
+    process.stdout.write(`${label}: SELECT 1 ${us(ping)}, rate-limit upsert ${us(hit)} per request (mean of ${N}, sequential)\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const name = `socle_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${name}`;
+    await measure('postgres', { databaseUrl: url.toString() });
+  } finally {
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-bench-rl-'));
+  try {
+    await measure('pglite', { dataDir: dir });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import type { Request, RequestHandler } from 'express';
+import type { RateLimits } from '../config';
+import type { AppContext } from '../context';
+import { rateLimited } from '../domain/errors';
+import { rateLimited as rateLimitedTotal } from '../metrics';
+import { hitRateLimit } from '../rate-limit';
+import { asyncHandler } from './http';
+
+/** The kinds of clients counted: an xAPI key, an API token, an address (LTI login, public verification pages). */
+export type RateLimitKind = Exclude<keyof RateLimits, 'windowSeconds'>;
+
+/**
+ * Counts one request of `client` (of `kind`) and throws `rate_limited` (429 with Retry-After) past the configured
+ * limit of the window. A limit of 0 counts nothing. The counter is in the database: the limit holds across every
+ * Socle process on it.
+ */
+export async function enforceRateLimit(ctx: AppContext, kind: RateLimitKind, client: string): Promise<void> {
+  const { windowSeconds, [kind]: limit } = ctx.config.rateLimits;
+  if (limit === 0) return;
+  const { hits, resetSeconds } = await hitRateLimit(ctx.store.db, `${kind}:${client}`, windowSeconds);
+  if (hits <= limit) return;
+  rateLimitedTotal.inc({ kind });
+  throw rateLimited(`Too many requests: at most ${limit} per ${windowSeconds} s for this client. Retry after ${resetSeconds} s.`, resetSeconds);
+}
+
+/** The client's address (behind a trusted proxy, the forwarded one: see `trust proxy` in src/app/http.ts). */
+const addressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+/** A middleware counting requests per client address against the `kind` limit. */
+export function rateLimitByAddress(ctx: AppContext, kind: RateLimitKind): RequestHandler {
+  return asyncHandler(async (req, _res, next) => {
+    await enforceRateLimit(ctx, kind, addressOf(req));
+    next();
+  });
+}
