@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
+import { registerPlatform } from '../../lti/registration';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -56,11 +57,31 @@ function expectAccessible(audit: Audit, lang: string) {
 describe('home and error pages in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
+  let parent: http.Server;
+  let moodleOrigin: string;
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     // a long public URL, as an institution's: it must wrap on a phone, not widen the page
     server = await startTestServer(drivers[0] ?? 'pglite', { publicUrl: 'http://formationsoclenumeriqueensantecentrehospitalieruniversitaire.example.fr' });
+    // Moodle's page, on another site (localhost, not 127.0.0.1; a real loopback server, as Chromium refuses a public
+    // page framing a local one), embeds Socle in an iframe: Socle's page must render there (no frame-busting), and
+    // Socle lets only registered platforms frame it, so this "Moodle" is one.
+    parent = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end(`<!doctype html><title>Moodle</title><iframe id="socle" src="${server.url}/lti/me" style="width:100%;height:700px;border:0"></iframe>`);
+    });
+    await new Promise<void>((resolve) => parent.listen(0, '127.0.0.1', resolve));
+    moodleOrigin = `http://localhost:${(parent.address() as AddressInfo).port}`;
+    await registerPlatform(server.ctx, server.lti.provider, {
+      issuer: moodleOrigin,
+      clientId: 'socle',
+      deploymentIds: ['1'],
+      authEndpoint: `${moodleOrigin}/mod/lti/auth.php`,
+      tokenEndpoint: `${moodleOrigin}/mod/lti/token.php`,
+      jwksUrl: `${moodleOrigin}/mod/lti/certs.php`,
+      active: true,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -70,6 +91,7 @@ describe('home and error pages in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
+    parent?.close();
     await server?.destroy();
   });
 
@@ -89,14 +111,7 @@ describe('home and error pages in Chromium', () => {
   it('shows the no-session page inside an iframe of another origin, on a phone, without sideways scroll', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'fr-FR' });
     const page = await context.newPage();
-    // Moodle's page, on another site (localhost, not 127.0.0.1; a real loopback server, as Chromium refuses a public
-    // page framing a local one), embeds Socle in an iframe: Socle's page must render there (no frame-busting).
-    const parent = http.createServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end(`<!doctype html><title>Moodle</title><iframe id="socle" src="${server.url}/lti/me" style="width:100%;height:700px;border:0"></iframe>`);
-    });
-    await new Promise<void>((resolve) => parent.listen(0, '127.0.0.1', resolve));
-    const moodle = `http://localhost:${(parent.address() as AddressInfo).port}/mod/lti/view.php?id=3`;
+    const moodle = `${moodleOrigin}/mod/lti/view.php?id=3`;
     try {
       await page.goto(moodle);
       const frame = page.frameLocator('#socle');
@@ -106,7 +121,6 @@ describe('home and error pages in Chromium', () => {
       if (!inner) throw new Error('no Socle frame');
       expectAccessible((await inner.evaluate(AUDIT)) as Audit, 'fr');
     } finally {
-      parent.close();
       await context.close();
     }
   });
