@@ -4,7 +4,8 @@ import type { IdToken } from 'ltijs';
 import { type LtiRuntime, scoreMaximumOf } from './runtime';
 import type { AppContext } from '../src/context';
 import { courseMembers, ltiCourseServices, users } from '../src/db/schema';
-import { asyncHandler, httpStatus, sendError } from '../src/web/http';
+import { databaseFault } from '../src/db/faults';
+import { asyncHandler, errorHeaders, httpStatus, sendError } from '../src/web/http';
 import { type ErrorCode, invalid, notFound, platformError, SocleError } from '../src/domain/errors';
 import { pageMessage } from '../src/web/texts/errors';
 import { launches } from '../src/metrics';
@@ -330,12 +331,14 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   cohortRoutes(ctx, runtime, app);
 
   // Pages answer errors as HTML in the session's language; /api answers the shared JSON shape.
-  const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
+  const pageErrors: ErrorRequestHandler = (thrown, req, res, next) => {
+    const err = databaseFault(thrown) ?? thrown;
     if (req.path.startsWith('/api/') || !(err instanceof SocleError) || res.headersSent) {
       next(err);
       return;
     }
     const locale = req.lti?.locale ?? 'fr';
+    res.set(errorHeaders(err));
     errorPage(res, httpStatus[err.code], pageMessage(err, locale), locale);
   };
   app.use(pageErrors);

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { Router } from 'express';
+import { databaseFault } from '../db/faults';
 import { migrationsFolder, queryRows } from '../db/store';
 import { registry } from '../metrics';
 import type { AppContext } from '../context';
 import { version } from '../version';
-import { asyncHandler } from '../web/http';
+import { asyncHandler, RETRY_AFTER_SECONDS } from '../web/http';
 
 const startedAt = Date.now();
 const PING_TIMEOUT_MS = 2_000;
@@ -17,6 +18,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What `database` says when the ping failed: the kind of outage, or the error's own message. */
+function unreachable(error: unknown): string {
+  return `unreachable: ${databaseFault(error)?.message ?? (error as Error).message}`;
 }
 
 /** The migrations this build ships, as drizzle records them (`created_at` = the journal's `when`). */
@@ -49,8 +55,9 @@ export function healthRouter({ store, logger }: AppContext): Router {
       } catch (error) {
         logger.warn({ err: error }, 'health check: database unreachable');
         body.status = 'error';
-        body.database = `unreachable: ${(error as Error).message}`;
+        body.database = unreachable(error);
       }
+      if (body.status !== 'ok') res.set('Retry-After', String(RETRY_AFTER_SECONDS));
       res
         .status(body.status === 'ok' ? 200 : 503)
         .set('Cache-Control', 'no-store')
@@ -81,8 +88,8 @@ export function healthRouter({ store, logger }: AppContext): Router {
       } catch (error) {
         res
           .status(503)
-          .set('Cache-Control', 'no-store')
-          .json({ status: 'not_ready', database: `unreachable: ${(error as Error).message}` });
+          .set({ 'Cache-Control': 'no-store', 'Retry-After': String(RETRY_AFTER_SECONDS) })
+          .json({ status: 'not_ready', database: unreachable(error) });
       }
     }),
   );

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { databaseFault } from '../db/faults';
 import { type ErrorCode, invalid, notFound, SocleError, zodDetails } from '../domain/errors';
 
 /** The HTTP status of each error code (the JSON body repeats it as `error.status`). */
@@ -23,9 +24,15 @@ export const httpStatus: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
-/** Headers of an error answer: the authentication challenge of a 401. */
-function errorHeaders(error: SocleError): Record<string, string> {
-  return error.challenge ? { 'WWW-Authenticate': error.challenge } : {};
+/** Seconds a client should wait before trying again after `unavailable` (the database is back within seconds, or not). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Headers of an error answer: the authentication challenge of a 401, when to try again after a 503. */
+export function errorHeaders(error: SocleError): Record<string, string> {
+  return {
+    ...(error.challenge ? { 'WWW-Authenticate': error.challenge } : {}),
+    ...(error.code === 'unavailable' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {}),
+  };
 }
 
 /** Parses `value` with `schema` or throws a 400 naming every wrong field. */
@@ -69,7 +76,9 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 
 const INTERNAL_MESSAGE = 'Internal error. The request id identifies it in the logs.';
 
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (thrown, req, res, _next) => {
+  // a lost database connection (its transaction rolled back) is `unavailable`: the client tries again later
+  const err = databaseFault(thrown) ?? thrown;
   const requestId = typeof req.id === 'string' ? req.id : undefined;
   let error: SocleError;
   let status: number | undefined;
@@ -78,7 +87,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     req.log?.error({ err }, 'internal error');
     error = new SocleError('internal_error', INTERNAL_MESSAGE);
   } else if (err instanceof SocleError) {
-    if (httpStatus[err.code] >= 500) req.log?.error({ code: err.code, message: err.message }, 'request failed');
+    if (err.code === 'unavailable') req.log?.warn({ code: err.code, message: err.message }, 'request failed: unavailable');
+    else if (httpStatus[err.code] >= 500) req.log?.error({ code: err.code, message: err.message }, 'request failed');
     error = err;
   } else if (err?.type === 'entity.parse.failed') {
     error = invalid(`The body is not valid JSON: ${err.message}`, [{ path: 'body', message: 'invalid JSON' }]);

@@ -29,7 +29,10 @@ export const pageErrorTexts: Record<ErrorCode, Record<Locale, string>> = {
   unregistered_platform: own,
   platform_inactive: session,
   invalid_config: internal,
-  unavailable: internal,
+  unavailable: {
+    fr: 'Socle est momentanément indisponible. Réessayez dans quelques secondes.',
+    en: 'Socle is unavailable for a moment. Try again in a few seconds.',
+  },
   internal_error: internal,
 };
 
