@@ -16,6 +16,8 @@ const LOST_MESSAGES = [
   /^Client has encountered a connection error and is not queryable/,
   /^timeout exceeded when trying to connect/,
   /^PGlite is clos(ed|ing)/,
+  // 55000 at connection time: the database is closed to connections for now (ALLOW_CONNECTIONS false, maintenance)
+  /^database ".*" is not currently accepting connections$/,
 ];
 
 /** A short name of what was lost (a SQLSTATE, an errno or the kind of message), or undefined. */

@@ -33,6 +33,7 @@ describe('database faults', () => {
     ['a reset socket', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
     ['a refused connection (both addresses)', new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })], 'connect failed')],
     ['a closed PGlite', failedQuery(new Error('PGlite is closed'))],
+    ['a database closed to connections', pgError('55000', 'database "socle" is not currently accepting connections')],
   ])('%s is unavailable, and the message names no query or parameter', (_what, error) => {
     const fault = databaseFault(error);
     expect(fault).toBeInstanceOf(SocleError);

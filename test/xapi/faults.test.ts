@@ -155,14 +155,40 @@ describeWithServer('ingest and workers while PostgreSQL drops Socle’s connecti
     }
     const ingestMs = Date.now() - started;
 
-    // the process is up and the database answers again by itself
-    let healthy = 0;
-    for (let i = 0; i < 100 && healthy !== 200; i++) {
-      healthy = (await fetch(`${server.url}/health`)).status;
-      if (healthy !== 200) await sleep(100);
+    // an outage: the database takes no connection for a while; then it is back and Socle sees it by itself
+    const during: (number | string | null)[][] = [];
+    let recoveredMs = Number.POSITIVE_INFINITY;
+    await admin.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
+    try {
+      await terminate();
+      for (const path of ['/health', '/ready']) {
+        const res = await fetch(`${server.url}${path}`);
+        during.push([path, res.status, res.headers.get('retry-after')]);
+      }
+      const res = await fetch(`${server.url}/xapi/statements`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Experience-API-Version': '1.0.3', Authorization: auth },
+        body: JSON.stringify(generatedBatch(BATCH, 'learner-outage')),
+      });
+      during.push(['/xapi/statements', res.status, res.headers.get('retry-after')]);
+    } finally {
+      await admin.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`);
     }
-    expect(healthy).toBe(200);
-    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+    const back = Date.now();
+    for (let i = 0; i < 100; i++) {
+      const [health, ready] = await Promise.all([fetch(`${server.url}/health`), fetch(`${server.url}/ready`)]);
+      if (health.status === 200 && ready.status === 200) {
+        recoveredMs = Date.now() - back;
+        break;
+      }
+      await sleep(100);
+    }
+    expect(during).toEqual([
+      ['/health', 503, '5'],
+      ['/ready', 503, '5'],
+      ['/xapi/statements', 503, '5'],
+    ]);
+    expect(recoveredMs).toBeLessThan(5_000);
 
     // only 200 and 503 (with Retry-After) were answered
     expect([...statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
@@ -196,7 +222,7 @@ describeWithServer('ingest and workers while PostgreSQL drops Socle’s connecti
     const duplicates = lrs.received.length - new Set(lrs.received).size;
     process.stdout.write(
       `faults: ${rounds} rounds terminated ${terminated} backends in ${ingestMs} ms; answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
-        `/health ${health.filter((s) => s === 503).length}×503 of ${health.length}; LRS received ${lrs.received.length} for ${lrs.stored.size} statements (${duplicates} duplicates)\n`,
+        `/health ${health.filter((s) => s === 503).length}×503 of ${health.length}; healthy ${recoveredMs} ms after an outage; LRS received ${lrs.received.length} for ${lrs.stored.size} statements (${duplicates} duplicates)\n`,
     );
     expect(duplicates).toBeLessThanOrEqual(50);
   });
