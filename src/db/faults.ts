@@ -2,7 +2,8 @@
  * Which errors mean "the database is not there right now" (a lost or refused connection, a server shutting down or
  * starting, a closed or failed PGlite) rather than a fault of the request or of Socle. The entry points present them
  * as `unavailable` (HTTP 503 with Retry-After) and the worker loop as a warning: the caller may try again in a few
- * seconds, and nothing of the failed transaction was kept (PostgreSQL rolls back what a lost connection held).
+ * seconds. PostgreSQL rolls back the transaction a lost connection held; only a connection lost during COMMIT leaves
+ * it unknown whether it was kept, which the retry settles (a batch is recognised by its statement ids).
  */
 import { SocleError } from '../domain/errors';
 

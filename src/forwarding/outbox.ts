@@ -148,13 +148,13 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
    * recorded first by the next tick, well within their lease, so that an outage does not send them again. Only a
    * crash of the process in that window resends them (at most one batch).
    */
-  const unrecorded = new Map<number, ClaimedRow>();
+  const unrecorded = new Set<number>();
 
   /** Records `rows` (and any left from an earlier failure) as delivered, in one statement. */
   async function recordDelivered(rows: ClaimedRow[]): Promise<void> {
-    for (const row of rows) unrecorded.set(row.id, row);
+    for (const row of rows) unrecorded.add(row.id);
     if (unrecorded.size === 0) return;
-    const ids = [...unrecorded.keys()];
+    const ids = [...unrecorded];
     await db.execute(sql`UPDATE xapi_outbox SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id IN (${inList(ids)})`);
     for (const id of ids) unrecorded.delete(id);
     statementsForwarded.inc(ids.length);

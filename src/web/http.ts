@@ -77,7 +77,7 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 const INTERNAL_MESSAGE = 'Internal error. The request id identifies it in the logs.';
 
 export const errorHandler: ErrorRequestHandler = (thrown, req, res, _next) => {
-  // a lost database connection (its transaction rolled back) is `unavailable`: the client tries again later
+  // a lost database connection is `unavailable`: the client tries again in a few seconds
   const err = databaseFault(thrown) ?? thrown;
   const requestId = typeof req.id === 'string' ? req.id : undefined;
   let error: SocleError;
