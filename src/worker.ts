@@ -12,6 +12,7 @@
  * per learner, export jobs with their stored files and heartbeats, dirty learners). Moving them would change the
  * stored data; the loop around them is what the workers had in common, so that is what lives here.
  */
+import { databaseFault } from './db/faults';
 import { type Logger, loggableError } from './logger';
 import { workerFailures, workerTickDuration, workerTicks } from './metrics';
 
@@ -20,6 +21,9 @@ export function backoffDelay(attempts: number, base: number, max: number, random
   const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
   return Math.round(exp * (0.5 + random() * 0.5));
 }
+
+/** The longest wait between ticks while the database is unavailable. */
+const OUTAGE_MAX_BACKOFF_MS = 30_000;
 
 export interface WorkerLoopOptions {
   /** Names the worker in logs and metrics (a short, fixed word: bounded label values). */
@@ -60,6 +64,8 @@ export function startWorker(options: WorkerLoopOptions): Worker {
   let queued = false;
   let again = false;
   let failures = 0;
+  /** The database was lost in a tick: warned once, quiet until a tick succeeds again. */
+  let outage = false;
 
   /** One tick, its metrics and its error; resolves the wait before the next one. */
   const once = async (): Promise<number> => {
@@ -67,13 +73,21 @@ export function startWorker(options: WorkerLoopOptions): Worker {
     const end = workerTickDuration.startTimer(labels);
     try {
       const busy = await tick();
+      if (outage) logger.info({ worker: name, failures }, 'worker resumed: the database answers again');
       failures = 0;
+      outage = false;
       return busy ? 0 : intervalMs;
     } catch (error) {
       failures += 1;
       workerFailures.inc(labels);
-      const retryInMs = Math.max(intervalMs, backoffDelay(failures, intervalMs, maxBackoffMs, random));
-      logger.error({ worker: name, failures, retryInMs, error: loggableError(error) }, 'worker failed; retrying later');
+      const fault = databaseFault(error);
+      // a lost database is back within seconds, or soon: its retries stay short
+      const cap = fault ? Math.min(maxBackoffMs, Math.max(intervalMs, OUTAGE_MAX_BACKOFF_MS)) : maxBackoffMs;
+      const retryInMs = Math.max(intervalMs, backoffDelay(failures, intervalMs, cap, random));
+      if (!fault) logger.error({ worker: name, failures, retryInMs, error: loggableError(error) }, 'worker failed; retrying later');
+      else if (!outage) logger.warn({ worker: name, failures, retryInMs, reason: fault.message }, 'worker paused: the database is unavailable; retrying');
+      else logger.debug({ worker: name, failures, retryInMs }, 'worker still waiting for the database');
+      outage ||= fault !== undefined;
       return retryInMs;
     } finally {
       end();

@@ -125,7 +125,7 @@ describe('worker loop', () => {
       tick: async () => {
         ticks += 1;
         if (ticks === 1) {
-          throw new DrizzleQueryError('select * from users where sub = $1', ['learner-sub-42'], Object.assign(new Error('connection lost'), { code: '57P01' }));
+          throw new DrizzleQueryError('insert into users values ($1)', ['learner-sub-42'], Object.assign(new Error('duplicate key'), { code: '23505' }));
         }
         if (ticks === 2) throw new TypeError('boom');
       },
@@ -133,7 +133,7 @@ describe('worker loop', () => {
     await until(() => ticks >= 4);
     const failures = lines.filter((l) => l.msg === 'worker failed; retrying later');
     expect(failures.slice(0, 2)).toEqual([
-      expect.objectContaining({ worker: 'test-throw', failures: 1, error: expect.objectContaining({ code: '57P01', message: 'connection lost' }) }),
+      expect.objectContaining({ worker: 'test-throw', failures: 1, error: expect.objectContaining({ code: '23505', message: 'duplicate key' }) }),
       expect.objectContaining({ worker: 'test-throw', failures: 2, error: expect.objectContaining({ type: 'TypeError', message: 'boom' }) }),
     ]);
     expect(JSON.stringify(lines)).not.toContain('learner-sub-42');
@@ -141,6 +141,29 @@ describe('worker loop', () => {
     expect((await metricValue('socle_worker_ticks_total', 'test-throw')) - ticksBefore).toBeGreaterThanOrEqual(4);
     const count = /^socle_worker_tick_duration_seconds_count\{worker="test-throw"\} (\d+)$/m.exec(await registry.metrics());
     expect(Number(count?.[1])).toBeGreaterThanOrEqual(4);
+  });
+
+  it('warns once when the database is lost, stays quiet while it lasts and says when it resumes', async () => {
+    const { logger, lines } = memoryLogger();
+    let ticks = 0;
+    start({
+      name: 'test-outage',
+      logger,
+      intervalMs: 5,
+      tick: async () => {
+        ticks += 1;
+        if (ticks <= 3) {
+          throw new DrizzleQueryError('select * from users where sub = $1', ['learner-sub-42'], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+        }
+      },
+    });
+    await until(() => ticks >= 5);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'worker paused: the database is unavailable; retrying'],
+      [30, 'worker resumed: the database answers again'],
+    ]);
+    expect(lines[0]).toMatchObject({ worker: 'test-outage', failures: 1, reason: expect.stringContaining('57P01') });
+    expect(JSON.stringify(lines)).not.toContain('learner-sub-42');
   });
 
   it('wake runs a tick now, and once more right after the one in flight', async () => {

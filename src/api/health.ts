@@ -4,12 +4,13 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { Router } from 'express';
 import type { z } from 'zod';
+import { databaseFault } from '../db/faults';
 import { migrationsFolder, queryRows } from '../db/store';
 import { registry } from '../metrics';
 import type { AppContext } from '../context';
 import { version } from '../version';
 import type { health } from './schemas';
-import { asyncHandler } from '../web/http';
+import { asyncHandler, RETRY_AFTER_SECONDS } from '../web/http';
 import { unauthorized } from '../domain/errors';
 
 const startedAt = Date.now();
@@ -29,6 +30,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What `database` says when the ping failed: the kind of outage, or the error's own message. */
+function unreachable(error: unknown): string {
+  return `unreachable: ${databaseFault(error)?.message ?? (error as Error).message}`;
 }
 
 /** The migrations this build ships, as drizzle records them (`created_at` = the journal's `when`). */
@@ -55,7 +61,7 @@ export async function healthStatus({ store, logger }: AppContext): Promise<Healt
   } catch (error) {
     logger.warn({ err: error }, 'health check: database unreachable');
     body.status = 'error';
-    body.database = `unreachable: ${(error as Error).message}`;
+    body.database = unreachable(error);
   }
   return body;
 }
@@ -73,6 +79,7 @@ export function healthRouter(ctx: AppContext): Router {
     '/health',
     asyncHandler(async (_req, res) => {
       const body = await healthStatus(ctx);
+      if (body.status !== 'ok') res.set('Retry-After', String(RETRY_AFTER_SECONDS));
       res
         .status(body.status === 'ok' ? 200 : 503)
         .set('Cache-Control', 'no-store')
@@ -103,8 +110,8 @@ export function healthRouter(ctx: AppContext): Router {
       } catch (error) {
         res
           .status(503)
-          .set('Cache-Control', 'no-store')
-          .json({ status: 'not_ready', database: `unreachable: ${(error as Error).message}` });
+          .set({ 'Cache-Control': 'no-store', 'Retry-After': String(RETRY_AFTER_SECONDS) })
+          .json({ status: 'not_ready', database: unreachable(error) });
       }
     }),
   );

@@ -53,7 +53,8 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // 503: the database is unavailable for now (the error handler says why, once per request), not a fault of Socle
+      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
       // the ltik travels in page URLs and redirects: logged requests show neither its value
       serializers: {

@@ -7,7 +7,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { SocleError } from '../domain/errors';
 import * as schema from './schema';
 
@@ -59,6 +59,13 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
   pool.on('error', () => {
     // An idle client lost its server: the pool replaces it; the next query reports the outage.
   });
+  // A client checked out of the pool (a transaction, the migration lock) has no listener of the pool's: without its
+  // own, a lost server (57P01: pg_terminate_backend, a restart) raises an unhandled 'error' that ends the process.
+  // Its query in flight rejects with the same error, and the pool drops the client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  releaseLostClients(pool);
   const url = new URL(databaseUrl);
   const location = `${url.hostname}:${url.port || 5432}${url.pathname}`;
   try {
@@ -87,6 +94,33 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * A client checked out with `pool.connect()` whose connection is lost goes back to the pool (which drops it) at once,
+ * and its owner's own `release()` after that does nothing. drizzle 0.45 sends `BEGIN` before its try/finally that
+ * releases the client: without this, each transaction that starts on a connection the server just closed keeps its
+ * client forever, and after `max` of them every query waits for a client and times out.
+ * (`pool.query` checks out with a callback and handles this itself.)
+ */
+function releaseLostClients(pool: Pool): void {
+  const connect = pool.connect.bind(pool) as (callback?: unknown) => Promise<PoolClient> | undefined;
+  const guarded = async (): Promise<PoolClient> => {
+    const client = (await connect()) as PoolClient;
+    const release = client.release;
+    let released = false;
+    const done = (error?: Error | boolean) => {
+      if (released) return;
+      released = true;
+      client.removeListener('error', lost);
+      release(error);
+    };
+    const lost = (error: Error) => done(error);
+    client.on('error', lost);
+    client.release = done;
+    return client;
+  };
+  pool.connect = ((callback?: unknown) => (callback ? connect(callback) : guarded())) as Pool['connect'];
 }
 
 /**

@@ -30,7 +30,7 @@ export const errorCode = z.enum([
   'platform_inactive',
   /** The configuration (environment, DATA_DIR) is invalid. */
   'invalid_config',
-  /** The database cannot be opened. */
+  /** The database cannot be opened, or is unreachable for now (a lost connection): try again in a few seconds. */
   'unavailable',
   'internal_error',
 ]);

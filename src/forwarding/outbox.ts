@@ -127,6 +127,8 @@ export interface OutboxWorker {
  * HTTP call happens outside any transaction. 429, 5xx and network errors retry with exponential backoff and jitter;
  * a 4xx on a batch is retried statement by statement, and a statement the LRS rejects is set aside (dead letter)
  * without blocking the others. 409 on a single statement means the LRS already has that id: delivered.
+ * Delivery is recorded right after each accepted send (one UPDATE, no transaction held across the send); a resend
+ * carries the same statement (same id, same content, the same pseudonym), which an LRS keeps once.
  */
 export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {}): OutboxWorker {
   const lrs = ctx.config.lrs;
@@ -141,6 +143,22 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
   const endpoint = lrs.endpoint.endsWith('/') ? lrs.endpoint : `${lrs.endpoint}/`;
   const client = new XAPI({ endpoint, auth: XAPI.toBasicAuth(lrs.key, lrs.secret), version: '1.0.3' });
   const db = ctx.store.db;
+  /**
+   * Rows the LRS accepted whose delivery could not be recorded (the database was lost in between): kept here and
+   * recorded first by the next tick, well within their lease, so that an outage does not send them again. Only a
+   * crash of the process in that window resends them (at most one batch).
+   */
+  const unrecorded = new Set<number>();
+
+  /** Records `rows` (and any left from an earlier failure) as delivered, in one statement. */
+  async function recordDelivered(rows: ClaimedRow[]): Promise<void> {
+    for (const row of rows) unrecorded.add(row.id);
+    if (unrecorded.size === 0) return;
+    const ids = [...unrecorded];
+    await db.execute(sql`UPDATE xapi_outbox SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id IN (${inList(ids)})`);
+    for (const id of ids) unrecorded.delete(id);
+    statementsForwarded.inc(ids.length);
+  }
 
   async function claim(): Promise<ClaimedRow[]> {
     return queryRows<ClaimedRow>(
@@ -175,11 +193,9 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
   }
 
   async function settle(rows: ClaimedRow[], outcome: Outcome): Promise<void> {
-    const ids = rows.map((r) => r.id);
-    const idList = inList(ids);
+    const idList = inList(rows.map((r) => r.id));
     if (outcome.kind === 'ok') {
-      await db.execute(sql`UPDATE xapi_outbox SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id IN (${idList})`);
-      statementsForwarded.inc(rows.length);
+      await recordDelivered(rows);
     } else if (outcome.kind === 'retry') {
       for (const row of rows) {
         const delay = backoffDelay(row.attempts, base, max);
@@ -194,6 +210,7 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
   }
 
   async function runOnce(): Promise<number> {
+    await recordDelivered([]);
     const rows = await claim();
     if (rows.length === 0) return 0;
     const outcome = await send(rows);

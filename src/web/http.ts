@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { databaseFault } from '../db/faults';
 import { type ErrorCode, invalid, notFound, SocleError, zodDetails } from '../domain/errors';
 import { storableIssues } from '../domain/storable';
 import { requestLocale, translator } from './i18n';
@@ -28,11 +29,15 @@ export const httpStatus: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
-/** Headers of an error answer: the authentication challenge of a 401, the Retry-After of a 429. */
-function errorHeaders(error: SocleError): Record<string, string> {
+/** Seconds a client should wait before trying again after `unavailable` (the database is back within seconds, or not). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Headers of an error answer: the authentication challenge of a 401, when to try again after a 429 or a 503. */
+export function errorHeaders(error: SocleError): Record<string, string> {
+  const retryAfter = error.retryAfterSeconds ?? (error.code === 'unavailable' ? RETRY_AFTER_SECONDS : undefined);
   return {
     ...(error.challenge ? { 'WWW-Authenticate': error.challenge } : {}),
-    ...(error.retryAfterSeconds !== undefined ? { 'Retry-After': String(error.retryAfterSeconds) } : {}),
+    ...(retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {}),
   };
 }
 
@@ -122,7 +127,9 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 
 const INTERNAL_MESSAGE = 'Internal error. The request id identifies it in the logs.';
 
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (thrown, req, res, _next) => {
+  // a lost database connection is `unavailable`: the client tries again in a few seconds
+  const err = databaseFault(thrown) ?? thrown;
   let error: SocleError;
   let status: number | undefined;
   if (err instanceof SocleError && err.code === 'internal_error') {
@@ -130,7 +137,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     req.log?.error({ err }, 'internal error');
     error = new SocleError('internal_error', INTERNAL_MESSAGE);
   } else if (err instanceof SocleError) {
-    if (httpStatus[err.code] >= 500) req.log?.error({ code: err.code, message: err.message }, 'request failed');
+    if (err.code === 'unavailable') req.log?.warn({ code: err.code, message: err.message }, 'request failed: unavailable');
+    else if (httpStatus[err.code] >= 500) req.log?.error({ code: err.code, message: err.message }, 'request failed');
     error = err;
   } else if (err?.type === 'entity.parse.failed') {
     error = invalid(`The body is not valid JSON: ${err.message}`, [{ path: 'body', message: 'invalid JSON' }]);

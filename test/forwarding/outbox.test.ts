@@ -1,5 +1,6 @@
 import nock from 'nock';
 import { sql } from 'drizzle-orm';
+import { Client } from 'pg';
 import type { AppContext } from '../../src/context';
 import { queryRows } from '../../src/db/store';
 import {
@@ -179,5 +180,41 @@ describe.each(drivers)('xAPI outbox on %s', (driver) => {
         expect(actor.name).toBeUndefined();
       }
     });
+  });
+});
+
+const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+
+describeWithServer('xAPI outbox when PostgreSQL is lost between a send and its record', () => {
+  it('records the delivery when the database answers again, without sending the batch again', async () => {
+    const t = await openTestStore('postgres');
+    const name = new URL((t.options as { databaseUrl: string }).databaseUrl).pathname.slice(1);
+    const admin = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    const lrs = await startFakeLrs();
+    const allow = (yes: boolean) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS ${yes}`);
+    try {
+      const batch = statements(20, '7', 0);
+      await enqueueStatements(t.store.db, batch);
+      // the LRS stores the batch; before it answers, the database goes away (no connection taken, the pool's closed)
+      lrs.beforeReply = async () => {
+        await allow(false);
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        return true;
+      };
+      const worker = createOutboxWorker(testContext(t.store, {}, testConfig({ lrs: { endpoint: lrs.endpoint, key: 'k', secret: 's' } })), fast);
+      await expect(worker.runOnce()).rejects.toThrow();
+      lrs.beforeReply = undefined;
+      await allow(true);
+      // the next tick records what the LRS accepted first: nothing is pending, nothing was sent twice
+      expect(await worker.runOnce()).toBe(0);
+      expect(await outboxStatus(t.store.db)).toMatchObject({ pending: 0, delivered: 20 });
+      expect(lrs.received.sort()).toEqual(batch.map((s) => s.id).sort());
+    } finally {
+      await allow(true);
+      await admin.end();
+      await lrs.close();
+      await t.destroy();
+    }
   });
 });

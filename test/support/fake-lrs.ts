@@ -8,8 +8,8 @@ export interface FakeLrs {
   stored: Map<string, Record<string, unknown>>;
   /** Every id received in a POST, duplicates included (to count redeliveries). */
   received: string[];
-  /** Called before answering a POST; return false to never answer it (a reply lost on the way back). */
-  beforeReply?: (ids: string[]) => boolean;
+  /** Called before answering a POST (once the statements are stored); false: never answer it (a reply lost on the way back). */
+  beforeReply?: (ids: string[]) => boolean | Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export async function startFakeLrs(): Promise<FakeLrs> {
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
-    req.on('end', () => {
+    req.on('end', async () => {
       if (req.method !== 'POST' || !req.url?.startsWith('/xapi/statements')) {
         res.writeHead(404).end();
         return;
@@ -53,7 +53,7 @@ export async function startFakeLrs(): Promise<FakeLrs> {
         }
       }
       for (const s of statements) lrs.stored.set(String(s.id), s);
-      if (lrs.beforeReply && !lrs.beforeReply(ids)) {
+      if (lrs.beforeReply && !(await lrs.beforeReply(ids))) {
         hanging.add(res);
         return;
       }
