@@ -44,7 +44,7 @@ export const storableDateTime = z
 /** A calendar date (`YYYY-MM-DD`) PostgreSQL's date can hold: year 0000 is not one. */
 export const storableDate = z.iso
   .date()
-  .refine((v) => storableInstant(Date.parse(`${v}T00:00:00Z`)), 'outside the storable range 0001-01-01 to 9999-12-31');
+  .refine((v) => Number.isNaN(Date.parse(`${v}T00:00:00Z`)) || storableInstant(Date.parse(`${v}T00:00:00Z`)), 'outside the storable range 0001-01-01 to 9999-12-31');
 
 interface Frame {
   value: object;
