@@ -12,6 +12,7 @@ import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { openStore, type StoreOptions } from '../src/db/store';
 import { hitRateLimit } from '../src/rate-limit';
+import { figure } from './figure';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -31,6 +32,13 @@ async function measure(label: string, options: StoreOptions): Promise<void> {
     const hit = (performance.now() - started) / N;
     const us = (ms: number) => `${Math.round(ms * 1000)} µs`;
     process.stdout.write(`${label}: SELECT 1 ${us(ping)}, rate-limit upsert ${us(hit)} per request (mean of ${N}, sequential)\n`);
+    figure({
+      name: `rate-limit upsert, ${label}`,
+      value: Math.round(hit * 1000),
+      unit: 'µs/request',
+      reference: `SELECT 1 on the same connection: ${us(ping)}`,
+      ratio: Number((hit / ping).toFixed(2)),
+    });
   } finally {
     await store.close();
   }

@@ -1,0 +1,17 @@
+/**
+ * One headline figure of a benchmark, printed as one machine-readable line that `bench/run.ts` collects into its
+ * summary: `FIGURE {"name":…,"value":…,"unit":…,"target":…,"reference":…,"ratio":…,"meets":…}`.
+ * `ratio` (value over the reference measured in the same run) and `meets` (the target is met) are null when they
+ * do not apply.
+ */
+export function figure(f: {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  reference?: string;
+  ratio?: number | null;
+  meets?: boolean | null;
+}): void {
+  process.stdout.write(`FIGURE ${JSON.stringify({ ...f, ratio: f.ratio ?? null, meets: f.meets ?? null })}\n`);
+}
