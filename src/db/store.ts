@@ -123,6 +123,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * PGlite's defaults, with 32 MB of shared buffers instead of PostgreSQL's 128 MB: the embedded store serves one
+ * process for development and demonstrations, and the buffers are most of its idle memory (~180 MB instead of ~290).
+ */
+const pgliteOptions = { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'] };
+
 async function openPglite(dataDir: string): Promise<Store> {
   const dir = path.resolve(dataDir);
   fs.mkdirSync(dir, { recursive: true });
@@ -133,7 +139,13 @@ async function openPglite(dataDir: string): Promise<Store> {
     // PGlite creates its files 0666 under the usual umask: its directory is the owner's alone (also when it exists).
     fs.mkdirSync(location, { recursive: true, mode: 0o700 });
     fs.chmodSync(location, 0o700);
-    client = await PGlite.create(location);
+    if (!fs.existsSync(path.join(location, 'PG_VERSION'))) {
+      // A new directory: initdb grows the WebAssembly memory to ~0.7 GB, which an instance never gives back; the
+      // service runs on a second instance that only reopens the directory.
+      const creating = await PGlite.create(location, pgliteOptions);
+      await creating.close();
+    }
+    client = await PGlite.create(location, pgliteOptions);
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });
     const opened = client;
