@@ -19,7 +19,7 @@ function newestMtime(file) {
     return 0;
   }
   if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
+  let newest = 0; // files only: a folder changes when an editor writes its backup files
   for (const name of fs.readdirSync(file)) newest = Math.max(newest, newestMtime(path.join(file, name)));
   return newest;
 }
