@@ -4,6 +4,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { STAMP } = require('./socle');
+
 const root = path.join(__dirname, '..');
 const keep = /\.(sql|json|jsonld|eta|css|svg|png|woff2?|ttf|txt)$/;
 
@@ -20,3 +22,5 @@ function copy(dir) {
 
 for (const dir of ['src', 'lti', 'xapi-profiles']) if (fs.existsSync(path.join(root, dir))) copy(dir);
 fs.copyFileSync(path.join(root, 'package.json'), path.join(root, 'dist', 'package.json'));
+// Last: bin/socle.js runs dist/ only when this stamp is newer than every source.
+fs.writeFileSync(path.join(root, STAMP), `${new Date().toISOString()}\n`);

@@ -1,7 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import type { AppContext, Services } from '../context';
-import type { ErrorCode, SocleError } from '../domain/errors';
+import { type ErrorCode, invalid, type SocleError } from '../domain/errors';
 import { openStore } from '../db/store';
 import { createLogger } from '../logger';
 import { createContext, storeOptions } from '../app/context';
@@ -56,4 +58,20 @@ export function contextOpener(services: Partial<Services> = {}): WithContext {
 /** Writes a result to stdout, as JSON when asked. */
 export function output(value: unknown, json: boolean, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+/** `--out -` means stdout. */
+export const toStdout = (out: string | undefined): boolean => out === undefined || out === '-';
+
+/** Refuses an `--out` file whose folder does not exist (before any work), in one line instead of an ENOENT stack. */
+export function checkOutFile(out: string | undefined): void {
+  if (toStdout(out)) return;
+  const dir = path.dirname(path.resolve(out as string));
+  let isDir = false;
+  try {
+    isDir = fs.statSync(dir).isDirectory();
+  } catch {
+    // missing
+  }
+  if (!isDir) throw invalid(`--out: the folder ${dir} does not exist (create it, or use --out - for stdout)`);
 }

@@ -11,6 +11,7 @@ import { registerReferentials } from './referentials';
 import { registerReports } from './reports';
 import { registerServe } from './serve';
 import { registerXapi } from './xapi';
+import { version } from '../version';
 
 import { registerCoverage } from './coverage';
 
@@ -20,6 +21,9 @@ const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, regist
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')
     .description('Socle: LTI 1.3 tool and xAPI bridge for the formation socle au numérique en santé')
+    .version(version, '-V, --version', 'print the version of Socle')
+    // `--version` after a command is that command's option (a référentiel version), not the program's
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   registerServe(program, services);

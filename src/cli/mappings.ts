@@ -9,7 +9,7 @@ import { refreshActivities } from '../mapping/service';
 import { loadBundledReferentials } from '../referentials/catalogue';
 import { sealSecret } from '../secrets';
 import { invalid, notFound, SocleError } from '../domain/errors';
-import { output, type WithContext } from './command';
+import { checkOutFile, output, toStdout, type WithContext } from './command';
 
 const issuer = z
   .string({ error: '--issuer is required' })
@@ -141,14 +141,15 @@ export function registerMappings(program: Command, withContext: WithContext): vo
     .description('write the course mapping as CSV (activity_id;activity_name;competency_code;hours)')
     .option('--platform <issuer>', 'the platform (Moodle wwwroot)')
     .option('--context <id>', 'the LTI context id (Moodle course id)')
-    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--out <file>', 'write to this file instead of stdout (-)')
     .action(async (raw: unknown) => {
       const o = parse(courseOptions.extend({ out: z.string().min(1).optional() }), raw);
+      checkOutFile(o.out);
       const { csv, rows } = await withContext(async (ctx) => {
         const course = await existingCourse(ctx, o.platform, o.context);
         return exportMapping(ctx.store.db, course, await referentialOf(ctx, course));
       });
-      if (o.out) {
+      if (o.out && !toStdout(o.out)) {
         fs.writeFileSync(o.out, csv);
         process.stderr.write(`${rows} pair(s) written to ${o.out}\n`);
       } else process.stdout.write(csv);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { retentionCutoff } from '../privacy/retention';
 import { eraseLearner, exportLearner, purgeOlderThan } from '../privacy/service';
 import { invalid } from '../domain/errors';
-import { output, type WithContext } from './command';
+import { checkOutFile, output, toStdout, type WithContext } from './command';
 
 const years = z.coerce.number().int().min(1).max(50);
 
@@ -15,11 +15,12 @@ export function registerPrivacy(program: Command, withContext: WithContext): voi
     .description('everything Socle holds on a learner, as JSON')
     .requiredOption('--platform <issuer>', "the learner's platform (LTI issuer)")
     .requiredOption('--user <sub>', "the learner's user id on that platform (LTI sub)")
-    .option('--out <file>', 'write to a file (created with mode 0600) instead of stdout')
+    .option('--out <file>', 'write to a file (created with mode 0600) instead of stdout (-)')
     .action(async (opts: { platform: string; user: string; out?: string }) => {
+      checkOutFile(opts.out);
       const data = await withContext(({ store }) => exportLearner(store.db, opts.platform, opts.user));
       const json = `${JSON.stringify(data, null, 2)}\n`;
-      if (opts.out) {
+      if (!toStdout(opts.out) && opts.out) {
         fs.writeFileSync(opts.out, json, { mode: 0o600 });
         process.stderr.write(`Written to ${opts.out}\n`);
       } else process.stdout.write(json);

@@ -12,7 +12,7 @@ import type { AppContext } from '../context';
 import { FORMAT_NAMES, FORMATS, type FormatName } from '../referentials/formats';
 import { exportReferential, parseReferentialFile } from '../referentials/transfer';
 import { invalid, notFound, SocleError } from '../domain/errors';
-import { output, type WithContext } from './command';
+import { checkOutFile, output, toStdout, type WithContext } from './command';
 
 function showHuman(ref: Referential, versions: string[]): string {
   const lines = [
@@ -91,16 +91,17 @@ export function registerReferentials(program: Command, withContext: WithContext)
     .description(`export a référentiel version as ${formatList}`)
     .requiredOption('--format <format>', `one of ${FORMAT_NAMES.join(', ')}`)
     .option('--version <version>', 'a stored version (default: the latest)')
-    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--out <file>', 'write to this file instead of stdout (-)')
     .action(async (id: string, options: { format: string; version?: string; out?: string }) => {
       if (!(FORMAT_NAMES as readonly string[]).includes(options.format)) {
         throw invalid(`--format must be one of ${FORMAT_NAMES.join(', ')}, not "${options.format}"`);
       }
+      checkOutFile(options.out);
       await withContext(async (ctx) => {
         await loadBundledReferentials(ctx.store.db, ctx.logger);
         const ref = await find(ctx, id, options.version);
         const { text } = exportReferential(ref, options.format as FormatName, ctx.config.publicUrl);
-        if (options.out) fs.writeFileSync(options.out, text);
+        if (options.out && !toStdout(options.out)) fs.writeFileSync(options.out, text);
         else process.stdout.write(text);
       });
     });

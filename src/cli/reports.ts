@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
@@ -7,7 +9,7 @@ import { findPlatform } from '../identity/records';
 import { reportFormats, reportKinds, type ReportFormat } from '../reports/kinds';
 import { type ComplianceQuery, parseReferentialOption, reportFilters } from '../reports/source';
 import { invalid, notFound } from '../domain/errors';
-import type { WithContext } from './command';
+import { checkOutFile, toStdout, type WithContext } from './command';
 
 interface CommonOptions {
   platform: string;
@@ -31,7 +33,9 @@ async function queryOf(ctx: AppContext, opts: CommonOptions): Promise<Compliance
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw invalid(`invalid filter ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    const field = issue?.path.join('.') ?? '';
+    if (field === 'from' || field === 'to') throw invalid(`invalid filter ${field}: --${field} expects a date as YYYY-MM-DD, not "${opts[field]}"`);
+    throw invalid(`invalid filter ${field}: ${issue?.message ?? 'invalid'}`);
   }
   return { platformId: platform.id, filters: parsed.data };
 }
@@ -53,8 +57,22 @@ function progressReporter(label: string) {
 const either = (names: string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? ''));
 const cliName = (format: ReportFormat) => reportFormats[format].cli;
 
+/** Writes to stdout (`--out -`), counting the bytes; stdout itself stays open. */
+async function toStdoutStream(write: (stream: Writable) => Promise<unknown>): Promise<number> {
+  const pass = new PassThrough();
+  let bytes = 0;
+  pass.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  pass.pipe(process.stdout, { end: false });
+  const ended = once(pass, 'end');
+  await write(pass);
+  if (!pass.writableEnded) pass.end();
+  await ended;
+  return bytes;
+}
+
 /** Writes to `out` through a temporary file renamed at the end: a failed export leaves no partial file. */
-async function toFile(out: string, write: (stream: fs.WriteStream) => Promise<unknown>): Promise<number> {
+async function toFile(out: string, write: (stream: Writable) => Promise<unknown>): Promise<number> {
+  if (toStdout(out)) return toStdoutStream(write);
   const tmp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.part`);
   const stream = fs.createWriteStream(tmp);
   try {
@@ -74,7 +92,7 @@ async function audit(ctx: AppContext, what: string, query: ComplianceQuery, out:
     actor: 'cli',
     action: 'export.cli',
     subject: `platform:${query.platformId}`,
-    after: { what, filters: query.filters, file: path.resolve(out) },
+    after: { what, filters: query.filters, file: toStdout(out) ? 'stdout' : path.resolve(out) },
   });
 }
 
@@ -85,7 +103,7 @@ function withFilters(cmd: Command): Command {
     .option('--referential <id[@version]>', 'only this référentiel (version)')
     .option('--from <date>', 'completed on or after (YYYY-MM-DD)')
     .option('--to <date>', 'completed on or before (YYYY-MM-DD)')
-    .requiredOption('--out <file>', 'where to write');
+    .requiredOption('--out <file>', 'where to write (- for stdout)');
 }
 
 export function registerReports(program: Command, withContext: WithContext): void {
@@ -102,6 +120,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
     cmd.action(async (opts: CommonOptions & { format?: string }) => {
       const format = opts.format === undefined ? kind.formats[0] : kind.formats.find((f) => cliName(f) === opts.format);
       if (!format) throw invalid(`unknown format ${opts.format}: ${either(kind.formats.map(cliName))}`);
+      checkOutFile(opts.out);
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
         let count = 0;
@@ -109,7 +128,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
           ({ count } = await kind.produce({ ctx, query, format, out, progress: progressReporter(kind.cli.progress) }));
         });
         await audit(ctx, `${kind.name} ${cliName(format)}`, query, opts.out);
-        process.stderr.write(`${kind.cli.written(count)} written to ${opts.out} (${bytes} bytes)\n`);
+        process.stderr.write(`${kind.cli.written(count)} written to ${toStdout(opts.out) ? 'stdout' : opts.out} (${bytes} bytes)\n`);
       });
     });
   }

@@ -3,6 +3,7 @@ import { loadConfig } from '../config';
 import type { Services } from '../context';
 import { createLogger } from '../logger';
 import { startServer } from '../app/server';
+import { version } from '../version';
 
 /** `socle serve`: the service, with the same `services` as the other commands' contexts (tests running it in process). */
 export function registerServe(program: Command, services: Partial<Services> = {}): void {
@@ -41,5 +42,7 @@ export function registerServe(program: Command, services: Partial<Services> = {}
         { url: config.publicUrl, listening: server.url, database },
         `Socle is ready at ${config.publicUrl} (${database})`,
       );
+      // A person at a terminal gets one readable line; machines (a pipe, a supervisor) read the JSON log above.
+      if (process.stdout.isTTY) process.stdout.write(`\nSocle ${version} listening on ${server.url} (${database}); Ctrl-C stops it\n\n`);
     });
 }

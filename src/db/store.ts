@@ -185,6 +185,12 @@ function restrictTree(dir: string): void {
   }
 }
 
+/**
+ * PGlite's defaults, with 32 MB of shared buffers instead of PostgreSQL's 128 MB: the embedded store serves one
+ * process for development and demonstrations, and the buffers are most of its idle memory (~180 MB instead of ~290).
+ */
+const pgliteOptions = { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'] };
+
 async function openPglite(dataDir: string): Promise<Store> {
   const dir = path.resolve(dataDir);
   ownDataDir(dir);
@@ -195,7 +201,13 @@ async function openPglite(dataDir: string): Promise<Store> {
     // PGlite creates its files 0666 whatever the umask: its directory and files are the owner's alone.
     fs.mkdirSync(location, { recursive: true, mode: 0o700 });
     fs.chmodSync(location, 0o700);
-    client = await PGlite.create(location);
+    if (!fs.existsSync(path.join(location, 'PG_VERSION'))) {
+      // A new directory: initdb grows the WebAssembly memory to ~0.7 GB, which an instance never gives back; the
+      // service runs on a second instance that only reopens the directory.
+      const creating = await PGlite.create(location, pgliteOptions);
+      await creating.close();
+    }
+    client = await PGlite.create(location, pgliteOptions);
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });
     restrictTree(location);

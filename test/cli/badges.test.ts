@@ -8,13 +8,13 @@ import { auditEvents } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { testConfig } from '../support/app';
-import { runCli } from '../support/cli';
+import { runCliInProcess as runCli } from '../support/cli';
 import { socle28 } from '../badges/referential';
 
 const publicUrl = 'https://socle.univ-exemple.fr';
 const ltiKey = 'cli-test-lti-key-0123456789abcdef0123456789';
 
-// Each step spawns `socle` (tsx start + PGlite reopen, ~2–3 s of CPU): allow for a busy machine.
+// Each step opens the embedded store again (a PGlite reopen): allow for a busy machine.
 jest.setTimeout(90_000);
 
 describe('socle badges (real processes on the embedded database)', () => {

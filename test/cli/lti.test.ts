@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../support/cli';
+import { runCliInProcess as runCli } from '../support/cli';
 
-/** The CLI as a real process on an embedded database copied from the migrated template. */
+/** The CLI in process (test/cli/bin.test.ts runs the real binary) on an embedded database copied from the migrated template. */
 describe('socle platforms and socle lti config', () => {
   let dataDir: string;
   let env: Record<string, string>;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../support/cli';
+import { runCliInProcess as runCli } from '../support/cli';
 import { createTestDatabase, drivers } from '../support/db';
 
 // On PostgreSQL when available: each process then skips PGlite's WebAssembly start, which keeps this file light.

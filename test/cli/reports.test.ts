@@ -110,7 +110,7 @@ describe.each(drivers)('socle report on %s', (driver) => {
     expect(format.stderr).toMatch(/unknown format docx/);
     const date = await runCliInProcess(['report', 'indicators', '--platform', ISSUER, '--format', 'json', '--from', '31/12/2025', '--out', out('x.json')], env, services);
     expect(date.code).toBe(1);
-    expect(date.stderr).toMatch(/invalid filter from/);
+    expect(date.stderr).toMatch(/invalid filter from: --from expects a date as YYYY-MM-DD, not "31\/12\/2025"/);
     expect(fs.existsSync(out('x.csv')) || fs.existsSync(out('x.json'))).toBe(false);
   }, 60_000);
 });

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { openStore } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import { enqueueStatements } from '../../src/forwarding/outbox';
-import { runCli } from '../support/cli';
+import { runCliInProcess as runCli } from '../support/cli';
 import { createTestDatabase, type Driver, drivers } from '../support/db';
 import { MOODLE } from '../xapi/support';
 
