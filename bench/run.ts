@@ -6,6 +6,7 @@
  *   coverage-db      coverage at national scale in PostgreSQL: full recompute, incremental cost, read latencies
  *   reports          compliance exports of 70,000 learners (CSV, XLSX) and 1,000 attestation PDFs
  *   rate-limit       what the rate-limit counter adds to a request, PostgreSQL and PGlite
+ *   badges           Open Badges issued and stored per second, and the first recompute of a 70,000 × 6 badges cohort
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'coverage-db', args: [] },
   { name: 'reports', args: ['70000', '1000'] },
   { name: 'rate-limit', args: [] },
+  { name: 'badges', args: [] },
 ];
 
 const wanted = process.argv.slice(2);
