@@ -125,8 +125,8 @@ export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: Is
   return result;
 }
 
-/** Rows a multi-row INSERT of credentials carries (7 parameters each, far below PostgreSQL's 65,535). */
-const INSERT_CHUNK = 500;
+/** Credentials one INSERT carries (about 4 kB each). */
+const INSERT_CHUNK = 1_000;
 
 interface Prepared {
   input: IssueInput;
@@ -178,15 +178,49 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     ).map((l) => [l.id, l]),
   );
 
-  // 3. sign the new ones (the key opened once, the parts common to an achievement built once)
+  // 3. sign the new ones (the key opened once, the parts common to an achievement built once) and store them in
+  //    multi-row INSERTs, each sent while the next chunk is signed; a credential another transaction issued in
+  //    between stands instead (settled below)
   const { publicUrl, ltiKey } = ctx.config;
   const results: (IssueResult | undefined)[] = new Array(prepared.length);
-  const fresh: { index: number; row: typeof badgeCredentials.$inferInsert }[] = [];
   const claimed = new Map<string, number>();
+  const lost = new Set<number>();
   const issuer = issuerProfile(publicUrl);
   const issuerClaim = { id: issuer.id, type: issuer.type, name: issuer.name, url: issuer.url };
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
   let key: SigningKey | undefined;
+  type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
+  const store = async (part: Fresh[]): Promise<void> => {
+    // one JSON parameter per chunk: cheaper to build and to parse than seven parameters a row
+    const rows = part.map(({ row: r }) => ({ id: r.id, user_id: r.userId, achievement_id: r.achievementId, kid: r.kid, jwt: r.jwt, minutes: r.creditsEarnedMinutes, issued_at: r.issuedAt }));
+    const inserted = await queryRows<{ id: string }>(
+      ex,
+      sql`INSERT INTO badge_credentials (id, user_id, achievement_id, kid, jwt, credits_earned_minutes, issued_at)
+          SELECT id, user_id, achievement_id, kid, jwt, minutes, issued_at
+          FROM json_to_recordset(${JSON.stringify(rows)}::json) AS x(id uuid, user_id int, achievement_id int, kid text, jwt text, minutes int, issued_at timestamptz)
+          ON CONFLICT (user_id, achievement_id) WHERE status = 'active' DO NOTHING RETURNING id::text AS id`,
+    );
+    const stored = new Set(inserted.map((row) => row.id));
+    for (const f of part) {
+      const p = prepared[f.index] as Prepared;
+      if (!stored.has(f.row.id)) {
+        lost.add(f.index);
+        continue;
+      }
+      const credential: CredentialRow = { ...f.row, status: 'active', revokedAt: null, revocationReason: null };
+      results[f.index] = { credential, achievement: achievementOf(p), created: true, learner: learners.get(p.input.userId) };
+    }
+  };
+  let fresh: Fresh[] = [];
+  let storing: Promise<void> | undefined;
+  const flush = async () => {
+    if (storing) await storing;
+    const part = fresh;
+    fresh = [];
+    storing = part.length ? store(part) : undefined;
+    // awaited at the next flush or at the end; a failure before then aborts the caller's transaction anyway
+    storing?.catch(() => undefined);
+  };
   for (const [index, p] of prepared.entries()) {
     const achievement = achievementOf(p);
     const k = pair(p.input.userId, achievement.id);
@@ -195,7 +229,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
       results[index] = { credential: existing, achievement, created: false };
       continue;
     }
-    if (claimed.has(k)) continue; // a repeat in this batch: settled after the INSERT
+    if (claimed.has(k)) continue; // a repeat in this batch: settled below
     const learner = learners.get(p.input.userId);
     if (!learner) throw notFound(`no user ${p.input.userId}`);
     key ??= await activeSigningKey(ex, ltiKey);
@@ -221,25 +255,11 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
       index,
       row: { id, userId: p.input.userId, achievementId: achievement.id, kid: key.kid, jwt, creditsEarnedMinutes: p.input.creditsEarnedMinutes, issuedAt },
     });
+    if (fresh.length >= INSERT_CHUNK) await flush();
   }
+  await flush();
+  await storing;
 
-  // 4. store them in multi-row INSERTs; a credential another transaction issued in between stands instead
-  const lost: number[] = [];
-  for (let i = 0; i < fresh.length; i += INSERT_CHUNK) {
-    const part = fresh.slice(i, i + INSERT_CHUNK);
-    const inserted = await ex
-      .insert(badgeCredentials)
-      .values(part.map((f) => f.row))
-      .onConflictDoNothing({ target: [badgeCredentials.userId, badgeCredentials.achievementId], where: sql`status = 'active'` })
-      .returning();
-    const byId = new Map(inserted.map((row) => [row.id, row]));
-    for (const f of part) {
-      const row = byId.get(f.row.id as string);
-      const p = prepared[f.index] as Prepared;
-      if (row) results[f.index] = { credential: row, achievement: achievementOf(p), created: true, learner: learners.get(p.input.userId) };
-      else lost.push(f.index);
-    }
-  }
   const pending = prepared.map((_, index) => index).filter((index) => !results[index]);
   if (pending.length) {
     const winners = await activeCredentials(
@@ -255,7 +275,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
       const first = mine === undefined || mine === index ? undefined : results[mine];
       // a repeat of an input of this batch gets its credential; one lost to another transaction gets theirs
       const credential = first?.credential ?? winners.get(k);
-      if (!credential) throw new Error(lost.includes(index) ? 'credential vanished while issuing' : `no credential for user ${p.input.userId}`);
+      if (!credential) throw new Error(lost.has(index) ? 'credential vanished while issuing' : `no credential for user ${p.input.userId}`);
       results[index] = { credential, achievement, created: false };
     }
   }

@@ -12,6 +12,7 @@ import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
 import { achievementDefinition, achievementPath, formatMinutes, urls } from '../badges/achievements';
 import type { ReferentialOutline } from '../domain/referential';
+import type { XapiStatement } from '../domain/xapi';
 import { type BadgeIssuing, issueCredentials, revokeCredentials } from '../badges/credentials';
 import { buildBadgeEarnedStatement } from '../forwarding/emit';
 import { enqueueStatements } from '../forwarding/outbox';
@@ -128,7 +129,7 @@ export async function planBadges(
 }
 
 /** Statements an outbox INSERT carries (2 parameters each). */
-const OUTBOX_CHUNK = 2_000;
+const OUTBOX_CHUNK = 1_000;
 
 /**
  * Carries out a plan in the caller's transaction: revocations (one UPDATE), then credentials (issued as one batch)
@@ -142,10 +143,20 @@ export async function applyBadges(ex: Executor, setting: BadgeIssuing, plan: Bad
     setting,
     plan.issue.map((e) => ({ userId: e.userId, referential: e.referential, domainCode: e.domainCode, creditsEarnedMinutes: e.minutes, now })),
   );
-  const statements = [];
+  // each chunk of statements is queued while the next one is built
+  let statements: XapiStatement[] = [];
+  let queuing: Promise<void> | undefined;
+  let issued = 0;
+  const flush = async () => {
+    if (queuing) await queuing;
+    queuing = statements.length ? enqueueStatements(ex, statements) : undefined;
+    queuing?.catch(() => undefined); // awaited at the next flush or at the end
+    statements = [];
+  };
   for (const [i, result] of results.entries()) {
     const e = plan.issue[i] as Earned;
     if (!result.created || !result.learner) continue;
+    issued++;
     statements.push(
       buildBadgeEarnedStatement({
         learner: result.learner,
@@ -154,7 +165,9 @@ export async function applyBadges(ex: Executor, setting: BadgeIssuing, plan: Bad
         timestamp: result.credential.issuedAt,
       }),
     );
+    if (statements.length >= OUTBOX_CHUNK) await flush();
   }
-  for (let i = 0; i < statements.length; i += OUTBOX_CHUNK) await enqueueStatements(ex, statements.slice(i, i + OUTBOX_CHUNK));
-  return { issued: statements.length, revoked };
+  await flush();
+  await queuing;
+  return { issued, revoked };
 }

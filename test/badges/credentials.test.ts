@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { achievementDefinition, achievementJson } from '../../src/badges/achievements';
 import { extractCredential } from '../../src/badges/baking';
 import { issueCredential, issueCredentials, listCredentials, revokeCredential, revokeCredentials } from '../../src/badges/credentials';
 import { renderPng } from '../../src/badges/image';
 import { rotateIssuerKey } from '../../src/badges/keys';
+import { applyBadges } from '../../src/coverage/badges';
 import { verifyWithSocle } from '../../src/badges/service';
 import { badgeCredentials, badgeImages, badgeKeys } from '../../src/db/schema';
+import { queryRows } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -236,6 +238,30 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(new Map(revoked.map((r) => [r.id, [r.status, r.revocationReason]]))).toEqual(
       new Map(ids.map((id, i) => [id, ['revoked', `motif ${i}`]])),
     );
+  });
+
+  it('issues a plan larger than one INSERT and one outbox chunk: every credential stored once, one earned statement each', async () => {
+    const platform = await ensurePlatform(db(), 'https://moodle.plan-exemple.fr');
+    const ids = (
+      await queryRows<{ id: number }>(db(), sql`INSERT INTO users (platform_id, sub) SELECT ${platform.id}::int, 'plan-' || g FROM generate_series(1, 210) g RETURNING id`)
+    ).map((r) => r.id);
+    const codes = [...socle28.domains.map((d) => d.code), null];
+    const items = ids.flatMap((userId) =>
+      codes.map((code) => {
+        const def = achievementDefinition(socle28, code);
+        return { userId, path: def?.path ?? '', referential: socle28, domainCode: code, minutes: def?.requiredMinutes ?? 0 };
+      }),
+    );
+    const outbox = async () => (await queryRows<{ n: number }>(db(), sql`SELECT count(*)::int AS n FROM xapi_outbox`))[0]?.n;
+    const before = await outbox();
+    const now = new Date();
+    expect(await db().transaction((tx) => applyBadges(tx, server.ctx, { issue: items, revoke: [] }, now))).toEqual({ issued: 1260, revoked: 0 });
+    expect(await outbox()).toBe((before ?? 0) + 1260);
+    const rows = await db().select().from(badgeCredentials).where(inArray(badgeCredentials.userId, ids));
+    expect(rows).toHaveLength(1260);
+    expect(new Set(rows.map((r) => `${r.userId} ${r.achievementId}`)).size).toBe(1260);
+    expect(await db().transaction((tx) => applyBadges(tx, server.ctx, { issue: items, revoke: [] }, now))).toEqual({ issued: 0, revoked: 0 });
+    expect(await outbox()).toBe((before ?? 0) + 1260);
   });
 
   it('draws a badge picture once, on its first download, then bakes each credential into the stored one', async () => {
