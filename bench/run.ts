@@ -7,6 +7,7 @@
  *   reports          compliance exports of 70,000 learners (CSV, XLSX) and 1,000 attestation PDFs
  *   rate-limit       what the rate-limit counter adds to a request, PostgreSQL and PGlite
  *   storage          bytes per stored statement, completion fact and coverage row in PostgreSQL (docs/scaling.md)
+ *   badges           Open Badges issued and stored per second, and the first recompute of a 70,000 × 6 badges cohort
  *
  * Each benchmark's output is echoed as it comes; its `FIGURE {json}` lines (bench/figure.ts) are collected and
  * printed at the end as one summary table with the machine's load average and CPU count at start and end, and
@@ -25,6 +26,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'reports', args: ['70000', '1000'] },
   { name: 'rate-limit', args: [] },
   { name: 'storage', args: [] },
+  { name: 'badges', args: [] },
 ];
 
 interface Figure {

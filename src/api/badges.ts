@@ -5,9 +5,9 @@ import { ASSETS } from '../web/render';
 import { notFound } from '../domain/errors';
 import { achievementPath, formatMinutes, urls } from '../badges/achievements';
 import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile } from '../badges/credentials';
-import { escapeXml, renderPng } from '../badges/image';
+import { escapeXml } from '../badges/image';
 import { publicJwks } from '../badges/keys';
-import { achievementSvg, bakedPng, bakedSvg, verifyWithSocle } from '../badges/service';
+import { achievementSvg, bakedSvg, storedBakedPng, storedPng, verifyWithSocle } from '../badges/service';
 import type { VerificationResult } from '../badges/verify';
 
 /**
@@ -15,7 +15,8 @@ import type { VerificationResult } from '../badges/verify';
  * - `GET /badges/issuer`, `GET /badges/jwks.json`: the issuer profile and its keys (active and retired);
  * - `GET /badges/:id`: the verification page (HTML, French or English) or, with `Accept: application/json`,
  *   `{ id, status: valid | revoked | unknown, … }`;
- * - `GET /badges/:id/badge.png|svg`: the badge image with the credential baked in;
+ * - `GET /badges/:id/badge.png|svg`: the badge image with the credential baked in (the PNG drawn once per
+ *   achievement, on its first request, then read from the store);
  * - `GET /achievements/<référentiel>/<version>[/domains/<code>]`: the achievement (JSON) and its `image.png|svg`.
  */
 export function badgesRouter(ctx: AppContext): Router {
@@ -57,7 +58,7 @@ export function badgesRouter(ctx: AppContext): Router {
     router.get(
       `${base}/image.png`,
       asyncHandler(async (req, res) => {
-        res.type('image/png').send(await renderPng(achievementSvg(await achievementOf(req))));
+        res.type('image/png').send(await storedPng(db, await achievementOf(req)));
       }),
     );
   }
@@ -75,7 +76,7 @@ export function badgesRouter(ctx: AppContext): Router {
       res
         .type('image/png')
         .set('Content-Disposition', `inline; filename="badge-${credential.id}.png"`)
-        .send(await bakedPng(achievement, credential.jwt));
+        .send(await storedBakedPng(db, achievement, credential.jwt));
     }),
   );
 

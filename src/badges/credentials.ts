@@ -1,9 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import type { Config } from '../config';
 import { badgeAchievements, badgeCredentials, platforms, users } from '../db/schema';
-import type { Executor } from '../db/store';
+import { type Executor, queryRows } from '../db/store';
 import { invalid, notFound } from '../domain/errors';
 import {
   type AchievementDefinition,
@@ -14,7 +14,7 @@ import {
   urls,
 } from './achievements';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
-import { activeSigningKey } from './keys';
+import { activeSigningKey, type SigningKey } from './keys';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
 export type CredentialRow = typeof badgeCredentials.$inferSelect;
@@ -45,6 +45,39 @@ export async function ensureAchievement(ex: Executor, def: AchievementDefinition
   return row;
 }
 
+/** The stored fields of a definition, to compare with its row (the alignments as JSON of their fields in order). */
+function sameDefinition(row: AchievementRow, def: AchievementDefinition): boolean {
+  const alignments = (a: AchievementDefinition['alignments']) => JSON.stringify(a.map((c) => [c.key, c.code, c.title]));
+  return (
+    row.referentialId === def.referentialId &&
+    row.referentialVersion === def.referentialVersion &&
+    row.referentialTitle === def.referentialTitle &&
+    row.domainCode === def.domainCode &&
+    row.title === def.title &&
+    row.name === def.name &&
+    row.description === def.description &&
+    row.criteria === def.criteria &&
+    row.requiredMinutes === def.requiredMinutes &&
+    alignments(row.alignments) === alignments(def.alignments)
+  );
+}
+
+/**
+ * The rows of these definitions by path, one read for all; only a definition missing or changed is written, so that
+ * issuing at once in several transactions does not queue on the achievement's row.
+ */
+export async function ensureAchievements(ex: Executor, defs: readonly AchievementDefinition[]): Promise<Map<string, AchievementRow>> {
+  const found = new Map<string, AchievementRow>();
+  if (defs.length === 0) return found;
+  const rows = await ex.select().from(badgeAchievements).where(inArray(badgeAchievements.path, defs.map((d) => d.path)));
+  for (const row of rows) found.set(row.path, row);
+  for (const def of defs) {
+    const row = found.get(def.path);
+    if (!row || !sameDefinition(row, def)) found.set(def.path, await ensureAchievement(ex, def));
+  }
+  return found;
+}
+
 export async function findAchievementByPath(ex: Executor, path: string): Promise<AchievementRow | undefined> {
   const [row] = await ex.select().from(badgeAchievements).where(eq(badgeAchievements.path, path));
   return row;
@@ -72,6 +105,8 @@ export interface IssueResult {
   achievement: AchievementRow;
   /** False when the learner already held an active credential for this achievement (nothing was issued). */
   created: boolean;
+  /** The learner as the credential names them (set when `created`). */
+  learner?: { sub: string; issuer: string };
 }
 
 /** `sha256$<hex>` of value + salt, the Open Badges hashed-identity form. */
@@ -85,50 +120,199 @@ export function identityHash(value: string, salt: string): string {
  * the transaction that records what earned it.
  */
 export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: IssueInput): Promise<IssueResult> {
-  const referential = referentialOutlineSchema.parse(input.referential);
-  if (!Number.isInteger(input.creditsEarnedMinutes) || input.creditsEarnedMinutes < 0) {
-    throw invalid(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);
-  }
-  const def = achievementDefinition(referential, input.domainCode);
-  if (!def) throw notFound(`référentiel ${referential.id} ${referential.version} has no domain ${input.domainCode}`);
-  if (def.requiredMinutes !== null && input.creditsEarnedMinutes < def.requiredMinutes) {
-    throw invalid(
-      `${def.name}: ${input.creditsEarnedMinutes} minutes earned, ${def.requiredMinutes} required; nothing issued`,
-    );
-  }
-  const achievement = await ensureAchievement(ex, def);
-  const existing = await activeCredential(ex, input.userId, achievement.id);
-  if (existing) return { credential: existing, achievement, created: false };
+  const [result] = await issueCredentials(ex, ctx, [input]);
+  if (!result) throw new Error('no credential issued');
+  return result;
+}
 
-  const [learner] = await ex
-    .select({ sub: users.sub, issuer: platforms.issuer })
-    .from(users)
-    .innerJoin(platforms, eq(users.platformId, platforms.id))
-    .where(eq(users.id, input.userId));
-  if (!learner) throw notFound(`no user ${input.userId}`);
+/** Credentials one INSERT carries (about 4 kB each). */
+const INSERT_CHUNK = 1_000;
 
+interface Prepared {
+  input: IssueInput;
+  def: AchievementDefinition;
+}
+
+/**
+ * `issueCredential` for many learners and achievements at once, with the same checks and the same idempotence
+ * (results in the order of `inputs`; an input repeated in the batch gets the first one's credential with
+ * `created: false`). The work per credential is its signature and its share of a multi-row INSERT: the achievements,
+ * the active credentials, the learners and the key are each read once per batch.
+ */
+export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: readonly IssueInput[]): Promise<IssueResult[]> {
+  if (inputs.length === 0) return [];
+  // 1. check every input (each référentiel parsed once per batch) before anything is written
+  const outlines = new Map<string, { referential: ReferentialOutline; defs: Map<string | null, AchievementDefinition | undefined> }>();
+  const prepared: Prepared[] = inputs.map((input) => {
+    const cacheKey = JSON.stringify(input.referential);
+    let outline = outlines.get(cacheKey);
+    if (!outline) {
+      outline = { referential: referentialOutlineSchema.parse(input.referential), defs: new Map() };
+      outlines.set(cacheKey, outline);
+    }
+    if (!Number.isInteger(input.creditsEarnedMinutes) || input.creditsEarnedMinutes < 0) {
+      throw invalid(`creditsEarnedMinutes must be whole minutes ≥ 0, got ${input.creditsEarnedMinutes}`);
+    }
+    if (!outline.defs.has(input.domainCode)) outline.defs.set(input.domainCode, achievementDefinition(outline.referential, input.domainCode));
+    const def = outline.defs.get(input.domainCode);
+    if (!def) throw notFound(`référentiel ${outline.referential.id} ${outline.referential.version} has no domain ${input.domainCode}`);
+    if (def.requiredMinutes !== null && input.creditsEarnedMinutes < def.requiredMinutes) {
+      throw invalid(`${def.name}: ${input.creditsEarnedMinutes} minutes earned, ${def.requiredMinutes} required; nothing issued`);
+    }
+    return { input, def };
+  });
+
+  // 2. the achievements (stored or refreshed once each), the credentials already active, the learners
+  const achievements = await ensureAchievements(ex, [...new Map(prepared.map((p) => [p.def.path, p.def])).values()]);
+  const achievementOf = (p: Prepared) => achievements.get(p.def.path) as AchievementRow;
+  const userIds = [...new Set(prepared.map((p) => p.input.userId))];
+  const pair = (userId: number, achievementId: number) => `${userId} ${achievementId}`;
+  const active = await activeCredentials(ex, userIds, [...new Set([...achievements.values()].map((a) => a.id))]);
+  const learners = new Map(
+    (
+      await ex
+        .select({ id: users.id, sub: users.sub, issuer: platforms.issuer })
+        .from(users)
+        .innerJoin(platforms, eq(users.platformId, platforms.id))
+        .where(sql`${users.id} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`)
+    ).map((l) => [l.id, l]),
+  );
+
+  // 3. sign the new ones (the key opened once, the parts common to an achievement built once) and store them in
+  //    multi-row INSERTs, each sent while the next chunk is signed; a credential another transaction issued in
+  //    between stands instead (settled below)
   const { publicUrl, ltiKey } = ctx.config;
-  const key = await activeSigningKey(ex, ltiKey);
-  const id = randomUUID();
-  const issuedAt = new Date(Math.floor((input.now ?? new Date()).getTime() / 1000) * 1000);
-  const salt = randomBytes(16).toString('hex');
-  const credentialUrl = urls.credential(publicUrl, id);
+  const results: (IssueResult | undefined)[] = new Array(prepared.length);
+  const claimed = new Map<string, number>();
+  const lost = new Set<number>();
   const issuer = issuerProfile(publicUrl);
+  const issuerClaim = { id: issuer.id, type: issuer.type, name: issuer.name, url: issuer.url };
+  const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
+  let key: SigningKey | undefined;
+  type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
+  const store = async (part: Fresh[]): Promise<void> => {
+    // one JSON parameter per chunk: cheaper to build and to parse than seven parameters a row
+    const rows = part.map(({ row: r }) => ({ id: r.id, user_id: r.userId, achievement_id: r.achievementId, kid: r.kid, jwt: r.jwt, minutes: r.creditsEarnedMinutes, issued_at: r.issuedAt }));
+    const inserted = await queryRows<{ id: string }>(
+      ex,
+      sql`INSERT INTO badge_credentials (id, user_id, achievement_id, kid, jwt, credits_earned_minutes, issued_at)
+          SELECT id, user_id, achievement_id, kid, jwt, minutes, issued_at
+          FROM json_to_recordset(${JSON.stringify(rows)}::json) AS x(id uuid, user_id int, achievement_id int, kid text, jwt text, minutes int, issued_at timestamptz)
+          ON CONFLICT (user_id, achievement_id) WHERE status = 'active' DO NOTHING RETURNING id::text AS id`,
+    );
+    const stored = new Set(inserted.map((row) => row.id));
+    for (const f of part) {
+      const p = prepared[f.index] as Prepared;
+      if (!stored.has(f.row.id)) {
+        lost.add(f.index);
+        continue;
+      }
+      const credential: CredentialRow = { ...f.row, status: 'active', revokedAt: null, revocationReason: null };
+      results[f.index] = { credential, achievement: achievementOf(p), created: true, learner: learners.get(p.input.userId) };
+    }
+  };
+  let fresh: Fresh[] = [];
+  let storing: Promise<void> | undefined;
+  const flush = async () => {
+    if (storing) await storing;
+    const part = fresh;
+    fresh = [];
+    storing = part.length ? store(part) : undefined;
+    // awaited at the next flush or at the end; a failure before then aborts the caller's transaction anyway
+    storing?.catch(() => undefined);
+  };
+  for (const [index, p] of prepared.entries()) {
+    const achievement = achievementOf(p);
+    const k = pair(p.input.userId, achievement.id);
+    const existing = active.get(k);
+    if (existing) {
+      results[index] = { credential: existing, achievement, created: false };
+      continue;
+    }
+    if (claimed.has(k)) continue; // a repeat in this batch: settled below
+    const learner = learners.get(p.input.userId);
+    if (!learner) throw notFound(`no user ${p.input.userId}`);
+    key ??= await activeSigningKey(ex, ltiKey);
+    let achievementClaim = achievementClaims.get(achievement.id);
+    if (!achievementClaim) {
+      achievementClaim = achievementJson(achievement, publicUrl);
+      achievementClaims.set(achievement.id, achievementClaim);
+    }
+    const id = randomUUID();
+    const issuedAt = new Date(Math.floor((p.input.now ?? new Date()).getTime() / 1000) * 1000);
+    const jwt = await signCredential(key, {
+      id,
+      publicUrl,
+      issuer: issuerClaim,
+      name: achievement.name,
+      issuedAt,
+      learner,
+      achievement: achievementClaim,
+      creditsEarnedMinutes: p.input.creditsEarnedMinutes,
+    });
+    claimed.set(k, index);
+    fresh.push({
+      index,
+      row: { id, userId: p.input.userId, achievementId: achievement.id, kid: key.kid, jwt, creditsEarnedMinutes: p.input.creditsEarnedMinutes, issuedAt },
+    });
+    if (fresh.length >= INSERT_CHUNK) await flush();
+  }
+  await flush();
+  await storing;
+
+  const pending = prepared.map((_, index) => index).filter((index) => !results[index]);
+  if (pending.length) {
+    const winners = await activeCredentials(
+      ex,
+      [...new Set(pending.map((index) => (prepared[index] as Prepared).input.userId))],
+      [...new Set(pending.map((index) => achievementOf(prepared[index] as Prepared).id))],
+    );
+    for (const index of pending) {
+      const p = prepared[index] as Prepared;
+      const achievement = achievementOf(p);
+      const k = pair(p.input.userId, achievement.id);
+      const mine = claimed.get(k);
+      const first = mine === undefined || mine === index ? undefined : results[mine];
+      // a repeat of an input of this batch gets its credential; one lost to another transaction gets theirs
+      const credential = first?.credential ?? winners.get(k);
+      if (!credential) throw new Error(lost.has(index) ? 'credential vanished while issuing' : `no credential for user ${p.input.userId}`);
+      results[index] = { credential, achievement, created: false };
+    }
+  }
+  return results as IssueResult[];
+}
+
+/** The VC-JWT of one OpenBadgeCredential. */
+async function signCredential(
+  key: SigningKey,
+  c: {
+    id: string;
+    publicUrl: string;
+    issuer: { id: string; type: string[]; name: string; url: string };
+    name: string;
+    issuedAt: Date;
+    learner: { sub: string; issuer: string };
+    achievement: ReturnType<typeof achievementJson>;
+    creditsEarnedMinutes: number;
+  },
+): Promise<string> {
+  const salt = randomBytes(16).toString('hex');
+  const credentialUrl = urls.credential(c.publicUrl, c.id);
   const credential = {
     '@context': [...OB3_CONTEXT],
     id: credentialUrl,
     type: ['VerifiableCredential', 'OpenBadgeCredential'],
-    name: achievement.name,
-    issuer: { id: issuer.id, type: issuer.type, name: issuer.name, url: issuer.url },
-    validFrom: issuedAt.toISOString(),
+    name: c.name,
+    issuer: c.issuer,
+    validFrom: c.issuedAt.toISOString(),
     credentialSubject: {
       type: ['AchievementSubject'],
       identifier: [
-        { type: 'IdentityObject', identityType: 'ltiPlatformId', hashed: false, identityHash: learner.issuer },
-        { type: 'IdentityObject', identityType: 'ltiUserId', hashed: true, identityHash: identityHash(learner.sub, salt), salt },
+        { type: 'IdentityObject', identityType: 'ltiPlatformId', hashed: false, identityHash: c.learner.issuer },
+        { type: 'IdentityObject', identityType: 'ltiUserId', hashed: true, identityHash: identityHash(c.learner.sub, salt), salt },
       ],
-      achievement: achievementJson(achievement, publicUrl),
-      creditsEarned: minutesToHours(input.creditsEarnedMinutes),
+      achievement: c.achievement,
+      creditsEarned: minutesToHours(c.creditsEarnedMinutes),
     },
     credentialStatus: { id: credentialUrl, type: '1EdRevocationList' },
     credentialSchema: [
@@ -138,48 +322,27 @@ export async function issueCredential(ex: Executor, ctx: BadgeIssuing, input: Is
       },
     ],
   };
-  const jwt = await new SignJWT(credential)
+  return new SignJWT(credential)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-    .setIssuer(issuer.id)
+    .setIssuer(c.issuer.id)
     .setJti(credentialUrl)
-    .setNotBefore(issuedAt.getTime() / 1000)
+    .setNotBefore(c.issuedAt.getTime() / 1000)
     .sign(key.privateKey);
-
-  const [inserted] = await ex
-    .insert(badgeCredentials)
-    .values({
-      id,
-      userId: input.userId,
-      achievementId: achievement.id,
-      kid: key.kid,
-      jwt,
-      creditsEarnedMinutes: input.creditsEarnedMinutes,
-      issuedAt,
-    })
-    .onConflictDoNothing({
-      target: [badgeCredentials.userId, badgeCredentials.achievementId],
-      where: sql`status = 'active'`,
-    })
-    .returning();
-  if (inserted) return { credential: inserted, achievement, created: true };
-  // Another transaction issued it in between: theirs stands.
-  const winner = await activeCredential(ex, input.userId, achievement.id);
-  if (!winner) throw new Error('credential vanished while issuing');
-  return { credential: winner, achievement, created: false };
 }
 
-async function activeCredential(ex: Executor, userId: number, achievementId: number): Promise<CredentialRow | undefined> {
-  const [row] = await ex
+/** The active credentials of these learners for these achievements, by `"<userId> <achievementId>"`. */
+async function activeCredentials(ex: Executor, userIds: readonly number[], achievementIds: readonly number[]): Promise<Map<string, CredentialRow>> {
+  const rows = await ex
     .select()
     .from(badgeCredentials)
     .where(
       and(
-        eq(badgeCredentials.userId, userId),
-        eq(badgeCredentials.achievementId, achievementId),
+        sql`${badgeCredentials.userId} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`,
+        sql`${badgeCredentials.achievementId} = ANY(string_to_array(${achievementIds.join(',')}, ',')::int[])`,
         eq(badgeCredentials.status, 'active'),
       ),
     );
-  return row;
+  return new Map(rows.map((row) => [`${row.userId} ${row.achievementId}`, row]));
 }
 
 /** A credential id: its UUID, or its URL (`<PUBLIC_URL>/badges/<uuid>`, the `id`/`jti` of the VC). */
@@ -223,6 +386,27 @@ export async function revokeCredential(
   if (updated) return { credential: updated, changed: true };
   const [current] = await ex.select().from(badgeCredentials).where(eq(badgeCredentials.id, id));
   return current ? { credential: current, changed: false } : undefined;
+}
+
+/**
+ * Revokes many active credentials (by UUID), each with its reason, in one UPDATE; those already revoked keep their
+ * first reason. Returns how many were revoked.
+ */
+export async function revokeCredentials(ex: Executor, revocations: readonly { id: string; reason: string }[], now: Date = new Date()): Promise<number> {
+  if (revocations.length === 0) return 0;
+  const rows = revocations.map((r) => {
+    const id = credentialUuid(r.id);
+    if (!id) throw invalid(`not a credential id: ${r.id}`);
+    if (!r.reason.trim()) throw invalid('a revocation needs a reason');
+    return { id, reason: r.reason.trim() };
+  });
+  const updated = await queryRows<{ id: string }>(
+    ex,
+    sql`UPDATE badge_credentials c SET status = 'revoked', revoked_at = ${now.toISOString()}::timestamptz, revocation_reason = r.reason
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id uuid, reason text)
+        WHERE c.id = r.id AND c.status = 'active' RETURNING c.id`,
+  );
+  return updated.length;
 }
 
 /** One credential as `GET /api/v1/credentials` returns it. */

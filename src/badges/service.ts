@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { badgeImages } from '../db/schema';
 import type { Executor } from '../db/store';
 import { urls } from './achievements';
 import { bakePng, bakeSvg } from './baking';
@@ -29,6 +32,25 @@ export function achievementSvg(achievement: AchievementRow): string {
 
 export async function bakedPng(achievement: AchievementRow, jwt: string, width = 256): Promise<Buffer> {
   return bakePng(await renderPng(achievementSvg(achievement), width), jwt);
+}
+
+/**
+ * The achievement's picture as PNG, from the store: rendered (resvg) on its first request and kept in
+ * `badge_images` under its SVG's digest, so later requests, in any Socle process, read it instead of drawing it.
+ */
+export async function storedPng(ex: Executor, achievement: AchievementRow, width = 256): Promise<Buffer> {
+  const svg = achievementSvg(achievement);
+  const key = `${width}:${createHash('sha256').update(svg).digest('hex')}`;
+  const [stored] = await ex.select({ png: badgeImages.png }).from(badgeImages).where(eq(badgeImages.key, key));
+  if (stored) return stored.png;
+  const png = await renderPng(svg, width);
+  await ex.insert(badgeImages).values({ key, png }).onConflictDoNothing();
+  return png;
+}
+
+/** A credential's PNG: the stored picture with its VC-JWT baked in (one chunk added, no rendering). */
+export async function storedBakedPng(ex: Executor, achievement: AchievementRow, jwt: string, width = 256): Promise<Buffer> {
+  return bakePng(await storedPng(ex, achievement, width), jwt);
 }
 
 export function bakedSvg(achievement: AchievementRow, jwt: string): string {

@@ -12,7 +12,8 @@ import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
 import { achievementDefinition, achievementPath, formatMinutes, urls } from '../badges/achievements';
 import type { ReferentialOutline } from '../domain/referential';
-import { type BadgeIssuing, issueCredential, revokeCredential } from '../badges/credentials';
+import type { XapiStatement } from '../domain/xapi';
+import { type BadgeIssuing, issueCredentials, revokeCredentials } from '../badges/credentials';
 import { buildBadgeEarnedStatement } from '../forwarding/emit';
 import { enqueueStatements } from '../forwarding/outbox';
 
@@ -127,44 +128,46 @@ export async function planBadges(
   return { issue, revoke };
 }
 
-/** Carries out a plan in the caller's transaction: revocations, then credentials and their `earned` statements. */
+/** Statements an outbox INSERT carries (2 parameters each). */
+const OUTBOX_CHUNK = 1_000;
+
+/**
+ * Carries out a plan in the caller's transaction: revocations (one UPDATE), then credentials (issued as one batch)
+ * and their `earned` statements.
+ */
 export async function applyBadges(ex: Executor, setting: BadgeIssuing, plan: BadgePlan, now: Date): Promise<{ issued: number; revoked: number }> {
-  let revoked = 0;
-  for (const r of plan.revoke) {
-    const done = await revokeCredential(ex, r.id, r.reason, now);
-    if (done?.changed) revoked++;
-  }
+  const revoked = await revokeCredentials(ex, plan.revoke, now);
   if (plan.issue.length === 0) return { issued: 0, revoked };
-  const learners = new Map(
-    (
-      await queryRows<{ id: number; sub: string; issuer: string }>(
-        ex,
-        sql`SELECT u.id, u.sub, p.issuer FROM users u JOIN platforms p ON p.id = u.platform_id WHERE u.id = ANY(${idArray([...new Set(plan.issue.map((e) => e.userId))])})`,
-      )
-    ).map((r) => [r.id, r]),
+  const results = await issueCredentials(
+    ex,
+    setting,
+    plan.issue.map((e) => ({ userId: e.userId, referential: e.referential, domainCode: e.domainCode, creditsEarnedMinutes: e.minutes, now })),
   );
-  const statements = [];
+  // each chunk of statements is queued while the next one is built
+  let statements: XapiStatement[] = [];
+  let queuing: Promise<void> | undefined;
   let issued = 0;
-  for (const e of plan.issue) {
-    const result = await issueCredential(ex, setting, {
-      userId: e.userId,
-      referential: e.referential,
-      domainCode: e.domainCode,
-      creditsEarnedMinutes: e.minutes,
-      now,
-    });
-    const learner = learners.get(e.userId);
-    if (!result.created || !learner) continue;
+  const flush = async () => {
+    if (queuing) await queuing;
+    queuing = statements.length ? enqueueStatements(ex, statements) : undefined;
+    queuing?.catch(() => undefined); // awaited at the next flush or at the end
+    statements = [];
+  };
+  for (const [i, result] of results.entries()) {
+    const e = plan.issue[i] as Earned;
+    if (!result.created || !result.learner) continue;
     issued++;
     statements.push(
       buildBadgeEarnedStatement({
-        learner: { issuer: learner.issuer, sub: learner.sub },
+        learner: result.learner,
         badge: { iri: urls.achievement(setting.config.publicUrl, result.achievement.path), name: result.achievement.name },
         referential: { id: e.referential.id, version: e.referential.version, ...(e.domainCode ? { domain: e.domainCode } : {}) },
         timestamp: result.credential.issuedAt,
       }),
     );
+    if (statements.length >= OUTBOX_CHUNK) await flush();
   }
-  await enqueueStatements(ex, statements);
+  await flush();
+  await queuing;
   return { issued, revoked };
 }

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { achievementDefinition, achievementJson } from '../../src/badges/achievements';
 import { extractCredential } from '../../src/badges/baking';
-import { issueCredential, listCredentials, revokeCredential } from '../../src/badges/credentials';
+import { issueCredential, issueCredentials, listCredentials, revokeCredential, revokeCredentials } from '../../src/badges/credentials';
+import { renderPng } from '../../src/badges/image';
 import { rotateIssuerKey } from '../../src/badges/keys';
+import { applyBadges } from '../../src/coverage/badges';
 import { verifyWithSocle } from '../../src/badges/service';
-import { badgeCredentials, badgeKeys } from '../../src/db/schema';
+import { badgeCredentials, badgeImages, badgeKeys } from '../../src/db/schema';
+import { queryRows } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -187,6 +190,100 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
       jwt: reissued.credential.jwt,
       verifyUrl: `${publicUrl}/badges/${reissued.credential.id}`,
     });
+  });
+
+  it('issues a batch in one go: results in order, a repeat and a credential already held are not issued twice', async () => {
+    const platform = await ensurePlatform(db(), 'https://moodle.univ-exemple.fr');
+    const learners = await Promise.all(['batch-1', 'batch-2', 'batch-3'].map(async (sub) => (await ensureUser(db(), platform.id, sub)).id));
+    const [a, b, c] = learners as [number, number, number];
+    const held = await issue('3', 300, a);
+    const inputs = [
+      { userId: a, domainCode: '3', creditsEarnedMinutes: 300 }, // already held
+      { userId: b, domainCode: '3', creditsEarnedMinutes: 320 },
+      { userId: c, domainCode: null, creditsEarnedMinutes: 28 * 60 },
+      { userId: b, domainCode: '3', creditsEarnedMinutes: 330 }, // repeat within the batch
+      { userId: c, domainCode: '4', creditsEarnedMinutes: 360 },
+    ].map((i) => ({ ...i, referential: socle28 }));
+    const results = await db().transaction((tx) => issueCredentials(tx, server.ctx, inputs));
+    expect(results.map((r) => [r.credential.userId, r.achievement.domainCode, r.created, r.credential.creditsEarnedMinutes])).toEqual([
+      [a, '3', false, 300],
+      [b, '3', true, 320],
+      [c, null, true, 28 * 60],
+      [b, '3', false, 320],
+      [c, '4', true, 360],
+    ]);
+    expect(results[0]?.credential.id).toBe(held.credential.id);
+    expect(results[3]?.credential.id).toBe(results[1]?.credential.id);
+    expect(results[1]?.learner).toEqual({ id: b, sub: 'batch-2', issuer: 'https://moodle.univ-exemple.fr' });
+    for (const r of results) expect((await verifyWithSocle(db(), publicUrl, r.credential.jwt)).status).toBe('valid');
+    const rows = await db().select().from(badgeCredentials).where(inArray(badgeCredentials.userId, learners));
+    expect(rows).toHaveLength(4);
+
+    // a batch with one input below its hours stores nothing
+    await expect(
+      db().transaction((tx) =>
+        issueCredentials(tx, server.ctx, [
+          { userId: a, referential: socle28, domainCode: '5', creditsEarnedMinutes: 360 },
+          { userId: b, referential: socle28, domainCode: '5', creditsEarnedMinutes: 359 },
+        ]),
+      ),
+    ).rejects.toThrow('359 minutes earned, 360 required');
+    expect(await db().select().from(badgeCredentials).where(inArray(badgeCredentials.userId, learners))).toHaveLength(4);
+
+    // revocations in one UPDATE: each keeps its own reason, an already revoked one keeps its first
+    const ids = results.filter((r) => r.created).map((r) => r.credential.id);
+    expect(await revokeCredentials(db(), ids.map((id, i) => ({ id, reason: `motif ${i}` })))).toBe(3);
+    expect(await revokeCredentials(db(), [{ id: ids[0] as string, reason: 'again' }])).toBe(0);
+    const revoked = await db().select().from(badgeCredentials).where(inArray(badgeCredentials.id, ids));
+    expect(new Map(revoked.map((r) => [r.id, [r.status, r.revocationReason]]))).toEqual(
+      new Map(ids.map((id, i) => [id, ['revoked', `motif ${i}`]])),
+    );
+  });
+
+  it('issues a plan larger than one INSERT and one outbox chunk: every credential stored once, one earned statement each', async () => {
+    const platform = await ensurePlatform(db(), 'https://moodle.plan-exemple.fr');
+    const ids = (
+      await queryRows<{ id: number }>(db(), sql`INSERT INTO users (platform_id, sub) SELECT ${platform.id}::int, 'plan-' || g FROM generate_series(1, 210) g RETURNING id`)
+    ).map((r) => r.id);
+    const codes = [...socle28.domains.map((d) => d.code), null];
+    const items = ids.flatMap((userId) =>
+      codes.map((code) => {
+        const def = achievementDefinition(socle28, code);
+        return { userId, path: def?.path ?? '', referential: socle28, domainCode: code, minutes: def?.requiredMinutes ?? 0 };
+      }),
+    );
+    const outbox = async () => (await queryRows<{ n: number }>(db(), sql`SELECT count(*)::int AS n FROM xapi_outbox`))[0]?.n;
+    const before = await outbox();
+    const now = new Date();
+    expect(await db().transaction((tx) => applyBadges(tx, server.ctx, { issue: items, revoke: [] }, now))).toEqual({ issued: 1260, revoked: 0 });
+    expect(await outbox()).toBe((before ?? 0) + 1260);
+    const rows = await db().select().from(badgeCredentials).where(inArray(badgeCredentials.userId, ids));
+    expect(rows).toHaveLength(1260);
+    expect(new Set(rows.map((r) => `${r.userId} ${r.achievementId}`)).size).toBe(1260);
+    expect(await db().transaction((tx) => applyBadges(tx, server.ctx, { issue: items, revoke: [] }, now))).toEqual({ issued: 0, revoked: 0 });
+    expect(await outbox()).toBe((before ?? 0) + 1260);
+  });
+
+  it('draws a badge picture once, on its first download, then bakes each credential into the stored one', async () => {
+    const first = await issue('1', 360);
+    const second = await issue('1', 360, otherUserId);
+    await db().delete(badgeImages);
+    const png1 = Buffer.from(await (await get(`/badges/${first.credential.id}/badge.png`)).arrayBuffer());
+    expect(extractCredential(png1)).toBe(first.credential.jwt);
+    const stored = await db().select().from(badgeImages);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.key).toMatch(/^256:[0-9a-f]{64}$/);
+    // what is served is the stored picture: replace it and the next download carries the replacement, baked
+    const replacement = await renderPng('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="red"/></svg>', 8);
+    await db().update(badgeImages).set({ png: replacement });
+    const png2 = Buffer.from(await (await get(`/badges/${second.credential.id}/badge.png`)).arrayBuffer());
+    expect(extractCredential(png2)).toBe(second.credential.jwt);
+    expect(png2.readUInt32BE(16)).toBe(8); // IHDR width of the replacement
+    expect(await db().select().from(badgeImages)).toHaveLength(1);
+    // the achievement's own picture comes from the same store
+    const own = Buffer.from(await (await get('/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/1/image.png')).arrayBuffer());
+    expect(own.equals(replacement)).toBe(true);
+    await db().delete(badgeImages);
   });
 
   it('rotates keys: old credentials still verify with the JWKS, new ones use the new key; private keys are sealed at rest', async () => {

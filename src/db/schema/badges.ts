@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
-import { index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { customType, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Competency } from '../../domain/referential';
 import { users } from './identity';
 
@@ -87,3 +87,19 @@ export const badgeCredentials = pgTable(
     index('badge_credentials_user_idx').on(t.userId),
   ],
 );
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+});
+
+/**
+ * Badge pictures rendered to PNG, kept once drawn: `key` is the width and the SHA-256 of the SVG they were rendered
+ * from (`<width>:<hex>`), so a changed title or hours draws a new one. Rendering happens on the first download of
+ * a picture, never at issue; each download then bakes its credential into the stored PNG (one chunk added).
+ */
+export const badgeImages = pgTable('badge_images', {
+  key: text('key').primaryKey(),
+  png: bytea('png').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
