@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -191,6 +192,26 @@ function restrictTree(dir: string): void {
  */
 const pgliteOptions = { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'] };
 
+/**
+ * Creates a new embedded database in `location`, in a child process: initdb grows PGlite's WebAssembly memory to
+ * ~0.7 GB, which an instance never gives back, so the service only ever reopens the directory (~180 MB).
+ */
+async function initPglite(location: string): Promise<void> {
+  const script = `const { PGlite } = require('@electric-sql/pglite');
+PGlite.create(process.argv[1], { startParams: JSON.parse(process.argv[2]) }).then((db) => db.close()).then(() => process.exit(0), (error) => { process.stderr.write(String(error && error.message)); process.exit(1); });`;
+  const child = spawn(process.execPath, ['-e', script, location, JSON.stringify(pgliteOptions.startParams)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: __dirname,
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`creating the embedded database failed: ${stderr.trim().slice(0, 500) || `exit code ${code}`}`);
+}
+
 async function openPglite(dataDir: string): Promise<Store> {
   const dir = path.resolve(dataDir);
   ownDataDir(dir);
@@ -201,12 +222,7 @@ async function openPglite(dataDir: string): Promise<Store> {
     // PGlite creates its files 0666 whatever the umask: its directory and files are the owner's alone.
     fs.mkdirSync(location, { recursive: true, mode: 0o700 });
     fs.chmodSync(location, 0o700);
-    if (!fs.existsSync(path.join(location, 'PG_VERSION'))) {
-      // A new directory: initdb grows the WebAssembly memory to ~0.7 GB, which an instance never gives back; the
-      // service runs on a second instance that only reopens the directory.
-      const creating = await PGlite.create(location, pgliteOptions);
-      await creating.close();
-    }
+    if (!fs.existsSync(path.join(location, 'PG_VERSION'))) await initPglite(location);
     client = await PGlite.create(location, pgliteOptions);
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });
