@@ -5,6 +5,24 @@ import { pipeline } from 'node:stream/promises';
 import './font-cache';
 import pdfmake, { type DocDefinition } from 'pdfmake';
 
+const files = {
+  normal: 'DejaVuSans.ttf',
+  bold: 'DejaVuSans-Bold.ttf',
+  italics: 'DejaVuSans-Oblique.ttf',
+  bolditalics: 'DejaVuSans-BoldOblique.ttf',
+};
+type FontStyle = keyof typeof files;
+let fonts: Record<FontStyle, Buffer> | undefined;
+/** The DejaVu Sans files, read once per process (the same buffers each time: the parsed fonts are kept per buffer). */
+export function dejaVuSans(): Record<FontStyle, Buffer> {
+  if (!fonts) {
+    const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+    const read = (file: string) => fs.readFileSync(path.join(dir, file));
+    fonts = { normal: read(files.normal), bold: read(files.bold), italics: read(files.italics), bolditalics: read(files.bolditalics) };
+  }
+  return fonts;
+}
+
 /**
  * pdfmake, configured once per process: DejaVu Sans (shipped by the `dejavu-fonts-ttf` package; fr-FR number
  * formatting uses U+202F, which pdfmake's default Roboto lacks) from its virtual file system, and no access to
@@ -13,15 +31,9 @@ import pdfmake, { type DocDefinition } from 'pdfmake';
 let configured = false;
 function configure(): void {
   if (configured) return;
-  const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
-  const files = {
-    normal: 'DejaVuSans.ttf',
-    bold: 'DejaVuSans-Bold.ttf',
-    italics: 'DejaVuSans-Oblique.ttf',
-    bolditalics: 'DejaVuSans-BoldOblique.ttf',
-  };
-  for (const file of Object.values(files)) {
-    if (!pdfmake.virtualfs.existsSync(file)) pdfmake.virtualfs.writeFileSync(file, fs.readFileSync(path.join(dir, file)));
+  const buffers = dejaVuSans();
+  for (const [style, file] of Object.entries(files)) {
+    if (!pdfmake.virtualfs.existsSync(file)) pdfmake.virtualfs.writeFileSync(file, buffers[style as FontStyle]);
   }
   pdfmake.setFonts({ DejaVuSans: files });
   pdfmake.setUrlAccessPolicy(() => false);

@@ -72,9 +72,28 @@ describe('compliance PDF', () => {
     expect(pages[0]).toContain('Plateforme Moodle Santé (https://moodle.univ-test.fr)');
   });
 
-  it('refuses more rows than a printable report holds', async () => {
-    const { out } = collect();
-    await expect(writeCompliancePdf(testMeta(), fromArray(rows), out, { maxRows: 10 })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/limited to 10 learners/) });
+  it('prints a report of any size, page after page, each référentiel in its own table', async () => {
+    const many = generatedRows(10_500, 7); // more than pdfmake could lay out (it was capped at 10,000)
+    const { out, bytes } = collect();
+    const progress: number[] = [];
+    expect(await writeCompliancePdf(testMeta(), fromArray(many), out, { onProgress: (n) => progress.push(n) })).toBe(10_500);
+    expect(progress.slice(0, 3)).toEqual([1000, 2000, 3000]);
+    expect(progress[progress.length - 1]).toBe(10_500);
+    const text = await pdfText(bytes());
+    expect(text.length).toBeGreaterThan(300);
+    const digest = await complianceDigest(testMeta(), fromArray(many));
+    text.forEach((page, i) => {
+      expect(page).toContain(`page ${i + 1} / ${text.length}`);
+      expect(page).toContain(`SHA-256 des données : ${digest}`);
+    });
+    const small = many.filter((r) => r.referential.id === socle12.id);
+    const all = text.join(' ');
+    expect(all).toContain(`${socle12.title} — ${socle12.id} version ${socle12.version} (${small.length} apprenants)`);
+    expect(all).toContain(`${socle28.title} — ${socle28.id} version ${socle28.version} (${many.length - small.length} apprenants)`);
+    // the last learner of each table, where the source put it
+    const lastOf = (list: ComplianceRow[]) => must(list[list.length - 1]).learner.sub;
+    expect(all.indexOf(` ${lastOf(many.filter((r) => r.referential.id === socle28.id))} `)).toBeLessThan(all.indexOf(socle12.title));
+    expect(all.lastIndexOf(` ${lastOf(small)} `)).toBeGreaterThan(all.indexOf(socle12.title));
   });
 });
 
