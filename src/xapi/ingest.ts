@@ -5,7 +5,7 @@ import { type Database, type Executor, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
-import { enrichWithMappings } from '../forwarding/enrich';
+import { applyMappings, mappedObjectIds, type ObjectMapping, objectMappingsJson } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
 import { platformActor, statementErrors, statementList, XAPI_LIMITS } from './validate';
@@ -166,16 +166,18 @@ function uuidArray(ids: readonly string[]): SQL {
 
 /**
  * Ids of the platform's users with these subs and of its courses with these context ids (titled from the
- * statement), creating the missing ones, in one round trip without touching existing rows.
+ * statement), creating the missing ones without touching existing rows, and the mappings of the statements'
+ * objects (for the forwarded statements), in one round trip.
  */
 async function resolveUsersAndCourses(
   tx: Executor,
   platformId: number,
   subs: string[],
   wanted: Map<string, string | null>,
-): Promise<{ users: Map<string, number>; courses: Map<string, number> }> {
+  objectIds: readonly string[],
+): Promise<{ users: Map<string, number>; courses: Map<string, number>; mappings: ObjectMapping[] }> {
   const courseRows = [...wanted].map(([c, t]) => ({ c, t }));
-  const rows = await queryRows<{ k: 'u' | 'c'; id: number; key: string }>(
+  const rows = await queryRows<{ k: 'u' | 'c' | 'm'; id: number; key: string }>(
     tx,
     sql`WITH wu AS (SELECT DISTINCT value AS sub FROM jsonb_array_elements_text(${JSON.stringify(subs)}::jsonb)),
         cu AS (INSERT INTO users (platform_id, sub) SELECT ${platformId}::int, sub FROM wu ON CONFLICT DO NOTHING RETURNING id, sub),
@@ -185,11 +187,16 @@ async function resolveUsersAndCourses(
         SELECT 'u' AS k, id, sub AS key FROM cu
         UNION ALL SELECT 'u', u.id, u.sub FROM users u JOIN wu ON u.platform_id = ${platformId} AND u.sub = wu.sub
         UNION ALL SELECT 'c', id, context_id FROM cc
-        UNION ALL SELECT 'c', c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${platformId} AND c.context_id = wc.context_id`,
+        UNION ALL SELECT 'c', c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${platformId} AND c.context_id = wc.context_id
+        UNION ALL SELECT 'm', 0, ${objectMappingsJson(platformId, objectIds)}::text`,
   );
   const users = new Map<string, number>();
   const courses = new Map<string, number>();
-  for (const r of rows) (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
+  let mappings: ObjectMapping[] = [];
+  for (const r of rows) {
+    if (r.k === 'm') mappings = JSON.parse(r.key) as ObjectMapping[];
+    else (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
+  }
   const missingUsers = subs.filter((sub) => !users.has(sub));
   const missingCourses = [...wanted.keys()].filter((c) => !courses.has(c));
   if (missingUsers.length || missingCourses.length) {
@@ -202,7 +209,7 @@ async function resolveUsersAndCourses(
     for (const r of late) (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
   }
   if (users.size !== new Set(subs).size) throw new Error('cannot resolve the users of a statement batch');
-  return { users, courses };
+  return { users, courses, mappings };
 }
 
 /**
@@ -240,7 +247,11 @@ export function voidStatementsQuery(platformId: number, targets: readonly string
 async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform, fresh: Prepared[]): Promise<number> {
   const wantedCourses = new Map<string, string | null>();
   for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
-  const { users: userIds, courses: courseIds } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses);
+  const {
+    users: userIds,
+    courses: courseIds,
+    mappings,
+  } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses, mappedObjectIds(fresh.map((p) => p.statement)));
   // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
   const statementRows = JSON.stringify(
     fresh.map((p) => ({
@@ -336,7 +347,7 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
   // The outbox copies the statements just stored inside the server (their JSON is not sent a second time); only
   // those the mappings enrich travel again, in their forwarded form.
   const statements = rows.map((p) => p.statement);
-  const forwarded = await enrichWithMappings(tx, statements, platform.id);
+  const forwarded = applyMappings(statements, mappings);
   const enriched = JSON.stringify(forwarded.filter((s, i) => s !== statements[i]));
   writes.push(
     sql`INSERT INTO xapi_outbox (statement_id, statement)
