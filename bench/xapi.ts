@@ -1,28 +1,58 @@
 /**
- * `npm run bench`: xAPI throughput on this machine (not a test).
- *  1. inbound: batches of 30 logstore_xapi-shaped statements POSTed to /xapi/statements of a real server over a
+ * `npm run bench -- xapi`: xAPI throughput on this machine (not a test). Each figure is printed with a reference
+ * measured in the same run and the load average, then as one `FIGURE {...}` line.
+ *  1. reference: the same statements as plain multi-row jsonb INSERTs (30 per INSERT, the same number of concurrent
+ *     connections) into a table shaped like xapi_statements, on the same PostgreSQL server;
+ *  2. inbound: batches of 30 logstore_xapi-shaped statements POSTed to /xapi/statements of a real server over a
  *     real PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is
- *     created and dropped for the run);
- *  2. outbox: delivery of everything accepted to a loopback LRS.
+ *     created and dropped for the run), on a fresh store;
+ *  3. one statement per request, sequentially: p95 of the whole request, against a one-row INSERT's p95;
+ *  4. outbox: delivery of everything accepted to a loopback LRS;
+ *  5. at each size of BENCH_SIZES (stored statements, default 1,000,000 and 5,000,000, seeded in SQL with
+ *     generate_series): new batches, then the same batches sent again (all already stored): resend/new, and new at
+ *     the largest size against the fresh store (growth);
+ *  6. the same inbound on embedded PGlite (a temporary directory), against the peer LRS's 675/s (issue 16).
+ * Environment: BENCH_BATCHES (300), BENCH_CONCURRENCY (4), BENCH_SINGLE (300 requests), BENCH_SIZES
+ * ("1000000,5000000"; empty: skip), BENCH_SIZE_BATCHES (100), BENCH_PGLITE_BATCHES (150; 0: skip).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
-import { startServer } from '../src/app/server';
+import { type RunningServer, startServer } from '../src/app/server';
 import { createXapiKey } from '../src/xapi/keys';
 import { createOutboxWorker, outboxStatus } from '../src/forwarding/outbox';
+import { contentHash } from '../src/domain/statement-ids';
 import { startFakeLrs } from '../test/support/fake-lrs';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const SINGLE = Number(process.env.BENCH_SINGLE ?? 300);
+const SIZES = (process.env.BENCH_SIZES ?? '1000000,5000000')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => n > 0)
+  .sort((a, b) => a - b);
+const SIZE_BATCHES = Number(process.env.BENCH_SIZE_BATCHES ?? 100);
+const PGLITE_BATCHES = Number(process.env.BENCH_PGLITE_BATCHES ?? 150);
 const ISSUER = 'http://127.0.0.1:8181';
+/** The peer LRS (Learning Locker's xapi-service in memory) on this machine, issue 16. */
+const PEER = 675;
 
 type Statement = Record<string, unknown> & { actor: { name?: string; account: { homePage: string; name: string } }; timestamp: string };
+
+const load = () => os.loadavg()[0]?.toFixed(2) ?? '?';
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }): void {
+  const round = (n: number | null) => (n === null ? null : Math.round(n * 1000) / 1000);
+  say(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: round(f.ratio) })}`);
+}
 
 /** Every statement Moodle sent during the capture (logins, views, completions, answers…), in order. */
 function capturedStatements(): Statement[] {
@@ -31,23 +61,168 @@ function capturedStatements(): Statement[] {
   return index.flatMap(({ file }) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Statement[]);
 }
 
-/** Batch `n` of 30: the captured mix replayed by learner `1000 + n`, shifted in time so every statement is new. */
-function batch(n: number, pool: Statement[]): Statement[] {
-  const out: Statement[] = [];
-  for (let i = 0; i < 30; i++) {
-    const s = structuredClone(pool[(n * 30 + i) % pool.length] as Statement);
-    s.actor = { account: { homePage: ISSUER, name: String(1000 + n) } };
-    s.timestamp = new Date(Date.parse(s.timestamp) + n * 86_400_000 + i).toISOString();
-    out.push(s);
-  }
-  return out;
+/** Statement `i` of batch `n`: the captured mix replayed by learner `1000 + n`, shifted in time (`shift` days more) so every statement is new. */
+function statement(n: number, i: number, pool: Statement[], size = 30, shift = 0): Statement {
+  const s = structuredClone(pool[(n * size + i) % pool.length] as Statement);
+  s.actor = { account: { homePage: ISSUER, name: String(1000 + n) } };
+  s.timestamp = new Date(Date.parse(s.timestamp) + (n + shift) * 86_400_000 + i).toISOString();
+  return s;
+}
+
+function batch(n: number, pool: Statement[], shift = 0): Statement[] {
+  return Array.from({ length: 30 }, (_, i) => statement(n, i, pool, 30, shift));
+}
+
+async function client(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  return c;
 }
 
 async function admin<T>(run: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
+  const c = await client(ADMIN_URL);
   try {
     return await run(c);
+  } finally {
+    await c.end();
+  }
+}
+
+interface Run {
+  seconds: number;
+  latencies: number[];
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+
+/** Sends `bodies` with `concurrency` clients; every answer must be `expected`. */
+async function send(url: string, headers: Record<string, string>, bodies: string[], concurrency: number, expected = 200): Promise<Run> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++] as string;
+        const t = performance.now();
+        const res = await fetch(`${url}/xapi/statements`, { method: 'POST', headers, body });
+        if (res.status !== expected) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { seconds: (performance.now() - started) / 1000, latencies };
+}
+
+async function keyHeaders(server: RunningServer): Promise<Record<string, string>> {
+  await ensurePlatform(server.ctx.store.db, ISSUER);
+  const key = await createXapiKey(server.ctx.store.db, ISSUER);
+  return {
+    'Content-Type': 'application/json',
+    'X-Experience-API-Version': '1.0.3',
+    Authorization: `Basic ${Buffer.from(`${key.key}:${key.secret}`).toString('base64')}`,
+  };
+}
+
+/** The same statements as plain multi-row jsonb INSERTs of 30 into a table shaped like xapi_statements, over `concurrency` connections. */
+async function plainInserts(url: string, batches: Statement[][], concurrency: number): Promise<number> {
+  const setup = await client(url);
+  const [platform] = (await setup.query<{ id: number }>('SELECT id FROM platforms LIMIT 1')).rows;
+  await setup.query('CREATE TABLE bench_reference (LIKE xapi_statements INCLUDING ALL)');
+  const stored = new Date().toISOString();
+  const rows = batches.map((b) =>
+    b.map((s) => {
+      const id = randomUUID();
+      return [id, platform?.id ?? 1, 1, (s.verb as { id: string }).id, (s.object as { id: string }).id, stored, s.timestamp, contentHash(s), JSON.stringify({ ...s, id, stored })];
+    }),
+  );
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => client(url)));
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < rows.length) {
+        const b = rows[next++] as unknown[][];
+        const values = b.map((_, r) => `(${Array.from({ length: 9 }, (_, k) => `$${r * 9 + k + 1}`).join(', ')})`).join(', ');
+        await c.query(
+          `INSERT INTO bench_reference (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement) VALUES ${values}`,
+          b.flat(),
+        );
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(clients.map((c) => c.end()));
+  await setup.query('DROP TABLE bench_reference');
+  await setup.end();
+  return (batches.length * 30) / seconds;
+}
+
+/** p95 of a one-row INSERT of a statement into a table shaped like xapi_statements, sequentially (one round trip each). */
+async function plainSingleInsert(url: string, statements: Statement[]): Promise<number> {
+  const c = await client(url);
+  await c.query('CREATE TABLE bench_single (LIKE xapi_statements INCLUDING ALL)');
+  const latencies: number[] = [];
+  for (const s of statements) {
+    const id = randomUUID();
+    const stored = new Date().toISOString();
+    const t = performance.now();
+    await c.query(
+      `INSERT INTO bench_single (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement) VALUES ($1, 1, 1, $2, $3, $4, $5, $6, $7)`,
+      [id, (s.verb as { id: string }).id, (s.object as { id: string }).id, stored, s.timestamp, contentHash(s), JSON.stringify({ ...s, id, stored })],
+    );
+    latencies.push(performance.now() - t);
+  }
+  await c.query('DROP TABLE bench_single');
+  await c.end();
+  latencies.sort((a, b) => a - b);
+  return pct(latencies, 0.95);
+}
+
+/**
+ * Seeds the store up to `target` statements in SQL: captured statements as templates with their own ids, learners
+ * (70,000 of them), activities and timestamps, one in ten with its completion event; the indexes stay in place.
+ */
+async function seed(url: string, pool: Statement[], target: number): Promise<void> {
+  const c = await client(url);
+  try {
+    const [{ n: have } = { n: 0 }] = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM xapi_statements')).rows;
+    if (have >= target) return;
+    const [platform] = (await c.query<{ id: number }>('SELECT id FROM platforms WHERE issuer = $1', [ISSUER])).rows;
+    const platformId = platform?.id ?? 1;
+    await c.query(
+      `INSERT INTO users (platform_id, sub) SELECT $1, 'seed-' || g FROM generate_series(0, 69999) g ON CONFLICT DO NOTHING`,
+      [platformId],
+    );
+    const [{ first } = { first: 0 }] = (await c.query<{ first: number }>(`SELECT min(id)::int AS first FROM users WHERE platform_id = $1 AND sub LIKE 'seed-%'`, [platformId])).rows;
+    const templates = JSON.stringify(pool.slice(0, 200));
+    const chunk = 500_000;
+    const started = performance.now();
+    for (let from = have; from < target; from += chunk) {
+      const to = Math.min(target, from + chunk) - 1;
+      await c.query(
+        `WITH t AS (SELECT $1::jsonb AS a, jsonb_array_length($1::jsonb) AS n),
+         g AS (SELECT g, md5('seed-' || g)::uuid AS id, (t.a -> (g % t.n)::int) AS s, g % 70000 AS learner,
+                      timestamptz '2025-09-01' + g * interval '3 seconds' AS at
+               FROM generate_series($2::int, $3::int) g, t),
+         j AS (SELECT g, id, learner, at, s->'verb'->>'id' AS verb,
+                      '${ISSUER}/mod/page/view.php?id=' || (g % 5000) AS object_id,
+                      s || jsonb_build_object('id', id, 'actor', jsonb_build_object('objectType', 'Agent', 'account', jsonb_build_object('homePage', '${ISSUER}', 'name', 'seed-' || learner)),
+                                              'object', (s->'object') || jsonb_build_object('id', '${ISSUER}/mod/page/view.php?id=' || (g % 5000)),
+                                              'timestamp', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'stored', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) AS statement
+               FROM g),
+         ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+                 SELECT id, $4, $5 + learner, verb, object_id, at, at, md5(statement::text), statement FROM j RETURNING id, user_id, object_id, "timestamp")
+         INSERT INTO completion_events (statement_id, platform_id, user_id, activity_iri, kind, statement_timestamp, position)
+         SELECT id, $4, user_id, object_id, 'completed', "timestamp", 0 FROM ins WHERE ('x' || substr(id::text, 1, 2))::bit(8)::int % 10 = 0`,
+        [templates, from, to, platformId, first],
+      );
+      say(`          seeded ${(to + 1).toLocaleString('en')} statements (${((performance.now() - started) / 1000).toFixed(0)} s, load ${load()})`);
+    }
+    await c.query('VACUUM ANALYZE xapi_statements');
+    await c.query('VACUUM ANALYZE completion_events');
   } finally {
     await c.end();
   }
@@ -58,69 +233,160 @@ async function main(): Promise<void> {
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
+  const dbUrl = url.toString();
   // the rate limit counts every batch (its cost is in the figures) but does not stop the bench;
   // BENCH_RATE_LIMIT_XAPI=0 measures without it
   const rateLimit = process.env.BENCH_RATE_LIMIT_XAPI ?? '1000000000';
-  const config = loadConfig({ DATABASE_URL: url.toString(), LTI_KEY: 'bench-lti-key-0123456789abcdef0123456789', PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_XAPI: rateLimit });
+  const config = loadConfig({ DATABASE_URL: dbUrl, LTI_KEY: 'bench-lti-key-0123456789abcdef0123456789', PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_XAPI: rateLimit });
   const server = await startServer(config, { logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent') });
   const lrs = await startFakeLrs();
+  const pool = capturedStatements();
+  let fresh = 0;
   try {
-    await ensurePlatform(server.ctx.store.db, ISSUER);
-    const key = await createXapiKey(server.ctx.store.db, ISSUER);
-    const headers = {
-      'Content-Type': 'application/json',
-      'X-Experience-API-Version': '1.0.3',
-      Authorization: `Basic ${Buffer.from(`${key.key}:${key.secret}`).toString('base64')}`,
-    };
-    const pool = capturedStatements();
-    const bodies = Array.from({ length: BATCHES }, (_, n) => JSON.stringify(batch(n, pool)));
-    const latencies: number[] = [];
-    let next = 0;
+    const headers = await keyHeaders(server);
+    say(`xAPI bench on PostgreSQL ${new URL(ADMIN_URL).host} (node ${process.version}, ${os.cpus().length} cores, load average ${load()} at the start)`);
+
+    // 1. the reference: plain INSERTs of the same statements
+    const batches = Array.from({ length: BATCHES }, (_, n) => batch(n, pool));
+    const reference = await plainInserts(dbUrl, batches, CONCURRENCY);
+    say(`reference: the same ${BATCHES * 30} statements as plain multi-row jsonb INSERTs of 30, ${CONCURRENCY} connections: ${Math.round(reference)} statements/s (load ${load()})`);
+
+    // 2. Socle, fresh store
+    const bodies = batches.map((b) => JSON.stringify(b));
     const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < bodies.length) {
-          const body = bodies[next++] as string;
-          const t = performance.now();
-          const res = await fetch(`${server.url}/xapi/statements`, { method: 'POST', headers, body });
-          if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
-          await res.arrayBuffer();
-          latencies.push(performance.now() - t);
-        }
-      }),
-    );
-    const inboundSeconds = (performance.now() - started) / 1000;
+    const inbound = await send(server.url, headers, bodies, CONCURRENCY);
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const total = BATCHES * 30;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
+    fresh = total / inbound.seconds;
+    say(
+      `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
+    );
+    say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process (PostgreSQL's own CPU not included)`);
+    figure({
+      name: 'ingest postgres',
+      value: fresh,
+      unit: 'statements/s',
+      target: '>= 0.4 of plain INSERTs',
+      reference: `plain multi-row jsonb INSERTs ${Math.round(reference)}/s (load ${load()})`,
+      ratio: fresh / reference,
+      meets: fresh / reference >= 0.4,
+    });
 
+    // 3. one statement per request, sequentially
+    if (SINGLE > 0) {
+      const singles = Array.from({ length: SINGLE }, (_, i) => statement(BATCHES + i, 0, pool, 1));
+      const warm = Array.from({ length: 20 }, (_, i) => JSON.stringify(statement(BATCHES + SINGLE + i, 0, pool, 1)));
+      await send(server.url, headers, warm, 1);
+      const one = await send(server.url, headers, singles.map((s) => JSON.stringify(s)), 1);
+      const completions = singles.filter((s) => /completed$/.test((s.verb as { id: string }).id)).length;
+      const referenceP95 = await plainSingleInsert(dbUrl, singles);
+      const p95 = pct(one.latencies, 0.95);
+      say(
+        `single  : ${SINGLE} requests of one statement (${completions} completions), one client: p50 ${pct(one.latencies, 0.5).toFixed(2)} ms, p95 ${p95.toFixed(2)} ms, max ${pct(one.latencies, 1).toFixed(1)} ms; a one-row INSERT p95 ${referenceP95.toFixed(2)} ms (load ${load()})`,
+      );
+      figure({
+        name: 'one statement p95 postgres',
+        value: p95,
+        unit: 'ms',
+        target: '<= 5 ms',
+        reference: `one-row plain INSERT p95 ${referenceP95.toFixed(2)} ms (load ${load()})`,
+        ratio: p95 / referenceP95,
+        meets: p95 <= 5,
+      });
+    }
+
+    // 4. the outbox
     const ctx = { ...server.ctx, config: { ...config, lrs: { endpoint: lrs.endpoint, key: 'k', secret: 's' } } };
     const pending = (await outboxStatus(server.ctx.store.db)).pending;
     const workers = [1, 2].map(() => createOutboxWorker(ctx, { batchSize: 100 }));
     const outStarted = performance.now();
-    await Promise.all(workers.map(async (w) => {
-      while ((await w.runOnce()) > 0) {
-        // keep delivering
-      }
-    }));
+    await Promise.all(
+      workers.map(async (w) => {
+        while ((await w.runOnce()) > 0) {
+          // keep delivering
+        }
+      }),
+    );
     const outboundSeconds = (performance.now() - outStarted) / 1000;
     const after = await outboxStatus(server.ctx.store.db);
-
-    const os = await import('node:os');
-    const lines = [
-      `xAPI bench on PostgreSQL ${new URL(ADMIN_URL).host} (node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)} at the end)`,
-      `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inboundSeconds.toFixed(2)} s = ${Math.round(total / inboundSeconds)} statements/s (batch latency p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms)`,
-      `          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process (PostgreSQL's own CPU not included)`,
+    say(
       `outbox  : ${pending} statements delivered to a loopback LRS by 2 workers (batches of 100): ${outboundSeconds.toFixed(2)} s = ${Math.round(pending / outboundSeconds)} statements/s; LRS received ${lrs.received.length}, distinct ${new Set(lrs.received).size}; left pending ${after.pending}, dead ${after.dead}`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    );
+
+    // 5. at size: new batches, then the same again
+    let shift = 1_000;
+    let largest: { size: number; rate: number } | undefined;
+    for (const size of SIZES) {
+      await seed(dbUrl, pool, size);
+      const sized = Array.from({ length: SIZE_BATCHES }, (_, n) => JSON.stringify(batch(n, pool, shift)));
+      shift += 1_000;
+      const created = await send(server.url, headers, sized, CONCURRENCY);
+      const again = await send(server.url, headers, sized, CONCURRENCY);
+      const newRate = (SIZE_BATCHES * 30) / created.seconds;
+      const resendRate = (SIZE_BATCHES * 30) / again.seconds;
+      const label = size >= 1e6 ? `${size / 1e6} M` : `${size / 1e3} k`;
+      say(
+        `at ${label} stored: new batches ${Math.round(newRate)} statements/s (p95 ${pct(created.latencies, 0.95).toFixed(1)} ms), the same batches sent again ${Math.round(resendRate)} statements/s (p95 ${pct(again.latencies, 0.95).toFixed(1)} ms): resend/new ${(resendRate / newRate).toFixed(2)} (load ${load()})`,
+      );
+      figure({
+        name: `resend at ${label}`,
+        value: resendRate,
+        unit: 'statements/s',
+        target: '>= 1 of new batches',
+        reference: `new batches at ${label} stored ${Math.round(newRate)}/s (load ${load()})`,
+        ratio: resendRate / newRate,
+        meets: resendRate / newRate >= 1,
+      });
+      largest = { size, rate: newRate };
+    }
+    if (largest) {
+      const label = largest.size >= 1e6 ? `${largest.size / 1e6} M` : `${largest.size / 1e3} k`;
+      figure({
+        name: `growth at ${label}`,
+        value: largest.rate,
+        unit: 'statements/s',
+        target: '>= 0.9 of a fresh store',
+        reference: `fresh store ${Math.round(fresh)}/s (load ${load()})`,
+        ratio: largest.rate / fresh,
+        meets: largest.rate / fresh >= 0.9,
+      });
+    }
   } finally {
     await lrs.close();
     await server.close(1_000);
     await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  }
+
+  // 6. PGlite
+  if (PGLITE_BATCHES > 0) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-bench-xapi-'));
+    try {
+      const embedded = await startServer(loadConfig({ DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_XAPI: rateLimit }), { logger: createLogger('silent') });
+      try {
+        const headers = await keyHeaders(embedded);
+        await send(embedded.url, headers, Array.from({ length: 5 }, (_, n) => JSON.stringify(batch(n, pool, 50_000))), 1);
+        const bodies = Array.from({ length: PGLITE_BATCHES }, (_, n) => JSON.stringify(batch(n, pool)));
+        const run = await send(embedded.url, headers, bodies, CONCURRENCY);
+        const rate = (PGLITE_BATCHES * 30) / run.seconds;
+        say(
+          `pglite  : ${PGLITE_BATCHES * 30} statements in batches of 30, ${CONCURRENCY} clients: ${Math.round(rate)} statements/s = ${(rate / PEER).toFixed(2)} of the peer LRS's ${PEER}/s (p95 ${pct(run.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
+        );
+        figure({
+          name: 'ingest pglite',
+          value: rate,
+          unit: 'statements/s',
+          target: `>= 1.5 x ${PEER}/s`,
+          reference: `peer LRS in memory ${PEER}/s (issue 16); PostgreSQL server here ${Math.round(fresh)}/s (load ${load()})`,
+          ratio: rate / PEER,
+          meets: rate / PEER >= 1.5,
+        });
+      } finally {
+        await embedded.close(1_000);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -112,12 +112,23 @@ export async function loadVersionRules(
         FROM activity_mappings m JOIN courses c ON c.id = m.course_id WHERE ${courseFilter}`,
   );
   // the platform's defaults (first row, course_id null) and the courses' effective policies, in one query
-  const rows = await queryRows<{ course_id: number | null; require_success: boolean | null; cap: boolean | null }>(
+  const rows = await queryRows<PolicyRow>(
     ex,
     sql`SELECT NULL::int AS course_id, require_success, cap_to_measured_duration AS cap FROM platform_settings WHERE platform_id = ${platformId}
         UNION ALL
         SELECT s.course_id, s.require_success, s.cap_to_measured_duration FROM course_settings s JOIN courses c ON c.id = s.course_id WHERE ${courseFilter}`,
   );
+  return versionRulesFrom(lookup, mappings, rows);
+}
+
+interface PolicyRow {
+  course_id: number | null;
+  require_success: boolean | null;
+  cap: boolean | null;
+}
+
+/** The rules of these mappings and policies (the platform's defaults: the row without course), compiled. */
+async function versionRulesFrom(lookup: ReferentialLookup, mappings: readonly MappingRow[], rows: readonly PolicyRow[]): Promise<VersionRules> {
   const platform = rows.find((r) => r.course_id === null);
   const defaultPolicy: CreditingPolicy = platform
     ? { requireSuccess: platform.require_success ?? false, capToMeasuredDuration: platform.cap ?? false }
@@ -166,6 +177,10 @@ export async function loadFacts(
                revoked_at IS NOT NULL AS revoked
         FROM manual_credits WHERE ${where}`,
   );
+  return factsFrom(events, credits);
+}
+
+function factsFrom(events: readonly EventRow[], credits: readonly CreditRow[]): Map<number, LearnerFacts> {
   const facts = new Map<number, LearnerFacts>();
   const of = (userId: number) => {
     let f = facts.get(userId);
@@ -286,19 +301,50 @@ export async function refreshLearners(
 ): Promise<{ missing: string[] }> {
   const unique = [...new Set(userIds)];
   if (unique.length === 0) return { missing: [] };
-  const facts = await loadFacts(ex, { userIds: unique });
-  const courseIds = new Set<number>();
-  for (const f of facts.values()) for (const e of f.events) courseIds.add(e.courseId);
-  const rules = await loadVersionRules(ex, deps.lookup, platformId, [...courseIds]);
+  // Everything the computation reads, in one round trip: the learners' events and credits, the mappings and
+  // policies of their events' courses, their stored coverage, and whether a dirty mark or an active badge is there.
+  const ids = sql`string_to_array(${unique.join(',')}, ',')::int[]`;
+  const [loaded] = await queryRows<{
+    events: EventRow[];
+    credits: CreditRow[];
+    mappings: MappingRow[];
+    policies: PolicyRow[];
+    before: string[];
+    pending: boolean;
+  }>(
+    ex,
+    sql`WITH ev AS (
+          SELECT id::float8 AS seq, user_id, course_id, activity_iri, kind, success, duration_seconds,
+                 (extract(epoch FROM statement_timestamp) * 1000)::float8 AS ts, voided
+          FROM completion_events WHERE user_id = ANY(${ids}) AND course_id IS NOT NULL),
+        cs AS (SELECT DISTINCT course_id FROM ev)
+        SELECT
+          (SELECT coalesce(json_agg(ev), '[]') FROM ev) AS events,
+          (SELECT coalesce(json_agg(cr), '[]') FROM (
+             SELECT id, user_id, referential_id, referential_version, competency_key, minutes, justification, revoked_at IS NOT NULL AS revoked
+             FROM manual_credits WHERE user_id = ANY(${ids})) cr) AS credits,
+          (SELECT coalesce(json_agg(m), '[]') FROM (
+             SELECT course_id, activity_iri, referential_id, referential_version, competency_key, minutes
+             FROM activity_mappings WHERE course_id IN (SELECT course_id FROM cs)) m) AS mappings,
+          (SELECT coalesce(json_agg(p), '[]') FROM (
+             SELECT NULL::int AS course_id, require_success, cap_to_measured_duration AS cap FROM platform_settings WHERE platform_id = ${platformId}
+             UNION ALL
+             SELECT course_id, require_success, cap_to_measured_duration FROM course_settings WHERE course_id IN (SELECT course_id FROM cs)) p) AS policies,
+          (SELECT coalesce(json_agg(user_id || '|' || referential_id || '|' || referential_version || '|' || validated_minutes || '|' || coalesce(required_minutes, -1)), '[]')
+             FROM learner_coverage WHERE user_id = ANY(${ids})) AS before,
+          (EXISTS (SELECT 1 FROM coverage_dirty WHERE user_id = ANY(${ids}))
+             OR EXISTS (SELECT 1 FROM badge_credentials WHERE user_id = ANY(${ids}) AND status = 'active')) AS pending`,
+  );
+  if (!loaded) throw new Error('the coverage inputs query answered no row');
+  const facts = factsFrom(loaded.events, loaded.credits);
+  const rules = await versionRulesFrom(deps.lookup, loaded.mappings, loaded.policies);
   const coverages: { userId: number; coverage: LearnerCoverage }[] = [];
   for (const [userId, f] of facts) {
     for (const coverage of await learnerCoverages(rules, f)) coverages.push({ userId, coverage });
   }
-  const before = await queryRows<{ k: string }>(
-    ex,
-    sql`SELECT user_id || '|' || referential_id || '|' || referential_version || '|' || validated_minutes || '|' || coalesce(required_minutes, -1) AS k
-        FROM learner_coverage WHERE user_id = ANY(string_to_array(${unique.join(',')}, ',')::int[])`,
-  );
+  const before = loaded.before.map((k) => ({ k }));
+  // Nothing stored, nothing computed, no dirty mark, no badge to revoke: writing would change nothing.
+  if (coverages.length === 0 && before.length === 0 && !loaded.pending) return { missing: [...rules.missing] };
   await writeCoverage(ex, deps, platformId, unique, coverages);
   // the gradebook shows validated / required hours: re-publish for the learners whose figures changed
   const after = new Set(coverages.map(({ userId, coverage: c }) => `${userId}|${c.referential.id}|${c.referential.version}|${c.validatedMinutes}|${c.requiredMinutes ?? -1}`));

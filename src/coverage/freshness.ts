@@ -10,15 +10,12 @@ import { type CoverageDeps, coverageDeps } from './deps';
 import { startWorker, type Worker } from '../worker';
 import { refreshLearners } from './engine';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Above this many learners, a change marks them dirty instead of recomputing them in the request. */
 export const IMMEDIATE_LIMIT = 200;
 
-/**
- * Ingestion hook: completion statements stored or voided in this batch (their statement ids, and the ids they
- * void). Recomputes their learners in the ingestion's transaction.
- */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The hook by statement ids (completion statements stored or voided): recomputes their learners in `tx`. */
 export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps, platformId: number, statementIds: readonly string[]): Promise<void> {
   const ids = statementIds.filter((id) => UUID.test(id));
   if (ids.length === 0) return;
@@ -27,7 +24,15 @@ export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps
     // compared as uuid so that the unique index on statement_id is used
     sql`SELECT DISTINCT user_id FROM completion_events WHERE statement_id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`,
   );
-  if (rows.length) await refreshLearners(tx, deps, platformId, rows.map((r) => r.user_id));
+  await afterCompletionLearners(tx, deps, platformId, rows.map((r) => r.user_id));
+}
+
+/**
+ * Ingestion hook: the learners of the completion statements stored or voided in this batch (the ingestion knows
+ * them). Recomputes them in the ingestion's transaction.
+ */
+export async function afterCompletionLearners(tx: Executor, deps: CoverageDeps, platformId: number, userIds: readonly number[]): Promise<void> {
+  if (userIds.length) await refreshLearners(tx, deps, platformId, userIds);
 }
 
 async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {

@@ -1,14 +1,31 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every level: the same statement always gives the same text. */
+/**
+ * JSON with object keys sorted at every level: the same statement always gives the same text. Built by string
+ * concatenation (no intermediate arrays): it runs on every inbound statement.
+ */
 export function canonicalJson(value: unknown): string {
+  return canonicalValue(value, undefined);
+}
+
+function canonicalValue(value: unknown, skip: ReadonlySet<string> | undefined): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.keys(value as Record<string, unknown>)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalValue(value[i], undefined);
+    return `${out}]`;
+  }
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = object[k];
+    if (v === undefined || skip?.has(k)) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalValue(v, undefined);
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** Namespace of the UUIDs Socle derives from statement content (a fixed, random UUID). */
@@ -32,9 +49,7 @@ export function uuidV5(name: string, namespace = STATEMENT_NAMESPACE): string {
 const LRS_PROPERTIES = new Set(['id', 'stored', 'authority', 'version']);
 
 export function statementContent(statement: Record<string, unknown>): string {
-  const content: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(statement)) if (!LRS_PROPERTIES.has(k)) content[k] = v;
-  return canonicalJson(content);
+  return canonicalValue(statement, LRS_PROPERTIES);
 }
 
 /** Id (when none is given) and content hash from one canonical serialisation: the hot path of the inbound endpoint. */

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { activityMappings, courses } from '../db/schema';
 import type { Executor } from '../db/store';
 import type { ReferentialRef } from '../domain/referential';
@@ -29,7 +29,7 @@ function courseContextIds(statement: XapiStatement): string[] {
  * statement names its course, only that course's mapping counts; otherwise every course of the platform that maps it.
  */
 export async function enrichWithMappings(ex: Executor, statements: XapiStatement[], platformId: number): Promise<XapiStatement[]> {
-  const objectIds = [...new Set(statements.map((s) => (s.object as { id?: string } | undefined)?.id).filter((id): id is string => !!id))];
+  const objectIds = mappedObjectIds(statements);
   if (!objectIds.length) return statements;
   const rows = await ex
     .select({
@@ -43,6 +43,37 @@ export async function enrichWithMappings(ex: Executor, statements: XapiStatement
     .from(activityMappings)
     .innerJoin(courses, eq(courses.id, activityMappings.courseId))
     .where(and(eq(courses.platformId, platformId), inArray(activityMappings.activityIri, objectIds)));
+  return applyMappings(statements, rows);
+}
+
+/** The object ids whose mappings enrichment needs. */
+export function mappedObjectIds(statements: readonly XapiStatement[]): string[] {
+  return [...new Set(statements.map((s) => (s.object as { id?: string } | undefined)?.id).filter((id): id is string => !!id))];
+}
+
+/** One mapping of an object id, as `enrichWithMappings` reads them (callers that read them in a query of their own). */
+export interface ObjectMapping {
+  activityIri: string;
+  contextId: string;
+  id: string;
+  version: string;
+  competency: string;
+  minutes: number;
+}
+
+/**
+ * The SQL that reads the mappings of `objectIds` on the platform, as JSON rows of `ObjectMapping`, for a caller that
+ * reads them in the same round trip as other things (a scalar subquery: one json value).
+ */
+export function objectMappingsJson(platformId: number, objectIds: readonly string[]): SQL {
+  return sql`(SELECT coalesce(json_agg(json_build_object('activityIri', m.activity_iri, 'contextId', c.context_id, 'id', m.referential_id,
+                'version', m.referential_version, 'competency', m.competency_key, 'minutes', m.minutes)), '[]')
+              FROM activity_mappings m JOIN courses c ON c.id = m.course_id
+              WHERE c.platform_id = ${platformId} AND m.activity_iri IN (SELECT jsonb_array_elements_text(${JSON.stringify(objectIds)}::jsonb)))`;
+}
+
+/** The statements with the mappings of their activity (`rows`: those of their object ids); unmapped ones are returned as they are (same object). */
+export function applyMappings(statements: XapiStatement[], rows: readonly ObjectMapping[]): XapiStatement[] {
   if (!rows.length) return statements;
   return statements.map((statement) => {
     const objectId = (statement.object as { id?: string } | undefined)?.id;

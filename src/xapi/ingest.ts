@@ -1,11 +1,11 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
-import { afterCompletionStatements } from '../coverage/freshness';
-import { type Database, type Executor, inList, queryRows } from '../db/store';
+import { afterCompletionLearners } from '../coverage/freshness';
+import { type Database, type Executor, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
-import { enrichWithMappings } from '../forwarding/enrich';
+import { applyMappings, mappedObjectIds, type ObjectMapping, objectMappingsJson } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
 import { platformActor, statementErrors, statementList, XAPI_LIMITS } from './validate';
@@ -158,65 +158,100 @@ export async function storeStatements(db: Database, services: CoverageServices, 
   return { ids, stored };
 }
 
-/** Ids of the platform's users with these subs, creating the missing ones, in one round trip without touching existing rows. */
-async function resolveUsers(tx: Executor, platformId: number, subs: string[]): Promise<Map<string, number>> {
-  const list = sql.join(
-    subs.map((sub) => sql`(${platformId}::int, ${sub}::text)`),
-    sql`, `,
-  );
-  const rows = await queryRows<{ id: number; sub: string }>(
-    tx,
-    sql`WITH wanted(platform_id, sub) AS (VALUES ${list}),
-        created AS (INSERT INTO users (platform_id, sub) SELECT platform_id, sub FROM wanted ON CONFLICT DO NOTHING RETURNING id, sub)
-        SELECT id, sub FROM created
-        UNION ALL SELECT u.id, u.sub FROM users u JOIN wanted w ON w.platform_id = u.platform_id AND w.sub = u.sub`,
-  );
-  const ids = new Map(rows.map((r) => [r.sub, Number(r.id)]));
-  const missing = subs.filter((sub) => !ids.has(sub));
-  if (missing.length) {
-    // Created by a concurrent transaction that committed after this statement's snapshot: a new statement sees it.
-    const late = await queryRows<{ id: number; sub: string }>(
-      tx,
-      sql`SELECT id, sub FROM users WHERE platform_id = ${platformId} AND sub IN (${inList(missing)})`,
-    );
-    for (const r of late) ids.set(r.sub, Number(r.id));
-  }
-  if (ids.size !== subs.length) throw new Error('cannot resolve the users of a statement batch');
-  return ids;
+
+/** A uuid[] parameter from ids (hex and dashes: no separator to escape), compared as uuid so the unique index is used. */
+function uuidArray(ids: readonly string[]): SQL {
+  return sql`string_to_array(${ids.join(',')}, ',')::uuid[]`;
 }
 
-/** Ids of the platform's courses with these context ids, creating the missing ones (titled from the statement). */
-async function resolveCourses(tx: Executor, platformId: number, wanted: Map<string, string | null>): Promise<Map<string, number>> {
-  if (wanted.size === 0) return new Map();
-  const list = sql.join(
-    [...wanted].map(([contextId, title]) => sql`(${platformId}::int, ${contextId}::text, ${title}::text)`),
-    sql`, `,
-  );
-  const rows = await queryRows<{ id: number; context_id: string }>(
+/**
+ * Ids of the platform's users with these subs and of its courses with these context ids (titled from the
+ * statement), creating the missing ones without touching existing rows, and the mappings of the statements'
+ * objects (for the forwarded statements), in one round trip.
+ */
+async function resolveUsersAndCourses(
+  tx: Executor,
+  platformId: number,
+  subs: string[],
+  wanted: Map<string, string | null>,
+  objectIds: readonly string[],
+): Promise<{ users: Map<string, number>; courses: Map<string, number>; mappings: ObjectMapping[] }> {
+  const courseRows = [...wanted].map(([c, t]) => ({ c, t }));
+  const rows = await queryRows<{ k: 'u' | 'c' | 'm'; id: number; key: string }>(
     tx,
-    sql`WITH wanted(platform_id, context_id, title) AS (VALUES ${list}),
-        created AS (INSERT INTO courses (platform_id, context_id, title) SELECT platform_id, context_id, title FROM wanted
-                    ON CONFLICT DO NOTHING RETURNING id, context_id)
-        SELECT id, context_id FROM created
-        UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wanted w ON w.platform_id = c.platform_id AND w.context_id = c.context_id`,
+    sql`WITH wu AS (SELECT DISTINCT value AS sub FROM jsonb_array_elements_text(${JSON.stringify(subs)}::jsonb)),
+        cu AS (INSERT INTO users (platform_id, sub) SELECT ${platformId}::int, sub FROM wu ON CONFLICT DO NOTHING RETURNING id, sub),
+        wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${JSON.stringify(courseRows)}::jsonb) AS x(r)),
+        cc AS (INSERT INTO courses (platform_id, context_id, title) SELECT ${platformId}::int, context_id, title FROM wc
+               ON CONFLICT DO NOTHING RETURNING id, context_id)
+        SELECT 'u' AS k, id, sub AS key FROM cu
+        UNION ALL SELECT 'u', u.id, u.sub FROM users u JOIN wu ON u.platform_id = ${platformId} AND u.sub = wu.sub
+        UNION ALL SELECT 'c', id, context_id FROM cc
+        UNION ALL SELECT 'c', c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${platformId} AND c.context_id = wc.context_id
+        UNION ALL SELECT 'm', 0, ${objectMappingsJson(platformId, objectIds)}::text`,
   );
-  const ids = new Map(rows.map((r) => [r.context_id, Number(r.id)]));
-  const missing = [...wanted.keys()].filter((c) => !ids.has(c));
-  if (missing.length) {
-    const late = await queryRows<{ id: number; context_id: string }>(
-      tx,
-      sql`SELECT id, context_id FROM courses WHERE platform_id = ${platformId} AND context_id IN (${inList(missing)})`,
-    );
-    for (const r of late) ids.set(r.context_id, Number(r.id));
+  const users = new Map<string, number>();
+  const courses = new Map<string, number>();
+  let mappings: ObjectMapping[] = [];
+  for (const r of rows) {
+    if (r.k === 'm') mappings = JSON.parse(r.key) as ObjectMapping[];
+    else (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
   }
-  return ids;
+  const missingUsers = subs.filter((sub) => !users.has(sub));
+  const missingCourses = [...wanted.keys()].filter((c) => !courses.has(c));
+  if (missingUsers.length || missingCourses.length) {
+    // Created by a concurrent transaction that committed after this statement's snapshot: a new statement sees them.
+    const late = await queryRows<{ k: 'u' | 'c'; id: number; key: string }>(
+      tx,
+      sql`SELECT 'u' AS k, id, sub AS key FROM users WHERE platform_id = ${platformId} AND sub IN (SELECT jsonb_array_elements_text(${JSON.stringify(missingUsers)}::jsonb))
+          UNION ALL SELECT 'c', id, context_id FROM courses WHERE platform_id = ${platformId} AND context_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(missingCourses)}::jsonb))`,
+    );
+    for (const r of late) (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
+  }
+  if (users.size !== new Set(subs).size) throw new Error('cannot resolve the users of a statement batch');
+  return { users, courses, mappings };
+}
+
+/**
+ * The statements' INSERT and, in the same statement, the content hashes of those already stored (the snapshot
+ * before the INSERT: rows inserted by it are not among them). `ids` are the rows' ids. Exported for the query-plan test.
+ */
+export function insertStatementsQuery(platformId: number, statementRows: string, ids: readonly string[]): SQL {
+  return sql`WITH ins AS (
+        INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+        SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+        FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+        ON CONFLICT (id) DO NOTHING RETURNING id)
+      SELECT id::text AS id, NULL::text AS content_hash FROM ins
+      UNION ALL
+      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})`;
+}
+
+/** The content hashes of statements already stored (compared as uuid: the unique index). Exported for the query-plan test. */
+export function storedHashesQuery(ids: readonly string[]): SQL {
+  return sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})`;
+}
+
+/**
+ * Voids the platform's statements `targets` (not voiding statements themselves) and their completion events, in
+ * one statement; answers the learners whose events were voided. Exported for the query-plan test.
+ */
+export function voidStatementsQuery(platformId: number, targets: readonly string[]): SQL {
+  return sql`WITH v AS (
+        UPDATE xapi_statements SET voided = true
+        WHERE id = ANY(${uuidArray(targets)}) AND platform_id = ${platformId} AND verb <> ${VERBS.voided} RETURNING id),
+      e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id)
+      SELECT DISTINCT user_id FROM e`;
 }
 
 async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform, fresh: Prepared[]): Promise<number> {
-  const userIds = await resolveUsers(tx, platform.id, [...new Set(fresh.map((p) => p.sub))]);
   const wantedCourses = new Map<string, string | null>();
   for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
-  const courseIds = await resolveCourses(tx, platform.id, wantedCourses);
+  const {
+    users: userIds,
+    courses: courseIds,
+    mappings,
+  } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses, mappedObjectIds(fresh.map((p) => p.statement)));
   // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
   const statementRows = JSON.stringify(
     fresh.map((p) => ({
@@ -230,40 +265,33 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
       j: p.statement,
     })),
   );
-  const inserted = await queryRows<{ id: string }>(
-    tx,
-    sql`INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
-        SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
-        FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
-        ON CONFLICT (id) DO NOTHING RETURNING id::text AS id`,
-  );
-  const insertedIds = new Set(inserted.map((r) => r.id));
+  // One round trip: the INSERT, and the hashes of those already stored (a resend costs this statement only).
+  const answer = await queryRows<{ id: string; content_hash: string | null }>(tx, insertStatementsQuery(platform.id, statementRows, fresh.map((p) => p.id)));
+  const insertedIds = new Set<string>();
+  const known = new Map<string, string>();
+  for (const r of answer) {
+    if (r.content_hash === null) insertedIds.add(r.id);
+    else known.set(r.id, r.content_hash);
+  }
   const already = fresh.filter((p) => !insertedIds.has(p.id));
-  if (already.length) {
-    const existing = await queryRows<{ id: string; content_hash: string }>(
-      tx,
-      sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id::text IN (${inList(already.map((p) => p.id))})`,
-    );
-    const known = new Map(existing.map((r) => [r.id, r.content_hash]));
-    for (const p of already) {
-      if (known.get(p.id) !== p.hash) {
-        throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
-      }
+  const unseen = already.filter((p) => !known.has(p.id));
+  if (unseen.length) {
+    // Committed by a concurrent transaction after the INSERT's snapshot: a new statement sees them.
+    for (const r of await queryRows<{ id: string; content_hash: string }>(tx, storedHashesQuery(unseen.map((p) => p.id)))) known.set(r.id, r.content_hash);
+  }
+  for (const p of already) {
+    if (known.get(p.id) !== p.hash) {
+      throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
     }
   }
   const rows = fresh.filter((p) => insertedIds.has(p.id));
   if (rows.length === 0) return 0;
 
-  const targets = rows.filter((p) => p.voidTarget).map((p) => p.voidTarget as string);
+  // Learners whose coverage follows this batch: those of its completions and of the completions it voids.
+  const learners = new Set<number>();
+  const targets = rows.filter((p) => p.voidTarget && UUID.test(p.voidTarget)).map((p) => p.voidTarget as string);
   if (targets.length) {
-    const voided = await tx.execute(
-      sql`UPDATE xapi_statements SET voided = true
-          WHERE platform_id = ${platform.id} AND id::text IN (${inList(targets)}) AND verb <> ${VERBS.voided} RETURNING id`,
-    );
-    const voidedIds = (voided as unknown as { rows: { id: string }[] }).rows.map((r) => r.id);
-    if (voidedIds.length) {
-      await tx.execute(sql`UPDATE completion_events SET voided = true WHERE statement_id::text IN (${inList(voidedIds)})`);
-    }
+    for (const r of await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets))) learners.add(Number(r.user_id));
   }
 
   // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
@@ -284,6 +312,7 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
         p: p.index,
       })),
     );
+    for (const p of completions) learners.add(userIds.get(p.sub) as number);
     writes.push(
       sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
           SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
@@ -315,23 +344,24 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
             course_id = coalesce(excluded.course_id, xapi_activities.course_id)`,
     );
   }
-  const forwarded = await enrichWithMappings(tx, rows.map((p) => p.statement), platform.id);
-  if (forwarded.length) {
-    const outboxRows = JSON.stringify(forwarded);
-    writes.push(
-      sql`INSERT INTO xapi_outbox (statement_id, statement)
-          SELECT (r->>'id')::uuid, r FROM jsonb_array_elements(${outboxRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
-          ON CONFLICT (statement_id) DO NOTHING`,
-    );
-  }
-  if (writes.length) {
-    const ctes = sql.join(
-      writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
-      sql`, `,
-    );
-    await tx.execute(sql`WITH ${ctes} SELECT 1`);
-  }
+  // The outbox copies the statements just stored inside the server (their JSON is not sent a second time); only
+  // those the mappings enrich travel again, in their forwarded form.
+  const statements = rows.map((p) => p.statement);
+  const forwarded = applyMappings(statements, mappings);
+  const enriched = JSON.stringify(forwarded.filter((s, i) => s !== statements[i]));
+  writes.push(
+    sql`INSERT INTO xapi_outbox (statement_id, statement)
+        SELECT s.id, coalesce(e.r, s.statement)
+        FROM xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
+        WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))}) ORDER BY s.seq
+        ON CONFLICT (statement_id) DO NOTHING`,
+  );
+  const ctes = sql.join(
+    writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
+    sql`, `,
+  );
+  await tx.execute(sql`WITH ${ctes} SELECT 1`);
   // Stored coverage follows the completion facts just written or voided (same transaction).
-  await afterCompletionStatements(tx, deps, platform.id, [...completions.map((p) => p.id), ...targets]);
+  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
   return rows.length;
 }

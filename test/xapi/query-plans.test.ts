@@ -1,0 +1,101 @@
+/**
+ * The resend and voiding paths at a size where an index matters: the exact SQL the ingestion runs, EXPLAINed on the
+ * real PostgreSQL server over 200,000 stored statements (and 20,000 completion events), statistics up to date,
+ * every planner method allowed: the statements are found through their unique index on `id`, never by a scan of
+ * the table.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import { queryRows } from '../../src/db/store';
+import { ensurePlatform } from '../../src/identity/records';
+import { insertStatementsQuery, storedHashesQuery, voidStatementsQuery } from '../../src/xapi/ingest';
+import { openTestStore, type TestStore } from '../support/db';
+import { MOODLE } from './support';
+
+const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+const INDEX_SCANS = ['Index Scan', 'Index Only Scan', 'Bitmap Index Scan'];
+
+describeWithServer('query plans of the ingestion on the real server', () => {
+  jest.setTimeout(120_000);
+  let t: TestStore;
+  let platformId: number;
+  /** 30 stored ids, as a resent batch carries them. */
+  let stored: string[];
+
+  const plan = async (query: SQL) => {
+    const [row] = await queryRows<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(t.store.db, sql`EXPLAIN (FORMAT JSON) ${query}`);
+    return nodes((row?.['QUERY PLAN'][0] as { Plan: PlanNode }).Plan);
+  };
+  /** No node scans `table` whole, and one reads it through `index`. */
+  const expectIndexed = (all: PlanNode[], table: string, index: string) => {
+    expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === table)).toEqual([]);
+    const indexed = all.filter((n) => INDEX_SCANS.includes(n['Node Type']) && n['Index Name'] === index);
+    expect(indexed.length).toBeGreaterThan(0);
+  };
+
+  beforeAll(async () => {
+    t = await openTestStore('postgres');
+    platformId = (await ensurePlatform(t.store.db, MOODLE)).id;
+    await t.store.db.execute(sql`INSERT INTO users (platform_id, sub) SELECT ${platformId}, 'u' || g FROM generate_series(1, 1000) g`);
+    await t.store.db.execute(sql`
+      WITH ins AS (
+        INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+        SELECT md5('s' || g)::uuid, ${platformId}, (SELECT min(id) FROM users) + g % 1000, 'http://adlnet.gov/expapi/verbs/completed',
+               ${MOODLE} || '/mod/page/view.php?id=' || g % 500, now(), now(), md5(g::text),
+               jsonb_build_object('id', md5('s' || g)::uuid, 'verb', jsonb_build_object('id', 'http://adlnet.gov/expapi/verbs/completed'))
+        FROM generate_series(1, 200000) g RETURNING id, user_id, object_id)
+      INSERT INTO completion_events (statement_id, platform_id, user_id, activity_iri, kind, statement_timestamp, position)
+      SELECT id, ${platformId}, user_id, object_id, 'completed', now(), 0 FROM ins WHERE ('x' || substr(id::text, 1, 2))::bit(8)::int % 10 = 0`);
+    await t.store.db.execute(sql`ANALYZE xapi_statements`);
+    await t.store.db.execute(sql`ANALYZE completion_events`);
+    const rows = await queryRows<{ id: string }>(t.store.db, sql`SELECT id::text AS id FROM xapi_statements ORDER BY seq DESC LIMIT 30`);
+    stored = rows.map((r) => r.id);
+    expect(stored).toHaveLength(30);
+  });
+
+  afterAll(async () => {
+    await t?.destroy();
+  });
+
+  test('a resent batch: the INSERT finds the stored hashes through the unique index on id', async () => {
+    const rows = JSON.stringify(stored.map((id) => ({ id, u: 1, v: 'v', o: 'o', s: new Date().toISOString(), t: new Date().toISOString(), h: 'h', j: {} })));
+    expectIndexed(await plan(insertStatementsQuery(platformId, rows, stored)), 'xapi_statements', 'xapi_statements_id_unique');
+  });
+
+  test('the follow-up lookup of stored hashes uses the unique index on id', async () => {
+    expectIndexed(await plan(storedHashesQuery(stored)), 'xapi_statements', 'xapi_statements_id_unique');
+  });
+
+  test('voiding finds its targets through the unique index on id, and their events through the one on statement_id', async () => {
+    const all = await plan(voidStatementsQuery(platformId, stored));
+    expectIndexed(all, 'xapi_statements', 'xapi_statements_id_unique');
+    expectIndexed(all, 'completion_events', 'completion_events_statement_id_unique');
+  });
+
+  test('the lookup actually answers: the stored hashes and the voided learners of those ids', async () => {
+    const hashes = await queryRows<{ id: string; content_hash: string }>(t.store.db, storedHashesQuery(stored));
+    expect(hashes.map((h) => h.id).sort()).toEqual([...stored].sort());
+    const expected = await queryRows<{ user_id: number }>(
+      t.store.db,
+      sql`SELECT DISTINCT user_id FROM completion_events WHERE statement_id::text IN (${sql.join(stored.map((id) => sql`${id}`), sql`, `)}) ORDER BY user_id`,
+    );
+    await t.store.db.transaction(async (tx) => {
+      const voided = await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platformId, stored));
+      expect(voided.map((r) => r.user_id).sort((a, b) => a - b)).toEqual(expected.map((r) => r.user_id));
+      tx.rollback();
+    }).catch((error: unknown) => {
+      if (!/rollback/i.test(String((error as Error).message))) throw error;
+    });
+  });
+});
