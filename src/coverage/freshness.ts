@@ -8,7 +8,7 @@ import type { AppContext } from '../context';
 import { type Executor, inList, queryRows } from '../db/store';
 import { type CoverageDeps, coverageDeps } from './deps';
 import { startWorker, type Worker } from '../worker';
-import { refreshLearners } from './engine';
+import { creditingLock, refreshLearners } from './engine';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,6 +31,8 @@ export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps
 }
 
 async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
+  // after the crediting transactions in flight have committed, so that their new facts are among the learners chosen
+  await creditingLock(ex, platformId, 'exclusive');
   const marked = await queryRows<{ user_id: number }>(
     ex,
     sql`INSERT INTO coverage_dirty (user_id, platform_id) ${learners}
