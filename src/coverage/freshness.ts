@@ -2,6 +2,8 @@
  * Keeping the stored coverage fresh. Small changes recompute the learners concerned at once, in the caller's
  * transaction; large ones (a mapping or policy change touching many learners) only mark them dirty, in one
  * set-based statement, and the next read, the background worker or `socle coverage recompute` catches up.
+ * Crediting and changes of mappings or policies are ordered by the platform's crediting lock (`creditingLock`): a
+ * change never commits between a crediting transaction's read of the mappings and its commit.
  */
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
