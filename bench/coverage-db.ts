@@ -180,25 +180,26 @@ async function main() {
     const [count] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM completion_events`);
     print(`completion events: ${count?.n.toLocaleString('en')}`);
 
-    // 1. full recompute, against a plain read of the same facts (the same columns, in the same user-id ranges)
-    const plain = await measure('reference: plain read of every completion event in 5,000-learner ranges', db, name, async () => {
+    // 1. full recompute (first: the process's peak RSS is then its own), then a plain read of the same facts
+    const rssBefore = peakRss();
+    print(`  whole-process peak RSS before the recompute: ${rssBefore.toFixed(0)} MB; load average ${load()}`);
+    const full = await measure('full recompute', db, name, () => recomputeAll(db, coverageDeps(ctx, db)));
+    const rss = peakRss();
+    // the reference: the same columns, in 2,000-learner ranges as the recompute
+    const plain = await measure('reference: plain read of every completion event in 2,000-learner ranges', db, name, async () => {
       let rows = 0;
-      for (let from = 1; from <= LEARNERS; from += 5_000) {
+      for (let from = 1; from <= LEARNERS; from += 2_000) {
         rows += (
           await queryRows(
             db,
             sql`SELECT id::float8 AS seq, user_id, course_id, activity_iri, kind, success, duration_seconds,
                        (extract(epoch FROM statement_timestamp) * 1000)::float8 AS ts, voided
-                  FROM completion_events WHERE platform_id = ${platform.id} AND user_id BETWEEN ${from} AND ${from + 4_999}`,
+                  FROM completion_events WHERE platform_id = ${platform.id} AND user_id BETWEEN ${from} AND ${from + 1_999}`,
           )
         ).length;
       }
       return rows;
     });
-    const rssBefore = peakRss();
-    print(`  whole-process peak RSS before the recompute: ${rssBefore.toFixed(0)} MB; load average ${load()}`);
-    const full = await measure('full recompute', db, name, () => recomputeAll(db, coverageDeps(ctx, db)));
-    const rss = peakRss();
     const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
     print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; whole-process peak RSS ${rss.toFixed(0)} MB; load average ${load()}`);
     figure({
