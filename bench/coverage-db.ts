@@ -1,19 +1,23 @@
 /**
  * Coverage at national scale on a real PostgreSQL (not a test: it prints figures).
  *
- *   npx tsx bench/coverage-db.ts            # BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres by default
+ *   npx tsx bench/coverage-db.ts [learners=70000]   # or BENCH_LEARNERS; BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres by default
  *
  * Creates its own database (and drops it), generates 70,000 learners, 40 activities mapped across the 5 domains
  * of the 28 h référentiel in 3 courses, ~1.5 million completion events (INSERT … SELECT generate_series), then
  * measures: the full recompute (`socle coverage recompute`'s function), the ingestion hook per statement, the
- * single-learner coverage read through the HTTP API on loopback (p50/p95) and the course view of 500 learners.
- * CPU time is reported for this process and for the PostgreSQL backends (from /proc), as the machine is shared.
+ * single-learner coverage read through the HTTP API on loopback (p50/p95), the course view of 500 learners (a
+ * 500-learner course, and pages anywhere in a 70,000-learner course) and the administrators' dashboard. Each headline
+ * figure is printed next to a reference measured in this run (a plain read of the same facts, plain indexed SELECTs),
+ * and as a `FIGURE {json}` line; the recompute's memory is this whole process's peak RSS. CPU time is reported for
+ * this process and for the PostgreSQL backends (from /proc), as the machine is shared.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
+import os from 'node:os';
 import { createApiToken } from '../src/identity/api-tokens';
 import { afterCompletionStatements } from '../src/coverage/freshness';
 import { recomputeAll } from '../src/coverage/recompute';
@@ -27,9 +31,11 @@ import { createContext } from '../src/app/context';
 import { startServer } from '../src/app/server';
 import { type Config, DEFAULT_RATE_LIMITS } from '../src/config';
 import { prepareStatements, storeStatements } from '../src/xapi/ingest';
+import { DEFAULT_REFERENTIAL } from '../src/reports/source';
+import { reportsPanel } from '../lti/reports';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const LEARNERS = Number(process.argv[2] ?? 70_000);
+const LEARNERS = Number(process.env.BENCH_LEARNERS ?? process.argv[2] ?? 70_000);
 const EVENTS_PER_LEARNER = 21;
 const WWWROOT = 'https://moodle.univ-exemple.fr';
 
@@ -41,7 +47,8 @@ const shape: [string, number, string[]][] = [
   ['5', 6, ['5.1', '5.2']],
 ];
 const referential: ReferentialVersion = {
-  id: 'socle-sante-28h',
+  // the reports' default référentiel id, so that the dashboard reads this bench's coverage
+  id: DEFAULT_REFERENTIAL,
   version: 'V1.1.2022',
   title: 'Référentiel socle (28 h)',
   requiredMinutes: 28 * 60,
@@ -57,6 +64,28 @@ const print = (line: string) => process.stdout.write(`${line}\n`);
 const iri = (cmid: number) => `${WWWROOT}/mod/page/view.php?id=${cmid}`;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+/** Peak resident set size of this whole process so far, in MB. */
+const peakRss = () => process.resourceUsage().maxRSS / 1024;
+
+/** One headline figure as a machine-readable line (collected by bench/run.ts). */
+function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }): void {
+  const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
+  print(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: round(f.ratio) })}`);
+}
+
+/** p95 of `run` over `n` sequential calls (after 3 warm-up calls), in ms. */
+async function p95Of(n: number, run: (i: number) => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  for (let i = 0; i < 3; i++) await run(i);
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await run(i);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: pct(times, 50), p95: pct(times, 95) };
+}
 
 /** utime + stime (ms) of the PostgreSQL backends serving the bench database, from /proc. */
 async function backendCpu(db: Database, name: string): Promise<number> {
@@ -103,6 +132,7 @@ async function main() {
   // the coverage rules alone (no badge issuing) over the bench's référentiel
   const ctx = createContext(config, store, createLogger('silent'), { referentials, badges: undefined });
   try {
+    print(`load average ${load()}; ${os.cpus().length} CPUs`);
     print(`database ${name}; ${LEARNERS} learners, 40 activities, ~${(LEARNERS * EVENTS_PER_LEARNER).toLocaleString('en')} completion events`);
     const platform = await ensurePlatform(db, WWWROOT);
     // courses 10 and 11 for everyone (20 + 15 activities), course 12 (5 activities) with a roster of 500
@@ -150,10 +180,46 @@ async function main() {
     const [count] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM completion_events`);
     print(`completion events: ${count?.n.toLocaleString('en')}`);
 
-    // 1. full recompute
+    // 1. full recompute (first: the process's peak RSS is then its own), then a plain read of the same facts
+    const rssBefore = peakRss();
+    print(`  whole-process peak RSS before the recompute: ${rssBefore.toFixed(0)} MB; load average ${load()}`);
     const full = await measure('full recompute', db, name, () => recomputeAll(db, coverageDeps(ctx, db)));
+    const rss = peakRss();
+    // the reference: the same columns, in 2,000-learner ranges as the recompute
+    const plain = await measure('reference: plain read of every completion event in 2,000-learner ranges', db, name, async () => {
+      let rows = 0;
+      for (let from = 1; from <= LEARNERS; from += 2_000) {
+        rows += (
+          await queryRows(
+            db,
+            sql`SELECT id::float8 AS seq, user_id, course_id, activity_iri, kind, success, duration_seconds,
+                       (extract(epoch FROM statement_timestamp) * 1000)::float8 AS ts, voided
+                  FROM completion_events WHERE platform_id = ${platform.id} AND user_id BETWEEN ${from} AND ${from + 1_999}`,
+          )
+        ).length;
+      }
+      return rows;
+    });
     const [stored] = await queryRows<{ n: number; complete: number }>(db, sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'complete')::int AS complete FROM learner_coverage`);
-    print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; target ≤ 60 s`);
+    print(`  ${full.result.learners} learners, ${stored?.n} coverages stored (${stored?.complete} complete) → ${Math.round(full.result.learners / (full.wall / 1000))} learners/s; whole-process peak RSS ${rss.toFixed(0)} MB; load average ${load()}`);
+    figure({
+      name: `full recompute, ${LEARNERS} learners`,
+      value: full.wall / 1000,
+      unit: 's',
+      target: '<= 20 s',
+      reference: `plain read of the same ${plain.result.toLocaleString('en')} events: ${(plain.wall / 1000).toFixed(2)} s`,
+      ratio: full.wall / plain.wall,
+      meets: full.wall <= 20_000,
+    });
+    figure({
+      name: 'full recompute, whole-process peak RSS',
+      value: rss,
+      unit: 'MB',
+      target: '<= 500 MB',
+      reference: `peak RSS of this process before the recompute: ${rssBefore.toFixed(0)} MB`,
+      ratio: rss / rssBefore,
+      meets: rss <= 500,
+    });
 
     // 2. incremental cost: the ingestion hook alone (one statement's learner recomputed in its transaction), then the
     //    whole ingestion of single-statement batches and of 30-statement batches (Moodle's default)
@@ -211,7 +277,17 @@ async function main() {
       }
       const cpu = process.cpuUsage(cpu0);
       reads.sort((a, b) => a - b);
-      print(`learner read (HTTP, 500 sequential): p50 ${ms(pct(reads, 50))}, p95 ${ms(pct(reads, 95))}, node CPU ${ms((cpu.user + cpu.system) / 1000 / 500)} per read; target p95 ≤ 20 ms`);
+      const oneLearner = await p95Of(200, () => queryRows(db, sql`SELECT * FROM completion_events WHERE user_id = ${1 + Math.floor(Math.random() * LEARNERS)}`));
+      print(`learner read (HTTP, 500 sequential): p50 ${ms(pct(reads, 50))}, p95 ${ms(pct(reads, 95))}, node CPU ${ms((cpu.user + cpu.system) / 1000 / 500)} per read; target p95 ≤ 20 ms; load average ${load()}`);
+      figure({
+        name: 'learner read p95 (HTTP)',
+        value: pct(reads, 95),
+        unit: 'ms',
+        target: '<= 20 ms',
+        reference: `plain indexed SELECT of one learner's events, p95 ${ms(oneLearner.p95)}`,
+        ratio: pct(reads, 95) / oneLearner.p95,
+        meets: pct(reads, 95) <= 20,
+      });
       const course: number[] = [];
       let learners = 0;
       for (let i = 0; i < 20; i++) {
@@ -221,10 +297,39 @@ async function main() {
       }
       course.sort((a, b) => a - b);
       print(`course view (${learners} learners, HTTP): p50 ${ms(pct(course, 50))}, p95 ${ms(pct(course, 95))}; target ≤ 300 ms`);
-      const big: number[] = [];
-      for (let i = 0; i < 5; i++) big.push((await get(`platform=${encodeURIComponent(WWWROOT)}&context=10&limit=500&after=${i * 10_000}`)).ms);
-      big.sort((a, b) => a - b);
-      print(`course view of a ${LEARNERS}-learner course, one 500-learner page: p50 ${ms(pct(big, 50))}, max ${ms(big[big.length - 1] as number)}`);
+      // any page of the course that every learner follows: 40 pages from random cursors, against a plain indexed
+      // SELECT of 500 stored coverages
+      const anywhere = () => Math.floor(Math.random() * Math.max(1, LEARNERS - 500));
+      const big = await p95Of(40, () => get(`platform=${encodeURIComponent(WWWROOT)}&context=10&limit=500&after=${anywhere()}`));
+      const sample = await get(`platform=${encodeURIComponent(WWWROOT)}&context=10&limit=500&after=${anywhere()}`);
+      const shown = (JSON.parse(sample.body) as { learners: unknown[] }).learners.length;
+      const plainPage = await p95Of(40, () => queryRows(db, sql`SELECT * FROM learner_coverage WHERE user_id > ${anywhere()} ORDER BY user_id LIMIT 500`));
+      print(`course view of a ${LEARNERS}-learner course, one ${shown}-learner page (HTTP): p50 ${ms(big.p50)}, p95 ${ms(big.p95)}; target p95 ≤ 100 ms; load average ${load()}`);
+      figure({
+        name: `course view, a 500-learner page of a ${LEARNERS}-learner course, p95 (HTTP)`,
+        value: big.p95,
+        unit: 'ms',
+        target: '<= 100 ms',
+        reference: `plain indexed SELECT of 500 stored coverages, p95 ${ms(plainPage.p95)}`,
+        ratio: big.p95 / plainPage.p95,
+        meets: big.p95 <= 100,
+      });
+
+      // the administrators' dashboard (the admin page's reports panel: counts, compliance per domain, recent exports)
+      const principal = { actor: 'bench', platformId: platform.id, issuer: WWWROOT, courses: 'all' as const, locale: 'fr' as const };
+      let panel: Awaited<ReturnType<typeof reportsPanel>> | undefined;
+      const dashboard = await p95Of(20, async () => (panel = await reportsPanel(server.ctx, principal, 'bench')));
+      const plainCount = await p95Of(20, () => queryRows(db, sql`SELECT status, count(*) FROM learner_coverage GROUP BY status`));
+      print(`admin dashboard (${panel?.dashboard.learners} learners, ${panel?.dashboard.compliant} compliant, ${panel?.dashboard.domains.length} domains): p50 ${ms(dashboard.p50)}, p95 ${ms(dashboard.p95)}; target p95 ≤ 200 ms; load average ${load()}`);
+      figure({
+        name: `admin dashboard p95, ${LEARNERS} learners`,
+        value: dashboard.p95,
+        unit: 'ms',
+        target: '<= 200 ms',
+        reference: `plain count of the stored coverages by status, p95 ${ms(plainCount.p95)}`,
+        ratio: dashboard.p95 / plainCount.p95,
+        meets: dashboard.p95 <= 200,
+      });
     } finally {
       await server.close(1_000);
     }
@@ -232,7 +337,8 @@ async function main() {
     await store.close();
     const c = new Client({ connectionString: ADMIN_URL });
     await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (process.env.BENCH_KEEP_DATABASE) print(`database ${name} kept (BENCH_KEEP_DATABASE)`);
+    else await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.end();
   }
 }

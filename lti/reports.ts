@@ -8,7 +8,7 @@ import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
 import type { ExportRegistry } from '../src/reports/kinds';
-import { summarizeDomains } from '../src/reports/source';
+import { complianceSummary } from '../src/reports/source';
 import '../src/web/texts/reports';
 
 const REPORTS_BASE = '/lti/api/reports';
@@ -38,18 +38,9 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
   const limited = p.courses !== 'all';
   const visibleCourses = p.courses === 'all' ? allCourses : allCourses.filter((c) => p.courses.includes(c.contextId));
   const query = { platformId: p.platformId, filters: limited ? { courses: p.courses as string[] } : {} };
-  const source = ctx.compliance;
-  let learners = 0;
-  let compliant = 0;
-  async function* counted() {
-    for await (const row of source.rows(db, query)) {
-      learners++;
-      if (row.status === 'complete') compliant++;
-      yield row;
-    }
-  }
+  const { learners, compliant, domains: summary } = await complianceSummary(db, ctx.compliance, query);
   const percent = new Intl.NumberFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { maximumFractionDigits: 1 });
-  const domains = (await summarizeDomains(counted())).map((d) => {
+  const domains = summary.map((d) => {
     const rate = d.learners ? Math.round((d.compliant / d.learners) * 1000) / 10 : 0;
     return { ...d, rate, rateText: percent.format(rate) };
   });

@@ -292,6 +292,24 @@ export async function writeCoverage(
   if (setting && plan && (plan.issue.length || plan.revoke.length)) await applyBadges(ex, setting, plan, deps.clock());
 }
 
+/** Arbitrary constant: the first key of the crediting lock (the second is the platform id). */
+const CREDITING_LOCK = 1_936_681_836;
+
+/**
+ * The platform's crediting lock, held until the end of the transaction. Whoever credits facts against the mappings
+ * and policies takes it shared, before reading them; whoever changes a mapping or a policy takes it exclusive,
+ * before choosing the learners to recompute. Under READ COMMITTED a change cannot then commit between a crediting
+ * transaction's read of the mappings and its commit: it waits, and then sees that transaction's new facts (and
+ * recomputes or marks their learners), while a crediting that waited reads the new mappings.
+ */
+export async function creditingLock(ex: Executor, platformId: number, mode: 'shared' | 'exclusive'): Promise<void> {
+  await ex.execute(
+    mode === 'shared'
+      ? sql`SELECT pg_advisory_xact_lock_shared(${CREDITING_LOCK}::int, ${platformId}::int)`
+      : sql`SELECT pg_advisory_xact_lock(${CREDITING_LOCK}::int, ${platformId}::int)`,
+  );
+}
+
 /** Recomputes and stores the coverage of these learners of one platform from their facts. Returns the référentiels not found. */
 export async function refreshLearners(
   ex: Executor,
@@ -301,6 +319,8 @@ export async function refreshLearners(
 ): Promise<{ missing: string[] }> {
   const unique = [...new Set(userIds)];
   if (unique.length === 0) return { missing: [] };
+  // A mapping change waits for the recomputes already reading the old mappings (and they for it): see creditingLock.
+  await creditingLock(ex, platformId, 'shared');
   // Everything the computation reads, in one round trip: the learners' events and credits, the mappings and
   // policies of their events' courses, their stored coverage, and whether a dirty mark or an active badge is there.
   const ids = sql`string_to_array(${unique.join(',')}, ',')::int[]`;

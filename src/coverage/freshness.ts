@@ -2,13 +2,15 @@
  * Keeping the stored coverage fresh. Small changes recompute the learners concerned at once, in the caller's
  * transaction; large ones (a mapping or policy change touching many learners) only mark them dirty, in one
  * set-based statement, and the next read, the background worker or `socle coverage recompute` catches up.
+ * Crediting and changes of mappings or policies are ordered by the platform's crediting lock (`creditingLock`): a
+ * change never commits between a crediting transaction's read of the mappings and its commit.
  */
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { type Executor, inList, queryRows } from '../db/store';
 import { type CoverageDeps, coverageDeps } from './deps';
 import { startWorker, type Worker } from '../worker';
-import { refreshLearners } from './engine';
+import { creditingLock, refreshLearners } from './engine';
 
 /** Above this many learners, a change marks them dirty instead of recomputing them in the request. */
 export const IMMEDIATE_LIMIT = 200;
@@ -36,6 +38,8 @@ export async function afterCompletionLearners(tx: Executor, deps: CoverageDeps, 
 }
 
 async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
+  // after the crediting transactions in flight have committed, so that their new facts are among the learners chosen
+  await creditingLock(ex, platformId, 'exclusive');
   const marked = await queryRows<{ user_id: number }>(
     ex,
     sql`INSERT INTO coverage_dirty (user_id, platform_id) ${learners}

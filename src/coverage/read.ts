@@ -137,17 +137,24 @@ export async function courseView(
   const referential = await deps.lookup(id, version ?? undefined);
   if (!referential) throw notFound(`no référentiel ${id}${version ? ` version ${version}` : ''}.`);
   const empty = computeCoverage(compileRules(referential), [], []);
-  const learners = sql`SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted'
-                       UNION SELECT user_id FROM completion_events WHERE course_id = ${course.id}`;
+  // Keyset page: the next `limit + 1` user ids of the roster and of the events (each read in user-id order from its
+  // index, course_members' key and completion_events (course_id, user_id)), merged; never the whole course.
+  const after = options.after ?? 0;
+  const take = options.limit + 1;
+  const learners = sql`(SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted' AND user_id > ${after}
+                          ORDER BY user_id LIMIT ${take})
+                       UNION
+                       (SELECT DISTINCT user_id FROM completion_events WHERE course_id = ${course.id} AND user_id > ${after}
+                          ORDER BY user_id LIMIT ${take})`;
   const select = () =>
     queryRows<StoredRow>(
       ex,
       sql`SELECT u.id AS user_id, u.sub, u.name, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains,
                  lc.computed_at, d.user_id IS NOT NULL AS dirty
-          FROM (${learners}) l JOIN users u ON u.id = l.user_id
+          FROM (SELECT user_id FROM (${learners}) m ORDER BY user_id LIMIT ${take}) l JOIN users u ON u.id = l.user_id
           LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${referential.id} AND lc.referential_version = ${referential.version}
           LEFT JOIN coverage_dirty d ON d.user_id = u.id
-          WHERE u.id > ${options.after ?? 0} ORDER BY u.id LIMIT ${options.limit + 1}`,
+          ORDER BY u.id`,
     );
   let rows = await select();
   const dirty = rows.filter((r) => r.dirty).map((r) => r.user_id);

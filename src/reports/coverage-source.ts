@@ -1,11 +1,11 @@
 /** The compliance source over the stored learner coverage (the default of every context). */
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import { type CoverageServices, coverageDeps } from '../coverage/deps';
 import { learnerView } from '../coverage/read';
 import { platforms } from '../db/schema';
 import { type Executor, inList, queryRows } from '../db/store';
 import type { ComplianceRow, ReportReferential } from './rows';
-import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
+import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, type ComplianceSummary, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
 
 const CHUNK = 2_000;
 
@@ -27,23 +27,30 @@ interface LearnerRow {
  * version (none yet = nothing validated). `completed_at` is when the last fact that counted arrived, for complete
  * learners. Rows come in keyset chunks, non-compliant learners first, so a 70,000-learner export streams.
  */
-function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey: { rank: number; sub: string } | null) {
+function queryParts(query: ComplianceQuery) {
   const courses = query.filters.courses;
   const courseFilter = courses?.length ? sql`AND c.context_id IN (${inList(courses)})` : sql``;
   const from = query.filters.from ? sql`AND e.statement_timestamp >= ${query.filters.from}::date` : sql``;
   const to = query.filters.to ? sql`AND e.statement_timestamp < (${query.filters.to}::date + 1)` : sql``;
   const windowed = query.filters.from || query.filters.to;
-  const rank = sql`CASE coalesce(lc.status, 'not_started') WHEN 'not_started' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END`;
-  const after = afterKey ? sql`WHERE (rank, sub) > (${afterKey.rank}, ${afterKey.sub})` : sql``;
-  return sql`
-    WITH members AS (
-      SELECT cm.user_id, c.context_id, c.title FROM course_members cm JOIN courses c ON c.id = cm.course_id
+  /** The learners' courses: active Learner members of the rosters, and whoever has completion facts in the courses. */
+  const members = (columns: SQL) => sql`
+      SELECT cm.user_id${columns} FROM course_members cm JOIN courses c ON c.id = cm.course_id
        WHERE c.platform_id = ${query.platformId} AND cm.status = 'active'
          AND EXISTS (SELECT 1 FROM unnest(cm.roles) r WHERE r LIKE '%Learner') ${courseFilter}
       UNION
-      SELECT DISTINCT e.user_id, c.context_id, c.title FROM completion_events e JOIN courses c ON c.id = e.course_id
-       WHERE c.platform_id = ${query.platformId} ${courseFilter}
-    ),
+      SELECT DISTINCT e.user_id${columns} FROM completion_events e JOIN courses c ON c.id = e.course_id
+       WHERE c.platform_id = ${query.platformId} ${courseFilter}`;
+  const inWindow = windowed ? sql`WHERE EXISTS (SELECT 1 FROM completion_events e WHERE e.user_id = u.id AND NOT e.voided ${from} ${to})` : sql``;
+  return { members, inWindow };
+}
+
+function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey: { rank: number; sub: string } | null) {
+  const { members, inWindow } = queryParts(query);
+  const rank = sql`CASE coalesce(lc.status, 'not_started') WHEN 'not_started' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END`;
+  const after = afterKey ? sql`WHERE (rank, sub) > (${afterKey.rank}, ${afterKey.sub})` : sql``;
+  return sql`
+    WITH members AS (${members(sql`, c.context_id, c.title`)}),
     learners AS (
       SELECT m.user_id, json_agg(json_build_object('contextId', m.context_id, 'title', m.title) ORDER BY m.context_id) AS courses
         FROM members m GROUP BY m.user_id
@@ -55,9 +62,38 @@ function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey:
                        AND mc.referential_id = ${ref.id} AND mc.referential_version = ${ref.version}) AS manual
         FROM learners l JOIN users u ON u.id = l.user_id
         LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
-       ${windowed ? sql`WHERE EXISTS (SELECT 1 FROM completion_events e WHERE e.user_id = u.id AND NOT e.voided ${from} ${to})` : sql``}
+       ${inWindow}
     )
     SELECT * FROM ranked ${after} ORDER BY rank, sub LIMIT ${CHUNK}`;
+}
+
+/**
+ * The dashboard over the same learners as `learnersQuery`, in one aggregate: how many, how many complete, and per
+ * domain how many have validated its required hours (a learner without stored coverage has validated nothing).
+ */
+async function summaryOf(ex: Executor, query: ComplianceQuery, ref: ReportReferential): Promise<ComplianceSummary> {
+  const { members, inWindow } = queryParts(query);
+  const perDomain = ref.domains.map((d) =>
+    d.requiredMinutes <= 0
+      ? sql`count(*)::int`
+      : sql`(count(*) FILTER (WHERE jsonb_path_exists(lc.domains, '$[*] ? (@.code == $c && @.validatedMinutes >= $r)', jsonb_build_object('c', ${d.code}::text, 'r', ${d.requiredMinutes}::int))))::int`,
+  );
+  const [row] = await queryRows<{ learners: number; compliant: number; domains: number[] }>(
+    ex,
+    sql`WITH members AS (${members(sql``)})
+        SELECT count(*)::int AS learners, (count(*) FILTER (WHERE lc.status = 'complete'))::int AS compliant,
+               ARRAY[${sql.join(perDomain, sql`, `)}]::int[] AS domains
+          FROM members m JOIN users u ON u.id = m.user_id
+          LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
+         ${inWindow}`,
+  );
+  const learners = row?.learners ?? 0;
+  return {
+    learners,
+    compliant: row?.compliant ?? 0,
+    // as counted over the rows: no row, no domain
+    domains: learners ? ref.domains.map((d, i) => ({ code: d.code, title: d.title, learners, compliant: row?.domains[i] ?? 0 })) : [],
+  };
 }
 
 function toRow(ref: ReportReferential, r: LearnerRow): ComplianceRow {
@@ -115,6 +151,10 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
       const [ref] = await this.referentials(ex, query);
       if (!ref) return;
       for await (const r of learnerRows(ex, query, ref)) yield toRow(ref, r);
+    },
+    async summary(ex, query) {
+      const [ref] = await this.referentials(ex, query);
+      return ref ? summaryOf(ex, query, ref) : { learners: 0, compliant: 0, domains: [] };
     },
     async *attestations(ex, query) {
       const [ref] = await this.referentials(ex, query);

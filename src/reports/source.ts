@@ -56,6 +56,34 @@ export interface ComplianceSource {
   /** How many rows `rows` will yield (for progress bars). */
   count(ex: Executor, query: ComplianceQuery): Promise<number>;
   attestations(ex: Executor, query: ComplianceQuery): AsyncIterable<AttestationFigures>;
+  /**
+   * The dashboard's figures over the rows of the query (as `summarizeDomains` and a count of complete rows would give
+   * them), when the source can compute them without reading every row; otherwise the rows are counted.
+   */
+  summary?(ex: Executor, query: ComplianceQuery): Promise<ComplianceSummary>;
+}
+
+/** The dashboard: learners of the query, those compliant, and per domain. */
+export interface ComplianceSummary {
+  learners: number;
+  compliant: number;
+  domains: DomainSummary[];
+}
+
+/** The dashboard's figures: the source's own aggregates when it has them, else counted over its rows. */
+export async function complianceSummary(ex: Executor, source: ComplianceSource, query: ComplianceQuery): Promise<ComplianceSummary> {
+  if (source.summary) return source.summary(ex, query);
+  let learners = 0;
+  let compliant = 0;
+  async function* counted() {
+    for await (const row of source.rows(ex, query)) {
+      learners++;
+      if (row.status === 'complete') compliant++;
+      yield row;
+    }
+  }
+  const domains = await summarizeDomains(counted());
+  return { learners, compliant, domains };
 }
 
 /** Domain compliance counted over the rows of a query (the dashboard), in référentiel domain order. */

@@ -7,6 +7,7 @@ import { saveMapping } from '../../src/mapping/service';
 import { getReferential } from '../../src/referentials/catalogue';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import { coverageComplianceSource } from '../../src/reports/coverage-source';
+import { complianceSummary } from '../../src/reports/source';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -96,6 +97,29 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
     expect(text).toContain("'=HYPERLINK");
     const records = parse(text.slice(1), { delimiter: ';' }) as string[][];
     expect(records.some((r) => r.includes('6,5'))).toBe(true); // learner 4: 6.5 h validated
+  });
+
+  it('computes the dashboard in SQL as counting the rows would, for the platform, a course and a date window', async () => {
+    const db = server.ctx.store.db;
+    const source = coverageComplianceSource(server.ctx);
+    const queries = [
+      { platformId, filters: {} },
+      { platformId, filters: { courses: ['2'] } },
+      { platformId, filters: { courses: ['404'] } },
+      { platformId, filters: { from: '2026-11-20' } },
+      { platformId, filters: { to: '2026-01-01' } },
+    ];
+    let compliantDomains = 0;
+    for (const query of queries) {
+      const { summary: _own, ...counting } = source;
+      const counted = await complianceSummary(db, counting, query);
+      const aggregated = await complianceSummary(db, source, query);
+      expect(aggregated).toEqual(counted);
+      compliantDomains += aggregated.domains.reduce((n, d) => n + d.compliant, 0);
+    }
+    // learner 4 validated the whole cybersecurity domain: the comparison was not between zeros
+    expect(compliantDomains).toBeGreaterThan(0);
+    expect((await complianceSummary(db, source, queries[0] as (typeof queries)[0])).learners).toBe(3);
   });
 
   it("takes the report's référentiel from the context's référentiel source, as the rows", async () => {

@@ -82,7 +82,8 @@ export const completionEvents = pgTable(
   },
   (t) => [
     index('completion_events_user_activity_idx').on(t.userId, t.activityIri),
-    index('completion_events_course_idx').on(t.courseId),
+    // a course's learners in user-id order (keyset pages of the course view) and its events by course
+    index('completion_events_course_user_idx').on(t.courseId, t.userId),
   ],
 );
 
