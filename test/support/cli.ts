@@ -24,8 +24,12 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
   });
 }
 
+/**
+ * The environment of a spawned `socle`: it runs the sources under test (SOCLE_FROM=source), not a dist/ that may be
+ * older; the compiled path is checked by bin/smoke-dist.js after `npm run build` and by test/cli/bin-entry.test.ts.
+ */
 export function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', SOCLE_FROM: 'source', ...env };
 }
 
 /** Starts `socle serve` and resolves with the process and the URL it listens on, once it is ready. */
