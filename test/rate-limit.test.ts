@@ -8,7 +8,7 @@ import { createLogger } from '../src/logger';
 import { hitRateLimit, purgeRateLimits } from '../src/rate-limit';
 import { createXapiKey } from '../src/xapi/keys';
 import { startTestServer, testConfig, type TestServer } from './support/app';
-import { createTestDatabase, drivers, openTestStore } from './support/db';
+import { createTestDatabase, drivers, openTestStore, describeWithServer } from './support/db';
 import { basic, generatedBatch, MOODLE } from './xapi/support';
 
 /** An hour-long window, so a burst is counted in one window: wait if the current one ends within 10 s. */
@@ -124,7 +124,6 @@ describe.each(drivers)('rate limits of one server on %s', (driver) => {
 });
 
 // Two servers on one PostgreSQL database, as two processes behind a load balancer: one client's budget is shared.
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 describeWithServer('rate limits shared by two servers on one PostgreSQL', () => {
   it('refuses the burst of one xAPI key once the two servers together reach its limit', async () => {
     const database = await createTestDatabase('postgres');

@@ -1,12 +1,11 @@
 import { Client } from 'pg';
 import { openStore } from '../../src/db/store';
-import { createTestDatabase } from '../support/db';
+import { createTestDatabase, describeWithServer } from '../support/db';
 
 // Declarative partitioning of the statements on the real server (docs/scaling.md, "Partitioning"): tables with the
 // columns of Socle's xapi_statements (copied from the migrated schema with LIKE), partitioned by month of `stored`,
 // by platform then month, or by hash of the id; Socle's statement queries in their shapes, with EXPLAIN showing which
 // partitions each one reads. Socle's own schema is not changed.
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
 const MONTHS = 12; // 2026-01 … 2026-12
 const PER_MONTH = 500; // statements per platform and month

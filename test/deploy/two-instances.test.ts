@@ -2,13 +2,12 @@ import { openStore } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startServe, waitForExit } from '../support/cli';
-import { createTestDatabase } from '../support/db';
+import { createTestDatabase, describeWithServer } from '../support/db';
 import { type FakeLrs, startFakeLrs } from '../support/fake-lrs';
 import { basic, generatedBatch, MOODLE } from '../xapi/support';
 
 // Two real `socle serve` processes on one PostgreSQL database, as behind a load balancer: statements accepted by
 // either are delivered to the LRS by whichever worker claims them, each exactly once.
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
 describeWithServer('two Socle instances on one PostgreSQL', () => {
   jest.setTimeout(180_000);

@@ -14,7 +14,7 @@ import {
 } from '../../src/forwarding/outbox';
 import { deterministicStatementId } from '../../src/domain/statement-ids';
 import { testConfig, testContext } from '../support/app';
-import { drivers, openTestStore, type TestStore } from '../support/db';
+import { drivers, openTestStore, type TestStore, describeWithServer } from '../support/db';
 import { type FakeLrs, startFakeLrs } from '../support/fake-lrs';
 import { generatedBatch, MOODLE } from '../xapi/support';
 
@@ -183,7 +183,6 @@ describe.each(drivers)('xAPI outbox on %s', (driver) => {
   });
 });
 
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
 describeWithServer('xAPI outbox when PostgreSQL is lost between a send and its record', () => {
   it('records the delivery when the database answers again, without sending the batch again', async () => {

@@ -2,13 +2,17 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
-import { openStore, type Store } from '../../src/db/store';
+import { type Executor, openStore, queryRows, type Store } from '../../src/db/store';
 
 export type Driver = 'pglite' | 'postgres';
 
 /** PGlite always; a real PostgreSQL server too when TEST_DATABASE_URL is set (CI sets it). */
 export const drivers: Driver[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+/** `describe` for tests that need a PostgreSQL server: skipped without TEST_DATABASE_URL (the run says so once). */
+export const describeWithServer: jest.Describe = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
 export interface TestStore {
   store: Store;
@@ -63,4 +67,15 @@ export async function openTestStore(driver: Driver): Promise<TestStore> {
       await database.destroy();
     },
   };
+}
+
+/** The rows of every table an xAPI batch writes, in one query: a refused batch leaves them as they were. */
+export async function ingestTableCounts(ex: Executor): Promise<Record<string, number> | undefined> {
+  const [counts] = await queryRows<Record<string, number>>(
+    ex,
+    sql`SELECT (SELECT count(*)::int FROM xapi_statements) AS statements, (SELECT count(*)::int FROM completion_events) AS events,
+               (SELECT count(*)::int FROM xapi_outbox) AS outbox, (SELECT count(*)::int FROM xapi_activities) AS activities,
+               (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM courses) AS courses`,
+  );
+  return counts;
 }

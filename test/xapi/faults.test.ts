@@ -18,8 +18,8 @@ import { socle28 } from '../domain/coverage-fixtures';
 import { startTestServer, type TestServer } from '../support/app';
 import { type FakeLrs, startFakeLrs } from '../support/fake-lrs';
 import { basic, generatedBatch, MOODLE } from './support';
+import { describeWithServer } from '../support/db';
 
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CLIENTS = 4;

@@ -4,7 +4,7 @@ import { queryRows } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
-import { drivers } from '../support/db';
+import { drivers, ingestTableCounts } from '../support/db';
 import { basic, generatedBatch, MOODLE, type Statement } from './support';
 
 jest.setTimeout(180_000);
@@ -149,16 +149,7 @@ describe.each(drivers)('hostile statements on %s', (driver) => {
     });
   const count = async (table: string) =>
     (await queryRows<{ n: number }>(server.ctx.store.db, sql.raw(`SELECT count(*)::int AS n FROM ${table}`)))[0]?.n ?? 0;
-  /** The rows of every table a batch writes, in one query. */
-  const snapshot = async () =>
-    (
-      await queryRows<Record<string, number>>(
-        server.ctx.store.db,
-        sql`SELECT (SELECT count(*)::int FROM xapi_statements) AS statements, (SELECT count(*)::int FROM completion_events) AS events,
-                   (SELECT count(*)::int FROM xapi_outbox) AS outbox, (SELECT count(*)::int FROM xapi_activities) AS activities,
-                   (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM courses) AS courses`,
-      )
-    )[0];
+  const snapshot = () => ingestTableCounts(server.ctx.store.db);
 
   beforeAll(async () => {
     server = await startTestServer(driver);

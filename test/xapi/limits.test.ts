@@ -5,7 +5,7 @@ import { ensurePlatform } from '../../src/identity/records';
 import { createXapiKey } from '../../src/xapi/keys';
 import { XAPI_LIMITS } from '../../src/xapi/validate';
 import { startTestServer, type TestServer } from '../support/app';
-import { drivers } from '../support/db';
+import { drivers, ingestTableCounts } from '../support/db';
 import { basic, generatedBatch, MOODLE, type Statement } from './support';
 
 jest.setTimeout(120_000);
@@ -49,16 +49,7 @@ describe.each(drivers)('xAPI input limits on %s', (driver) => {
     });
   const get = (query: string) =>
     fetch(`${server.url}/xapi/statements${query}`, { headers: { 'X-Experience-API-Version': '1.0.3', Authorization: auth } });
-  /** The rows of every table a batch writes, in one query. */
-  const snapshot = async () =>
-    (
-      await queryRows<Record<string, number>>(
-        server.ctx.store.db,
-        sql`SELECT (SELECT count(*)::int FROM xapi_statements) AS statements, (SELECT count(*)::int FROM completion_events) AS events,
-                   (SELECT count(*)::int FROM xapi_outbox) AS outbox, (SELECT count(*)::int FROM xapi_activities) AS activities,
-                   (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM courses) AS courses`,
-      )
-    )[0];
+  const snapshot = () => ingestTableCounts(server.ctx.store.db);
 
   beforeAll(async () => {
     server = await startTestServer(driver);

@@ -8,10 +8,9 @@ import { sql, type SQL } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import { insertStatementsQuery, storedHashesQuery, voidStatementsQuery } from '../../src/xapi/ingest';
-import { openTestStore, type TestStore } from '../support/db';
+import { openTestStore, type TestStore, describeWithServer } from '../support/db';
 import { MOODLE } from './support';
 
-const describeWithServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
 interface PlanNode {
   'Node Type': string;
