@@ -31,6 +31,7 @@ import type { ReferentialOutline } from '../src/domain/referential';
 import { ensureCourse, ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
 import { createContext } from '../src/app/context';
+import { figure } from './figure';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CREDENTIALS = Number(process.env.BENCH_BADGE_CREDENTIALS ?? 10_000);
@@ -65,9 +66,6 @@ const print = (line: string) => process.stdout.write(`${line}\n`);
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }) {
-  print(`FIGURE ${JSON.stringify(f)}`);
-}
 
 async function seedUsers(db: Database, platformId: number, n: number, prefix: string): Promise<number[]> {
   const rows = await queryRows<{ id: number }>(

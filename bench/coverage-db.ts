@@ -33,6 +33,7 @@ import { type Config, DEFAULT_RATE_LIMITS } from '../src/config';
 import { prepareStatements, storeStatements } from '../src/xapi/ingest';
 import { DEFAULT_REFERENTIAL } from '../src/reports/source';
 import { reportsPanel } from '../lti/reports';
+import { figure } from './figure';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LEARNERS = Number(process.env.BENCH_LEARNERS ?? process.argv[2] ?? 70_000);
@@ -68,11 +69,6 @@ const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 /** Peak resident set size of this whole process so far, in MB. */
 const peakRss = () => process.resourceUsage().maxRSS / 1024;
 
-/** One headline figure as a machine-readable line (collected by bench/run.ts). */
-function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }): void {
-  const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
-  print(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: round(f.ratio) })}`);
-}
 
 /** p95 of `run` over `n` sequential calls (after 3 warm-up calls), in ms. */
 async function p95Of(n: number, run: (i: number) => Promise<unknown>): Promise<{ p50: number; p95: number }> {

@@ -22,6 +22,7 @@ import {
   type ReferentialVersion,
 } from '../src/domain/coverage';
 import { applyChange, applyToState, learnerStateFrom } from '../src/domain/coverage-incremental';
+import { figure } from './figure';
 
 const LEARNERS = Number(process.env.BENCH_LEARNERS ?? process.argv[2] ?? 70_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? process.argv[3] ?? 3);
@@ -123,10 +124,6 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }): void {
-  const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
-  out(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: round(f.ratio) })}`);
-}
 
 /** The cohort, chunk after chunk (the same learners every time: the PRNG restarts). */
 function* chunks(): Generator<Learner[]> {

@@ -21,6 +21,7 @@ import { writeComplianceCsv } from '../src/reports/csv';
 import { drained, type ComplianceRow } from '../src/reports/rows';
 import { writeComplianceXlsx } from '../src/reports/xlsx';
 import { attestationOf, streamRows, testMeta } from '../test/support/compliance-rows';
+import { figure } from './figure';
 
 type Task = 'rows' | 'csv' | 'xlsx' | 'compliance-pdf' | 'attestations' | 'trivial-pdfs';
 interface Result {
@@ -103,11 +104,7 @@ function run(task: Task, n: number): Result {
 }
 
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }) {
-  process.stdout.write(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: f.ratio === null ? null : round(f.ratio, 3) })}\n`);
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

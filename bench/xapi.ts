@@ -28,6 +28,7 @@ import { createXapiKey } from '../src/xapi/keys';
 import { createOutboxWorker, outboxStatus } from '../src/forwarding/outbox';
 import { contentHash } from '../src/domain/statement-ids';
 import { startFakeLrs } from '../test/support/fake-lrs';
+import { figure } from './figure';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 300);
@@ -49,10 +50,6 @@ type Statement = Record<string, unknown> & { actor: { name?: string; account: { 
 const load = () => os.loadavg()[0]?.toFixed(2) ?? '?';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function figure(f: { name: string; value: number; unit: string; target: string; reference: string; ratio: number | null; meets: boolean | null }): void {
-  const round = (n: number | null) => (n === null ? null : Math.round(n * 1000) / 1000);
-  say(`FIGURE ${JSON.stringify({ ...f, value: round(f.value), ratio: round(f.ratio) })}`);
-}
 
 /** Every statement Moodle sent during the capture (logins, views, completions, answers…), in order. */
 function capturedStatements(): Statement[] {
