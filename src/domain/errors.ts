@@ -41,19 +41,29 @@ export const ERROR_CODES: readonly ErrorCode[] = errorCode.options;
 export const errorDetail = z.object({ path: z.string(), message: z.string() });
 export type ErrorDetail = z.infer<typeof errorDetail>;
 
+/** What some codes carry for the caller beyond the message: how to authenticate, when to try again. */
+export interface SocleErrorOptions {
+  challenge?: string;
+  retryAfterSeconds?: number;
+}
+
 export class SocleError extends Error {
   override name = 'SocleError';
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details: ErrorDetail[] = [],
-    /** For `unauthorized`: how to authenticate (`Bearer realm="socle"`), sent as WWW-Authenticate. */
-    readonly challenge?: string,
-    /** For `rate_limited`: seconds after which the request may be sent again, sent as Retry-After. */
-    readonly retryAfterSeconds?: number,
+    options: SocleErrorOptions = {},
   ) {
     super(message);
+    this.challenge = options.challenge;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
+
+  /** For `unauthorized`: how to authenticate (`Bearer realm="socle"`), sent as WWW-Authenticate. */
+  readonly challenge: string | undefined;
+  /** For `rate_limited`: seconds after which the request may be sent again, sent as Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
 
   /** Whether `error` is a SocleError with one of `codes`. */
   static is(error: unknown, ...codes: ErrorCode[]): error is SocleError {
@@ -62,12 +72,12 @@ export class SocleError extends Error {
 }
 
 export const invalid = (message: string, details: ErrorDetail[] = []) => new SocleError('invalid_request', message, details);
-export const unauthorized = (message: string, challenge?: string) => new SocleError('unauthorized', message, [], challenge);
+export const unauthorized = (message: string, challenge?: string) => new SocleError('unauthorized', message, [], challenge === undefined ? {} : { challenge });
 export const forbidden = (message = 'You are not allowed to do this.', details: ErrorDetail[] = []) => new SocleError('forbidden', message, details);
 export const notFound = (message = 'Not found.', details: ErrorDetail[] = []) => new SocleError('not_found', message, details);
 export const conflict = (message: string, details: ErrorDetail[] = []) => new SocleError('conflict', message, details);
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
-  new SocleError('rate_limited', message, [], undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
+  new SocleError('rate_limited', message, [], { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
 export const platformError = (message: string, details: ErrorDetail[] = []) => new SocleError('platform_error', message, details);
 
 /** Turns zod issues into details with a readable path (`body.items[2].hours`). */
