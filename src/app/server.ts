@@ -20,6 +20,9 @@ import { purgeRateLimits } from '../rate-limit';
 const RATE_LIMIT_PURGE_INTERVAL_MS = 5 * 60_000;
 import { createLtiProvider, type LtiRuntime, startLtiPurge } from '../../lti/runtime';
 
+/** How long an idle keep-alive connection stays open (nginx keeps upstream connections 60 s by default). */
+const KEEP_ALIVE_MS = 65_000;
+
 /** The background workers of a server, started once it listens and stopped before its store closes. */
 export interface Workers {
   /** Statements wait in the outbox until an LRS is configured; then this process delivers them too. */
@@ -79,6 +82,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
       const s = listening.listen(config.port, config.host);
+      // Idle connections are kept longer than reverse proxies and HTTP clients keep theirs, so they close first:
+      // with Node's 5 s a request sent on a connection the server is just closing fails (ECONNRESET, a proxy's 502).
+      s.keepAliveTimeout = KEEP_ALIVE_MS;
+      s.headersTimeout = KEEP_ALIVE_MS + 1_000;
       s.once('listening', () => resolve(s));
       s.once('error', reject);
     });
