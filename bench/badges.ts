@@ -12,12 +12,10 @@
  *    (`socle coverage recompute`'s function, badges on), against the same recompute with badges off (reference).
  *    BENCH_BADGE_COHORT_RUN measures a fraction of the cohort and extrapolates linearly (said so in the output).
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { decodeJwt, SignJWT } from 'jose';
-import { Client } from 'pg';
 import { achievementDefinition } from '../src/badges/achievements';
 import { activeSigningKey } from '../src/badges/keys';
 import { type Config, DEFAULT_RATE_LIMITS } from '../src/config';
@@ -32,6 +30,7 @@ import { ensureCourse, ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
 import { createContext } from '../src/app/context';
 import { figure } from './figure';
+import { withBenchDatabase } from './database';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CREDENTIALS = Number(process.env.BENCH_BADGE_CREDENTIALS ?? 10_000);
@@ -209,36 +208,29 @@ async function cohort(db: Database, config: Config, platformId: number): Promise
 }
 
 async function main(): Promise<void> {
-  const name = `socle_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  const config: Config = {
-    port: 0,
-    host: '127.0.0.1',
-    publicUrl: 'https://socle.univ-exemple.fr',
-    databaseUrl,
-    dataDir: '/nonexistent',
-    ltiKey: 'bench-lti-key-0123456789abcdef0123456789',
-    lrs: undefined,
-    logLevel: 'silent',
-    ltiSession: 'same-site',
-    rateLimits: { ...DEFAULT_RATE_LIMITS },
-  };
-  const store = await openStore({ databaseUrl });
-  try {
-    print(`database ${name}; load ${load()}; ${CREDENTIALS} credentials, cohort ${COHORT_RUN}${COHORT_RUN !== COHORT ? ` of ${COHORT}` : ''} learners × 6 badges`);
-    const ctx = createContext(config, store, createLogger('silent'), {});
-    if (CREDENTIALS > 0) await issuing(store.db, ctx, (await ensurePlatform(store.db, 'https://moodle.autre-exemple.fr')).id);
-    if (COHORT_RUN > 0) await cohort(store.db, config, (await ensurePlatform(store.db, WWWROOT)).id);
-  } finally {
-    await store.close();
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
-  }
+  await withBenchDatabase(ADMIN_URL, async (databaseUrl, name) => {
+    const config: Config = {
+      port: 0,
+      host: '127.0.0.1',
+      publicUrl: 'https://socle.univ-exemple.fr',
+      databaseUrl,
+      dataDir: '/nonexistent',
+      ltiKey: 'bench-lti-key-0123456789abcdef0123456789',
+      lrs: undefined,
+      logLevel: 'silent',
+      ltiSession: 'same-site',
+      rateLimits: { ...DEFAULT_RATE_LIMITS },
+    };
+    const store = await openStore({ databaseUrl });
+    try {
+      print(`database ${name}; load ${load()}; ${CREDENTIALS} credentials, cohort ${COHORT_RUN}${COHORT_RUN !== COHORT ? ` of ${COHORT}` : ''} learners × 6 badges`);
+      const ctx = createContext(config, store, createLogger('silent'), {});
+      if (CREDENTIALS > 0) await issuing(store.db, ctx, (await ensurePlatform(store.db, 'https://moodle.autre-exemple.fr')).id);
+      if (COHORT_RUN > 0) await cohort(store.db, config, (await ensurePlatform(store.db, WWWROOT)).id);
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -4,15 +4,14 @@
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped)
  * and on PGlite (a temporary directory).
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import { Client } from 'pg';
 import { openStore, type StoreOptions } from '../src/db/store';
 import { hitRateLimit } from '../src/rate-limit';
 import { figure } from './figure';
+import { withBenchDatabase } from './database';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -45,18 +44,7 @@ async function measure(label: string, options: StoreOptions): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const name = `socle_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  try {
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    await measure('postgres', { databaseUrl: url.toString() });
-  } finally {
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
-  }
+  await withBenchDatabase(ADMIN_URL, (databaseUrl) => measure('postgres', { databaseUrl }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-bench-rl-'));
   try {
     await measure('pglite', { dataDir: dir });

@@ -1,11 +1,9 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { queryRows } from '../../src/db/store';
-import { ensurePlatform } from '../../src/identity/records';
-import { createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers, ingestTableCounts } from '../support/db';
-import { basic, generatedBatch, MOODLE, type Statement } from './support';
+import { generatedBatch, platformKeyAuth, type Statement } from './support';
 
 jest.setTimeout(180_000);
 
@@ -153,9 +151,7 @@ describe.each(drivers)('hostile statements on %s', (driver) => {
 
   beforeAll(async () => {
     server = await startTestServer(driver);
-    await ensurePlatform(server.ctx.store.db, `${MOODLE}/`, 'Moodle LTI Test');
-    const key = await createXapiKey(server.ctx.store.db, MOODLE);
-    auth = basic(key.key, key.secret);
+    auth = await platformKeyAuth(server.ctx.store.db);
   });
   afterAll(() => server.destroy());
 

@@ -1,12 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
 import { STORABLE } from '../../src/domain/storable';
-import { ensurePlatform } from '../../src/identity/records';
-import { createXapiKey } from '../../src/xapi/keys';
 import { XAPI_LIMITS } from '../../src/xapi/validate';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers, ingestTableCounts } from '../support/db';
-import { basic, generatedBatch, MOODLE, type Statement } from './support';
+import { generatedBatch, MOODLE, platformKeyAuth, type Statement } from './support';
 
 jest.setTimeout(120_000);
 
@@ -53,9 +51,7 @@ describe.each(drivers)('xAPI input limits on %s', (driver) => {
 
   beforeAll(async () => {
     server = await startTestServer(driver);
-    await ensurePlatform(server.ctx.store.db, `${MOODLE}/`, 'Moodle LTI Test');
-    const key = await createXapiKey(server.ctx.store.db, MOODLE);
-    auth = basic(key.key, key.secret);
+    auth = await platformKeyAuth(server.ctx.store.db);
   });
   afterAll(() => server.destroy());
 

@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Executor } from '../../src/db/store';
+import { ensurePlatform } from '../../src/identity/records';
+import { createXapiKey } from '../../src/xapi/keys';
 
 export const MOODLE = 'http://127.0.0.1:8181';
 const fixtures = path.join(__dirname, '..', 'fixtures', 'moodle-4.3');
@@ -42,4 +45,11 @@ export function generatedBatch(size: number, sub: string, start = 0, issuer = MO
 
 export function basic(key: string, secret: string): string {
   return `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
+}
+
+/** Registers the platform `issuer` (as logstore_xapi's wwwroot) with an xAPI key: the Basic header that key sends. */
+export async function platformKeyAuth(ex: Executor, issuer = MOODLE): Promise<string> {
+  await ensurePlatform(ex, `${issuer}/`, 'Moodle LTI Test');
+  const key = await createXapiKey(ex, issuer);
+  return basic(key.key, key.secret);
 }
