@@ -10,7 +10,8 @@ import { asyncHandler, parseOr400 } from '../src/web/http';
 import { invalid, notFound, SocleError } from '../src/domain/errors';
 import { type Course, ltiActor } from '../src/identity/records';
 import { listReferentials } from '../src/referentials/catalogue';
-import { formatMinutes, type Referential } from '../src/domain/referential';
+import { formatDate, formatMinutes } from '../src/domain/format';
+import type { Referential } from '../src/domain/referential';
 import type { Locale } from '../src/web/i18n';
 import { render, renderFragment } from '../src/web/render';
 import {
@@ -174,7 +175,7 @@ function describeEntries(value: unknown, locale: Locale, names: Map<string, stri
 
 /** Before/after of each audited change, limited to the activities whose pairs changed. */
 function historyView(rows: Awaited<ReturnType<typeof mappingHistory>>, locale: Locale, names: Map<string, string>, people: Map<string, string>) {
-  const when = (d: Date) => d.toLocaleString(locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' });
+  const when = (d: Date) => formatDate(d, { locale, style: 'dateTime' });
   return rows.map((r) => {
     let before: string[] = [];
     let after: string[] = [];
@@ -245,7 +246,7 @@ async function pageData(ctx: AppContext, s: LtiSession, course: Course) {
     policy: await coursePolicy(db, course),
     hasWebservice: Boolean(platform?.webserviceToken),
     refreshError: settings?.activitiesRefreshError ?? null,
-    refreshedAt: settings?.activitiesRefreshedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
+    refreshedAt: settings?.activitiesRefreshedAt ? formatDate(settings.activitiesRefreshedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
     others: await otherCourses(db, course),
     history: await historyOf(ctx, s, course.id, names),
     ltik: s.ltik,

@@ -4,7 +4,8 @@
  * learner has credits in.
  */
 import { sql } from 'drizzle-orm';
-import { achievementPath, formatMinutes, urls } from '../src/badges/achievements';
+import { achievementPath, urls } from '../src/badges/achievements';
+import { formatMinutes } from '../src/domain/format';
 import { type CredentialSummary, listCredentials } from '../src/badges/credentials';
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
@@ -13,7 +14,7 @@ import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
 import type { Course, Platform, User } from '../src/identity/records';
-import { addTexts, type Locale } from '../src/web/i18n';
+import { addTexts } from '../src/web/i18n';
 
 type View = Awaited<ReturnType<typeof learnerView>>;
 
@@ -140,9 +141,6 @@ export async function learnerProgress(
   return sections;
 }
 
-export function formatDate(iso: string, locale: Locale): string {
-  return new Date(iso).toLocaleDateString(locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris', day: 'numeric', month: 'long', year: 'numeric' });
-}
 
 addTexts({
   fr: {

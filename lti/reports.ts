@@ -4,6 +4,7 @@ import { courses, users } from '../src/db/schema';
 import { canSeeJob, jobView, type ReportPrincipal } from '../src/reports/access';
 import { ltiActor } from '../src/identity/records';
 import { forbidden } from '../src/domain/errors';
+import { formatDate } from '../src/domain/format';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
@@ -60,7 +61,6 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
         ).map((u) => [`${prefix}${u.sub}`, u.name ?? u.sub])
       : [],
   );
-  const dateFormat = new Intl.DateTimeFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
   return {
     limited,
     courses: visibleCourses,
@@ -70,7 +70,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     exportButtons: exportButtons(ctx.reports, p.locale),
     jobs: jobs.map((j) => ({
       ...jobView(j, REPORTS_BASE, ltik),
-      at: dateFormat.format(j.createdAt),
+      at: formatDate(j.createdAt, { locale: p.locale, style: 'dateTime' }),
       what: ctx.reports.label(j.kind, p.locale),
       who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
     })),

@@ -11,7 +11,8 @@ import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
 import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
-import { formatDate, hoursText, learnerProgress } from './progress';
+import { hoursText, learnerProgress } from './progress';
+import { formatDate } from '../src/domain/format';
 import { render } from '../src/web/render';
 import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
 import { reportPrincipalOf, reportsPanel } from './reports';
@@ -227,7 +228,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         newWindowUrl,
         course: s.course,
         members: await roster(s.course.id),
-        syncedAt: services?.rosterSyncedAt?.toLocaleString(s.locale === 'en' ? 'en-GB' : 'fr-FR', { timeZone: 'Europe/Paris' }),
+        syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
         syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
         reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
         cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
@@ -258,7 +259,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           badgesUrl: `${here}&tab=badges`,
           sections: await learnerProgress(ctx, s),
           hoursText,
-          formatDate: (iso: string) => formatDate(iso, s.locale),
+          formatDate: (iso: string) => formatDate(iso, { locale: s.locale }),
         },
         s.locale,
       );

@@ -3,7 +3,8 @@ import type { AppContext } from '../context';
 import { asyncHandler } from '../web/http';
 import { ASSETS } from '../web/render';
 import { notFound } from '../domain/errors';
-import { achievementPath, formatMinutes, urls } from '../badges/achievements';
+import { achievementPath, urls } from '../badges/achievements';
+import { formatDate, formatMinutes } from '../domain/format';
 import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile } from '../badges/credentials';
 import { escapeXml } from '../badges/image';
 import { publicJwks } from '../badges/keys';
@@ -196,17 +197,13 @@ const TEXT = {
   },
 } as const;
 
-function formatDate(iso: string, lang: 'fr' | 'en'): string {
-  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'long', timeZone: 'Europe/Paris' }).format(new Date(iso));
-}
-
 function verificationPage(lang: 'fr' | 'en', body: BadgeStatusBody, achievement: AchievementRow | undefined): string {
   const t = TEXT[lang];
   const e = escapeXml;
   const rows: string[] = [];
-  if (body.issuedAt) rows.push(`<dt>${t.issuedAt}</dt><dd>${e(formatDate(body.issuedAt, lang))}</dd>`);
+  if (body.issuedAt) rows.push(`<dt>${t.issuedAt}</dt><dd>${e(formatDate(body.issuedAt, { locale: lang }))}</dd>`);
   if (body.creditsEarnedMinutes !== undefined) rows.push(`<dt>${t.hours}</dt><dd>${e(formatMinutes(body.creditsEarnedMinutes))}</dd>`);
-  if (body.revokedAt) rows.push(`<dt>${t.revokedAt}</dt><dd>${e(formatDate(body.revokedAt, lang))}</dd>`);
+  if (body.revokedAt) rows.push(`<dt>${t.revokedAt}</dt><dd>${e(formatDate(body.revokedAt, { locale: lang }))}</dd>`);
   if (body.revocationReason) rows.push(`<dt>${t.reason}</dt><dd>${e(body.revocationReason)}</dd>`);
   if (body.issuer) rows.push(`<dt>${t.issuer}</dt><dd><a href="${e(body.issuer)}">${e(body.issuer)}</a></dd>`);
   if (achievement) rows.push(`<dt>${t.criteria}</dt><dd>${e(achievement.criteria)}</dd>`);

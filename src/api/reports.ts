@@ -17,6 +17,7 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
+import { formatDate } from '../domain/format';
 
 /**
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
@@ -239,7 +240,7 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
       const t = translator(locale);
       const tag = locale === 'en' ? 'en-GB' : 'fr-FR';
       const hours = (m: number) => new Intl.NumberFormat(tag, { maximumFractionDigits: 2 }).format(Math.round((m / 60) * 100) / 100);
-      const date = (d: Date) => new Intl.DateTimeFormat(tag, { dateStyle: 'long', timeZone: 'Europe/Paris' }).format(d);
+      const date = (d: Date) => formatDate(d, { locale });
       render(res, 'attestation', { title: t('attestation.title'), a: found, hours, date }, locale);
     }),
   );

@@ -1,4 +1,5 @@
 import type { AlignedCompetency } from '../db/schema';
+import { formatMinutes, minutesToHours } from '../domain/format';
 import type { ReferentialOutline } from '../domain/referential';
 
 /**
@@ -41,18 +42,6 @@ export const urls = {
   competency: (publicUrl: string, referentialId: string, version: string, key: string) =>
     `${publicUrl}/api/v1/referentials/${enc(referentialId)}?version=${enc(version)}#${enc(key)}`,
 };
-
-/** Minutes as hours for `creditsAvailable`/`creditsEarned`: 330 → 5.5, 320 → 5.33. */
-export function minutesToHours(total: number): number {
-  return Math.round((total / 60) * 100) / 100;
-}
-
-/** 300 → "5 h", 270 → "4 h 30" (French style, also read in English). */
-export function formatMinutes(total: number): string {
-  const h = Math.floor(total / 60);
-  const m = total % 60;
-  return m === 0 ? `${h} h` : `${h} h ${String(m).padStart(2, '0')}`;
-}
 
 function domainDefinition(ref: ReferentialOutline, domain: ReferentialOutline['domains'][number]): AchievementDefinition {
   const hours = domain.requiredMinutes === null ? null : formatMinutes(domain.requiredMinutes);

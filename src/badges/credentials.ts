@@ -10,9 +10,9 @@ import {
   achievementDefinition,
   achievementJson,
   OB3_CONTEXT,
-  minutesToHours,
   urls,
 } from './achievements';
+import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
 import { activeSigningKey, type SigningKey } from './keys';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initWasm, Resvg } from '@resvg/resvg-wasm';
-import { formatMinutes } from './achievements';
+import { formatMinutes } from '../domain/format';
 
 /**
  * The badge picture of an achievement: a round medal with the hours in large type, the domain's (or the

@@ -6,6 +6,7 @@ import { findPlatform, findUser } from '../identity/records';
 import type { Executor } from '../db/store';
 import { invalid, notFound, SocleError } from '../domain/errors';
 import { output, type WithContext } from './command';
+import { formatMinutes } from '../domain/format';
 
 async function platformOf(ex: Executor, issuer: string) {
   const platform = await findPlatform(ex, issuer);
@@ -13,7 +14,6 @@ async function platformOf(ex: Executor, issuer: string) {
   return platform;
 }
 
-const hoursText = (minutes: number) => `${(minutes / 60).toLocaleString('fr-FR', { maximumFractionDigits: 2 })} h`;
 
 /** `socle credits grant|revoke|list` and `socle coverage recompute`. */
 export function registerCoverage(program: Command, withContext: WithContext): void {
@@ -56,7 +56,7 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
           }
         }),
       );
-      output(record, Boolean(opts.json), () => `Manual credit ${record.id}: ${hoursText(record.minutes)} on ${record.competencyKey} (${record.referentialId} ${record.referentialVersion}).`);
+      output(record, Boolean(opts.json), () => `Manual credit ${record.id}: ${formatMinutes(record.minutes)} on ${record.competencyKey} (${record.referentialId} ${record.referentialVersion}).`);
     });
   credits
     .command('revoke <id>')
@@ -86,7 +86,7 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
       output(rows, Boolean(opts.json), () =>
         rows.length
           ? rows
-              .map((r) => `${r.id}\t${r.referentialId} ${r.referentialVersion}\t${r.competencyKey}\t${hoursText(r.minutes)}\t${r.revokedAt ? 'revoked' : 'active'}\t${r.justification}`)
+              .map((r) => `${r.id}\t${r.referentialId} ${r.referentialVersion}\t${r.competencyKey}\t${formatMinutes(r.minutes)}\t${r.revokedAt ? 'revoked' : 'active'}\t${r.justification}`)
               .join('\n')
           : 'No manual credit.',
       );

@@ -7,7 +7,8 @@ import {
   loadBundledReferentials,
   saveReferential,
 } from '../referentials/catalogue';
-import { formatMinutes, type Referential } from '../domain/referential';
+import { formatMinutes } from '../domain/format';
+import type { Referential } from '../domain/referential';
 import type { AppContext } from '../context';
 import { FORMAT_NAMES, FORMATS, type FormatName } from '../referentials/formats';
 import { exportReferential, parseReferentialFile } from '../referentials/transfer';

@@ -10,7 +10,8 @@
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage } from '../domain/coverage';
-import { achievementDefinition, achievementPath, formatMinutes, urls } from '../badges/achievements';
+import { achievementDefinition, achievementPath, urls } from '../badges/achievements';
+import { formatMinutes } from '../domain/format';
 import type { ReferentialOutline } from '../domain/referential';
 import type { XapiStatement } from '../domain/xapi';
 import { type BadgeIssuing, issueCredentials, revokeCredentials } from '../badges/credentials';

@@ -251,14 +251,6 @@ export function hourMismatches(ref: Referential): string[] {
   return out;
 }
 
-/** Minutes as French hours for people: 360 → "6 h", 90 → "1 h 30". */
-export function formatMinutes(value: number | null): string {
-  if (value === null) return '—';
-  const h = Math.floor(value / 60);
-  const m = value % 60;
-  return m === 0 ? `${h} h` : `${h} h ${String(m).padStart(2, '0')}`;
-}
-
 /**
  * A key for a competency read from a file without Socle keys (a foreign CASE package or Moodle CSV): the code
  * with characters outside the key alphabet replaced by "_", suffixed b, c… when already used (as "4.1b").

@@ -1,10 +1,10 @@
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
+import { minutesToHours } from '../domain/format';
 import {
   allDomainCodes,
   type ComplianceRow,
-  minutesToHours,
   type ProgressCallback,
   referentialOf,
   type ReportMeta,

@@ -4,7 +4,8 @@ import ExcelJS from 'exceljs';
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/store';
 import { queryRows } from '../db/store';
-import { type ComplianceRow, minutesToHours, type ProgressCallback, yieldToEventLoop } from './rows';
+import { minutesToHours } from '../domain/format';
+import { type ComplianceRow, type ProgressCallback, yieldToEventLoop } from './rows';
 import type { ComplianceQuery, ComplianceSource } from './source';
 
 /** A count of learners along one dimension, and how many of them are compliant (all required hours validated). */

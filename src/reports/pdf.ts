@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import './font-cache';
 import pdfmake, { type DocDefinition } from 'pdfmake';
+import { formatDate } from '../domain/format';
 
 const files = {
   normal: 'DejaVuSans.ttf',
@@ -61,8 +62,6 @@ const hoursFormat = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 })
 /** Minutes as French hours: `12,5`, `1 234` (with U+202F), rounded to 2 decimals. */
 export const frHours = (minutes: number) => hoursFormat.format(Math.round((minutes / 60) * 100) / 100);
 
-const dateTimeFormat = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
-const dateFormat = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeZone: 'Europe/Paris' });
-/** Paris time, as French readers expect: `14/03/2025 11:20`. */
-export const frDateTime = (d: Date) => dateTimeFormat.format(d);
-export const frDate = (d: Date) => dateFormat.format(d);
+/** As French readers expect, in the institution's time zone: `14/03/2025 11:20`. */
+export const frDateTime = (d: Date, timeZone?: string) => formatDate(d, { locale: 'fr', style: 'dateTime', timeZone });
+export const frDate = (d: Date, timeZone?: string) => formatDate(d, { locale: 'fr', style: 'short', timeZone });

@@ -75,7 +75,6 @@ export function referentialOf(meta: ReportMeta, row: ComplianceRow): ReportRefer
 }
 
 /** Minutes as hours rounded to 2 decimals (the precision of every text format). */
-export const minutesToHours = (m: number) => Math.round((m / 60) * 100) / 100;
 
 /** Every domain code of the report's référentiels, in first-seen order: the CSV's columns. */
 export function allDomainCodes(meta: ReportMeta): { code: string; title: string }[] {

@@ -2,9 +2,8 @@ import {
   achievementDefinition,
   achievementDefinitions,
   achievementJson,
-  formatMinutes,
-  minutesToHours,
 } from '../../src/badges/achievements';
+import { formatMinutes, minutesToHours } from '../../src/domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../../src/domain/referential';
 import { socle28 } from './referential';
 

@@ -1,7 +1,8 @@
 import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { writeComplianceCsv } from '../../src/reports/csv';
-import { type ComplianceRow, minutesToHours } from '../../src/reports/rows';
+import { minutesToHours } from '../../src/domain/format';
+import { type ComplianceRow } from '../../src/reports/rows';
 import { fromArray, generatedRows, socle28, streamRows, testMeta, must } from '../support/compliance-rows';
 
 async function csvOf(rows: ComplianceRow[], variant: 'excel-fr' | 'rfc4180', onProgress?: (n: number) => void) {

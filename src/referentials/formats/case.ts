@@ -4,11 +4,11 @@ import { invalidReferential } from '../errors';
 import {
   competencySchema,
   domainFieldsSchema,
-  formatMinutes,
   type Referential,
   referentialFieldsSchema,
   uniqueKey,
 } from '../../domain/referential';
+import { formatMinutes } from '../../domain/format';
 import { defineFormat, issueDetails, looksLikeJson, parseJson, validReferential } from './format';
 
 /**

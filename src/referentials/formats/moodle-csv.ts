@@ -5,11 +5,11 @@ import { invalidReferential } from '../errors';
 import {
   competencySchema,
   domainFieldsSchema,
-  formatMinutes,
   type Referential,
   referentialFieldsSchema,
   uniqueKey,
 } from '../../domain/referential';
+import { formatMinutes } from '../../domain/format';
 import { defineFormat, looksLikeJson, validReferential } from './format';
 
 /**
