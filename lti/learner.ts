@@ -116,7 +116,7 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
   }));
   const credits = (await listLearnerCredits(db, s.platform.id, user.id)).reverse().map((c) => ({
     id: c.id,
-    referential: `${c.referentialId} (${c.referentialVersion})`,
+    referential: `${c.referentialId} ${c.referentialVersion}`,
     competencyKey: c.competencyKey,
     hours: formatMinutes(c.minutes),
     justification: c.justification,

@@ -314,6 +314,18 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     expect((await teacher.post('/lti/admin/webservice/test', { headers: json })).status).toBe(403);
   });
 
+  it('speaks English to an English session', async () => {
+    const english = (await moodle.launch(server, 'administrator', { locale: 'en', sub: '2' })).client;
+    const page = text(await (await english.get(`/lti/learners/${sam.id}`)).text());
+    expect(page).toContain('Learner: Sam Student');
+    expect(page).toContain('Manual credits');
+    expect(page).toContain('Grant a manual credit');
+    expect(page).not.toContain('Crédits manuels');
+    const admin = text(await (await english.get('/lti/admin')).text());
+    expect(admin).toContain('Issuer Client id (client_id) Deployments (deployment_id) Status');
+    expect(admin).toContain('Search a learner of your platform');
+  });
+
   it('activates and deactivates the registrations of its own platform only (audited), with French headers', async () => {
     const page = text(await (await admin.get('/lti/admin')).text());
     expect(page).toContain('Émetteur (issuer) Identifiant client (client_id) Déploiements (deployment_id) Statut');

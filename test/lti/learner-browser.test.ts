@@ -11,6 +11,10 @@ import { drivers } from '../support/db';
 import { type LaunchResult, SimulatedMoodle } from '../support/moodle';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** docs/learner-page.png is rewritten only when asked (UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean. */
+const screenshot = process.env.UPDATE_SCREENSHOTS
+  ? path.join(__dirname, '..', '..', 'docs', 'learner-page.png')
+  : path.join(os.tmpdir(), `socle-learner-page-${process.pid}.png`);
 const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\n'), Buffer.alloc(4_000, 0x20), Buffer.from('\n%%EOF\n')]);
 
 /**
@@ -116,6 +120,16 @@ describe('learner search and manual credit in Chromium', () => {
     const learner = (await page.evaluate(width)) as { doc: number; main: number; mainWidth: number };
     expect(learner.doc).toBeLessThanOrEqual(390);
     expect(learner.main).toBeLessThanOrEqual(learner.mainWidth);
+    // the screenshot: the manual credits, at a phone's width
+    await page.evaluate(`(() => {
+      const main = document.querySelector('main');
+      const title = document.getElementById('credits-title');
+      const notice = document.querySelector('[data-testid="learner-notice"]');
+      main.scrollTop += title.getBoundingClientRect().top - main.getBoundingClientRect().top - notice.getBoundingClientRect().height - 24;
+    })()`);
+    await page.screenshot({ path: screenshot });
+    expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
+    if (!process.env.UPDATE_SCREENSHOTS) fs.rmSync(screenshot);
     expect(violations).toEqual([]);
     await context.close();
   }, 90_000);
