@@ -27,33 +27,31 @@ export async function webServicePanel(ctx: AppContext, s: LtiSession) {
 
 type TestResult = { ok: true; check: WebServiceCheck } | { ok: false; reason: string };
 
+/** Calls Moodle with the platform's token: `none` when there is none, `sealed` when it cannot be opened, else Moodle's answer. */
+async function testToken(ctx: AppContext, s: LtiSession): Promise<TestResult> {
+  const [settings] = await ctx.store.db.select().from(platformSettings).where(eq(platformSettings.platformId, s.platform.id));
+  if (!settings?.webserviceToken) return { ok: false, reason: 'none' };
+  let token: string;
+  try {
+    token = openSecret(ctx.config.ltiKey, 'webservice-token', settings.webserviceToken);
+  } catch {
+    return { ok: false, reason: 'sealed' };
+  }
+  try {
+    return { ok: true, check: await checkWebService({ wwwroot: s.platform.issuer, token, timeoutMs: 8_000 }) };
+  } catch (error) {
+    if (!SocleError.is(error, 'platform_error')) throw error;
+    return { ok: false, reason: error.message };
+  }
+}
+
 export function adminWebServiceRoutes(ctx: AppContext, app: Express): void {
   app.post(
     '/admin/webservice/test',
     requireRole(ctx, 'administrator'),
     asyncHandler(async (req, res) => {
       const s = adminSession(req);
-      const [settings] = await ctx.store.db.select().from(platformSettings).where(eq(platformSettings.platformId, s.platform.id));
-      let result: TestResult;
-      if (!settings?.webserviceToken) {
-        result = { ok: false, reason: 'none' };
-      } else {
-        let token: string | undefined;
-        try {
-          token = openSecret(ctx.config.ltiKey, 'webservice-token', settings.webserviceToken);
-        } catch {
-          result = { ok: false, reason: 'sealed' };
-        }
-        if (token !== undefined) {
-          try {
-            result = { ok: true, check: await checkWebService({ wwwroot: s.platform.issuer, token, timeoutMs: 8_000 }) };
-          } catch (error) {
-            if (!SocleError.is(error, 'platform_error')) throw error;
-            result = { ok: false, reason: error.message };
-          }
-        }
-      }
-      result ??= { ok: false, reason: 'none' };
+      const result = await testToken(ctx, s);
       if (wantsJson(req)) {
         res.json(result);
         return;

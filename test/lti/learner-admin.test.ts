@@ -308,6 +308,9 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     nock(moodle.issuer).post('/webservice/rest/server.php').reply(200, { exception: 'moodle_exception', errorcode: 'invalidtoken', message: 'Jeton invalide' });
     const refused = await admin.post('/lti/admin/webservice/test', { headers: json });
     expect(await refused.json()).toEqual({ ok: false, reason: 'Moodle refused core_webservice_get_site_info: Jeton invalide' });
+    // a token sealed with another LTI_KEY cannot be opened: said so, not a 500
+    await db().update(platformSettings).set({ webserviceToken: sealSecret('another-lti-key-0123456789abcdef0123', 'webservice-token', 'x-token-1234') }).where(eq(platformSettings.platformId, platform.id));
+    expect(await (await admin.post('/lti/admin/webservice/test', { headers: json })).json()).toEqual({ ok: false, reason: 'sealed' });
     const page = await (await admin.get('/lti/admin')).text();
     expect(text(page)).toContain('Jeton enregistré');
     expect(page).not.toContain('ws-secret-token-1234');
