@@ -208,6 +208,11 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     // an image is evidence too
     const png = await postForm(admin, `/lti/learners/${outsider.id}/credits`, grantFields('2'), { name: 'scan.png', type: 'image/png', data: PNG });
     expect(png.status).toBe(201);
+    // kept byte for byte (its signature has CR LF, as a multipart delimiter does)
+    const pngId = ((await png.json()) as { credit: { id: number } }).credit.id;
+    const [pngStored] = await db().select().from(manualCreditEvidence).where(eq(manualCreditEvidence.creditId, pngId));
+    expect(pngStored?.contentType).toBe('image/png');
+    expect(Buffer.compare(pngStored?.data ?? Buffer.alloc(0), PNG)).toBe(0);
 
     const revoke = await teacher.post(`/lti/learners/${sam.id}/credits/${credit.id}/revoke`, { form: { reason: 'doublon' }, headers: json });
     expect(revoke.status).toBe(200);
