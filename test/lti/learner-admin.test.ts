@@ -290,6 +290,12 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     expect((await admin.post(`/lti/admin/xapi-keys/${key}/revoke`, { headers: json })).status).toBe(200);
     expect(await authenticateXapiKey(db(), key, secret)).toBeUndefined();
     expect((await teacher.post('/lti/admin/xapi-keys', { headers: json })).status).toBe(403);
+    // a browser without scripts gets the section as a page of its own, with the way back
+    const plain = await admin.post('/lti/admin/xapi-keys', { headers: { Accept: 'text/html' } });
+    expect(plain.status).toBe(201);
+    const plainText = text(await plain.text());
+    expect(plainText).toContain('Retour à l’administration');
+    expect(plainText).toContain('Copiez le secret maintenant');
   });
 
   it('tells whether a web-service token is saved and tests it, never showing it', async () => {
@@ -343,13 +349,11 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     expect((await admin.post('/lti/admin/platforms', { form: { clientId: moodle.clientId, active: 'maybe' }, headers: json })).status).toBe(400);
     const off = await admin.post('/lti/admin/platforms', { form: { clientId: moodle.clientId, active: 'false' }, headers: json });
     expect(await off.json()).toEqual({ platforms: [{ issuer: moodle.issuer, clientId: moodle.clientId, active: false }] });
+    const on = await admin.post('/lti/admin/platforms', { form: { clientId: moodle.clientId, active: 'true' }, headers: { 'HX-Request': 'true', Accept: 'text/html' } });
+    expect(text(await on.text())).toContain(`Enregistrement ${moodle.clientId} activé.`);
     const [audit] = await db().select().from(auditEvents).where(eq(auditEvents.action, 'platform.deactivate'));
     expect(audit).toMatchObject({ actor: `lti:${moodle.issuer}#2`, after: { clientId: moodle.clientId, active: false } });
-    // put it back as `socle platforms activate` would, for the other tests of this file
-    const lti = server.lti.provider;
-    const registration = await lti.getPlatform(moodle.issuer, moodle.clientId);
-    if (!registration) throw new Error('no registration');
-    await registration.platformActive(true);
+    expect((await listPlatforms(server.ctx, server.lti.provider, moodle.issuer)).map((p) => p.active)).toEqual([true]);
     expect((await teacher.post('/lti/admin/platforms', { form: { clientId: moodle.clientId, active: 'false' }, headers: json })).status).toBe(403);
     expect((await db().select().from(manualCredits).where(isNull(manualCredits.revokedAt))).length).toBeGreaterThan(0);
   });
