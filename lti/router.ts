@@ -21,10 +21,15 @@ import { outboxStatus } from '../src/forwarding/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
 import { cohortRoutes } from './cohort';
 import { syncRoster } from '../src/lms/nrps';
-import { dynamicRegistration, isDeploymentAllowed, listPlatforms } from './registration';
+import { dynamicRegistration, isDeploymentAllowed } from './registration';
 import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
+import { learnerRoutes } from './learner';
+import { adminPlatformRoutes, platformsPanel } from './admin-platforms';
+import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
+import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
+import { adminLearnerRoutes, learnersPanel } from './admin-learners';
 
 /** ltijs' reasons that mean "no session" on a page (no ltik, or one whose stored session has expired). */
 const NO_SESSION = new Set(['NO_LTIK_OR_IDTOKEN_FOUND', 'IDTOKEN_NOT_FOUND_DB', 'CONTEXTTOKEN_NOT_FOUND_DB']);
@@ -208,7 +213,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
 
   async function roster(courseId: number) {
     return ctx.store.db
-      .select({ sub: users.sub, name: users.name, roles: courseMembers.roles, status: courseMembers.status })
+      .select({ id: users.id, sub: users.sub, name: users.name, roles: courseMembers.roles, status: courseMembers.status })
       .from(courseMembers)
       .innerJoin(users, eq(users.id, courseMembers.userId))
       .where(eq(courseMembers.courseId, courseId))
@@ -271,8 +276,6 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
     requireRole(ctx, 'administrator'),
     asyncHandler(async (req, res) => {
       const { s, t, newWindowUrl } = page(req);
-      // An administrator sees the registrations of their own platform only.
-      const platformsOfIssuer = await listPlatforms(ctx, lti, s.platform.issuer);
       render(
         res,
         'admin',
@@ -280,7 +283,11 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           title: t('admin.title'),
           ltik: s.ltik,
           newWindowUrl,
-          platforms: platformsOfIssuer,
+          // each section of the page: its own partial (views/admin-*.eta) and routes (lti/admin-*.ts)
+          ...(await platformsPanel(ctx, lti, s)),
+          ...(await webServicePanel(ctx, s)),
+          ...(await xapiKeysPanel(ctx, s)),
+          ...(await learnersPanel(ctx, s, req.query)),
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
@@ -355,6 +362,11 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   if (options.reportRoutes) app.use('/api/reports', requireRole(ctx, 'administrator', 'instructor'), options.reportRoutes);
   mappingRoutes(ctx, app);
   cohortRoutes(ctx, runtime, app);
+  learnerRoutes(ctx, app);
+  adminPlatformRoutes(ctx, lti, app);
+  adminWebServiceRoutes(ctx, app);
+  adminXapiKeyRoutes(ctx, app);
+  adminLearnerRoutes(ctx, app);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

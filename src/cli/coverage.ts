@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { grantManualCredit, hoursToMinutes, listManualCredits, revokeManualCredit } from '../coverage/credits';
+import { MAX_EVIDENCE_BYTES } from '../coverage/evidence';
 import { recomputeAll } from '../coverage/recompute';
 import { coverageDeps } from '../coverage/deps';
 import { findPlatform, findUser } from '../identity/records';
@@ -28,11 +31,20 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
     .requiredOption('--competency <key>', 'the competency key')
     .requiredOption('--hours <hours>', 'hours granted, e.g. 2 or 1,5')
     .requiredOption('--justification <text>', 'why (shown with the credit everywhere)')
+    .option('--evidence <file>', `an evidence file kept with the credit: a PDF or an image (PNG, JPEG, WebP), at most ${MAX_EVIDENCE_BYTES / 1024 / 1024} MiB`)
     .option('--json', 'print the credit as JSON')
-    .action(async (opts: { platform: string; user: string; referential: string; version?: string; competency: string; hours: string; justification: string; json?: boolean }) => {
+    .action(async (opts: { platform: string; user: string; referential: string; version?: string; competency: string; hours: string; justification: string; evidence?: string; json?: boolean }) => {
       const minutes = hoursToMinutes(opts.hours);
       if (minutes === undefined || minutes <= 0) throw invalid(`--hours: expected a positive number of hours such as 2 or 1,5, got "${opts.hours}"`);
       if (!opts.justification.trim()) throw invalid('--justification: a manual credit needs a justification');
+      let evidence: { fileName: string; data: Buffer } | undefined;
+      if (opts.evidence) {
+        const file = opts.evidence;
+        const size = fs.statSync(file, { throwIfNoEntry: false });
+        if (!size?.isFile()) throw invalid(`--evidence: no file ${file}`);
+        if (size.size > MAX_EVIDENCE_BYTES) throw new SocleError('payload_too_large', `--evidence: ${file} is larger than ${MAX_EVIDENCE_BYTES / 1024 / 1024} MiB`);
+        evidence = { fileName: path.basename(file), data: fs.readFileSync(file) };
+      }
       const record = await withContext((ctx) =>
         ctx.store.db.transaction(async (tx) => {
           const platform = await platformOf(tx, opts.platform);
@@ -48,6 +60,7 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
               minutes,
               justification: opts.justification,
               actor: 'cli',
+              ...(evidence ? { evidence } : {}),
             });
           } catch (error) {
             // The detail names the option: `--competency: no competency "9.9" in …`.

@@ -1,11 +1,12 @@
 /** Manual credits (crédits manuels): granted with a mandatory justification, revocable, audited, recomputed at once. */
 import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
-import { auditEvents, manualCredits } from '../db/schema';
+import { auditEvents, manualCreditEvidence, manualCredits } from '../db/schema';
 import type { Executor } from '../db/store';
 import { SocleError } from '../domain/errors';
 import { refreshLearners } from './engine';
 import type { CoverageDeps } from './deps';
+import { type CheckedEvidence, checkEvidence, type EvidenceFile } from './evidence';
 
 export type ManualCreditRecord = typeof manualCredits.$inferSelect;
 
@@ -31,13 +32,23 @@ export function hoursToMinutes(value: string): number | undefined {
   return Math.round(Number(value.trim().replace(',', '.')) * 60);
 }
 
-export async function grantManualCredit(ex: Executor, deps: CoverageDeps, input: z.input<typeof grantSchema>): Promise<ManualCreditRecord> {
-  const parsed = grantSchema.safeParse(input);
+/**
+ * Grants a credit, with its evidence file when given (checked first: a refused file stores nothing). Run it in a
+ * transaction: the credit, its evidence, the audit event and the recompute commit together.
+ */
+export async function grantManualCredit(
+  ex: Executor,
+  deps: CoverageDeps,
+  input: z.input<typeof grantSchema> & { evidence?: EvidenceFile },
+): Promise<ManualCreditRecord> {
+  const { evidence: file, ...rest } = input;
+  const parsed = grantSchema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw refused(issue?.message ?? 'invalid credit', String(issue?.path[0] ?? 'credit'));
   }
   const g = parsed.data;
+  const evidence: CheckedEvidence | undefined = file ? checkEvidence(file) : undefined;
   const referential = await deps.lookup(g.referentialId, g.referentialVersion);
   if (!referential) {
     throw refused(`no référentiel ${g.referentialId}${g.referentialVersion ? ` version ${g.referentialVersion}` : ''}`, 'referential', 'not_found');
@@ -63,24 +74,42 @@ export async function grantManualCredit(ex: Executor, deps: CoverageDeps, input:
     })
     .returning();
   if (!record) throw new Error('manual credit not stored');
+  if (evidence) {
+    await ex.insert(manualCreditEvidence).values({
+      creditId: record.id,
+      fileName: evidence.fileName,
+      contentType: evidence.contentType,
+      size: evidence.size,
+      sha256: evidence.sha256,
+      data: evidence.data,
+    });
+  }
   await ex.insert(auditEvents).values({
     actor: g.actor,
     action: 'manual-credit.grant',
     subject: `user:${g.userId}`,
-    after: { id: record.id, referential: `${record.referentialId}@${record.referentialVersion}`, competencyKey: record.competencyKey, minutes: record.minutes, justification: record.justification },
+    after: {
+      id: record.id,
+      referential: `${record.referentialId}@${record.referentialVersion}`,
+      competencyKey: record.competencyKey,
+      minutes: record.minutes,
+      justification: record.justification,
+      ...(evidence ? { evidence: { fileName: evidence.fileName, contentType: evidence.contentType, size: evidence.size, sha256: evidence.sha256 } } : {}),
+    },
   });
   await refreshLearners(ex, deps, g.platformId, [g.userId]);
   return record;
 }
 
-/** Revokes an active credit; undefined when there is none with this id (on this platform when given). */
+/** Revokes an active credit; undefined when there is none with this id (on this platform, of this learner, when given). */
 export async function revokeManualCredit(
   ex: Executor,
   deps: CoverageDeps,
-  input: { id: number; actor: string; reason?: string; platformId?: number },
+  input: { id: number; actor: string; reason?: string; platformId?: number; userId?: number },
 ): Promise<ManualCreditRecord | undefined> {
   const conditions = [eq(manualCredits.id, input.id), isNull(manualCredits.revokedAt)];
   if (input.platformId !== undefined) conditions.push(eq(manualCredits.platformId, input.platformId));
+  if (input.userId !== undefined) conditions.push(eq(manualCredits.userId, input.userId));
   const [record] = await ex
     .update(manualCredits)
     .set({ revokedAt: deps.clock(), revokedBy: input.actor, revocationReason: input.reason ?? null })
@@ -100,4 +129,42 @@ export async function revokeManualCredit(
 
 export async function listManualCredits(ex: Executor, userId: number): Promise<ManualCreditRecord[]> {
   return ex.select().from(manualCredits).where(eq(manualCredits.userId, userId)).orderBy(manualCredits.id);
+}
+
+export type EvidenceInfo = Pick<typeof manualCreditEvidence.$inferSelect, 'fileName' | 'contentType' | 'size'>;
+
+/** A learner's credits on a platform, revoked ones included, each with what is known of its evidence file. */
+export async function listLearnerCredits(
+  ex: Executor,
+  platformId: number,
+  userId: number,
+): Promise<(ManualCreditRecord & { evidence: EvidenceInfo | null })[]> {
+  const rows = await ex
+    .select({
+      credit: manualCredits,
+      fileName: manualCreditEvidence.fileName,
+      contentType: manualCreditEvidence.contentType,
+      size: manualCreditEvidence.size,
+    })
+    .from(manualCredits)
+    .leftJoin(manualCreditEvidence, eq(manualCreditEvidence.creditId, manualCredits.id))
+    .where(and(eq(manualCredits.platformId, platformId), eq(manualCredits.userId, userId)))
+    .orderBy(manualCredits.id);
+  return rows.map((r) => ({
+    ...r.credit,
+    evidence: r.fileName !== null && r.contentType !== null && r.size !== null ? { fileName: r.fileName, contentType: r.contentType, size: r.size } : null,
+  }));
+}
+
+/** The evidence file of a credit of this learner on this platform, or undefined. */
+export async function creditEvidence(
+  ex: Executor,
+  input: { platformId: number; userId: number; creditId: number },
+): Promise<typeof manualCreditEvidence.$inferSelect | undefined> {
+  const [row] = await ex
+    .select({ evidence: manualCreditEvidence })
+    .from(manualCreditEvidence)
+    .innerJoin(manualCredits, eq(manualCredits.id, manualCreditEvidence.creditId))
+    .where(and(eq(manualCredits.id, input.creditId), eq(manualCredits.platformId, input.platformId), eq(manualCredits.userId, input.userId)));
+  return row?.evidence;
 }

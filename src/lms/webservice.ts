@@ -104,3 +104,32 @@ export async function fetchCourseActivities(options: WebServiceClientOptions, co
   }
   return activitiesFromContents(options.wwwroot, parsed.data);
 }
+
+const siteInfoSchema = z.object({
+  sitename: z.string(),
+  username: z.string().optional(),
+  release: z.string().optional(),
+  functions: z.array(z.object({ name: z.string() })).optional(),
+});
+
+/** What a token test tells an administrator: the site it opens and whether it may list a course's activities. */
+export interface WebServiceCheck {
+  siteName: string;
+  userName: string | null;
+  release: string | null;
+  /** Whether the token's service includes `core_course_get_contents`, the function Socle calls. */
+  canListActivities: boolean;
+}
+
+/** Tries the token with `core_webservice_get_site_info` (any token may call it); Moodle's refusals are `platform_error`s. */
+export async function checkWebService(options: WebServiceClientOptions): Promise<WebServiceCheck> {
+  const parsed = siteInfoSchema.safeParse(await call(options, 'core_webservice_get_site_info', {}));
+  if (!parsed.success) throw platformError('unexpected core_webservice_get_site_info answer');
+  const functions = parsed.data.functions;
+  return {
+    siteName: parsed.data.sitename,
+    userName: parsed.data.username ?? null,
+    release: parsed.data.release ?? null,
+    canListActivities: functions === undefined ? false : functions.some((f) => f.name === 'core_course_get_contents'),
+  };
+}

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { openStore, queryRows } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
@@ -70,4 +73,25 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
     expect(await stored()).toEqual([{ validated_minutes: 180, status: 'in_progress' }]);
     expect((await runCli(['coverage', 'recompute', '--platform', 'https://nowhere.example'], env, services)).stderr).toBe('socle: --platform: no platform https://nowhere.example\n');
   }, 120_000); // a dozen CLI runs, each opening the database
+
+  it('keeps an evidence file with the credit: a PDF or an image by its bytes, nothing stored otherwise', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-cli-evidence-'));
+    try {
+      const evidence = () => withStore((db) => queryRows<{ file_name: string; content_type: string; size: number }>(db, sql`SELECT file_name, content_type, size FROM manual_credit_evidence ORDER BY credit_id`));
+      const credits = () => withStore(async (db) => (await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM manual_credits`))[0]?.n);
+      const before = await credits();
+      const notes = path.join(dir, 'notes.pdf');
+      fs.writeFileSync(notes, 'plain text named .pdf');
+      const refused = await grant('--hours', '1', '--justification', 'Présentiel', '--evidence', notes);
+      expect(refused).toMatchObject({ code: 1, stderr: 'socle: --evidence: the evidence must be a PDF or an image (PNG, JPEG, WebP)\n' });
+      expect((await grant('--hours', '1', '--justification', 'Présentiel', '--evidence', path.join(dir, 'missing.pdf'))).stderr).toContain('--evidence: no file');
+      expect(await credits()).toBe(before);
+      const sheet = path.join(dir, 'émargement.png');
+      fs.writeFileSync(sheet, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+      expect((await grant('--hours', '1', '--justification', 'Présentiel', '--evidence', sheet)).code).toBe(0);
+      expect(await evidence()).toEqual([{ file_name: 'émargement.png', content_type: 'image/png', size: 16 }]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 import { platforms, users } from './identity';
 
 /**
@@ -32,6 +32,31 @@ export const manualCredits = pgTable(
     check('manual_credits_justification_check', sql`length(trim(${t.justification})) > 0`),
     check('manual_credits_minutes_check', sql`${t.minutes} > 0`),
   ],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+});
+
+/**
+ * The evidence of a manual credit (an attendance sheet, a certificate): one PDF or image per credit, checked by its
+ * first bytes and size-limited (src/coverage/evidence.ts), kept in the database with the credit.
+ */
+export const manualCreditEvidence = pgTable(
+  'manual_credit_evidence',
+  {
+    creditId: integer('credit_id')
+      .primaryKey()
+      .references(() => manualCredits.id, { onDelete: 'cascade' }),
+    fileName: text('file_name').notNull(),
+    contentType: text('content_type', { enum: ['application/pdf', 'image/png', 'image/jpeg', 'image/webp'] }).notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    data: bytea('data').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('manual_credit_evidence_size_check', sql`${t.size} > 0 AND ${t.size} = octet_length(${t.data})`)],
 );
 
 /**

@@ -9,4 +9,12 @@ document.addEventListener('DOMContentLoaded', function () {
   // The deep-linking response goes back to the platform at once; its button stays for a browser without scripts.
   var form = document.querySelector('form[data-autosubmit]');
   if (form) form.submit();
+  // A confirmation shown after a change (a credit granted, revoked) takes the focus, so it is read at once.
+  var notice = document.querySelector('[data-focus]');
+  if (notice) notice.focus();
+});
+// An error answered to an htmx form lands in its result region: the focus goes there, so it is read and seen.
+document.addEventListener('htmx:afterSwap', function (event) {
+  var target = event.detail && event.detail.target;
+  if (target && target.getAttribute('role') === 'alert' && target.hasAttribute('tabindex') && target.textContent.trim()) target.focus();
 });
