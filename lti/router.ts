@@ -12,7 +12,7 @@ import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
 import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
 import { hoursText, learnerProgress } from './progress';
-import { formatDate } from '../src/domain/format';
+import { formatDate, formatMinutes } from '../src/domain/format';
 import { render } from '../src/web/render';
 import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
 import { reportPrincipalOf, reportsPanel } from './reports';
@@ -259,6 +259,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           badgesUrl: `${here}&tab=badges`,
           sections: await learnerProgress(ctx, s),
           hoursText,
+          formatMinutes,
           formatDate: (iso: string) => formatDate(iso, { locale: s.locale }),
         },
         s.locale,
