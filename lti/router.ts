@@ -215,25 +215,31 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       .orderBy(users.name, users.sub);
   }
 
+  /** What the course page shows beside the mapping (title, roster, reports), for each of its tabs. */
+  async function coursePage(req: Request) {
+    const { s, t, newWindowUrl } = page(req);
+    if (!s.course) throw notFound('No course in this launch.');
+    const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
+    return {
+      title: t('course.title', { title: s.course.title ?? s.course.contextId }),
+      ltik: s.ltik,
+      newWindowUrl,
+      course: s.course,
+      members: await roster(s.course.id),
+      syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
+      syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+      reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
+      cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
+    };
+  }
+
   app.get(
     '/course',
     requireRole(ctx, 'instructor', 'administrator'),
     asyncHandler(async (req, res) => {
-      const { s, t, newWindowUrl } = page(req);
-      if (!s.course) throw notFound('No course in this launch.');
-      const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
-      const data = {
-        title: t('course.title', { title: s.course.title ?? s.course.contextId }),
-        ltik: s.ltik,
-        newWindowUrl,
-        course: s.course,
-        members: await roster(s.course.id),
-        syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
-        syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
-        reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
-        cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
-      };
-      // The course's instructors get the mapping screen (with the roster below); others the roster alone.
+      const { s } = page(req);
+      const data = await coursePage(req);
+      // The course's instructors get the mapping screen (in tabs, roster and reports among them); others the roster.
       if (s.roles.includes('instructor')) await renderMappingPage(ctx, req, res, data);
       else render(res, 'course', data, s.locale);
     }),
@@ -354,7 +360,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   );
 
   if (options.reportRoutes) app.use('/api/reports', requireRole(ctx, 'administrator', 'instructor'), options.reportRoutes);
-  mappingRoutes(ctx, app);
+  mappingRoutes(ctx, app, coursePage);
   cohortRoutes(ctx, runtime, app);
 
   const router = express.Router();
