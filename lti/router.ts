@@ -10,7 +10,7 @@ import { type ErrorCode, forbidden, invalid, notFound, platformError, SocleError
 import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
-import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
+import { type Locale, pickLocale, translator } from '../src/web/i18n';
 import { hoursText, learnerProgress } from './progress';
 import { formatDate, formatMinutes } from '../src/domain/format';
 import { render } from '../src/web/render';
@@ -169,7 +169,10 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   });
 
   lti.onDynamicRegistration(async (req, res) => {
-    const locale = requestLocale(req);
+    // The platform's administration frames this page, whatever the administrator's browser says: it is in the
+    // institution's language (French), in English only when asked (?lang=en). Its error page follows.
+    const locale: Locale = typeof req.query.lang === 'string' ? pickLocale(req.query.lang) : 'fr';
+    res.locals.locale = locale;
     const t = translator(locale);
     const conf = req.query.openid_configuration;
     const token = req.query.registration_token;
@@ -185,7 +188,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         res,
         'register',
         {
-          title: 'Socle',
+          title: t('register.title'),
           done: t('register.done', { issuer: result.issuer, clientId: result.clientId, deploymentId: result.deploymentId ?? '—' }),
           state: result.active ? t('register.active') : t('register.pending'),
           active: result.active,
