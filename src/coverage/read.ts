@@ -206,6 +206,26 @@ export interface PendingActivity {
   minutes: number;
 }
 
+/** The query of `pendingActivities` (exported for the benchmark's EXPLAIN). */
+export const pendingQuery = (platformId: number, userId: number, referential: { id: string; version: string }) =>
+  sql`WITH mine AS (
+          SELECT course_id FROM course_members WHERE user_id = ${userId} AND status <> 'deleted'
+          UNION SELECT DISTINCT course_id FROM completion_events WHERE user_id = ${userId} AND course_id IS NOT NULL
+        )
+        SELECT m.activity_iri, COALESCE(ca.name, xa.name) AS name, m.course_id, c.title AS course_title,
+               COALESCE(ca.source = 'manual', false) AS manual, m.competency_key, m.minutes
+        FROM activity_mappings m
+        JOIN mine ON mine.course_id = m.course_id
+        JOIN courses c ON c.id = m.course_id AND c.platform_id = ${platformId}
+        LEFT JOIN course_activities ca ON ca.course_id = m.course_id AND ca.iri = m.activity_iri
+        LEFT JOIN xapi_activities xa ON xa.platform_id = ${platformId} AND xa.activity_iri = m.activity_iri
+        WHERE m.referential_id = ${referential.id} AND m.referential_version = ${referential.version}
+          AND ca.gone_at IS NULL
+          AND COALESCE((SELECT e.kind FROM completion_events e
+                        WHERE e.user_id = ${userId} AND e.activity_iri = m.activity_iri AND NOT e.voided
+                        ORDER BY e.statement_timestamp DESC, e.id DESC, e.position DESC LIMIT 1), 'none') <> 'completed'
+        ORDER BY c.title, m.course_id, ca.position NULLS LAST, COALESCE(ca.name, xa.name), m.activity_iri, m.competency_key`;
+
 /**
  * What the learner can still do: the mapped (activity, competency) pairs of one référentiel version in the
  * courses the learner belongs to (roster or events), whose activity the learner has not completed (no event, or
@@ -228,23 +248,7 @@ export async function pendingActivities(
     minutes: number;
   }>(
     ex,
-    sql`WITH mine AS (
-          SELECT course_id FROM course_members WHERE user_id = ${userId} AND status <> 'deleted'
-          UNION SELECT DISTINCT course_id FROM completion_events WHERE user_id = ${userId} AND course_id IS NOT NULL
-        )
-        SELECT m.activity_iri, COALESCE(ca.name, xa.name) AS name, m.course_id, c.title AS course_title,
-               COALESCE(ca.source = 'manual', false) AS manual, m.competency_key, m.minutes
-        FROM activity_mappings m
-        JOIN mine ON mine.course_id = m.course_id
-        JOIN courses c ON c.id = m.course_id AND c.platform_id = ${platformId}
-        LEFT JOIN course_activities ca ON ca.course_id = m.course_id AND ca.iri = m.activity_iri
-        LEFT JOIN xapi_activities xa ON xa.platform_id = ${platformId} AND xa.activity_iri = m.activity_iri
-        WHERE m.referential_id = ${referential.id} AND m.referential_version = ${referential.version}
-          AND ca.gone_at IS NULL
-          AND COALESCE((SELECT e.kind FROM completion_events e
-                        WHERE e.user_id = ${userId} AND e.activity_iri = m.activity_iri AND NOT e.voided
-                        ORDER BY e.statement_timestamp DESC, e.id DESC, e.position DESC LIMIT 1), 'none') <> 'completed'
-        ORDER BY c.title, m.course_id, ca.position NULLS LAST, COALESCE(ca.name, xa.name), m.activity_iri, m.competency_key`,
+    pendingQuery(platformId, userId, referential),
   );
   return rows.map((r) => ({
     iri: r.activity_iri,

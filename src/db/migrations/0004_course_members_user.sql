@@ -1,0 +1,1 @@
+CREATE INDEX "course_members_user_idx" ON "course_members" USING btree ("user_id");
