@@ -37,6 +37,9 @@ const MAPPING = [
 interface Fixture {
   server: TestServer;
   ltik: Partial<Record<LaunchRole, string>>;
+  /** Socle's ids of the learner (sub 4, who has hours, a badge and an attestation) and of course 2. */
+  learnerId: number;
+  courseId: number;
   credentialId: string;
   attestationId: string;
   registration: string;
@@ -59,6 +62,7 @@ const PAGES: { name: string; as?: LaunchRole; url: (f: Fixture) => string; statu
   { name: 'Ma progression: hours', as: 'learner', url: () => '/lti/me' },
   { name: 'Ma progression: badges', as: 'learner', url: () => '/lti/me?tab=badges' },
   { name: 'administration', as: 'administrator', url: () => '/lti/admin' },
+  { name: 'course page of an administrator (roster, reports)', as: 'administrator', url: () => '/lti/course' },
   { name: 'badge verification', url: (f) => `/badges/${f.credentialId}` },
   { name: 'attestation verification', url: (f) => `/attestations/${f.attestationId}` },
 ];
@@ -170,6 +174,8 @@ describe('reflow at 390 px in Chromium', () => {
     fixture = {
       server,
       ltik,
+      learnerId: learner.id,
+      courseId: course.id,
       credentialId: credential.id,
       attestationId: attestation.id,
       registration: `/lti/register?openid_configuration=${encodeURIComponent(`${dynreg}/mod/lti/openid-configuration.php`)}&registration_token=reg`,
