@@ -8,6 +8,7 @@
  *   rate-limit       what the rate-limit counter adds to a request, PostgreSQL and PGlite
  *   storage          bytes per stored statement, completion fact and coverage row in PostgreSQL (docs/scaling.md)
  *   badges           Open Badges issued and stored per second, and the first recompute of a 70,000 × 6 badges cohort
+ *   next-step        a learner's next step in "Ma progression" (activities still to do), 20,000 learners in PostgreSQL
  *
  * Each benchmark's output is echoed as it comes; its `FIGURE {json}` lines (bench/figure.ts) are collected and
  * printed at the end as one summary table with the machine's load average and CPU count at start and end, and
@@ -27,6 +28,7 @@ const benches: { name: string; args: string[] }[] = [
   { name: 'rate-limit', args: [] },
   { name: 'storage', args: [] },
   { name: 'badges', args: [] },
+  { name: 'next-step', args: [] },
 ];
 
 interface Figure {

@@ -12,7 +12,8 @@ import { type Course, ltiActor } from '../src/identity/records';
 import { listReferentials } from '../src/referentials/catalogue';
 import { formatDate, formatMinutes } from '../src/domain/format';
 import type { Referential } from '../src/domain/referential';
-import type { Locale } from '../src/web/i18n';
+import { type Locale, translator } from '../src/web/i18n';
+import { LTI_BASE } from '../src/lms/tool-config';
 import { render, renderFragment } from '../src/web/render';
 import {
   copyMapping,
@@ -23,6 +24,7 @@ import {
   importMapping,
   otherCourses,
   replaceMapping,
+  saveActivitiesPairs,
   saveActivityPairs,
   setCoursePolicy,
   setCourseReferential,
@@ -37,6 +39,41 @@ const actorOf = (s: LtiSession) => ltiActor(s.platform.issuer, s.user.sub);
 
 /** A DOM id for an activity (IRIs are URLs). */
 const domId = (iri: string) => `a${createHash('sha1').update(iri).digest('hex').slice(0, 10)}`;
+
+/** The parts of the course page, each at its own URL (`/lti/course?tab=…`): they fit Moodle's iframe. */
+export const COURSE_TABS = ['activities', 'rule', 'transfer', 'history', 'roster', 'reports'] as const;
+export type CourseTab = (typeof COURSE_TABS)[number];
+export const courseTab = (value: unknown): CourseTab => (COURSE_TABS as readonly unknown[]).includes(value) ? (value as CourseTab) : 'activities';
+/** The course page's URL for a tab (with the session's ltik: every LTI page request carries it). */
+export const courseTabUrl = (ltik: string, tab: CourseTab) => `${LTI_BASE}/course?ltik=${encodeURIComponent(ltik)}${tab === 'activities' ? '' : `&tab=${tab}`}`;
+
+/**
+ * A mapping problem as the page says it, in the session's language: the messages of the mapping rules, the
+ * hour parsing and the CSV file are English (the JSON API's details); the page translates the known ones.
+ */
+const PROBLEMS: [RegExp, string][] = [
+  [/^expected a number of hours(?: greater than 0)? .*found "(.*)"$/, 'mapping.problem.notHours'],
+  [/^hours must be greater than 0$/, 'mapping.problem.positive'],
+  [/^hours must be a multiple of a quarter hour \(0[.,]25\)(?:, found "(.*)")?$/, 'mapping.problem.quarter'],
+  [/^hours must be at most (\d+)$/, 'mapping.problem.max'],
+  [/^choose a competency, or clear the hours to remove this line$/, 'mapping.problem.chooseCompetency'],
+  [/^no competency (.+) in (.+)$/, 'mapping.problem.unknownCompetency'],
+  [/^activity .* is already mapped to (.+)$/, 'mapping.problem.duplicate'],
+  [/^activity .* is not an activity of this course$/, 'mapping.problem.notInCourse'],
+];
+export function problemText(locale: Locale, message: string): string {
+  const t = translator(locale);
+  for (const [pattern, key] of PROBLEMS) {
+    const m = pattern.exec(message);
+    if (m) return t(key, { value: m[1] ?? '', other: m[2] ?? '' });
+  }
+  return message;
+}
+/** A CSV problem's place ("line 3 hours") in the page's language. */
+const problemPath = (locale: Locale, path: string) => (locale === 'fr' ? path.replace(/^line (\d+)/, 'ligne $1') : path);
+
+const pageProblems = (locale: Locale, details: readonly { path: string; message: string }[]) =>
+  details.map((d) => ({ path: problemPath(locale, d.path), message: problemText(locale, d.message) }));
 
 /** Hours as the page prints them: `1,5` in French, `1.5` in English. */
 const hoursText = (minutes: number, locale: Locale) => (locale === 'en' ? String(minutes / 60) : formatHours(minutes));
@@ -69,13 +106,26 @@ const many = z
   .union([z.string(), z.array(z.string())])
   .optional()
   .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+const manyHours = z
+  .union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))])
+  .optional()
+  .transform((v) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String)));
+/**
+ * A row's lines: `competencyKey`/`hours` (one row alone, as the JSON API sends them), or the page's own fields
+ * `c.<row id>`/`h.<row id>` (the whole table is one form: every row's fields arrive, each row reads its own).
+ */
+function rowLines(raw: Record<string, unknown>, id: string, fallback: { competencyKey: string[]; hours: string[] }) {
+  const own = `c.${id}` in raw || `h.${id}` in raw;
+  const keys = own ? many.parse(raw[`c.${id}`]) : fallback.competencyKey;
+  const hours = own ? manyHours.parse(raw[`h.${id}`]) : fallback.hours;
+  return keys.map((competencyKey, i) => ({ competencyKey, hours: hours[i] ?? '' })).filter((l) => l.competencyKey !== '' || l.hours.trim() !== '');
+}
+/** The page's "save all": the ids of the rows the form holds (`row=<id>`, repeated), each row's own fields. */
+const bulkBody = z.object({ row: many, only: z.string().max(40).optional() }).passthrough();
 const rowBody = z.object({
   activityIri: z.string().min(1, 'required'),
   competencyKey: many,
-  hours: z
-    .union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))])
-    .optional()
-    .transform((v) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String))),
+  hours: manyHours,
   intent: z
     .string()
     .regex(/^(save|add|remove:\d+)$/, 'save, add or remove:<n>')
@@ -141,10 +191,42 @@ function fileFromMultipart(req: Request): string | undefined {
 type Row = {
   activity: ListedActivity;
   id: string;
-  pairs: { competencyKey: string; hours: string; error?: string; competencyError?: string }[];
+  pairs: { competencyKey: string; hours: string; error?: string | undefined; competencyError?: string | undefined }[];
   errors: string[];
   saved?: boolean;
 };
+
+/**
+ * Checks a row's lines before saving: a competency for each line, hours that parse, > 0 and within the maximum.
+ * Marks the lines in error (in the page's language) and returns the pairs to save and the problems (English, API).
+ */
+function checkLines(row: Row, locale: Locale, pathOf: (line: number, field: string) => string) {
+  const problems: { path: string; message: string }[] = [];
+  const pairs: { competencyKey: string; minutes: number }[] = [];
+  const fail = (i: number, field: 'competencyKey' | 'hours', message: string) => {
+    const line = row.pairs[i];
+    if (line && field === 'competencyKey') line.competencyError = problemText(locale, message);
+    else if (line) line.error = problemText(locale, message);
+    problems.push({ path: pathOf(i, field), message });
+  };
+  row.pairs.forEach((p, i) => {
+    if (!p.competencyKey) return fail(i, 'competencyKey', 'choose a competency, or clear the hours to remove this line');
+    const minutes = toMinutes(p.hours);
+    if (minutes === null) return fail(i, 'hours', `expected a number of hours such as 1,5 — found "${p.hours}"`);
+    if (minutes <= 0) return fail(i, 'hours', 'hours must be greater than 0');
+    if (minutes > MAX_MINUTES) return fail(i, 'hours', `hours must be at most ${MAX_MINUTES / 60}`);
+    pairs.push({ competencyKey: p.competencyKey, minutes });
+  });
+  return { pairs, problems };
+}
+
+/** Puts the mapping rules' refusals (paths `<prefix>pairs[i].field`) on the lines of the row they name. */
+function markRefusal(row: Row, locale: Locale, field: string | undefined, line: number | undefined, message: string) {
+  const target = line === undefined ? undefined : row.pairs[line];
+  if (target && field === 'competencyKey') target.competencyError = problemText(locale, message);
+  else if (target) target.error = problemText(locale, message);
+  else row.errors.push(problemText(locale, message));
+}
 
 function rowOf(activity: ListedActivity, entries: readonly MappingEntry[], locale: Locale): Row {
   return {
@@ -162,6 +244,8 @@ function summaryView(referential: Referential | undefined, entries: readonly Map
     mapped: formatMinutes(d.mappedMinutes),
     required: d.requiredMinutes === null ? null : formatMinutes(d.requiredMinutes),
     complete: d.requiredMinutes !== null && d.mappedMinutes >= d.requiredMinutes,
+    /** More hours mapped than the domain requires: what is beyond counts for no one (a warning, not an error). */
+    over: d.requiredMinutes !== null && d.mappedMinutes > d.requiredMinutes ? formatMinutes(d.mappedMinutes - d.requiredMinutes) : null,
   }));
 }
 
@@ -243,6 +327,8 @@ async function pageData(ctx: AppContext, s: LtiSession, course: Course) {
     referentials: await listReferentials(db),
     rows: activities.map((a) => rowOf(a, entries, s.locale)),
     summary: summaryView(chosen.referential, entries),
+    /** Nothing mapped yet in this course: the page says where to start. */
+    firstVisit: entries.length === 0,
     policy: await coursePolicy(db, course),
     hasWebservice: Boolean(platform?.webserviceToken),
     refreshError: settings?.activitiesRefreshError ?? null,
@@ -253,34 +339,47 @@ async function pageData(ctx: AppContext, s: LtiSession, course: Course) {
   };
 }
 
+/** The tabs of the course page, and the URL of the page in a new window for this tab. */
+function tabsOf(ltik: string, tab: CourseTab, extra: Record<string, unknown>) {
+  const given = typeof extra.newWindowUrl === 'string' ? extra.newWindowUrl : undefined;
+  const newWindowUrl = given && tab !== 'activities' ? `${given}&tab=${tab}` : given;
+  return { tab, tabs: COURSE_TABS.map((name) => ({ name, url: courseTabUrl(ltik, name) })), newWindowUrl };
+}
+
 /**
- * The teacher's course page: refreshes the activities from Moodle's web service (a failure is a warning on the
- * page, never a broken page), then renders the mapping screen. `extra` carries what the LTI page adds (roster).
+ * The teacher's course page, one tab at a time (`?tab=`): the activities tab refreshes the activities from
+ * Moodle's web service first (a failure is a warning on the page, never a broken page). `extra` carries what the
+ * LTI page adds (title, roster, reports).
  */
 export async function renderMappingPage(ctx: AppContext, req: Request, res: Response, extra: Record<string, unknown>) {
   const s = session(req);
   const course = s.course;
   if (!course) throw notFound('No course in this launch.');
-  try {
-    await refreshActivities(ctx.store.db, { course, issuer: s.platform.issuer, ltiKey: ctx.config.ltiKey });
-  } catch (error) {
-    req.log?.warn({ err: error, courseId: course.id }, 'activities not refreshed');
+  const tab = courseTab(req.query.tab);
+  if (tab === 'activities') {
+    try {
+      await refreshActivities(ctx.store.db, { course, issuer: s.platform.issuer, ltiKey: ctx.config.ltiKey });
+    } catch (error) {
+      req.log?.warn({ err: error, courseId: course.id }, 'activities not refreshed');
+    }
   }
   const data = await pageData(ctx, s, course);
-  render(res, 'course', { ...extra, ...data, title: String(extra.title ?? course.title ?? course.contextId) }, s.locale);
+  const saved = z.coerce.number().int().min(0).max(100_000).safeParse(req.query.saved);
+  const statusMessage = saved.success && req.query.saved !== undefined ? translator(s.locale)('mapping.savedAll', { count: saved.data }) : undefined;
+  render(res, 'course', { ...extra, ...data, ...tabsOf(s.ltik, tab, extra), statusMessage, title: String(extra.title ?? course.title ?? course.contextId) }, s.locale);
 }
 
-/** Answers an htmx request with the page's mapping section again (after an import, a copy, a refresh…). */
-async function sectionFragment(ctx: AppContext, req: Request, res: Response, course: Course, message: Record<string, unknown>, status = 200) {
+/** Answers an htmx request of the import/copy tab with what was done, and a link back to the activities. */
+function sectionFragment(req: Request, res: Response, message: Record<string, unknown>, status = 200) {
   const s = session(req);
-  renderFragment(res, 'mapping-refresh', { ...(await pageData(ctx, s, course)), ...message }, s.locale, status);
+  renderFragment(res, 'mapping-refresh', { ...message, activitiesUrl: courseTabUrl(s.ltik, 'activities') }, s.locale, status);
 }
 
 /**
  * The mapping endpoints, on the LTI app (behind ltijs' validator: every request carries the `ltik`, as a Bearer
  * header, a form field or a query parameter — never a cookie alone) and reserved to the course's instructors.
  */
-export function mappingRoutes(ctx: AppContext, app: Express): void {
+export function mappingRoutes(ctx: AppContext, app: Express, pageExtra: (req: Request) => Promise<Record<string, unknown>>): void {
   const instructor = requireRole(ctx, 'instructor');
   const db = () => ctx.store.db;
 
@@ -320,7 +419,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
     }),
   );
 
-  /** The page's row form: replaces one activity's pairs (intent save), or adds/removes a line without saving. */
+  /** The page's row buttons: replaces one activity's pairs (intent save), or adds/removes a line without saving. */
   app.post(
     '/api/courses/:courseId/mapping/activity',
     instructor,
@@ -335,8 +434,8 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
           { path: 'body.activityIri', message: `activity ${body.activityIri} is not an activity of this course` },
         ]);
       }
-      const lines = body.competencyKey.map((competencyKey, i) => ({ competencyKey, hours: body.hours[i] ?? '' }));
-      const row: Row = { activity, id: domId(activity.iri), pairs: lines.filter((l) => l.competencyKey !== '' || l.hours.trim() !== ''), errors: [] };
+      const id = domId(activity.iri);
+      const row: Row = { activity, id, pairs: rowLines(req.body as Record<string, unknown>, id, body), errors: [] };
       const fragment = (status: number, extra: Record<string, unknown> = {}) =>
         renderFragment(res, 'mapping-row', { row, referential, base: `/lti/api/courses/${course.id}`, ltik: s.ltik, ...extra }, s.locale, status);
 
@@ -347,28 +446,8 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         fragment(200, { focusLast: body.intent === 'add' });
         return;
       }
-      // A line whose competency is left empty is removed; hours without a competency is an error.
-      const problems: { path: string; message: string }[] = [];
-      const pairs: { competencyKey: string; minutes: number }[] = [];
-      row.pairs.forEach((p, i) => {
-        if (!p.competencyKey) {
-          p.competencyError = 'choose a competency, or clear the hours to remove this line';
-          problems.push({ path: `body.pairs[${i}].competencyKey`, message: p.competencyError });
-          return;
-        }
-        const minutes = toMinutes(p.hours);
-        if (minutes === null || minutes <= 0) {
-          p.error = minutes === null ? `expected a number of hours such as 1,5 — found "${p.hours}"` : 'hours must be greater than 0';
-          problems.push({ path: `body.pairs[${i}].hours`, message: p.error });
-          return;
-        }
-        if (minutes > MAX_MINUTES) {
-          p.error = `hours must be at most ${MAX_MINUTES / 60}`;
-          problems.push({ path: `body.pairs[${i}].hours`, message: p.error });
-          return;
-        }
-        pairs.push({ competencyKey: p.competencyKey, minutes });
-      });
+      // A line whose competency and hours are both empty is dropped; hours without a competency is an error.
+      const { pairs, problems } = checkLines(row, s.locale, (i, field) => `body.pairs[${i}].${field}`);
       let saved;
       if (!problems.length) {
         try {
@@ -378,10 +457,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
           // Indexes of `pairs` are those of the row's non-empty lines, in order.
           for (const d of error.details) {
             const m = /^pairs\[(\d+)\]\.(\w+)$/.exec(d.path);
-            const line = m ? row.pairs[Number(m[1])] : undefined;
-            if (line && m?.[2] === 'competencyKey') line.competencyError = d.message;
-            else if (line) line.error = d.message;
-            else row.errors.push(d.message);
+            markRefusal(row, s.locale, m?.[2], m ? Number(m[1]) : undefined, d.message);
             problems.push({ path: `body.${d.path}`, message: d.message });
           }
         }
@@ -400,6 +476,87 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       fresh.saved = true;
       Object.assign(row, fresh);
       fragment(200, { summary: summaryView(referential, saved.entries), oob: true });
+    }),
+  );
+
+  /**
+   * The page's "save all": the activities table is one form; every row it holds is replaced at once (nothing is
+   * saved if a line is wrong). htmx gets the rows back (with their errors) and the summary; a browser without
+   * scripts is sent back to the page (303), or gets the page again with the errors (400).
+   */
+  app.post(
+    '/api/courses/:courseId/mapping/activities',
+    instructor,
+    asyncHandler(async (req, res) => {
+      const { s, course } = ownCourse(req);
+      const raw = req.body as Record<string, unknown>;
+      const body = parseOr400(bulkBody, raw, 'body');
+      const referential = await requireReferential(ctx, course);
+      const activities = await courseActivityList(db(), course.id);
+      const byId = new Map(activities.map((a) => [domId(a.iri), a]));
+      // `only`: a row's own save button, pressed without scripts (the whole table is sent, that row is saved)
+      const ids = body.only ? [body.only] : [...new Set(body.row)];
+      const problems: { path: string; message: string }[] = [];
+      const rows: Row[] = [];
+      const toSave: { activityIri: string; pairs: { competencyKey: string; minutes: number }[] }[] = [];
+      ids.forEach((id, r) => {
+        const activity = byId.get(id);
+        if (!activity) {
+          problems.push({ path: `body.row[${r}]`, message: `row ${id} is not an activity of this course` });
+          return;
+        }
+        const row: Row = { activity, id, pairs: rowLines(raw, id, { competencyKey: [], hours: [] }), errors: [] };
+        const checked = checkLines(row, s.locale, (i, field) => `body.rows[${toSave.length}].pairs[${i}].${field}`);
+        problems.push(...checked.problems);
+        rows.push(row);
+        toSave.push({ activityIri: activity.iri, pairs: checked.pairs });
+      });
+      if (!ids.length) problems.push({ path: 'body.row', message: 'no row to save' });
+      let saved;
+      if (!problems.length) {
+        try {
+          saved = await saveActivitiesPairs(db(), ctx, { course, referential, rows: toSave, actor: actorOf(s) });
+        } catch (error) {
+          if (!SocleError.is(error, 'invalid_request')) throw error;
+          for (const d of error.details) {
+            const m = /^rows\[(\d+)\](?:\.pairs\[(\d+)\])?\.(\w+)$/.exec(d.path);
+            const row = m ? rows[Number(m[1])] : undefined;
+            if (row) markRefusal(row, s.locale, m?.[3], m?.[2] === undefined ? undefined : Number(m[2]), d.message);
+            problems.push({ path: `body.${d.path}`, message: d.message });
+          }
+        }
+      }
+      const t = translator(s.locale);
+      // the page's form without scripts (urlencoded) gets pages; htmx gets fragments; other clients JSON
+      const fromForm = !isHtmx(req) && Boolean(req.is('application/x-www-form-urlencoded'));
+      if (problems.length) {
+        if ((!isHtmx(req) && !fromForm) || rows.length === 0) throw invalid('The mapping is invalid: nothing was saved.', problems);
+        const data = await pageData(ctx, s, course);
+        const mine = new Map(rows.map((r) => [r.id, r]));
+        data.rows = data.rows.map((r) => mine.get(r.id) ?? r);
+        const status = { statusError: t('mapping.savedNone', { count: rows.filter((r) => r.errors.length || r.pairs.some((p) => p.error || p.competencyError)).length }) };
+        if (isHtmx(req)) {
+          renderFragment(res, 'mapping-rows-result', { ...data, ...status }, s.locale, 400);
+          return;
+        }
+        const extra = await pageExtra(req);
+        render(res, 'course', { ...extra, ...data, ...status, ...tabsOf(s.ltik, 'activities', extra), title: String(extra.title ?? course.title ?? course.contextId) }, s.locale, 400);
+        return;
+      }
+      if (!saved) throw new Error('unreachable');
+      const message = t('mapping.savedAll', { count: toSave.length });
+      if (fromForm) {
+        res.redirect(303, `${courseTabUrl(s.ltik, 'activities')}&saved=${toSave.length}`);
+        return;
+      }
+      if (!isHtmx(req)) {
+        res.json({ rows: toSave.length, summary: saved.summary, changedActivities: saved.changedActivities });
+        return;
+      }
+      const data = await pageData(ctx, s, course);
+      const changed = new Set(saved.changedActivities);
+      for (const r of data.rows) if (changed.has(r.activity.iri)) r.saved = true;
+      renderFragment(res, 'mapping-rows-result', { ...data, statusMessage: message }, s.locale);
     }),
   );
 
@@ -493,13 +650,13 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       try {
         const saved = await importMapping(db(), ctx, { course, referential, text, actor: actorOf(s) });
         if (isHtmx(req)) {
-          await sectionFragment(ctx, req, res, course, { message: 'mapping.imported', count: saved.entries.length, target: 'import' });
+          sectionFragment(req, res, { message: 'mapping.imported', count: saved.entries.length, target: 'import' });
           return;
         }
         res.json({ imported: saved.entries.length, summary: saved.summary, changedActivities: saved.changedActivities });
       } catch (error) {
         if (!isRefusal(error) || !isHtmx(req)) throw error;
-        renderFragment(res, 'mapping-problems', { title: 'mapping.importRefused', problems: error.details, id: 'import-result' }, s.locale, 400);
+        renderFragment(res, 'mapping-problems', { title: 'mapping.importRefused', problems: pageProblems(s.locale, error.details), id: 'import-result' }, s.locale, 400);
       }
     }),
   );
@@ -514,7 +671,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
       try {
         const result = await copyMapping(db(), ctx, { course, fromCourseId: body.fromCourseId, referential, actor: actorOf(s) });
         if (isHtmx(req)) {
-          await sectionFragment(ctx, req, res, course, {
+          sectionFragment(req, res, {
             message: 'mapping.copied',
             copied: result.copied,
             total: result.sourcePairs,
@@ -527,7 +684,7 @@ export function mappingRoutes(ctx: AppContext, app: Express): void {
         res.json({ from: result.from, copied: result.copied, unmatched: result.unmatched, summary: result.saved.summary });
       } catch (error) {
         if (!isRefusal(error) || !isHtmx(req)) throw error;
-        renderFragment(res, 'mapping-problems', { title: 'mapping.invalid', problems: error.details, id: 'copy-result' }, s.locale, 400);
+        renderFragment(res, 'mapping-problems', { title: 'mapping.invalid', problems: pageProblems(s.locale, error.details), id: 'copy-result' }, s.locale, 400);
       }
     }),
   );

@@ -9,7 +9,7 @@ import { formatMinutes } from '../src/domain/format';
 import { type CredentialSummary, listCredentials } from '../src/badges/credentials';
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
-import { learnerView } from '../src/coverage/read';
+import { learnerView, type PendingActivity, pendingActivities } from '../src/coverage/read';
 import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
@@ -45,6 +45,40 @@ export interface ReferentialSection {
   empty: boolean;
   domains: (View['domains'][number] & { percent: number })[];
   badges: BadgeCard[];
+  /** For each domain still missing hours (or competencies), the activities of the learner's courses that would credit it. */
+  nextSteps: NextStep[];
+}
+
+export interface NextStep {
+  domainCode: string;
+  domainTitle: string;
+  missingHours: number | null;
+  activities: { name: string | null; href: string | null; courseTitle: string | null; minutes: number; competencyCodes: string[] }[];
+}
+
+/** A link to the activity in the platform: its IRI when it is a web address of the platform's own activity. */
+const activityHref = (a: PendingActivity) => (a.inPlatform && /^https?:\/\//i.test(a.iri) ? a.iri : null);
+
+/** The gaps of the view, each with the pending activities mapped to its domain (hours summed per activity). */
+export function nextSteps(view: View, pending: readonly PendingActivity[]): NextStep[] {
+  const domainOf = new Map<string, { domain: string; code: string }>();
+  for (const d of view.domains) for (const c of d.competencies) domainOf.set(c.key, { domain: d.code, code: c.code });
+  return view.gaps.map((g) => {
+    const byActivity = new Map<string, NextStep['activities'][number]>();
+    for (const p of pending) {
+      const where = domainOf.get(p.competencyKey);
+      if (where?.domain !== g.domainCode) continue;
+      const key = `${p.courseId}|${p.iri}`;
+      const known = byActivity.get(key);
+      if (known) {
+        known.minutes += p.minutes;
+        if (!known.competencyCodes.includes(where.code)) known.competencyCodes.push(where.code);
+      } else {
+        byActivity.set(key, { name: p.name, href: activityHref(p), courseTitle: p.courseTitle, minutes: p.minutes, competencyCodes: [where.code] });
+      }
+    }
+    return { domainCode: g.domainCode, domainTitle: g.domainTitle, missingHours: g.missingHours, activities: [...byActivity.values()] };
+  });
 }
 
 /** The référentiels to show: the course's (its own or those its mappings use), then the learner's others. */
@@ -126,6 +160,7 @@ export async function learnerProgress(
       if (SocleError.is(error, 'not_found')) continue;
       throw error;
     }
+    const pending = view.gaps.length ? await pendingActivities(ctx.store.db, session.platform.id, session.user.id, view.referential) : [];
     const credited = view.domains.some((d) => d.competencies.some((c) => c.credits.length > 0));
     sections.push({
       view,
@@ -136,6 +171,7 @@ export async function learnerProgress(
         percent: d.requiredHours === null ? percent(d.competencies.filter((c) => c.covered).length, d.competencies.length) : percent(d.validatedHours, d.requiredHours),
       })),
       badges: badgeCards(view, credentials, ctx.config.publicUrl),
+      nextSteps: nextSteps(view, pending),
     });
   }
   return sections;
@@ -160,6 +196,14 @@ addTexts({
     'me.missingHours': '{{domain}} : encore {{hours}}',
     'me.missingCompetencies': '{{domain}} : {{count}} compétence(s) à couvrir',
     'me.nothingMissing': 'Plus rien : toutes les heures requises sont validées.',
+    'me.next': 'Ce que vous pouvez faire maintenant',
+    'me.nextIntro': 'Les activités de vos cours, pas encore terminées, qui vous créditeront des heures dans chaque domaine où il en manque.',
+    'me.nextDomain': '{{domain}} — encore {{hours}}',
+    'me.nextDomainCompetencies': '{{domain}} — {{count}} compétence(s) à couvrir',
+    'me.nextActivity': '{{hours}} · compétence(s) {{codes}}',
+    'me.nextCourse': 'cours « {{course}} »',
+    'me.nextNone': 'Aucune activité de vos cours ne reste à faire pour ce domaine. Parlez-en à votre enseignant : il peut rattacher une autre activité ou vous créditer une formation suivie ailleurs.',
+    'me.nextOpen': 'Ouvrir « {{name}} » dans Moodle',
     'me.details': 'Compétences et activités créditées',
     'me.competencyHours': '{{validated}} validées sur {{required}}',
     'me.competencyCredited': '{{validated}} validées',
@@ -201,6 +245,14 @@ addTexts({
     'me.missingHours': '{{domain}}: {{hours}} to go',
     'me.missingCompetencies': '{{domain}}: {{count}} competency(ies) to cover',
     'me.nothingMissing': 'Nothing: every required hour is validated.',
+    'me.next': 'What you can do now',
+    'me.nextIntro': 'The activities of your courses, not completed yet, that will credit hours in each domain where some are missing.',
+    'me.nextDomain': '{{domain}} — {{hours}} to go',
+    'me.nextDomainCompetencies': '{{domain}} — {{count}} competency(ies) to cover',
+    'me.nextActivity': '{{hours}} · competency(ies) {{codes}}',
+    'me.nextCourse': 'course “{{course}}”',
+    'me.nextNone': 'No activity of your courses is left to do for this domain. Ask your teacher: they can link another activity or credit training you followed elsewhere.',
+    'me.nextOpen': 'Open “{{name}}” in Moodle',
     'me.details': 'Competencies and credited activities',
     'me.competencyHours': '{{validated}} validated out of {{required}}',
     'me.competencyCredited': '{{validated}} validated',

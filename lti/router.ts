@@ -10,9 +10,9 @@ import { type ErrorCode, forbidden, invalid, notFound, platformError, SocleError
 import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
-import { type Locale, pickLocale, requestLocale, translator } from '../src/web/i18n';
+import { type Locale, pickLocale, translator } from '../src/web/i18n';
 import { hoursText, learnerProgress } from './progress';
-import { formatDate } from '../src/domain/format';
+import { formatDate, formatMinutes } from '../src/domain/format';
 import { render } from '../src/web/render';
 import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
 import { reportPrincipalOf, reportsPanel } from './reports';
@@ -174,7 +174,10 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   });
 
   lti.onDynamicRegistration(async (req, res) => {
-    const locale = requestLocale(req);
+    // The platform's administration frames this page, whatever the administrator's browser says: it is in the
+    // institution's language (French), in English only when asked (?lang=en). Its error page follows.
+    const locale: Locale = typeof req.query.lang === 'string' ? pickLocale(req.query.lang) : 'fr';
+    res.locals.locale = locale;
     const t = translator(locale);
     const conf = req.query.openid_configuration;
     const token = req.query.registration_token;
@@ -190,7 +193,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
         res,
         'register',
         {
-          title: 'Socle',
+          title: t('register.title'),
           done: t('register.done', { issuer: result.issuer, clientId: result.clientId, deploymentId: result.deploymentId ?? '—' }),
           state: result.active ? t('register.active') : t('register.pending'),
           active: result.active,
@@ -220,25 +223,31 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       .orderBy(users.name, users.sub);
   }
 
+  /** What the course page shows beside the mapping (title, roster, reports), for each of its tabs. */
+  async function coursePage(req: Request) {
+    const { s, t, newWindowUrl } = page(req);
+    if (!s.course) throw notFound('No course in this launch.');
+    const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
+    return {
+      title: t('course.title', { title: s.course.title ?? s.course.contextId }),
+      ltik: s.ltik,
+      newWindowUrl,
+      course: s.course,
+      members: await roster(s.course.id),
+      syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
+      syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
+      reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
+      cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
+    };
+  }
+
   app.get(
     '/course',
     requireRole(ctx, 'instructor', 'administrator'),
     asyncHandler(async (req, res) => {
-      const { s, t, newWindowUrl } = page(req);
-      if (!s.course) throw notFound('No course in this launch.');
-      const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, s.course.id));
-      const data = {
-        title: t('course.title', { title: s.course.title ?? s.course.contextId }),
-        ltik: s.ltik,
-        newWindowUrl,
-        course: s.course,
-        members: await roster(s.course.id),
-        syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
-        syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
-        reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
-        cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
-      };
-      // The course's instructors get the mapping screen (with the roster below); others the roster alone.
+      const { s } = page(req);
+      const data = await coursePage(req);
+      // The course's instructors get the mapping screen (in tabs, roster and reports among them); others the roster.
       if (s.roles.includes('instructor')) await renderMappingPage(ctx, req, res, data);
       else render(res, 'course', data, s.locale);
     }),
@@ -264,6 +273,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           badgesUrl: `${here}&tab=badges`,
           sections: await learnerProgress(ctx, s),
           hoursText,
+          formatMinutes,
           formatDate: (iso: string) => formatDate(iso, { locale: s.locale }),
         },
         s.locale,
@@ -360,7 +370,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   );
 
   if (options.reportRoutes) app.use('/api/reports', requireRole(ctx, 'administrator', 'instructor'), options.reportRoutes);
-  mappingRoutes(ctx, app);
+  mappingRoutes(ctx, app, coursePage);
   cohortRoutes(ctx, runtime, app);
   learnerRoutes(ctx, app);
   adminPlatformRoutes(ctx, lti, app);

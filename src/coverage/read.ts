@@ -193,3 +193,70 @@ export async function courseView(
     next: rows.length > options.limit && last ? String(last.user_id) : null,
   };
 }
+
+/** A mapped activity of one of the learner's courses that they have not completed, with what it would credit. */
+export interface PendingActivity {
+  iri: string;
+  name: string | null;
+  courseId: number;
+  courseTitle: string | null;
+  /** Moodle's activity (the web service listed it, or its IRI is a Moodle URL seen in statements); false for one added by hand. */
+  inPlatform: boolean;
+  competencyKey: string;
+  minutes: number;
+}
+
+/** The query of `pendingActivities` (exported for the benchmark's EXPLAIN). */
+export const pendingQuery = (platformId: number, userId: number, referential: { id: string; version: string }) =>
+  sql`WITH mine AS (
+          SELECT course_id FROM course_members WHERE user_id = ${userId} AND status <> 'deleted'
+          UNION SELECT DISTINCT course_id FROM completion_events WHERE user_id = ${userId} AND course_id IS NOT NULL
+        )
+        SELECT m.activity_iri, COALESCE(ca.name, xa.name) AS name, m.course_id, c.title AS course_title,
+               COALESCE(ca.source = 'manual', false) AS manual, m.competency_key, m.minutes
+        FROM activity_mappings m
+        JOIN mine ON mine.course_id = m.course_id
+        JOIN courses c ON c.id = m.course_id AND c.platform_id = ${platformId}
+        LEFT JOIN course_activities ca ON ca.course_id = m.course_id AND ca.iri = m.activity_iri
+        LEFT JOIN xapi_activities xa ON xa.platform_id = ${platformId} AND xa.activity_iri = m.activity_iri
+        WHERE m.referential_id = ${referential.id} AND m.referential_version = ${referential.version}
+          AND ca.gone_at IS NULL
+          AND COALESCE((SELECT e.kind FROM completion_events e
+                        WHERE e.user_id = ${userId} AND e.activity_iri = m.activity_iri AND NOT e.voided
+                        ORDER BY e.statement_timestamp DESC, e.id DESC, e.position DESC LIMIT 1), 'none') <> 'completed'
+        ORDER BY c.title, m.course_id, ca.position NULLS LAST, COALESCE(ca.name, xa.name), m.activity_iri, m.competency_key`;
+
+/**
+ * What the learner can still do: the mapped (activity, competency) pairs of one référentiel version in the
+ * courses the learner belongs to (roster or events), whose activity the learner has not completed (no event, or
+ * the latest non-voided one is an un-completion), and not gone from the course. One query on the mapping's
+ * primary key and the learner's events (completion_events (user_id, activity_iri)).
+ */
+export async function pendingActivities(
+  ex: Executor,
+  platformId: number,
+  userId: number,
+  referential: { id: string; version: string },
+): Promise<PendingActivity[]> {
+  const rows = await queryRows<{
+    activity_iri: string;
+    name: string | null;
+    course_id: number;
+    course_title: string | null;
+    manual: boolean;
+    competency_key: string;
+    minutes: number;
+  }>(
+    ex,
+    pendingQuery(platformId, userId, referential),
+  );
+  return rows.map((r) => ({
+    iri: r.activity_iri,
+    name: r.name,
+    courseId: r.course_id,
+    courseTitle: r.course_title,
+    inPlatform: !r.manual,
+    competencyKey: r.competency_key,
+    minutes: r.minutes,
+  }));
+}

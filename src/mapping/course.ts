@@ -216,6 +216,43 @@ export async function saveActivityPairs(
   });
 }
 
+/**
+ * Replaces the pairs of several activities at once (the page's "save all"), keeping the other activities' pairs:
+ * one change, one audit entry, nothing saved if any line is wrong. Error paths name the row and its line
+ * (`rows[2].pairs[0].hours`), rows in the order given.
+ */
+export async function saveActivitiesPairs(
+  ex: Executor,
+  services: CoverageServices,
+  input: { course: Course; referential: Referential; rows: { activityIri: string; pairs: { competencyKey: string; minutes: number }[] }[]; actor: string },
+) {
+  const activities = await courseActivityList(ex, input.course.id);
+  const known = new Set(activities.map((a) => a.iri));
+  const unknown = input.rows.findIndex((r) => !known.has(r.activityIri));
+  if (unknown >= 0) {
+    throw invalid('This activity is not an activity of this course.', [
+      { path: `rows[${unknown}].activityIri`, message: `activity ${input.rows[unknown]?.activityIri} is not an activity of this course` },
+    ]);
+  }
+  const replaced = new Set(input.rows.map((r) => r.activityIri));
+  const others = (await getMapping(ex, input.course.id, input.referential)).filter((e) => !replaced.has(e.activityIri));
+  const where: string[] = [];
+  const mine = input.rows.flatMap((r, row) =>
+    r.pairs.map((p, pair) => {
+      where.push(`rows[${row}].pairs[${pair}]`);
+      return { activityIri: r.activityIri, ...p };
+    }),
+  );
+  return saveMapping(ex, services, {
+    courseId: input.course.id,
+    referential: input.referential,
+    activityIris: known,
+    entries: [...mine, ...others],
+    actor: input.actor,
+    pathOf: (index, field) => `${where[index] ?? `entries[${index}]`}.${field}`,
+  });
+}
+
 /** The course's mapping as the CSV file (one row per pair), activities in the page's order. */
 export async function exportMapping(ex: Executor, course: Course, referential: Referential): Promise<{ csv: string; rows: number }> {
   const activities = await courseActivityList(ex, course.id);

@@ -142,7 +142,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const [adminJob] = await server.ctx.store.db.select().from(exportJobs).where(eq(exportJobs.requestedBy, `lti:${moodle.issuer}#90`));
     expect((await teacher.get(`/lti/api/reports/exports/${must(adminJob).id}`)).status).toBe(403);
     expect((await teacher.get(`/lti/api/reports/exports/${must(adminJob).id}/file`)).status).toBe(403);
-    const page = await (await teacher.get('/lti/course')).text();
+    const page = await (await teacher.get('/lti/course?tab=reports')).text();
     expect(page).toContain('Rapport de conformité horaire de ce cours');
     expect(page).toContain(`${expected.length} apprenant(s)`);
   });

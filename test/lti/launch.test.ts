@@ -276,7 +276,10 @@ describe.each(drivers)('LTI launches on %s', (driver) => {
       expect(r.body).toContain('<html lang="en">');
       expect(r.body).toContain('no framework chosen');
       expect(moodle.nrpsRequests).toHaveLength(3);
-      for (const name of ['Sam Student', 'Sue Student', 'Terry Teacher']) expect(r.body).toContain(name);
+      // the roster is the page's "Participants" tab
+      expect(r.body).toContain('>Participants</a>');
+      const roster = await (await r.client.get('/lti/course?tab=roster')).text();
+      for (const name of ['Sam Student', 'Sue Student', 'Terry Teacher']) expect(roster).toContain(name);
       expect(r.body).toContain('hx-headers');
       expect(r.body).toContain('Open in a new window');
     });

@@ -120,4 +120,32 @@ describe('mapping page in Chromium', () => {
     expect(violations).toEqual([]);
     await context.close();
   }, 60_000);
+
+  it('saves several rows with one button (htmx), shows the full title of the chosen competency, and warns past the required hours', async () => {
+    const launched = (globalThis as { launched?: Awaited<ReturnType<SimulatedMoodle['launch']>> }).launched;
+    if (!launched) throw new Error('no launch');
+    const url = new URL(server.url);
+    const context = await browser.newContext({ viewport: { width: 1100, height: 820 }, locale: 'fr-FR' });
+    await context.addCookies([...launched.client.cookies].map(([name, value]) => ({ name, value, domain: url.hostname, path: '/' })));
+    const page = await context.newPage();
+    await page.goto(`${server.url}/lti/course?ltik=${encodeURIComponent(String(launched.client.ltik))}`);
+    await page.waitForFunction('Boolean(window.htmx)');
+    const book = `${wwwroot}/mod/book/view.php?id=12`;
+    // choosing a competency writes its whole title under the list
+    await page.locator(`#${domId(book)}-c0`).selectOption('3.2');
+    expect(await page.locator(`#${domId(book)}-t0`).innerText()).toMatch(/^3\.2 Interagir de manière adaptée entre professionnels, .{60,}$/);
+    await page.locator(`#${domId(book)}-h0`).fill('2');
+    await page.locator(`#${domId(quiz)}-h0`).fill('6');
+    await page.getByRole('button', { name: 'Enregistrer toutes les lignes' }).first().click();
+    await page.locator('#status').filter({ hasText: /activité\(s\) enregistrée\(s\)/ }).waitFor();
+    const [course] = await server.ctx.store.db.select().from(courses).where(eq(courses.contextId, '2'));
+    const rows = await server.ctx.store.db.select().from(activityMappings).where(eq(activityMappings.courseId, Number(course?.id)));
+    expect(rows.map((r) => [r.activityIri, r.competencyKey, r.minutes]).sort()).toEqual([
+      [book, '3.2', 120],
+      [quiz, '2.1', 360],
+    ]);
+    // 6 h mapped in domain 2, which requires 5 h: said, not shown as done
+    expect(await page.locator('#summary-body li.over').innerText()).toMatch(/Cybersécurité en santé\s+6 h \/ 5 h[\s\S]*1 h de plus que les 5 h exigées/);
+    await context.close();
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import nock from 'nock';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
@@ -14,6 +15,8 @@ const quiz = iri('quiz', 9);
 const book = iri('book', 12);
 const page = iri('page', 4);
 const SOCLE = 'socle-sante-niveaux-4-8@V1.1.2022';
+/** The page's id of an activity's row (as lti/mapping.ts names it). */
+const rowId = (activityIri: string) => `a${createHash('sha1').update(activityIri).digest('hex').slice(0, 10)}`;
 
 /** The JSON answers these tests read (typed loosely: the expectations check them). */
 interface Answer {
@@ -77,7 +80,15 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
     for (const name of ['Announcements', 'Welcome page', 'Quiz 1', 'Handbook', 'SCORM sample package']) expect(r.body).toContain(name);
     expect(r.body.match(/<tr id="row-/g) ?? []).toHaveLength(0); // no référentiel yet: a plain list and the next step
     expect(r.body).toContain('Aucun référentiel choisi pour ce cours');
-    expect(r.body).toContain('Terry Teacher'); // the roster stays on the page
+    // an empty course says where to start
+    expect(r.body).toContain('data-testid="start-here"');
+    expect(r.body).toContain('Choisissez le référentiel du cours');
+    // the page is in tabs, each at its own URL, reachable as plain links: the roster has its own
+    expect(r.body).toContain('aria-current="page">Activités</a>');
+    expect(r.body).not.toContain('Terry Teacher');
+    const rosterTab = await (await teacher.get('/lti/course?tab=roster')).text();
+    expect(rosterTab).toContain('Terry Teacher');
+    expect(rosterTab).toContain('aria-current="page">Participants</a>');
   });
 
   it('sets the course référentiel, then shows one editable row per activity and the per-domain summary', async () => {
@@ -128,6 +139,98 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
     expect(read.referential).toEqual({ id: 'socle-sante-niveaux-4-8', version: 'V1.1.2022', source: 'course' });
   });
 
+  it('saves several rows with one form (htmx and without scripts), all or nothing, and warns when a domain gets more hours than it requires', async () => {
+    const before = await mappingRows();
+    const q = rowId(quiz);
+    const b = rowId(book);
+    // the whole table is one form: every row's fields, named after the row
+    const send = (fields: [string, string][], htmx: boolean) =>
+      fetch(new URL(api('/mapping/activities'), server.url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          Authorization: `Bearer ${teacher.ltik}`,
+          Cookie: teacher.cookieHeader(),
+          'Content-Type': 'application/x-www-form-urlencoded',
+          ...(htmx ? { 'HX-Request': 'true' } : {}),
+        },
+        body: new URLSearchParams(fields).toString(),
+      });
+    const rows = (bookHours: string): [string, string][] => [
+      ['row', q], [`c.${q}`, '2.1'], [`h.${q}`, '1,5'], [`c.${q}`, '1.1'], [`h.${q}`, '0,5'],
+      ['row', b], [`c.${b}`, '4.1'], [`h.${b}`, '2'], [`c.${b}`, '2.2'], [`h.${b}`, bookHours],
+    ];
+    const page = await (await teacher.get('/lti/course')).text();
+    expect(page).toContain(`id="mapping-form"`);
+    expect(page).toContain(`name="c.${q}"`);
+    expect(page).toContain('Enregistrer toutes les lignes');
+    // full competency titles: never cut in the list, and the chosen one written out under it
+    expect(page).toContain('<option value="1.2">1.2 Caractériser et traiter la donnée à caractère personnel de santé en appliquant la réglementation</option>');
+    expect(page).not.toContain('…</option>');
+    expect(page).toMatch(new RegExp(`id="${q}-t[01]">2\\.1 [^<]{20,}</span>`));
+
+    // one wrong line: nothing is saved, the page says which row, in French
+    const refused = await send(rows('quatre'), true);
+    expect(refused.status).toBe(400);
+    const wrong = await refused.text();
+    expect(wrong).toContain('un nombre d’heures est attendu, par exemple 1,5 — trouvé « quatre »');
+    expect(wrong).toContain('Rien n’a été enregistré : 1 activité(s) à corriger');
+    expect(await mappingRows()).toEqual(before);
+
+    // both rows at once; domain 2 now has 1 h 30 + 4 h for 5 h required: a warning, not green
+    const saved = await send(rows('4'), true);
+    expect(saved.status).toBe(200);
+    const fragment = await saved.text();
+    expect(fragment.match(/<tr id="row-/g)).toHaveLength(11);
+    expect(fragment).toContain('2 activité(s) enregistrée(s).');
+    expect(fragment).toMatch(/<li class="over"><span class="dom">Cybersécurité en santé<\/span> <strong>5 h 30 \/ 5 h<\/strong>/);
+    expect(fragment).toContain('0 h 30 de plus que les 5 h exigées : les heures au-delà ne comptent pour aucun apprenant.');
+    expect((await mappingRows()).filter((r) => r.activityIri === book).map((r) => [r.competencyKey, r.minutes]).sort()).toEqual([['2.2', 240], ['4.1', 120]]);
+
+    // without scripts: the form posts, the page comes back (303) and says what was saved
+    const plain = await send(rows('1'), false);
+    expect(plain.status).toBe(303);
+    const back = await teacher.follow(plain);
+    expect(back.status).toBe(200);
+    expect(await back.text()).toContain('2 activité(s) enregistrée(s).');
+    expect((await mappingRows()).find((r) => r.competencyKey === '2.2')?.minutes).toBe(60);
+    // …or the page again with the errors, nothing saved
+    const plainWrong = await send(rows('-1'), false);
+    expect(plainWrong.status).toBe(400);
+    const again = await plainWrong.text();
+    expect(again).toContain('<h1>');
+    expect(again).toContain('le nombre d’heures doit être supérieur à 0');
+    // a row's own button without scripts saves that row alone
+    const onlyQuiz = await send([...rows('-1'), ['only', q]], false);
+    expect(onlyQuiz.status).toBe(303);
+
+    // back to the mapping the next tests expect
+    await teacher.request('PUT', api('/mapping'), {
+      headers: { Authorization: `Bearer ${teacher.ltik}` },
+      json: { entries: before.map((r) => ({ activityIri: r.activityIri, competencyKey: r.competencyKey, hours: r.minutes / 60 })) },
+    });
+    expect((await mappingRows()).map((r) => [r.activityIri, r.competencyKey, r.minutes]).sort()).toEqual(before.map((r) => [r.activityIri, r.competencyKey, r.minutes]).sort());
+  });
+
+  it('serves each tab of the course page at its own URL', async () => {
+    for (const [tab, heading] of [
+      ['activities', 'Activités du cours'],
+      ['rule', 'Validation des heures'],
+      ['transfer', 'Import et export CSV'],
+      ['history', 'Historique des modifications'],
+      ['roster', 'Participants du cours'],
+      ['reports', 'Rapport de conformité horaire de ce cours'],
+    ]) {
+      const res = await teacher.get(`/lti/course?tab=${tab}`);
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain(heading);
+      expect(html.match(/aria-current="page"/g)).toHaveLength(1);
+    }
+    // the mapping is not empty any more: no "start here"
+    expect(await (await teacher.get('/lti/course')).text()).not.toContain('data-testid="start-here"');
+  });
+
   describe('refuses invalid mappings with the field named, saving nothing', () => {
     let before: unknown;
     beforeAll(async () => {
@@ -145,7 +248,15 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
       const html = await form.text();
       expect(html).toContain('role="alert"');
       expect(html).toMatch(/aria-invalid="true" aria-describedby="a[0-9a-f]{10}-e0"/);
-      expect(html).toContain('hours must be greater than 0');
+      // the page speaks French; the JSON API keeps its English details
+      expect(html).toContain('le nombre d’heures doit être supérieur à 0');
+      expect(html).not.toContain('hours must be');
+      const words = await teacher.post(api('/mapping/activity'), { form: { activityIri: quiz, competencyKey: '2.1', hours: 'deux', intent: 'save' }, headers: { 'HX-Request': 'true' } });
+      expect(await words.text()).toContain('un nombre d’heures est attendu, par exemple 1,5 — trouvé « deux »');
+      const quarter = await teacher.post(api('/mapping/activity'), { form: { activityIri: quiz, competencyKey: '2.1', hours: '0,1', intent: 'save' }, headers: { 'HX-Request': 'true' } });
+      expect(await quarter.text()).toContain('les heures se comptent par quarts d’heure (0,25)');
+      const noCompetency = await teacher.post(api('/mapping/activity'), { form: { activityIri: quiz, competencyKey: '', hours: '2', intent: 'save' }, headers: { 'HX-Request': 'true' } });
+      expect(await noCompetency.text()).toContain('choisissez une compétence, ou videz les heures pour retirer cette ligne');
     });
 
     it('hours that are not quarter hours, or not a number', async () => {
@@ -239,8 +350,8 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
     expect(refused.status).toBe(400);
     const html = await refused.text();
     expect(html).toContain('role="alert"');
-    expect(html).toContain('<strong>line 3 competency_code</strong>');
-    expect(html).toContain('<strong>line 3 hours</strong>');
+    expect(html).toContain('<strong>ligne 3 competency_code</strong> : aucune compétence 9.9 dans ce référentiel');
+    expect(html).toContain('<strong>ligne 3 hours</strong> : un nombre d’heures est attendu, par exemple 1,5 — trouvé « -2 »');
     expect(strip(await mappingRows())).toEqual(strip(before));
 
     const good = new FormData();
@@ -253,7 +364,7 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
     expect(ok.status).toBe(200);
     const okHtml = await ok.text();
     expect(okHtml).toContain('2 couple(s) importé(s).');
-    expect(okHtml).toContain('<tbody id="rows" hx-swap-oob="innerHTML">');
+    expect(okHtml).toContain('Voir les activités et leurs heures');
     expect(strip(await mappingRows())).toEqual([
       { activityIri: book, competencyKey: '4.1', minutes: 120 },
       { activityIri: page, competencyKey: '3.1', minutes: 90 },
@@ -317,10 +428,11 @@ describe.each(drivers)('teacher mapping screen on %s', (driver) => {
     const history = (await json(await teacher.get(api('/mapping/history')))).history as { actor: string; action: string }[];
     expect(history[0]).toMatchObject({ actor: `lti:${wwwroot}#3`, action: 'course.policy' });
     expect(history.filter((h) => h.action === 'mapping.save').length).toBeGreaterThan(3);
-    const html = await (await teacher.get('/lti/course')).text();
+    const html = await (await teacher.get('/lti/course?tab=history')).text();
     expect(html).toContain('Historique des modifications');
     expect(html).toMatch(/Quiz 1: basics — 2\.1 : 1,5 h/);
-    expect(html).toMatch(/id="crediting-success" name="crediting" value="success" checked/);
+    expect(html).not.toContain('id="crediting-success"');
+    expect(await (await teacher.get('/lti/course?tab=rule')).text()).toMatch(/id="crediting-success" name="crediting" value="success" checked/);
     const audits = await server.ctx.store.db.select().from(auditEvents).where(eq(auditEvents.action, 'activity.add'));
     expect(audits).toHaveLength(1);
   });

@@ -30,6 +30,21 @@ const MAPPING = [
 
 type Credential = z.infer<typeof credential>;
 
+/** The page's next step: domain title → its activities (link and visible text). */
+function nextSteps(html: string): Map<string, { href: string | null; text: string }[]> {
+  const list = /<ul class="gaps next-steps"[^>]*>([\s\S]*?)<\/ul>\s*<h3/.exec(html)?.[1] ?? '';
+  const steps = new Map<string, { href: string | null; text: string }[]>();
+  for (const item of list.split('<p class="gap">').slice(1)) {
+    const domain = text(item.slice(0, item.indexOf('</p>'))).trim().replace(/ : (encore|\d).*$/, '');
+    const activities = [...item.matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) => ({
+      href: /href="([^"]+)"/.exec(m[1] ?? '')?.[1]?.replace(/&amp;/g, '&') ?? null,
+      text: text(m[1] ?? '').trim(),
+    }));
+    steps.set(domain, activities);
+  }
+  return steps;
+}
+
 /** The visible text of a page, one space between words (what a reader sees, without tags). */
 const text = (html: string) =>
   html
@@ -126,6 +141,18 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     expect(body).toContain(`${socle28.title} version ${socle28.version}`);
     expect(body).toContain('0 h validées sur 28 h');
     expect(body).toContain('Cybersécurité en santé : encore 5 h');
+    // the next step: each mapped activity of the course under its domain, with its hours and a link to Moodle
+    const html = await (await learner.get('/lti/me')).text();
+    const steps = nextSteps(html);
+    expect(steps.get('Cybersécurité en santé')).toEqual([
+      // names unknown before any statement: in IRI order
+      { href: ASSIGN, text: expect.stringMatching(/— 1 h · compétence\(s\) 2\.2 · cours « .+ »$/) },
+      { href: BOOK, text: expect.stringMatching(/— 4 h · compétence\(s\) 2\.1/) },
+    ]);
+    expect(steps.get('Données de santé')).toEqual([{ href: PAGE, text: expect.stringMatching(/— 1 h 30 · compétence\(s\) 1\.1/) }]);
+    // a domain with nothing mapped says so, and what to do
+    expect(steps.get('Communication en santé')).toEqual([]);
+    expect(body).toContain('Aucune activité de vos cours ne reste à faire pour ce domaine.');
     const badges = await page(learner, 'badges');
     expect(badges).toContain('Aucun badge obtenu pour l’instant.');
     expect(badges).toContain('Badges à venir');
@@ -144,6 +171,10 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     expect(body).toMatch(/2 Cybersécurité en santé 5 h 5 h/);
     expect(body).toContain('Données de santé : encore 6 h');
     expect(body).not.toContain('Cybersécurité en santé : encore');
+    // completed activities leave the next step; what is left of domain 1 stays
+    const steps = nextSteps(await (await learner.get('/lti/me')).text());
+    expect(steps.has('Cybersécurité en santé')).toBe(false);
+    expect(steps.get('Données de santé')?.map((a) => a.href)).toEqual([PAGE]);
     expect(body).toContain('Handbook');
     expect(body).toContain('Assignment 1: reflection');
     expect(body).toContain('22 novembre 2026');
@@ -202,6 +233,9 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
     const rules = await expected();
     expect(rules.validatedMinutes).toBe(60);
     expect(await page(learner)).toContain('Cybersécurité en santé : encore 4 h');
+    // the un-completed book is to do again, with its name from the statements
+    const [book] = nextSteps(await (await learner.get('/lti/me')).text()).get('Cybersécurité en santé') ?? [];
+    expect(book).toEqual({ href: BOOK, text: expect.stringMatching(/^Handbook — 4 h/) });
     const [after] = (await (await credentials(learner)).json()) as Credential[];
     expect(after).toMatchObject({ id: before?.id, status: 'revoked' });
     const verification = (await (await fetch(`${server.url}/badges/${before?.id}`, { headers: { accept: 'application/json' } })).json()) as { status: string };

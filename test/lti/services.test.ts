@@ -165,9 +165,14 @@ describe.each(drivers)('LTI services on %s', (driver) => {
       });
     // The platform's first launch through the new client id, before anything is stored, is refused.
     const params = new URLSearchParams({ openid_configuration: `${dyn.issuer}/mod/lti/openid-configuration.php`, registration_token: 'reg-token' });
-    const res = await fetch(`${server.url}/lti/register?${params}`);
+    // an administrator whose browser asks for English, in a French Moodle: the page is French, unless ?lang=en
+    const res = await fetch(`${server.url}/lti/register?${params}`, { headers: { 'Accept-Language': 'en-US,en;q=0.9' } });
     const page = await res.text();
     expect(res.status).toBe(200);
+    expect(page).toContain('<html lang="fr">');
+    expect(page).toContain('<h1>Enregistrement de Socle</h1>');
+    expect(page).toContain('Socle est enregistré auprès de');
+    expect(page).toContain('L’outil est en attente');
     expect(page).toContain('LkZVwZbx3hItaGe');
     expect(page).toContain('data-active="false"');
     // the close message is sent by the self-hosted script; the registering platform may frame the page, and hear it
@@ -210,8 +215,12 @@ describe.each(drivers)('LTI services on %s', (driver) => {
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ error: { code: 'registration_failed' } });
     expect((await lti.provider.getAllPlatforms()).length).toBe(before);
-    const missing = await fetch(`${server.url}/lti/register`);
+    const missing = await fetch(`${server.url}/lti/register`, { headers: { Accept: 'text/html', 'Accept-Language': 'en' } });
     expect(missing.status).toBe(400);
+    expect(await missing.text()).toContain('<html lang="fr">');
+    const english = await fetch(`${server.url}/lti/register?lang=en`, { headers: { Accept: 'text/html' } });
+    expect(english.status).toBe(400);
+    expect(await english.text()).toContain('<html lang="en">');
   });
 
   it('publishes its public keys', async () => {

@@ -12,7 +12,8 @@ export type Driver = 'pglite' | 'postgres';
 export const drivers: Driver[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
 /** `describe` for tests that need a PostgreSQL server: skipped without TEST_DATABASE_URL (the run says so once). */
-export const describeWithServer: jest.Describe = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+// (read from globalThis: scripts outside jest, such as scripts/screenshots.ts, import this module too)
+export const describeWithServer = (process.env.TEST_DATABASE_URL ? globalThis.describe : globalThis.describe?.skip) as jest.Describe;
 
 export interface TestStore {
   store: Store;

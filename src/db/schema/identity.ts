@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { integer, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, integer, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /**
  * Who and where, shared by every module. A platform is one LMS (a Moodle site) identified by its LTI issuer,
@@ -69,5 +69,6 @@ export const courseMembers = pgTable(
       .default('active'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.courseId, t.userId] })],
+  // a learner's courses (their next step in "Ma progression") by user, as the key reads a course's members
+  (t) => [primaryKey({ columns: [t.courseId, t.userId] }), index('course_members_user_idx').on(t.userId)],
 );

@@ -18,3 +18,21 @@ document.addEventListener('htmx:afterSwap', function (event) {
   var target = event.detail && event.detail.target;
   if (target && target.getAttribute('role') === 'alert' && target.hasAttribute('tabindex') && target.textContent.trim()) target.focus();
 });
+
+// The mapping table is one form ("save all"); with scripts, Enter in a row's hours saves that row alone, and the
+// full title of the chosen competency shows under its list (the list itself may be narrower than the title).
+document.addEventListener('keydown', function (event) {
+  var input = event.target;
+  if (event.key !== 'Enter' || !input || !input.getAttribute || !input.getAttribute('data-row-save')) return;
+  var button = document.getElementById(input.getAttribute('data-row-save'));
+  if (!button) return;
+  event.preventDefault();
+  button.click();
+});
+document.addEventListener('change', function (event) {
+  var select = event.target;
+  if (!select || !select.getAttribute || !select.getAttribute('data-title')) return;
+  var title = document.getElementById(select.getAttribute('data-title'));
+  var option = select.options[select.selectedIndex];
+  if (title) title.textContent = option && option.value ? option.textContent : '';
+});
