@@ -7,7 +7,7 @@ import { courses } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { indicatorsOf } from '../reports/service';
 import { createExportJob, type ExportJob, getJob, readJobFile } from '../reports/jobs';
-import { reportKinds } from '../reports/kinds';
+import { aliasesOf, canonicalFormat, reportFormats, reportKinds } from '../reports/kinds';
 import { parseReferentialOption, type ReportFilters, reportFilters } from '../reports/source';
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
@@ -23,9 +23,17 @@ import { formatDate } from '../domain/format';
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
  * document is generated from it); whether the kind is produced, in that format, is checked against `ctx.reports`.
  */
+const apiAliases = aliasesOf('api', reportKinds.formats);
 export const exportBody = z.strictObject({
   kind: z.enum(reportKinds.names),
-  format: z.enum(reportKinds.formats),
+  format: z
+    .enum([...reportKinds.formats, ...apiAliases.map(([alias]) => alias)])
+    .describe(
+      [
+        ...reportKinds.formats.map((f) => `\`${f}\`: ${reportFormats[f].note}`),
+        ...apiAliases.map(([alias, f]) => `\`${alias}\`: an older name of \`${f}\`, still accepted`),
+      ].join('; '),
+    ),
   filters: reportFilters.default({}),
 });
 
@@ -93,7 +101,10 @@ function exportRoutes(
       const platform = typeof raw === 'object' && raw && 'platform' in raw ? String((raw as { platform: unknown }).platform) : undefined;
       const p = await principalOf(req, platform);
       const { platform: _ignored, ...rest } = (raw ?? {}) as Record<string, unknown>;
-      const body = parseOr400(exportBody, rest, 'body');
+      const parsed = parseOr400(exportBody, rest, 'body');
+      const format = canonicalFormat(parsed.format, 'api');
+      if (!format) throw invalid(`Unknown format ${parsed.format}.`, [{ path: 'body.format', message: 'unknown format' }]);
+      const body = { ...parsed, format };
       const formats = ctx.reports.formatsOf(body.kind);
       if (!formats.includes(body.format)) {
         throw invalid(`Exports of kind ${body.kind} are produced as ${formats.join(', ')}.`, [

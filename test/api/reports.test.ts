@@ -17,6 +17,7 @@ interface JobJson {
   format: string;
   percent: number;
   rowsDone: number;
+  fileName: string | null;
   downloadUrl: string | null;
   url: string;
 }
@@ -70,7 +71,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const html = await res.text();
     expect(html).toContain('<svg role="img"');
     expect(html).toContain('Taux de conformité par domaine');
-    for (const format of ['csv-excel', 'csv', 'xlsx', 'pdf']) expect(html).toContain(`value="${format}"`);
+    for (const format of ['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf']) expect(html).toContain(`value="${format}"`);
     expect(html).toContain('Attestations (ZIP)');
     expect(html).toMatch(/data-testid="outbox">0 en attente/);
     // The rate of D1 equals the rows' own (the learners of the 28 h référentiel and the 12 h one both have a D1).
@@ -87,7 +88,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(done).toMatchObject({ status: 'done', percent: 100, rowsDone: rows.length });
     const file = await admin.get(must(done.downloadUrl));
     expect(file.status).toBe(200);
-    expect(file.headers.get('content-disposition')).toMatch(/conformite-.*\.csv/);
+    expect(file.headers.get('content-disposition')).toMatch(/^attachment; filename="conformite-\d{4}-\d{2}-\d{2}-excel\.csv"$/);
     const text = Buffer.from(await file.arrayBuffer()).toString('utf8');
     expect(text.charCodeAt(0)).toBe(0xfeff);
     expect(text.trim().split('\r\n')).toHaveLength(rows.length + 1);
@@ -132,10 +133,15 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(other.status).toBe(403);
     const mixed = await teacher.post('/lti/api/reports/exports', { json: { kind: 'compliance', format: 'csv', filters: { courses: ['2', '3'] } } });
     expect(mixed.status).toBe(403);
+    // `csv`, the API's older name of the RFC 4180 CSV, is still accepted, and the job says its name of today
     const own = await teacher.post('/lti/api/reports/exports', { json: { kind: 'compliance', format: 'csv' } });
     expect(own.status).toBe(202);
     const done = await waitDone(teacher, ((await own.json()) as JobJson).url);
-    const csv = await (await teacher.get(must(done.downloadUrl))).text();
+    expect(done).toMatchObject({ format: 'csv-rfc4180', fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/) });
+    const download = await teacher.get(must(done.downloadUrl));
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${done.fileName}"`);
+    const csv = await download.text();
+    expect(csv.split('\r\n')[0]).toMatch(/^learner_sub,learner_name,courses,/);
     const expected = rows.filter((r) => r.courses.some((c) => c.contextId === '2'));
     expect(csv.trim().split('\r\n')).toHaveLength(expected.length + 1);
     // The administrator's platform-wide export is not theirs to see.
