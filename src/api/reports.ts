@@ -7,7 +7,7 @@ import { courses } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { indicatorsOf } from '../reports/service';
 import { createExportJob, type ExportJob, getJob, readJobFile } from '../reports/jobs';
-import { aliasesOf, canonicalFormat, reportFormats, reportKinds } from '../reports/kinds';
+import { aliasesOf, canonicalFormat, type ReportFormat, reportFormats, reportKinds } from '../reports/kinds';
 import { parseReferentialOption, type ReportFilters, reportFilters } from '../reports/source';
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
@@ -17,7 +17,7 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
-import { formatDate } from '../domain/format';
+import { formatDate, formatMinutes } from '../domain/format';
 
 /**
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
@@ -90,7 +90,10 @@ function exportRoutes(
   const wantsHtml = (req: Request) => req.get('HX-Request') === 'true';
   const sendJob = (req: Request, res: Response, job: ExportJob, p: ReportPrincipal, status = 200) => {
     const view = jobView(job, base, ltikOf(req));
-    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale) }, p.locale, status);
+    if (wantsHtml(req)) {
+      const format = reportFormats[view.format as ReportFormat]?.label[p.locale] ?? view.format;
+      renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale), format }, p.locale, status);
+    }
     else res.status(status).json(view);
   };
 
@@ -249,10 +252,8 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
         return;
       }
       const t = translator(locale);
-      const tag = locale === 'en' ? 'en-GB' : 'fr-FR';
-      const hours = (m: number) => new Intl.NumberFormat(tag, { maximumFractionDigits: 2 }).format(Math.round((m / 60) * 100) / 100);
       const date = (d: Date) => formatDate(d, { locale });
-      render(res, 'attestation', { title: t('attestation.title'), a: found, hours, date }, locale);
+      render(res, 'attestation', { title: t('attestation.title'), a: found, hours: formatMinutes, date }, locale);
     }),
   );
   return router;

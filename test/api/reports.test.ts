@@ -3,6 +3,7 @@ import nock from 'nock';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { attestationRecords, auditEvents, exportJobs } from '../../src/db/schema';
 import { ensureCourse, ensurePlatform, findPlatform } from '../../src/identity/records';
+import { formatMinutes, formatPercent } from '../../src/domain/format';
 import type { Indicators } from '../../src/reports/indicators';
 import { startTestServer, type TestServer } from '../support/app';
 import { generatedRows, must } from '../support/compliance-rows';
@@ -76,7 +77,11 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(html).toMatch(/data-testid="outbox">0 en attente/);
     // The rate of D1 equals the rows' own (the learners of the 28 h référentiel and the 12 h one both have a D1).
     const d1 = rows.filter((r) => (r.domains[0]?.validatedMinutes ?? 0) >= (r.domains[0]?.requiredMinutes ?? 1)).length;
-    expect(html).toContain(`<td>${d1} / ${rows.length}</td>`);
+    expect(html).toContain(`<td>${d1} / ${rows.length}</td><td>${formatPercent(d1 / rows.length)}</td>`);
+    expect(formatPercent(d1 / rows.length)).toMatch(/^\d+(,\d)?\u00a0%$/);
+    // French typography in the French texts, and no format code where a person reads
+    expect(html).toContain('Les exports contiennent des données personnelles\u00a0: chaque demande');
+    expect(html).toContain('Taux de conformité par domaine\u00a0: part des apprenants');
   });
 
   it('runs a compliance export in the background, with progress, download and audit', async () => {
@@ -101,6 +106,8 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     );
     const page = await (await admin.get('/lti/admin')).text();
     expect(page).toContain(`/exports/${job.id}/file?ltik=`);
+    expect(page).toContain('<td>Conformité — CSV (Excel français)</td>');
+    expect(page).not.toMatch(/\((csv-excel|csv-rfc4180|csv)\)/);
   });
 
   it('answers the admin form (htmx) with a progress fragment that polls the job', async () => {
@@ -112,6 +119,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const html = await res.text();
     expect(html).toMatch(/class="job"/);
     expect(html).toMatch(/<progress|download/);
+    expect(html).toContain('<span class="job-what">Conformité — XLSX</span>');
     const id = must(/job-([0-9a-f-]{36})/.exec(html)?.[1]);
     const job = must(await server.ctx.store.db.select().from(exportJobs).where(eq(exportJobs.id, id)).then((r) => r[0]));
     expect(job.filters).toEqual({ courses: ['3'] });
@@ -150,7 +158,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect((await teacher.get(`/lti/api/reports/exports/${must(adminJob).id}/file`)).status).toBe(403);
     const page = await (await teacher.get('/lti/course')).text();
     expect(page).toContain('Rapport de conformité horaire de ce cours');
-    expect(page).toContain(`${expected.length} apprenant(s)`);
+    expect(page).toContain(`${expected.length} apprenant${expected.length > 1 ? 's' : ''} — `);
   });
 
   it('refuses learners', async () => {
@@ -243,7 +251,11 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     });
     const page = await fetch(`${server.url}/attestations/${record.id}`, { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('Attestation authentique');
+    const html = await page.text();
+    expect(html).toContain('Attestation authentique');
+    // hours as people read them: "15 h 30 / 28 h", with no-break spaces
+    expect(html).toContain(`<dd data-testid="hours">${formatMinutes(row.validatedMinutes)} / ${formatMinutes(row.requiredMinutes)}</dd>`);
+    for (const d of row.domains) expect(html).toContain(`<td>${formatMinutes(d.validatedMinutes)}</td><td>${formatMinutes(d.requiredMinutes)}</td>`);
     // A record altered in the database no longer matches its digest.
     await server.ctx.store.db.execute(sql`UPDATE attestation_records SET validated_minutes = validated_minutes + 60 WHERE id = ${record.id}`);
     const altered = (await (await fetch(`${server.url}/attestations/${record.id}?format=json`)).json()) as { intact: boolean };

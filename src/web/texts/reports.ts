@@ -1,11 +1,13 @@
+import { frenchSpacing } from '../../domain/format';
 import { addTexts } from '../i18n';
 
-addTexts({
-  fr: {
+// French texts get their no-break spaces before « : », « % »… (frenchSpacing)
+const fr: Record<string, string> = {
     'reports.title': 'Rapports de conformité horaire',
     'reports.titleCourse': 'Rapport de conformité horaire de ce cours',
     'reports.dashboard': 'Tableau de bord',
-    'reports.learners': '{{count}} apprenant(s)',
+    'reports.learners_one': '{{count}} apprenant',
+    'reports.learners_other': '{{count}} apprenants',
     'reports.compliantAll': '{{count}} ayant validé toutes les heures requises',
     'reports.chartCaption': 'Taux de conformité par domaine : part des apprenants ayant validé toutes les heures requises du domaine',
     'reports.domain': 'Domaine',
@@ -47,14 +49,20 @@ addTexts({
     'attestation.issued': 'Délivrée le',
     'attestation.completed': 'Formation achevée le',
     'attestation.digest': 'Empreinte SHA-256',
-    'attestation.validated': 'Validées (h)',
-    'attestation.required': 'Requises (h)',
-  },
+    'attestation.validated': 'Validées',
+    'attestation.required': 'Requises',
+    'reports.who.cli': 'ligne de commande',
+    'reports.who.apiToken': 'jeton d’API « {{name}} »',
+};
+
+addTexts({
+  fr: Object.fromEntries(Object.entries(fr).map(([key, text]) => [key, frenchSpacing(text)])),
   en: {
     'reports.title': 'Hour-compliance reports',
     'reports.titleCourse': 'Hour-compliance report of this course',
     'reports.dashboard': 'Dashboard',
-    'reports.learners': '{{count}} learner(s)',
+    'reports.learners_one': '{{count}} learner',
+    'reports.learners_other': '{{count}} learners',
     'reports.compliantAll': '{{count}} with every required hour validated',
     'reports.chartCaption': 'Compliance rate per domain: share of learners who validated every required hour of the domain',
     'reports.domain': 'Domain',
@@ -96,7 +104,9 @@ addTexts({
     'attestation.issued': 'Issued on',
     'attestation.completed': 'Training completed on',
     'attestation.digest': 'SHA-256 digest',
-    'attestation.validated': 'Validated (h)',
-    'attestation.required': 'Required (h)',
+    'attestation.validated': 'Validated',
+    'attestation.required': 'Required',
+    'reports.who.cli': 'command line',
+    'reports.who.apiToken': 'API token “{{name}}”',
   },
 });
