@@ -123,6 +123,11 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const id = must(/job-([0-9a-f-]{36})/.exec(html)?.[1]);
     const job = must(await server.ctx.store.db.select().from(exportJobs).where(eq(exportJobs.id, id)).then((r) => r[0]));
     expect(job.filters).toEqual({ courses: ['3'] });
+    // a failed export says so in French, its technical detail marked as English
+    await server.ctx.store.db.update(exportJobs).set({ status: 'failed', error: 'no référentiel to report on' }).where(eq(exportJobs.id, id));
+    const failed = await (await admin.get(`/lti/api/reports/exports/${id}`, { 'HX-Request': 'true' })).text();
+    expect(failed).toContain('Échec\u00a0: l’export n’a pas pu être produit\u00a0; relancez-le');
+    expect(failed).toContain('Détail technique (en anglais)\u00a0: <span lang="en">no référentiel to report on</span>');
   });
 
   it('rejects an invalid request with details and queues nothing', async () => {
