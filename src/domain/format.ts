@@ -103,27 +103,38 @@ export function formatDate(value: Date | string, options: { locale: Locale; styl
 }
 
 const clocks = new Map<string, Intl.DateTimeFormat>();
+/** Offsets (ms) of a zone's wall clock from UTC per quarter hour (zones change their offset on a quarter hour). */
+const offsets = new Map<string, number>();
+const QUARTER = 900_000;
 /**
  * The wall-clock time of `value` in `timeZone`, as a Date whose UTC fields hold it: what a spreadsheet stores for a
  * date (Excel's dates have no time zone, exceljs writes a Date's UTC fields), so that 2026-10-22T21:30Z in
  * Indian/Reunion reads "23/10/2026 01:30" in Excel.
  */
 export function wallClock(value: Date, timeZone: string = DEFAULT_TIME_ZONE): Date {
-  let format = clocks.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    clocks.set(timeZone, format);
+  const quarter = Math.floor(value.getTime() / QUARTER) * QUARTER;
+  const key = `${timeZone}|${quarter}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    let format = clocks.get(timeZone);
+    if (!format) {
+      format = new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
+      clocks.set(timeZone, format);
+    }
+    const parts = Object.fromEntries(format.formatToParts(new Date(quarter)).map((p) => [p.type, p.value]));
+    const n = (type: string) => Number(parts[type]);
+    offset = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - quarter;
+    if (offsets.size >= 50_000) offsets.clear();
+    offsets.set(key, offset);
   }
-  const parts = Object.fromEntries(format.formatToParts(value).map((p) => [p.type, p.value]));
-  const n = (type: string) => Number(parts[type]);
-  return new Date(Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second'), value.getUTCMilliseconds()));
+  return new Date(value.getTime() + offset);
 }

@@ -70,5 +70,11 @@ describe('wallClock', () => {
     expect(wallClock(late).toISOString()).toBe('2026-10-22T23:30:00.000Z');
     expect(wallClock(new Date('2026-01-15T03:00:00Z'), 'America/Cayenne').toISOString()).toBe('2026-01-15T00:00:00.000Z');
     expect(wallClock(new Date('2026-07-01T00:00:00Z'), 'UTC').toISOString()).toBe('2026-07-01T00:00:00.000Z');
+    // Paris goes from UTC+1 to UTC+2 at 01:00 UTC on 29 March 2026
+    expect(wallClock(new Date('2026-03-29T00:59:59.500Z')).toISOString()).toBe('2026-03-29T01:59:59.500Z');
+    expect(wallClock(new Date('2026-03-29T01:00:00Z')).toISOString()).toBe('2026-03-29T03:00:00.000Z');
+    // Lord Howe Island changes by half an hour, at 15:00 UTC on 4 April 2026 (UTC+11 to UTC+10:30)
+    expect(wallClock(new Date('2026-04-04T14:59:00Z'), 'Australia/Lord_Howe').toISOString()).toBe('2026-04-05T01:59:00.000Z');
+    expect(wallClock(new Date('2026-04-04T15:00:00Z'), 'Australia/Lord_Howe').toISOString()).toBe('2026-04-05T01:30:00.000Z');
   });
 });
