@@ -46,6 +46,10 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     return { ...d, rate, rateText: formatPercent(rate / 100, p.locale) };
   });
   const t = translator(p.locale);
+  const formatLabel = (name: string) => {
+    const format = canonicalFormat(name, 'api');
+    return format ? reportFormats[format].label[p.locale] : name;
+  };
   // who asked, when it was not an LTI user of this platform: the command line or an API token
   const requester = (actor: string) =>
     actor === 'cli' ? t('reports.who.cli') : actor.startsWith('api-token:') ? t('reports.who.apiToken', { name: actor.slice('api-token:'.length) }) : actor.replace(/^lti:[^#]*#/, '');
@@ -78,7 +82,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
       ...jobView(j, REPORTS_BASE, ltik),
       at: formatDate(j.createdAt, { locale: p.locale, style: 'dateTime' }),
       what: ctx.reports.label(j.kind, p.locale),
-      formatLabel: reportFormats[canonicalFormat(j.format, 'api') ?? 'json']?.label[p.locale] ?? j.format,
+      formatLabel: formatLabel(j.format),
       who: names.get(j.requestedBy) ?? requester(j.requestedBy),
     })),
   };

@@ -7,7 +7,7 @@ import { courses } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { indicatorsOf } from '../reports/service';
 import { createExportJob, type ExportJob, getJob, readJobFile } from '../reports/jobs';
-import { aliasesOf, canonicalFormat, type ReportFormat, reportFormats, reportKinds } from '../reports/kinds';
+import { aliasesOf, canonicalFormat, reportFormats, reportKinds } from '../reports/kinds';
 import { parseReferentialOption, type ReportFilters, reportFilters } from '../reports/source';
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
@@ -91,7 +91,8 @@ function exportRoutes(
   const sendJob = (req: Request, res: Response, job: ExportJob, p: ReportPrincipal, status = 200) => {
     const view = jobView(job, base, ltikOf(req));
     if (wantsHtml(req)) {
-      const format = reportFormats[view.format as ReportFormat]?.label[p.locale] ?? view.format;
+      const known = canonicalFormat(view.format, 'api');
+      const format = known ? reportFormats[known].label[p.locale] : view.format;
       renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale), format }, p.locale, status);
     }
     else res.status(status).json(view);
