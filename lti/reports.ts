@@ -4,11 +4,12 @@ import { courses, users } from '../src/db/schema';
 import { canSeeJob, jobView, type ReportPrincipal } from '../src/reports/access';
 import { ltiActor } from '../src/identity/records';
 import { forbidden } from '../src/domain/errors';
-import { formatDate } from '../src/domain/format';
+import { formatDate, formatPercent, NBSP } from '../src/domain/format';
 import type { LtiSession } from './session';
 import { listReferentials } from '../src/referentials/catalogue';
 import { listJobs } from '../src/reports/jobs';
-import type { ExportRegistry } from '../src/reports/kinds';
+import { canonicalFormat, type ExportRegistry, reportFormats } from '../src/reports/kinds';
+import { translator } from '../src/web/i18n';
 import { complianceSummary } from '../src/reports/source';
 import '../src/web/texts/reports';
 
@@ -40,11 +41,18 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
   const visibleCourses = p.courses === 'all' ? allCourses : allCourses.filter((c) => p.courses.includes(c.contextId));
   const query = { platformId: p.platformId, filters: limited ? { courses: p.courses as string[] } : {} };
   const { learners, compliant, domains: summary } = await complianceSummary(db, ctx.compliance, query);
-  const percent = new Intl.NumberFormat(p.locale === 'en' ? 'en-GB' : 'fr-FR', { maximumFractionDigits: 1 });
   const domains = summary.map((d) => {
     const rate = d.learners ? Math.round((d.compliant / d.learners) * 1000) / 10 : 0;
-    return { ...d, rate, rateText: percent.format(rate) };
+    return { ...d, rate, rateText: formatPercent(rate / 100, p.locale) };
   });
+  const t = translator(p.locale);
+  const formatLabel = (name: string) => {
+    const format = canonicalFormat(name, 'api');
+    return format ? reportFormats[format].label[p.locale] : name;
+  };
+  // who asked, when it was not an LTI user of this platform: the command line or an API token
+  const requester = (actor: string) =>
+    actor === 'cli' ? t('reports.who.cli') : actor.startsWith('api-token:') ? t('reports.who.apiToken', { name: actor.slice('api-token:'.length) }) : actor.replace(/^lti:[^#]*#/, '');
   const jobs = (await listJobs(db, { platformId: p.platformId, limit: 50 }))
     .filter((j) => canSeeJob(p, j))
     .slice(0, 10);
@@ -68,11 +76,14 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     dashboard: { learners, compliant, domains },
     exportsUrl: `${REPORTS_BASE}/exports`,
     exportButtons: exportButtons(ctx.reports, p.locale),
+    colon: p.locale === 'en' ? ': ' : `${NBSP}: `,
+    semicolon: p.locale === 'en' ? '; ' : `${NBSP}; `,
     jobs: jobs.map((j) => ({
       ...jobView(j, REPORTS_BASE, ltik),
       at: formatDate(j.createdAt, { locale: p.locale, style: 'dateTime' }),
       what: ctx.reports.label(j.kind, p.locale),
-      who: names.get(j.requestedBy) ?? j.requestedBy.replace(/^lti:[^#]*#/, ''),
+      formatLabel: formatLabel(j.format),
+      who: names.get(j.requestedBy) ?? requester(j.requestedBy),
     })),
   };
 }

@@ -7,7 +7,7 @@ import { courses } from '../db/schema';
 import { findPlatform } from '../identity/records';
 import { indicatorsOf } from '../reports/service';
 import { createExportJob, type ExportJob, getJob, readJobFile } from '../reports/jobs';
-import { reportKinds } from '../reports/kinds';
+import { aliasesOf, canonicalFormat, reportFormats, reportKinds } from '../reports/kinds';
 import { parseReferentialOption, type ReportFilters, reportFilters } from '../reports/source';
 import '../web/texts/reports';
 import { canSeeJob, jobView, type ReportPrincipal, scopeFilters } from '../reports/access';
@@ -17,15 +17,23 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
-import { formatDate } from '../domain/format';
+import { formatDate, formatMinutes } from '../domain/format';
 
 /**
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
  * document is generated from it); whether the kind is produced, in that format, is checked against `ctx.reports`.
  */
+const apiAliases = aliasesOf('api', reportKinds.formats);
 export const exportBody = z.strictObject({
   kind: z.enum(reportKinds.names),
-  format: z.enum(reportKinds.formats),
+  format: z
+    .enum([...reportKinds.formats, ...apiAliases.map(([alias]) => alias)])
+    .describe(
+      [
+        ...reportKinds.formats.map((f) => `\`${f}\`: ${reportFormats[f].note}`),
+        ...apiAliases.map(([alias, f]) => `\`${alias}\`: an older name of \`${f}\`, still accepted`),
+      ].join('; '),
+    ),
   filters: reportFilters.default({}),
 });
 
@@ -82,7 +90,11 @@ function exportRoutes(
   const wantsHtml = (req: Request) => req.get('HX-Request') === 'true';
   const sendJob = (req: Request, res: Response, job: ExportJob, p: ReportPrincipal, status = 200) => {
     const view = jobView(job, base, ltikOf(req));
-    if (wantsHtml(req)) renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale) }, p.locale, status);
+    if (wantsHtml(req)) {
+      const known = canonicalFormat(view.format, 'api');
+      const format = known ? reportFormats[known].label[p.locale] : view.format;
+      renderFragment(res, 'export-job', { job: view, what: ctx.reports.label(job.kind, p.locale), format }, p.locale, status);
+    }
     else res.status(status).json(view);
   };
 
@@ -93,7 +105,10 @@ function exportRoutes(
       const platform = typeof raw === 'object' && raw && 'platform' in raw ? String((raw as { platform: unknown }).platform) : undefined;
       const p = await principalOf(req, platform);
       const { platform: _ignored, ...rest } = (raw ?? {}) as Record<string, unknown>;
-      const body = parseOr400(exportBody, rest, 'body');
+      const parsed = parseOr400(exportBody, rest, 'body');
+      const format = canonicalFormat(parsed.format, 'api');
+      if (!format) throw invalid(`Unknown format ${parsed.format}.`, [{ path: 'body.format', message: 'unknown format' }]);
+      const body = { ...parsed, format };
       const formats = ctx.reports.formatsOf(body.kind);
       if (!formats.includes(body.format)) {
         throw invalid(`Exports of kind ${body.kind} are produced as ${formats.join(', ')}.`, [
@@ -238,10 +253,8 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
         return;
       }
       const t = translator(locale);
-      const tag = locale === 'en' ? 'en-GB' : 'fr-FR';
-      const hours = (m: number) => new Intl.NumberFormat(tag, { maximumFractionDigits: 2 }).format(Math.round((m / 60) * 100) / 100);
       const date = (d: Date) => formatDate(d, { locale });
-      render(res, 'attestation', { title: t('attestation.title'), a: found, hours, date }, locale);
+      render(res, 'attestation', { title: t('attestation.title'), a: found, hours: formatMinutes, date }, locale);
     }),
   );
   return router;

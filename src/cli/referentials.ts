@@ -7,7 +7,7 @@ import {
   loadBundledReferentials,
   saveReferential,
 } from '../referentials/catalogue';
-import { formatMinutes } from '../domain/format';
+import { formatMinutes, frenchSpacing } from '../domain/format';
 import type { Referential } from '../domain/referential';
 import type { AppContext } from '../context';
 import { FORMAT_NAMES, FORMATS, type FormatName } from '../referentials/formats';
@@ -35,7 +35,8 @@ function showHuman(ref: Referential, versions: string[]): string {
     lines.push('', 'Notes :');
     for (const note of ref.notes) lines.push(`  - ${note.text} (${note.location})`);
   }
-  return lines.join('\n');
+  // a French text: no-break spaces before « : », « ; »…
+  return frenchSpacing(lines.join('\n'));
 }
 
 async function find(ctx: AppContext, id: string, version?: string) {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { AppContext } from '../context';
 import { auditEvents } from '../db/schema';
 import { findPlatform } from '../identity/records';
-import { reportFormats, reportKinds, type ReportFormat } from '../reports/kinds';
+import { aliasesOf, canonicalFormat, reportFormats, reportKinds } from '../reports/kinds';
 import { type ComplianceQuery, parseReferentialOption, reportFilters } from '../reports/source';
 import { invalid, notFound } from '../domain/errors';
 import { checkOutFile, toStdout, type WithContext } from './command';
@@ -55,7 +55,6 @@ function progressReporter(label: string) {
 
 /** `a, b or c` */
 const either = (names: string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? ''));
-const cliName = (format: ReportFormat) => reportFormats[format].cli;
 
 /** Writes to stdout (`--out -`), counting the bytes; stdout itself stays open. */
 async function toStdoutStream(write: (stream: Writable) => Promise<unknown>): Promise<number> {
@@ -113,13 +112,17 @@ export function registerReports(program: Command, withContext: WithContext): voi
   for (const kind of reportKinds.kinds) {
     const cmd = withFilters(report.command(kind.name).description(kind.cli.description));
     // One format needs no option (`socle report attestations` writes the ZIP).
+    // The formats have the API's names; the CLI's older ones stay accepted (`csv` is csv-excel).
+    const aliases = aliasesOf('cli', kind.formats);
     if (kind.formats.length > 1) {
-      const help = kind.formats.map((f) => (reportFormats[f].cliNote ? `${cliName(f)} (${reportFormats[f].cliNote})` : cliName(f)));
-      cmd.requiredOption('--format <format>', either(help));
+      const help = kind.formats.map((f) => `${f} (${reportFormats[f].note})`);
+      const older = aliases.map(([alias, f]) => `${alias} is an older name of ${f}`);
+      cmd.requiredOption('--format <format>', `${either(help)}${older.length ? `; ${older.join(', ')}` : ''}`);
     }
     cmd.action(async (opts: CommonOptions & { format?: string }) => {
-      const format = opts.format === undefined ? kind.formats[0] : kind.formats.find((f) => cliName(f) === opts.format);
-      if (!format) throw invalid(`unknown format ${opts.format}: ${either(kind.formats.map(cliName))}`);
+      const named = opts.format === undefined ? kind.formats[0] : canonicalFormat(opts.format, 'cli');
+      const format = kind.formats.find((f) => f === named);
+      if (!format) throw invalid(`unknown format ${opts.format}: ${either([...kind.formats, ...aliases.map(([alias]) => alias)])}`);
       checkOutFile(opts.out);
       await withContext(async (ctx) => {
         const query = await queryOf(ctx, opts);
@@ -127,7 +130,7 @@ export function registerReports(program: Command, withContext: WithContext): voi
         const bytes = await toFile(opts.out, async (out) => {
           ({ count } = await kind.produce({ ctx, query, format, out, progress: progressReporter(kind.cli.progress) }));
         });
-        await audit(ctx, `${kind.name} ${cliName(format)}`, query, opts.out);
+        await audit(ctx, `${kind.name} ${format}`, query, opts.out);
         process.stderr.write(`${kind.cli.written(count)} written to ${toStdout(opts.out) ? 'stdout' : opts.out} (${bytes} bytes)\n`);
       });
     });

@@ -1,6 +1,7 @@
 import type { Locale } from '../domain/locale';
 import { forbidden } from '../domain/errors';
 import type { ExportJob } from './jobs';
+import { canonicalFormat } from './kinds/kind';
 import { type ReportFilters, reportFilters } from './source';
 
 /** Who asks for a report, and which part of one platform they may see. */
@@ -41,7 +42,8 @@ export function jobView(job: ExportJob, base: string, ltik?: string) {
   return {
     id: job.id,
     kind: job.kind,
-    format: job.format,
+    // jobs stored under an older name of their format show its name of today
+    format: canonicalFormat(job.format, 'api') ?? job.format,
     status: job.status,
     rowsDone: job.rowsDone,
     rowsTotal: job.rowsTotal,

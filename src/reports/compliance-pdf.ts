@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import './font-cache';
 import PDFDocument from 'pdfkit';
 import { writeComplianceCsv } from './csv';
-import { dejaVuSans, frDate, frDateTime, frHours } from './pdf';
+import { formatMinutes } from '../domain/format';
+import { dejaVuSans, frDate, frDateTime } from './pdf';
 import {
   type ComplianceRow,
   type ProgressCallback,
@@ -17,6 +18,7 @@ import {
   referentialOf,
   type ReportMeta,
   type ReportReferential,
+  reportTimeZone,
   statusLabelFr,
   yieldToEventLoop,
 } from './rows';
@@ -48,7 +50,7 @@ const MARGIN = { left: 30, top: 40, right: 30, bottom: 44 };
 const CONTENT_WIDTH = PAGE.width - MARGIN.left - MARGIN.right;
 const BOTTOM = PAGE.height - MARGIN.bottom;
 const SIZE = 9;
-const CELL_PADDING = { x: 8, y: 2 };
+const CELL_PADDING = { x: 5, y: 2 };
 const TITLE = 'Rapport de conformité horaire';
 
 type Font = 'normal' | 'bold';
@@ -161,25 +163,41 @@ class Pages {
   }
 }
 
-/** The columns of a référentiel's table: fixed before the rows are read (so rows stream), the name taking the rest. */
+/** A domain's column head: its code, full title and required hours, "D2 Cybersécurité en santé (5 h)" (wrapped over lines). */
+export const domainHead = (d: { code: string; title: string; requiredMinutes: number }) => `${d.code} ${d.title} (${formatMinutes(d.requiredMinutes)})`;
+
+/**
+ * A domain's (or the total's) cell: the validated hours as people read them ("4 h 30"), out of the column's required
+ * hours; "4 h 30 / 6 h" should a row require other hours than its column.
+ */
+const hoursCell = (validated: number, required: number, columnRequired: number) =>
+  required === columnRequired ? formatMinutes(validated) : `${formatMinutes(validated)} / ${formatMinutes(required)}`;
+
+/**
+ * The columns of a référentiel's table: fixed before the rows are read (so rows stream), the name taking the rest.
+ * A header is as wide as its cells' widest content or its longest word (it wraps over lines between words).
+ */
 function columnsOf(pages: Pages, referential: ReportReferential): { header: string[]; columns: Column[] } {
-  const header = ['Nom', 'Identifiant', ...referential.domains.map((d) => `${d.code} (h)`), 'Total (h)', 'Statut', 'Complété le', 'Crédits manuels'];
+  const total = totalOf(referential);
+  const header = ['Nom', 'Identifiant', ...referential.domains.map(domainHead), `Total (${formatMinutes(total)})`, 'Statut', 'Complété le', 'Crédits manuels'];
   const widest = (font: Font, ...texts: string[]) => Math.max(...texts.map((t) => pages.width(t, font)));
-  // the widest figure of a column: every digit of DejaVu Sans has the same width
-  const figure = (required: number) => `${frHours(required).replace(/\d/g, '0')},00 / ${frHours(required)}`;
-  const total = referential.domains.reduce((s, d) => s + d.requiredMinutes, 0);
+  // a header wraps between words: as wide as its longest word with the space after it (pdfkit cuts a word whose
+  // width with that space exceeds the line)
+  const head = (text: string) => widest('bold', ...text.split(' ').map((w) => `${w} `)) + 0.5;
+  // the widest figure of a column: every digit of DejaVu Sans has the same width, validated hours never exceed required
+  const figure = (required: number) => formatMinutes(Math.floor(required / 60) * 60 + 59).replace(/\d/g, '0');
   const widths: { width: number; font: Font; align: 'left' | 'right' }[] = [
     { width: 0, font: 'normal', align: 'left' },
-    { width: Math.max(widest('bold', 'Identifiant'), widest('normal', '0000000000')), font: 'normal', align: 'left' },
+    { width: Math.max(head('Identifiant'), widest('normal', '0000000000')), font: 'normal', align: 'left' },
     ...referential.domains.map((d) => ({
-      width: Math.max(widest('bold', `${d.code} (h)`), widest('normal', figure(d.requiredMinutes))),
+      width: Math.max(head(domainHead(d)), widest('normal', figure(d.requiredMinutes))),
       font: 'normal' as const,
       align: 'right' as const,
     })),
-    { width: Math.max(widest('bold', 'Total (h)', figure(total))), font: 'bold', align: 'right' },
-    { width: widest('bold', 'Statut', ...Object.values(statusLabelFr)), font: 'normal', align: 'left' },
-    { width: widest('bold', 'Complété le', '00/00/0000'), font: 'normal', align: 'left' },
-    { width: widest('bold', 'Crédits manuels'), font: 'normal', align: 'left' },
+    { width: Math.max(head(`Total (${formatMinutes(total)})`), widest('bold', figure(total))), font: 'bold', align: 'right' },
+    { width: Math.max(head('Statut'), widest('normal', ...Object.values(statusLabelFr))), font: 'normal', align: 'left' },
+    { width: Math.max(head('Complété le'), widest('normal', '00/00/0000')), font: 'normal', align: 'left' },
+    { width: head('Crédits manuels'), font: 'normal', align: 'left' },
   ];
   const last = widths.length - 1;
   const padding = (i: number) => (i === 0 ? 0 : CELL_PADDING.x) + (i === last ? 0 : CELL_PADDING.x);
@@ -194,18 +212,20 @@ function columnsOf(pages: Pages, referential: ReportReferential): { header: stri
   return { header, columns };
 }
 
-function cellsOf(referential: ReportReferential, row: ComplianceRow): string[] {
+const totalOf = (referential: ReportReferential) => referential.domains.reduce((s, d) => s + d.requiredMinutes, 0);
+
+function cellsOf(referential: ReportReferential, row: ComplianceRow, timeZone: string): string[] {
   const byCode = new Map(row.domains.map((d) => [d.code, d]));
   return [
     row.learner.name ?? '—',
     row.learner.sub,
     ...referential.domains.map((d) => {
       const f = byCode.get(d.code);
-      return f ? `${frHours(f.validatedMinutes)} / ${frHours(f.requiredMinutes)}` : '—';
+      return f ? hoursCell(f.validatedMinutes, f.requiredMinutes, d.requiredMinutes) : '—';
     }),
-    `${frHours(row.validatedMinutes)} / ${frHours(row.requiredMinutes)}`,
+    hoursCell(row.validatedMinutes, row.requiredMinutes, totalOf(referential)),
     statusLabelFr[row.status],
-    row.completedAt ? frDate(row.completedAt) : '',
+    row.completedAt ? frDate(row.completedAt, timeZone) : '',
     row.hasManualCredits ? 'oui' : '',
   ];
 }
@@ -239,7 +259,7 @@ async function layout(
   const summary = [
     ['Établissement', meta.institution],
     ['Plateforme', meta.platform.name ? `${meta.platform.name} (${meta.platform.issuer})` : meta.platform.issuer],
-    ['Généré le', frDateTime(meta.generatedAt)],
+    ['Généré le', `${frDateTime(meta.generatedAt, reportTimeZone(meta))} (${reportTimeZone(meta)})`],
     ['Apprenants', String(count)],
     ...meta.filters.map((f) => [f.label, f.value]),
   ] as [string, string][];
@@ -258,7 +278,8 @@ async function layout(
   const headingSize = 11;
   for (const group of groups) {
     const r = group.referential;
-    const heading = `${r.title} — ${r.id} version ${r.version} (${group.lines.length} apprenants)`;
+    const learners = group.lines.length;
+    const heading = `${r.title} — ${r.id} version ${r.version} (${learners} apprenant${learners > 1 ? 's' : ''})`;
     const headingLines = pages.lines(heading, CONTENT_WIDTH, 'bold', headingSize);
     const headingHeight = 6 + headingLines * pages.lineHeight(headingSize) + 4;
     const headerLines = Math.max(...group.columns.map((c, i) => pages.lines(group.header[i] ?? '', c.width, 'bold')));
@@ -308,6 +329,7 @@ export async function writeCompliancePdf(
   options: CompliancePdfOptions = {},
 ): Promise<number> {
   const fonts = dejaVuSans();
+  const timeZone = reportTimeZone(meta);
   const doc = new PDFDocument({
     size: 'A4',
     layout: 'landscape',
@@ -330,7 +352,7 @@ export async function writeCompliancePdf(
       for await (const row of rows) {
         const group = byKey.get(referentialKey(referentialOf(meta, row)));
         if (group) {
-          const cells = cellsOf(group.referential, row);
+          const cells = cellsOf(group.referential, row, timeZone);
           group.lines.push(rowLines(measuring, group, cells));
           if (!group.spill.write(`${JSON.stringify(cells)}\n`)) await once(group.spill, 'drain');
         }
@@ -343,7 +365,7 @@ export async function writeCompliancePdf(
     await Promise.all(groups.map((g) => new Promise<void>((resolve, reject) => g.spill.end((e?: Error | null) => (e ? reject(e) : resolve())))));
 
     // count the pages, then draw them
-    const footer = `Généré le ${frDateTime(meta.generatedAt)} — SHA-256 des données : ${digest}`;
+    const footer = `Généré le ${frDateTime(meta.generatedAt, timeZone)} — SHA-256 des données\u00a0: ${digest}`;
     measuring.footer = footer;
     const heights = (group: Group) => (async function* () {
       for (const lines of group.lines) yield { cells: [], lines };

@@ -1,19 +1,21 @@
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
-import { minutesToHours } from '../domain/format';
+import { formatDate, minutesToHours } from '../domain/format';
 import {
   allDomainCodes,
   type ComplianceRow,
   type ProgressCallback,
   referentialOf,
   type ReportMeta,
+  reportTimeZone,
   statusLabelFr,
 } from './rows';
 
 /**
  * `excel-fr`: what French Excel opens by double-click — UTF-8 BOM, `;`, CRLF, decimal comma, French headers
- * and labels. `rfc4180`: `,`, CRLF, decimal point, English snake_case headers and status codes, for programs.
+ * and labels, dates as JJ/MM/AAAA in the report's time zone (which Excel reads as dates). `rfc4180`: `,`, CRLF,
+ * decimal point, English snake_case headers and status codes, ISO 8601 instants (UTC), for programs.
  * Both neutralise formula injection (a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`),
  * since either may end up opened in a spreadsheet.
  */
@@ -39,6 +41,8 @@ export async function writeComplianceCsv(
   const fr = options.variant === 'excel-fr';
   const domains = allDomainCodes(meta);
   const hours = fr ? (m: number) => String(minutesToHours(m)).replace('.', ',') : (m: number) => String(minutesToHours(m));
+  const timeZone = reportTimeZone(meta);
+  const date = fr ? (d: Date) => formatDate(d, { locale: 'fr', style: 'short', timeZone }) : (d: Date) => d.toISOString();
   const header = fr
     ? [
         'Identifiant',
@@ -89,7 +93,7 @@ export async function writeComplianceCsv(
         hours(row.validatedMinutes),
         hours(row.requiredMinutes),
         fr ? statusLabelFr[row.status] : row.status,
-        row.completedAt ? row.completedAt.toISOString() : '',
+        row.completedAt ? date(row.completedAt) : '',
         fr ? (row.hasManualCredits ? 'oui' : 'non') : String(row.hasManualCredits),
       );
       yield cells;

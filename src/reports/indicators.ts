@@ -164,7 +164,7 @@ export async function writeIndicatorsCsv(ind: Indicators, out: Writable, variant
   await done;
 }
 
-/** XLSX of the indicators: one sheet, real numbers, frozen header. */
+/** XLSX of the indicators: one sheet, real numbers, frozen header, an autofilter. */
 export async function writeIndicatorsXlsx(ind: Indicators, out: Writable): Promise<void> {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'Socle';
@@ -178,7 +178,9 @@ export async function writeIndicatorsXlsx(ind: Indicators, out: Writable): Promi
     { header: INDICATOR_HEADER[5], width: 12, style: { numFmt: '0.00' } },
   ];
   ws.getRow(1).font = { bold: true };
-  for (const row of indicatorRows(ind)) ws.addRow(row.map((v) => (v === '' ? null : v)));
+  const rows = indicatorRows(ind);
+  for (const row of rows) ws.addRow(row.map((v) => (v === '' ? null : v)));
+  ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: rows.length + 1, column: INDICATOR_HEADER.length } };
   const buffer = Buffer.from(await wb.xlsx.writeBuffer());
   await new Promise<void>((resolve, reject) => {
     out.on('error', reject);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context';
 import { auditEvents, exportFileChunks, exportJobs } from '../db/schema';
 import type { Executor } from '../db/store';
-import { type ExportRegistry, reportFile } from './kinds/kind';
+import { canonicalFormat, type ExportRegistry, reportFile } from './kinds/kind';
 import { type ComplianceQuery, reportFilters } from './source';
 
 /** An export job; its `kind` and `format` are those of the registry it was queued with. */
@@ -184,7 +184,9 @@ export async function runNextJob(ctx: AppContext, options: RunOptions = {}): Pro
   try {
     const kind = ctx.reports.find(job.kind);
     if (!kind) throw new Error(`No producer for exports of kind ${job.kind}`);
-    const format = kind.formats.find((f) => f === job.format);
+    // a job stored under an older name of its format (`csv`) runs as the format it named
+    const named = canonicalFormat(job.format, 'api');
+    const format = kind.formats.find((f) => f === named);
     if (!format) throw new Error(`Exports of kind ${job.kind} are not produced as ${job.format}`);
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
     sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);

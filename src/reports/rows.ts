@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SocleError } from '../domain/errors';
+import { DEFAULT_TIME_ZONE } from '../domain/format';
 import { domainSchema, type ReferentialRef, referentialRefSchema, titledReferentialRefSchema } from '../domain/referential';
 
 /**
@@ -52,6 +53,11 @@ export const reportMeta = z.object({
   /** The filters used, as label → value, shown in the PDF header and the XLSX summary. */
   filters: z.array(z.object({ label: z.string(), value: z.string() })),
   generatedAt: z.date(),
+  /**
+   * The institution's time zone (IANA): every date the report writes for people (PDF, XLSX, the French Excel CSV)
+   * is in it. `reportTimeZone(meta)` gives DEFAULT_TIME_ZONE when it is not set.
+   */
+  timeZone: z.string().min(1).optional(),
   /** Every référentiel version the rows may refer to; a row of another one is an error. */
   referentials: z.array(reportReferential).min(1),
 });
@@ -74,7 +80,8 @@ export function referentialOf(meta: ReportMeta, row: ComplianceRow): ReportRefer
   return found;
 }
 
-/** Minutes as hours rounded to 2 decimals (the precision of every text format). */
+/** The time zone of the report's dates. */
+export const reportTimeZone = (meta: ReportMeta): string => meta.timeZone ?? DEFAULT_TIME_ZONE;
 
 /** Every domain code of the report's référentiels, in first-seen order: the CSV's columns. */
 export function allDomainCodes(meta: ReportMeta): { code: string; title: string }[] {

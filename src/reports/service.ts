@@ -11,6 +11,7 @@ import type { ComplianceQuery, ComplianceSource, ReportFilters } from './source'
 import { recordAttestation } from './verification';
 import { startWorker, type Worker } from '../worker';
 import { invalid, notFound } from '../domain/errors';
+import { DEFAULT_TIME_ZONE } from '../domain/format';
 
 /** The report's header, made at `generatedAt`: institution, platform and the filters used, in French. */
 export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt: Date): Promise<ReportMeta> {
@@ -26,6 +27,7 @@ export async function reportMetaOf(ex: Executor, source: ComplianceSource, query
     platform: { issuer: platform.issuer, name: platform.name },
     filters: await filterLabels(ex, query),
     generatedAt,
+    timeZone: DEFAULT_TIME_ZONE,
     referentials,
   };
 }

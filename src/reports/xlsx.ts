@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import { wallClock } from '../domain/format';
 import {
   type ComplianceRow,
   type ComplianceStatus,
@@ -8,6 +9,7 @@ import {
   referentialOf,
   type ReportMeta,
   type ReportReferential,
+  reportTimeZone,
   statusLabelFr,
   yieldToEventLoop,
 } from './rows';
@@ -24,26 +26,42 @@ const DATE = 'dd/mm/yyyy hh:mm';
 interface SheetState {
   referential: ReportReferential;
   sheet: ExcelJS.Worksheet;
+  columns: number;
   learners: number;
   byStatus: Record<ComplianceStatus, number>;
   /** Per domain code: learners who validated at least the required minutes, and the minutes validated in all. */
   domains: Map<string, { validatedLearners: number; validatedMinutes: number }>;
 }
 
-/** A valid, unique Excel sheet name (≤ 31 characters, none of `[]:*?/\`). */
-function sheetName(wanted: string, taken: Set<string>): string {
-  const base = wanted.replace(/[[\]:*?/\\]/g, '-').slice(0, 31) || 'Feuille';
-  let name = base;
-  for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${base.slice(0, 31 - String(i).length - 1)}~${i}`;
-  taken.add(name.toLowerCase());
-  return name;
+/** Excel's longest sheet name. */
+export const SHEET_NAME_MAX = 31;
+
+/**
+ * A valid, unique Excel sheet name (≤ 31 characters, none of `[]:*?/\`) made of `name` and `version`: the version is
+ * kept whole, the name is shortened (ending in "…") to leave it room, and a "~2", "~3"… before the version tells
+ * apart names that shorten alike.
+ */
+export function sheetName(name: string, taken: Set<string>, version?: string): string {
+  const clean = (s: string) => s.replace(/[[\]:*?/\\]/g, '-').trim();
+  const tail = version ? ` ${clean(version)}`.slice(0, SHEET_NAME_MAX - 2) : '';
+  const head = clean(name) || 'Feuille';
+  const fit = (suffix: string) => {
+    const room = SHEET_NAME_MAX - tail.length - suffix.length;
+    const part = head.length <= room ? head : `${head.slice(0, room - 1).trimEnd()}…`;
+    return `${part}${suffix}${tail}`;
+  };
+  let chosen = fit('');
+  for (let i = 2; taken.has(chosen.toLowerCase()); i++) chosen = fit(`~${i}`);
+  taken.add(chosen.toLowerCase());
+  return chosen;
 }
 
 /**
  * Writes the compliance report as XLSX with exceljs' streaming writer and ends `out`: one sheet per référentiel
- * version (created when its first row arrives, in the source's order), hours as real numbers (minutes / 60)
- * with a number format, dates as dates, a frozen header row, then a "Synthèse" sheet with the counts per
- * status and per domain. Cells are typed values, never formulas, so a name such as `=HYPERLINK(…)` stays text.
+ * version (created when its first row arrives, in the source's order; named after the référentiel and its whole
+ * version), hours as real numbers (minutes / 60) with a number format, dates as Excel dates in the report's time
+ * zone, a frozen header row and an autofilter, then a "Synthèse" sheet with the counts per status and per domain
+ * (full domain titles). Cells are typed values, never formulas, so a name such as `=HYPERLINK(…)` stays text.
  *
  * Memory: the sheet being written streams out as rows are committed; when rows of several référentiels
  * interleave, the sheets after the first are buffered (compressed XML) until the end, since a ZIP is sequential.
@@ -57,6 +75,7 @@ export async function writeComplianceXlsx(
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
   workbook.creator = meta.institution;
   workbook.created = meta.generatedAt;
+  const timeZone = reportTimeZone(meta);
   const taken = new Set<string>();
   const sheets = new Map<string, SheetState>();
   const every = options.progressEvery ?? 1000;
@@ -66,7 +85,7 @@ export async function writeComplianceXlsx(
     const key = referentialKey(referential);
     let state = sheets.get(key);
     if (state) return state;
-    const sheet = workbook.addWorksheet(sheetName(`${referential.id} ${referential.version}`, taken), {
+    const sheet = workbook.addWorksheet(sheetName(referential.id, taken, referential.version), {
       views: [{ state: 'frozen', ySplit: 1 }],
     });
     const columns: Partial<ExcelJS.Column>[] = [
@@ -90,6 +109,7 @@ export async function writeComplianceXlsx(
     state = {
       referential,
       sheet,
+      columns: columns.length,
       learners: 0,
       byStatus: { not_started: 0, in_progress: 0, complete: 0 },
       domains: new Map(referential.domains.map((d) => [d.code, { validatedLearners: 0, validatedMinutes: 0 }])),
@@ -108,7 +128,7 @@ export async function writeComplianceXlsx(
       required: row.requiredMinutes / 60,
       rate: row.requiredMinutes > 0 ? Math.min(1, row.validatedMinutes / row.requiredMinutes) : null,
       status: statusLabelFr[row.status],
-      completedAt: row.completedAt,
+      completedAt: row.completedAt ? wallClock(row.completedAt, timeZone) : null,
       manual: row.hasManualCredits ? 'oui' : 'non',
     };
     for (const d of row.domains) {
@@ -128,6 +148,8 @@ export async function writeComplianceXlsx(
     if (count % every === 0) options.onProgress?.(count);
   }
   for (const referential of meta.referentials) open(referential);
+  // the streaming writer writes a sheet's autofilter when it commits it, once its rows are known
+  for (const s of sheets.values()) s.sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: s.learners + 1, column: s.columns } };
 
   writeSummary(workbook.addWorksheet(sheetName('Synthèse', taken)), meta, [...sheets.values()]);
   await workbook.commit();
@@ -136,6 +158,7 @@ export async function writeComplianceXlsx(
 }
 
 function writeSummary(sheet: ExcelJS.Worksheet, meta: ReportMeta, states: SheetState[]): void {
+  const timeZone = reportTimeZone(meta);
   sheet.columns = [{ width: 28 }, { width: 14 }, { width: 14 }, { width: 30 }, { width: 14 }, { width: 14 }, { width: 16 }];
   const add = (values: unknown[], format?: Record<number, string>, bold = false) => {
     const r = sheet.addRow(values);
@@ -146,7 +169,8 @@ function writeSummary(sheet: ExcelJS.Worksheet, meta: ReportMeta, states: SheetS
   add(['Rapport de conformité horaire — formation socle au numérique en santé'], undefined, true);
   add(['Établissement', meta.institution]);
   add(['Plateforme', meta.platform.name ?? meta.platform.issuer]);
-  add(['Généré le', meta.generatedAt], { 2: DATE });
+  add(['Généré le', wallClock(meta.generatedAt, timeZone)], { 2: DATE });
+  add(['Fuseau horaire des dates', timeZone]);
   for (const f of meta.filters) add([f.label, f.value]);
   add([]);
   add(['Référentiel', 'Version', 'Apprenants', 'Complets', 'En cours', 'Non commencés', 'Taux de conformité'], undefined, true);

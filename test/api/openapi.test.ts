@@ -243,6 +243,11 @@ describe('the OpenAPI document and the running app', () => {
     const res = await call('POST', '/api/v1/reports/exports', { body: { platform: MOODLE, kind, format: 'json' } });
     expect(res.status).toBe(400);
     expect(errorResponse.parse(await res.json()).error.details?.map((d) => d.path)).toEqual(['body.kind']);
+    // the formats: one name each, and the older `csv` documented as an alias of csv-rfc4180
+    const format = body?.format as { enum?: string[]; description?: string } | undefined;
+    expect(format?.enum).toEqual(['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf', 'zip', 'json', 'csv']);
+    expect(format?.description).toContain('`csv`: an older name of `csv-rfc4180`, still accepted');
+    expect(format?.description).toContain('`csv-excel`: CSV for French Excel');
   });
 
   it('answers in the documented shapes', async () => {

@@ -3,6 +3,7 @@ import nock from 'nock';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { attestationRecords, auditEvents, exportJobs } from '../../src/db/schema';
 import { ensureCourse, ensurePlatform, findPlatform } from '../../src/identity/records';
+import { formatMinutes, formatPercent } from '../../src/domain/format';
 import type { Indicators } from '../../src/reports/indicators';
 import { startTestServer, type TestServer } from '../support/app';
 import { generatedRows, must } from '../support/compliance-rows';
@@ -17,6 +18,7 @@ interface JobJson {
   format: string;
   percent: number;
   rowsDone: number;
+  fileName: string | null;
   downloadUrl: string | null;
   url: string;
 }
@@ -70,12 +72,16 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const html = await res.text();
     expect(html).toContain('<svg role="img"');
     expect(html).toContain('Taux de conformité par domaine');
-    for (const format of ['csv-excel', 'csv', 'xlsx', 'pdf']) expect(html).toContain(`value="${format}"`);
+    for (const format of ['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf']) expect(html).toContain(`value="${format}"`);
     expect(html).toContain('Attestations (ZIP)');
     expect(html).toMatch(/data-testid="outbox">0 en attente/);
     // The rate of D1 equals the rows' own (the learners of the 28 h référentiel and the 12 h one both have a D1).
     const d1 = rows.filter((r) => (r.domains[0]?.validatedMinutes ?? 0) >= (r.domains[0]?.requiredMinutes ?? 1)).length;
-    expect(html).toContain(`<td>${d1} / ${rows.length}</td>`);
+    expect(html).toContain(`<td>${d1} / ${rows.length}</td><td>${formatPercent(d1 / rows.length)}</td>`);
+    expect(formatPercent(d1 / rows.length)).toMatch(/^\d+(,\d)?\u00a0%$/);
+    // French typography in the French texts, and no format code where a person reads
+    expect(html).toContain('Les exports contiennent des données personnelles\u00a0: chaque demande');
+    expect(html).toContain('Taux de conformité par domaine\u00a0: part des apprenants');
   });
 
   it('runs a compliance export in the background, with progress, download and audit', async () => {
@@ -87,7 +93,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(done).toMatchObject({ status: 'done', percent: 100, rowsDone: rows.length });
     const file = await admin.get(must(done.downloadUrl));
     expect(file.status).toBe(200);
-    expect(file.headers.get('content-disposition')).toMatch(/conformite-.*\.csv/);
+    expect(file.headers.get('content-disposition')).toMatch(/^attachment; filename="conformite-\d{4}-\d{2}-\d{2}-excel\.csv"$/);
     const text = Buffer.from(await file.arrayBuffer()).toString('utf8');
     expect(text.charCodeAt(0)).toBe(0xfeff);
     expect(text.trim().split('\r\n')).toHaveLength(rows.length + 1);
@@ -100,6 +106,8 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     );
     const page = await (await admin.get('/lti/admin')).text();
     expect(page).toContain(`/exports/${job.id}/file?ltik=`);
+    expect(page).toContain('<td>Conformité — CSV (Excel français)</td>');
+    expect(page).not.toMatch(/\((csv-excel|csv-rfc4180|csv)\)/);
   });
 
   it('answers the admin form (htmx) with a progress fragment that polls the job', async () => {
@@ -111,9 +119,15 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     const html = await res.text();
     expect(html).toMatch(/class="job"/);
     expect(html).toMatch(/<progress|download/);
+    expect(html).toContain('<span class="job-what">Conformité — XLSX</span>');
     const id = must(/job-([0-9a-f-]{36})/.exec(html)?.[1]);
     const job = must(await server.ctx.store.db.select().from(exportJobs).where(eq(exportJobs.id, id)).then((r) => r[0]));
     expect(job.filters).toEqual({ courses: ['3'] });
+    // a failed export says so in French, its technical detail marked as English
+    await server.ctx.store.db.update(exportJobs).set({ status: 'failed', error: 'no référentiel to report on' }).where(eq(exportJobs.id, id));
+    const failed = await (await admin.get(`/lti/api/reports/exports/${id}`, { 'HX-Request': 'true' })).text();
+    expect(failed).toContain('Échec\u00a0: l’export n’a pas pu être produit\u00a0; relancez-le');
+    expect(failed).toContain('Détail technique (en anglais)\u00a0: <span lang="en">no référentiel to report on</span>');
   });
 
   it('rejects an invalid request with details and queues nothing', async () => {
@@ -132,10 +146,15 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect(other.status).toBe(403);
     const mixed = await teacher.post('/lti/api/reports/exports', { json: { kind: 'compliance', format: 'csv', filters: { courses: ['2', '3'] } } });
     expect(mixed.status).toBe(403);
+    // `csv`, the API's older name of the RFC 4180 CSV, is still accepted, and the job says its name of today
     const own = await teacher.post('/lti/api/reports/exports', { json: { kind: 'compliance', format: 'csv' } });
     expect(own.status).toBe(202);
     const done = await waitDone(teacher, ((await own.json()) as JobJson).url);
-    const csv = await (await teacher.get(must(done.downloadUrl))).text();
+    expect(done).toMatchObject({ format: 'csv-rfc4180', fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/) });
+    const download = await teacher.get(must(done.downloadUrl));
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${done.fileName}"`);
+    const csv = await download.text();
+    expect(csv.split('\r\n')[0]).toMatch(/^learner_sub,learner_name,courses,/);
     const expected = rows.filter((r) => r.courses.some((c) => c.contextId === '2'));
     expect(csv.trim().split('\r\n')).toHaveLength(expected.length + 1);
     // The administrator's platform-wide export is not theirs to see.
@@ -144,7 +163,7 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     expect((await teacher.get(`/lti/api/reports/exports/${must(adminJob).id}/file`)).status).toBe(403);
     const page = await (await teacher.get('/lti/course?tab=reports')).text();
     expect(page).toContain('Rapport de conformité horaire de ce cours');
-    expect(page).toContain(`${expected.length} apprenant(s)`);
+    expect(page).toContain(`${expected.length} apprenant${expected.length > 1 ? 's' : ''} — `);
   });
 
   it('refuses learners', async () => {
@@ -237,7 +256,11 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     });
     const page = await fetch(`${server.url}/attestations/${record.id}`, { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('Attestation authentique');
+    const html = await page.text();
+    expect(html).toContain('Attestation authentique');
+    // hours as people read them: "15 h 30 / 28 h", with no-break spaces
+    expect(html).toContain(`<dd data-testid="hours">${formatMinutes(row.validatedMinutes)} / ${formatMinutes(row.requiredMinutes)}</dd>`);
+    for (const d of row.domains) expect(html).toContain(`<td>${formatMinutes(d.validatedMinutes)}</td><td>${formatMinutes(d.requiredMinutes)}</td>`);
     // A record altered in the database no longer matches its digest.
     await server.ctx.store.db.execute(sql`UPDATE attestation_records SET validated_minutes = validated_minutes + 60 WHERE id = ${record.id}`);
     const altered = (await (await fetch(`${server.url}/attestations/${record.id}?format=json`)).json()) as { intact: boolean };

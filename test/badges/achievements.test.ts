@@ -13,12 +13,12 @@ describe('achievements derived from a référentiel', () => {
   it('gives one achievement per domain, in order, then one for the whole référentiel', () => {
     const defs = achievementDefinitions(socle28);
     expect(defs.map((d) => [d.domainCode, d.name])).toEqual([
-      ['1', 'Données de santé — 6 h'],
-      ['2', 'Cybersécurité en santé — 5 h'],
-      ['3', 'Communication en santé — 5 h'],
-      ['4', 'Outils numériques en santé — 6 h'],
-      ['5', 'Télesanté — 6 h'],
-      [null, 'Socle numérique en santé — 28 h'],
+      ['1', 'Données de santé — 6\u00a0h'],
+      ['2', 'Cybersécurité en santé — 5\u00a0h'],
+      ['3', 'Communication en santé — 5\u00a0h'],
+      ['4', 'Outils numériques en santé — 6\u00a0h'],
+      ['5', 'Télesanté — 6\u00a0h'],
+      [null, 'Socle numérique en santé — 28\u00a0h'],
     ]);
     expect(new Set(defs.map((d) => d.path)).size).toBe(6);
   });
@@ -30,9 +30,9 @@ describe('achievements derived from a référentiel', () => {
     expect(json).toMatchObject({
       id: `${publicUrl}/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/2`,
       type: ['Achievement'],
-      name: 'Cybersécurité en santé — 5 h',
+      name: 'Cybersécurité en santé — 5\u00a0h',
       creditsAvailable: 5,
-      criteria: { narrative: expect.stringContaining('Avoir validé 5 h de formation dans le domaine « Cybersécurité en santé »') },
+      criteria: { narrative: expect.stringContaining('Avoir validé 5\u00a0h de formation dans le domaine « Cybersécurité en santé »') },
       image: { id: `${publicUrl}/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/2/image.png`, type: 'Image' },
     });
     expect(json['@context']).toEqual([
@@ -56,12 +56,12 @@ describe('achievements derived from a référentiel', () => {
     const json = achievementJson(def, publicUrl);
     expect(json.creditsAvailable).toBe(28);
     expect(json.alignment).toHaveLength(15);
-    expect(json.criteria.narrative).toContain('Avoir validé les 28 h de formation de chacun des domaines');
+    expect(json.criteria.narrative).toContain('Avoir validé les 28\u00a0h de formation de chacun des domaines');
   });
 
   it('handles half hours, domains without hours, unknown domains and odd identifiers', () => {
-    expect(formatMinutes(270)).toBe('4 h 30');
-    expect(formatMinutes(1680)).toBe('28 h');
+    expect(formatMinutes(270)).toBe('4\u00a0h\u00a030');
+    expect(formatMinutes(1680)).toBe('28\u00a0h');
     expect([330, 320, 1680].map(minutesToHours)).toEqual([5.5, 5.33, 28]);
     const first = socle28.domains[0];
     if (!first) throw new Error('no domain');

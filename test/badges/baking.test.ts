@@ -26,7 +26,7 @@ describe('badge images and baking', () => {
     expect(chunks[0]?.data.readUInt32BE(0)).toBe(256);
     expect(chunks[0]?.data.readUInt32BE(4)).toBe(256);
     expect(svg).toContain('>Cybersécurité<');
-    expect(svg).toContain('>5 h<');
+    expect(svg).toContain('>5\u00a0h<');
     expect(svg).toContain('DOMAINE 2');
     const small = await renderPng(svg, 96);
     expect(readPngChunks(small)[0]?.data.readUInt32BE(0)).toBe(96);

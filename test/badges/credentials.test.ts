@@ -51,7 +51,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
   });
 
   it('refuses to issue below the hours of the achievement or for an unknown domain, and stores nothing', async () => {
-    await expect(issue('1', 359)).rejects.toThrow('Données de santé — 6 h: 359 minutes earned, 360 required; nothing issued');
+    await expect(issue('1', 359)).rejects.toThrow('Données de santé — 6\u00a0h: 359 minutes earned, 360 required; nothing issued');
     await expect(issue('9', 600)).rejects.toThrow('has no domain 9');
     const rows = await db().select().from(badgeCredentials).where(eq(badgeCredentials.userId, userId));
     expect(rows).toHaveLength(1);
@@ -69,7 +69,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(vc.type).toEqual(['VerifiableCredential', 'OpenBadgeCredential']);
     expect(vc.id).toBe(`${publicUrl}/badges/${credential.id}`);
     expect(vc.jti).toBe(vc.id);
-    expect(vc.name).toBe('Cybersécurité en santé — 5 h');
+    expect(vc.name).toBe('Cybersécurité en santé — 5\u00a0h');
     expect(vc.issuer).toMatchObject({ id: issuerId, type: ['Profile'] });
     expect(vc.validFrom).toBe(credential.issuedAt.toISOString());
     expect(vc.nbf).toBe(credential.issuedAt.getTime() / 1000);
@@ -109,7 +109,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(await json.json()).toMatchObject({
       id: `${publicUrl}/badges/${credential.id}`,
       status: 'valid',
-      achievement: { name: 'Cybersécurité en santé — 5 h', domain: '2' },
+      achievement: { name: 'Cybersécurité en santé — 5\u00a0h', domain: '2' },
       jwt: credential.jwt,
     });
     const fr = await (await get(`/badges/${credential.id}`, { Accept: 'text/html', 'Accept-Language': 'fr-FR,fr;q=0.9' })).text();
@@ -186,7 +186,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
       [reissued.credential.id, 'active'],
     ]);
     expect(list[1]).toMatchObject({
-      achievement: { id: `${publicUrl}/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/2`, name: 'Cybersécurité en santé — 5 h', domain: '2' },
+      achievement: { id: `${publicUrl}/achievements/socle-sante-niveaux-4-8/V1.1.2022/domains/2`, name: 'Cybersécurité en santé — 5\u00a0h', domain: '2' },
       jwt: reissued.credential.jwt,
       verifyUrl: `${publicUrl}/badges/${reissued.credential.id}`,
     });
@@ -293,7 +293,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     const whole = await issue(null, 28 * 60);
     expect(whole.credential.kid).toBe(rotated.kid);
     expect(decodeProtectedHeader(whole.credential.jwt).alg).toBe('RS256');
-    expect(whole.achievement).toMatchObject({ domainCode: null, name: 'Socle numérique en santé — 28 h' });
+    expect(whole.achievement).toMatchObject({ domainCode: null, name: 'Socle numérique en santé — 28\u00a0h' });
 
     const jwks = createLocalJWKSet((await (await get('/badges/jwks.json')).json()) as never);
     for (const jwt of [old.credential.jwt, whole.credential.jwt]) {

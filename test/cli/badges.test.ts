@@ -55,7 +55,7 @@ describe('socle badges (real processes on the embedded database)', () => {
     const ok = await runCli(['badges', 'verify', file('cyber.png')], env);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
-    expect(ok.stdout.trim()).toBe(`valid: Cybersécurité en santé — 5 h (${publicUrl}/badges/${ids.cyber})`);
+    expect(ok.stdout.trim()).toBe(`valid: Cybersécurité en santé — 5\u00a0h (${publicUrl}/badges/${ids.cyber})`);
 
     const bad = await runCli(['badges', 'verify', file('tampered.svg'), '--json'], env);
     expect(bad.code).toBe(1);
@@ -90,6 +90,6 @@ describe('socle badges (real processes on the embedded database)', () => {
     expect(result).toMatchObject({ alg: 'RS256', retired: [expect.any(String)] });
     const verify = await runCli(['badges', 'verify', file('data.jwt')], env);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toContain('valid: Données de santé — 6 h');
+    expect(verify.stdout).toContain('valid: Données de santé — 6\u00a0h');
   });
 });

@@ -53,7 +53,7 @@ describe.each(drivers)('socle credits and socle coverage on %s', (driver) => {
     expect(credit).toMatchObject({ minutes: 90, referentialVersion: socle28.version });
 
     const listed = await runCli(['credits', 'list', '--platform', MOODLE, '--user', '4'], env, services);
-    expect(listed.stdout).toContain('\t1 h 30\t');
+    expect(listed.stdout).toContain('\t1\u00a0h\u00a030\t');
     expect(listed.stdout).toContain('active\tSéance en présentiel');
     const stored = () => withStore((db) => queryRows<{ validated_minutes: number; status: string }>(db, sql`SELECT validated_minutes, status FROM learner_coverage`));
     expect(await stored()).toEqual([{ validated_minutes: 90, status: 'in_progress' }]);

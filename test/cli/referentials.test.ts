@@ -47,8 +47,8 @@ describe(`socle referentials (real processes on ${driver})`, () => {
   it('shows the 28 h référentiel: 5 domains of 6/5/5/6/6 h, competencies 1.1–5.2 with capacities', async () => {
     const res = await runCli(['referentials', 'show', 'socle-sante-niveaux-4-8'], env);
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('Heures : 28 h');
-    for (const line of ['1. Données de santé — 6 h', '2. Cybersécurité en santé — 5 h', '3. Communication en santé — 5 h', '4. Outils numériques en santé — 6 h', '5. Télesanté — 6 h']) {
+    expect(res.stdout).toContain('Heures\u00a0: 28\u00a0h');
+    for (const line of ['1. Données de santé — 6\u00a0h', '2. Cybersécurité en santé — 5\u00a0h', '3. Communication en santé — 5\u00a0h', '4. Outils numériques en santé — 6\u00a0h', '5. Télesanté — 6\u00a0h']) {
       expect(res.stdout).toContain(line);
     }
     expect(res.stdout).toContain('  5.2 Pratiquer la télésanté en lien avec l\'équipe de soin et l\'utilisateur\n      - mettre en œuvre les bonnes pratiques');

@@ -113,4 +113,20 @@ describe.each(drivers)('socle report on %s', (driver) => {
     expect(date.stderr).toMatch(/invalid filter from: --from expects a date as YYYY-MM-DD, not "31\/12\/2025"/);
     expect(fs.existsSync(out('x.csv')) || fs.existsSync(out('x.json'))).toBe(false);
   }, 60_000);
+
+  it('names the formats as the API does, still takes `csv` for French Excel, and says so in --help', async () => {
+    const run = (format: string, file: string) =>
+      runCliInProcess(['report', 'compliance', '--platform', ISSUER, '--context', '3', '--format', format, '--out', out(file)], env, services);
+    expect((await run('csv-excel', 'excel.csv')).code).toBe(0);
+    expect((await run('csv', 'alias.csv')).code).toBe(0);
+    expect((await run('csv-rfc4180', 'rfc.csv')).code).toBe(0);
+    const excel = fs.readFileSync(out('excel.csv'));
+    expect(excel.subarray(0, 3).toString('hex')).toBe('efbbbf');
+    expect(fs.readFileSync(out('alias.csv')).equals(excel)).toBe(true);
+    expect(fs.readFileSync(out('rfc.csv'), 'utf8')).toMatch(/^learner_sub,learner_name,courses,/);
+    const help = await runCliInProcess(['report', 'compliance', '--help'], env, services);
+    const text = help.stdout + help.stderr;
+    for (const f of ['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf']) expect(text).toContain(f);
+    expect(text.replace(/\s+/g, ' ')).toContain('csv is an older name of csv-excel');
+  }, 60_000);
 });

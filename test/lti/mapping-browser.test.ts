@@ -90,7 +90,7 @@ describe('mapping page in Chromium', () => {
     await page.keyboard.press('Enter');
 
     await page.locator('#status').filter({ hasText: 'Correspondance de « Quiz 1: basics » enregistrée.' }).waitFor();
-    expect(await page.locator('#summary-body').innerText()).toMatch(/Cybersécurité en santé\s+1 h 30 \/ 5 h/);
+    expect(await page.locator('#summary-body').innerText()).toMatch(/Cybersécurité en santé\s+1\u00a0h\u00a030 \/ 5\u00a0h/);
     const [course] = await server.ctx.store.db.select().from(courses).where(eq(courses.contextId, '2'));
     const rows = await server.ctx.store.db.select().from(activityMappings).where(eq(activityMappings.courseId, Number(course?.id)));
     expect(rows).toMatchObject([{ activityIri: quiz, competencyKey: '2.1', minutes: 90, referentialId: 'socle-sante-niveaux-4-8' }]);

@@ -78,7 +78,7 @@ describe('CASE 1.1 package', () => {
     const twins = pkg.CFItems.filter((i) => i.humanCodingScheme === '4.1');
     expect(twins).toHaveLength(2);
     expect(twins[1]).toMatchObject({ CFItemType: 'Compétence', extensions: { socle: { key: '4.1b' } } });
-    expect(pkg.CFItems[0]).toMatchObject({ fullStatement: 'Données de santé', notes: 'Heures : 4 h' });
+    expect(pkg.CFItems[0]).toMatchObject({ fullStatement: 'Données de santé', notes: 'Heures : 4\u00a0h' });
     expect(toCase(ref, 'https://socle.example.fr')).toEqual(pkg);
   });
 
@@ -133,7 +133,7 @@ describe('Moodle competency framework CSV', () => {
       'domain,competency',
     ]);
     expect(rows[2]?.slice(0, 3)).toEqual(['', 'domaine-1', '1 Données de santé']);
-    expect(rows[2]?.[3]).toContain('<p>Heures : 6 h</p>');
+    expect(rows[2]?.[3]).toContain('<p>Heures : 6\u00a0h</p>');
     expect(rows[3]?.slice(0, 3)).toEqual(['domaine-1', '1.1', '1.1 Identifier un usager ou un professionnel de santé']);
     expect(rows[3]?.[3]).toContain("<li>connaître les enjeux et critères liés à l'identitovigilance");
     for (const row of rows) expect(row[2]?.length).toBeLessThanOrEqual(100);

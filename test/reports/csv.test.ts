@@ -2,14 +2,14 @@ import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import { minutesToHours } from '../../src/domain/format';
-import { type ComplianceRow } from '../../src/reports/rows';
+import { type ComplianceRow, type ReportMeta } from '../../src/reports/rows';
 import { fromArray, generatedRows, socle28, streamRows, testMeta, must } from '../support/compliance-rows';
 
-async function csvOf(rows: ComplianceRow[], variant: 'excel-fr' | 'rfc4180', onProgress?: (n: number) => void) {
+async function csvOf(rows: ComplianceRow[], variant: 'excel-fr' | 'rfc4180', onProgress?: (n: number) => void, meta: ReportMeta = testMeta()) {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
-  const count = await writeComplianceCsv(testMeta(), fromArray(rows), out, { variant, onProgress, progressEvery: 50 });
+  const count = await writeComplianceCsv(meta, fromArray(rows), out, { variant, onProgress, progressEvery: 50 });
   return { count, bytes: Buffer.concat(chunks) };
 }
 
@@ -61,12 +61,37 @@ describe('compliance CSV', () => {
       }
       expect(num(must(cells[col(fr ? 'Total validé (h)' : 'total_validated_hours')]))).toBe(minutesToHours(r.validatedMinutes));
       expect(num(must(cells[col(fr ? 'Total requis (h)' : 'total_required_hours')]))).toBe(minutesToHours(r.requiredMinutes));
-      expect(cells[col(fr ? 'Date de complétion' : 'completed_at')]).toBe(r.completedAt?.toISOString() ?? '');
+      const completed = cells[col(fr ? 'Date de complétion' : 'completed_at')];
+      if (fr) expect(completed).toBe(r.completedAt ? r.completedAt.toLocaleDateString('fr-FR', { timeZone: 'Europe/Paris' }) : '');
+      else expect(completed).toBe(r.completedAt?.toISOString() ?? '');
       if (!fr) {
         expect(cells[col('status')]).toBe(r.status);
         expect(cells[col('manual_credits')]).toBe(String(r.hasManualCredits));
       }
     });
+  });
+
+  it('French Excel variant: completion dates are JJ/MM/AAAA in the report\'s time zone (La Réunion here), real dates once parsed', async () => {
+    // 21:30 UTC on 22 October is 01:30 on the 23rd in La Réunion (UTC+4), still the 22nd in Paris
+    const late = row({ status: 'complete', completedAt: new Date('2026-10-22T21:30:00Z') });
+    const early = row({ learner: { sub: '2', name: 'Inès' }, status: 'complete', completedAt: new Date('2026-01-05T03:00:00Z') });
+    const parsed = async (timeZone?: string) => {
+      const { bytes } = await csvOf([late, early], 'excel-fr', undefined, testMeta(timeZone ? { timeZone } : {}));
+      const [header, ...data]: string[][] = parse(bytes, { bom: true, delimiter: ';' });
+      const col = must(header).indexOf('Date de complétion');
+      return data.map((cells) => must(cells[col]));
+    };
+    const reunion = await parsed('Indian/Reunion');
+    expect(reunion).toEqual(['23/10/2026', '05/01/2026']);
+    for (const [i, text] of reunion.entries()) {
+      const [, dd, mm, yyyy] = must(/^(\d{2})\/(\d{2})\/(\d{4})$/.exec(text));
+      const day = new Date(Date.UTC(Number(yyyy), Number(mm) - 1, Number(dd)));
+      expect(day.getUTCDate()).toBe(Number(dd)); // a real calendar day, not a rolled-over one
+      const instant = must([late, early][i]?.completedAt);
+      // the day in La Réunion, computed from the UTC instant and the zone's fixed +4 h offset
+      expect(day.toISOString().slice(0, 10)).toBe(new Date(instant.getTime() + 4 * 3600_000).toISOString().slice(0, 10));
+    }
+    expect(await parsed()).toEqual(['22/10/2026', '05/01/2026']); // no zone given: Europe/Paris
   });
 
   it('plain variant is RFC 4180: commas, CRLF, decimal point, no BOM', async () => {

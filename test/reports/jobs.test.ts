@@ -13,6 +13,7 @@ import {
   readJobFile,
   runNextJob,
 } from '../../src/reports/jobs';
+import { jobView } from '../../src/reports/access';
 import { type ExportRegistry, exportRegistry, reportKinds } from '../../src/reports/kinds';
 import { attestationsKind } from '../../src/reports/kinds/attestations';
 import { compliance, complianceKind } from '../../src/reports/kinds/compliance';
@@ -65,9 +66,9 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       }),
     ]);
     await expect(
-      createExportJob(t.store.db, reportKinds, { kind: 'attestations', format: 'csv', requestedBy: 'cli' }),
+      createExportJob(t.store.db, reportKinds, { kind: 'attestations', format: 'csv-rfc4180', requestedBy: 'cli' }),
     ).rejects.toThrow(/format/);
-    await expect(createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', requestedBy: '' })).rejects.toThrow();
+    await expect(createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', requestedBy: '' })).rejects.toThrow();
     expect(await t.store.db.select().from(exportJobs)).toHaveLength(1);
     expect(await t.store.db.select().from(auditEvents)).toHaveLength(1);
     expect(await getJob(t.store.db, 'not-a-uuid')).toBeUndefined();
@@ -87,7 +88,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
       rowsTotal: 1_500,
       workerId: 'w1',
       contentType: 'text/csv; charset=utf-8',
-      fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/),
+      fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}-excel\.csv$/),
     });
     expect(must(must(done).expiresAt).getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000);
     expect(await runNextJob(runner(kinds))).toBeUndefined();
@@ -113,8 +114,18 @@ describe.each(drivers)('export jobs on %s', (driver) => {
     expect(downloads).toEqual([expect.objectContaining({ actor: 'api-token:admin', subject: `export:${job.id}` })]);
   });
 
+  it('runs a job stored under the older name of its format (`csv`, RFC 4180) as that format, and shows its name of today', async () => {
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
+    await t.store.db.update(exportJobs).set({ format: 'csv' }).where(eq(exportJobs.id, job.id));
+    const done = must(await runNextJob(runner(kinds), { workerId: 'w1' }));
+    expect(done).toMatchObject({ status: 'done', fileName: expect.stringMatching(/^conformite-\d{4}-\d{2}-\d{2}\.csv$/) });
+    expect(jobView(done, '/api/v1/reports').format).toBe('csv-rfc4180');
+    const bytes = await readAll(must(await readJobFile(t.store.db, job.id, 'cli')).stream);
+    expect(bytes.toString('utf8').split('\r\n')[0]).toMatch(/^learner_sub,learner_name,/);
+  });
+
   it('makes progress visible while the job runs', async () => {
-    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     let pause: () => void = () => undefined;
     const paused = new Promise<void>((resolve) => (pause = resolve));
     let resume: () => void = () => undefined;
@@ -146,7 +157,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('marks a failing job failed with its error and keeps no partial file', async () => {
-    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     async function* broken(): AsyncGenerator<ComplianceRow> {
       yield* fromArray(rows.slice(0, 1_000));
       throw new Error('coverage source unavailable');
@@ -177,7 +188,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('purges expired files but keeps the job as the audit trail', async () => {
-    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     await runNextJob(runner(kinds), { retainMs: 1_000 });
     expect(await purgeExpiredExports(t.store.db, new Date())).toBe(0);
     expect(await purgeExpiredExports(t.store.db, new Date(Date.now() + 2_000))).toBe(1);
@@ -187,7 +198,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('takes over a job whose worker stopped sending heartbeats', async () => {
-    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     expect(await claimNextJob(t.store.db, 'dead')).toMatchObject({ id: job.id, workerId: 'dead', attempts: 1 });
     expect(await claimNextJob(t.store.db, 'w2')).toBeUndefined();
     await t.store.db.update(exportJobs).set({ heartbeatAt: sql`now() - interval '10 minutes'` }).where(eq(exportJobs.id, job.id));
@@ -195,7 +206,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
   });
 
   it('a runner whose job was taken over does not mark it done', async () => {
-    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     const result = await runNextJob(
       runner(exportRegistry([
         {
@@ -219,7 +230,7 @@ describe.each(drivers)('export jobs on %s', (driver) => {
 
   it('never gives one job to two runners', async () => {
     const ids = new Set<string>();
-    for (let i = 0; i < 12; i++) ids.add((await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv', requestedBy: 'cli' })).id);
+    for (let i = 0; i < 12; i++) ids.add((await createExportJob(t.store.db, reportKinds, { kind: 'compliance', format: 'csv-rfc4180', requestedBy: 'cli' })).id);
     // Separate connections on PostgreSQL (PGlite has one connection: its claims are serialised).
     const stores: Store[] = 'databaseUrl' in t.options ? await Promise.all([1, 2, 3].map(() => openStore(t.options))) : [t.store];
     try {

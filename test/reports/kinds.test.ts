@@ -5,7 +5,7 @@ import { auditEvents, courses, exportJobs } from '../../src/db/schema';
 import { SocleError } from '../../src/domain/errors';
 import { ensureCourse, ensurePlatform } from '../../src/identity/records';
 import { createExportJob, readJobFile, runNextJob } from '../../src/reports/jobs';
-import { defineKind, exportRegistry, reportFile, reportKinds } from '../../src/reports/kinds';
+import { aliasesOf, canonicalFormat, defineKind, exportRegistry, reportFile, reportFormats, reportKinds } from '../../src/reports/kinds';
 import { compliance } from '../../src/reports/kinds/compliance';
 import type { ComplianceSource } from '../../src/reports/source';
 import { testContext } from '../support/app';
@@ -21,10 +21,10 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 describe('the registry of report kinds', () => {
   it('gives every entry point the kinds and formats of its kinds, in order', () => {
     expect(reportKinds.names).toEqual(['compliance', 'attestations', 'indicators']);
-    expect(reportKinds.formats).toEqual(['csv', 'csv-excel', 'xlsx', 'pdf', 'zip', 'json']);
-    expect(reportKinds.formatsOf('compliance')).toEqual(['csv-excel', 'csv', 'xlsx', 'pdf']);
+    expect(reportKinds.formats).toEqual(['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf', 'zip', 'json']);
+    expect(reportKinds.formatsOf('compliance')).toEqual(['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf']);
     expect(reportKinds.formatsOf('attestations')).toEqual(['zip']);
-    expect(reportKinds.formatsOf('indicators')).toEqual(['csv-excel', 'csv', 'xlsx', 'json']);
+    expect(reportKinds.formatsOf('indicators')).toEqual(['csv-excel', 'csv-rfc4180', 'xlsx', 'json']);
     expect(reportKinds.formatsOf('roster')).toEqual([]);
     expect(reportKinds.label('indicators', 'fr')).toBe('Indicateurs');
     expect(reportKinds.label('roster', 'en')).toBe('roster');
@@ -33,13 +33,37 @@ describe('the registry of report kinds', () => {
   it('names the file after the kind and the format', () => {
     const at = new Date('2026-03-02T10:00:00Z');
     const kind = (name: string) => must(reportKinds.find(name));
-    expect(reportFile(kind('compliance'), 'csv-excel', at)).toEqual({ fileName: 'conformite-2026-03-02.csv', contentType: 'text/csv; charset=utf-8' });
+    expect(reportFile(kind('compliance'), 'csv-excel', at)).toEqual({ fileName: 'conformite-2026-03-02-excel.csv', contentType: 'text/csv; charset=utf-8' });
+    expect(reportFile(kind('compliance'), 'csv-rfc4180', at)).toEqual({ fileName: 'conformite-2026-03-02.csv', contentType: 'text/csv; charset=utf-8' });
     expect(reportFile(kind('attestations'), 'zip', at)).toEqual({ fileName: 'attestations-2026-03-02.zip', contentType: 'application/zip' });
     expect(reportFile(kind('indicators'), 'xlsx', at)).toEqual({
       fileName: 'indicateurs-2026-03-02.xlsx',
       contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     });
     expect(reportFile(kind('indicators'), 'json', at)).toEqual({ fileName: 'indicateurs-2026-03-02.json', contentType: 'application/json' });
+  });
+
+  it('gives every format of a kind its own file name', () => {
+    const at = new Date('2026-03-02T10:00:00Z');
+    for (const kind of reportKinds.kinds) {
+      const names = kind.formats.map((f) => reportFile(kind, f, at).fileName);
+      expect(new Set(names).size).toBe(kind.formats.length);
+      for (const [i, name] of names.entries()) expect(name.endsWith(`.${reportFormats[must(kind.formats[i])].extension}`)).toBe(true);
+    }
+  });
+
+  it('has one name per format, and takes the older names of each entry point as aliases', () => {
+    for (const f of reportKinds.formats) {
+      expect(canonicalFormat(f, 'api')).toBe(f);
+      expect(canonicalFormat(f, 'cli')).toBe(f);
+    }
+    // the API called RFC 4180 `csv`, the CLI called French Excel `csv`
+    expect(canonicalFormat('csv', 'api')).toBe('csv-rfc4180');
+    expect(canonicalFormat('csv', 'cli')).toBe('csv-excel');
+    expect(canonicalFormat('excel', 'api')).toBeUndefined();
+    expect(canonicalFormat('toString', 'cli')).toBeUndefined();
+    expect(aliasesOf('cli', reportKinds.formatsOf('attestations'))).toEqual([]);
+    expect(aliasesOf('api', reportKinds.formatsOf('indicators'))).toEqual([['csv', 'csv-rfc4180']]);
   });
 
   it('refuses two kinds of one name', () => {
@@ -53,7 +77,7 @@ const courseList = defineKind({
   name: 'courses',
   label: { fr: 'Cours', en: 'Courses' },
   fileName: 'cours',
-  formats: ['csv', 'json'],
+  formats: ['csv-rfc4180', 'json'],
   async produce({ ctx, query, format, out, progress }) {
     const rows = await ctx.store.db
       .select({ contextId: courses.contextId, title: courses.title })
@@ -91,8 +115,8 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
 
   it('is queued, produced by the job runner and downloaded like the others', async () => {
     expect(ctx.reports.names).toEqual(['compliance', 'attestations', 'indicators', 'courses']);
-    expect(ctx.reports.formatsOf('courses')).toEqual(['csv', 'json']);
-    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    expect(ctx.reports.formatsOf('courses')).toEqual(['csv-rfc4180', 'json']);
+    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     const done = await runNextJob(ctx, { workerId: 'w1' });
     expect(done).toMatchObject({
       id: job.id,
@@ -116,10 +140,10 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
 
   it('is only in the registry it was added to', async () => {
     await expect(createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'pdf', platformId, requestedBy: 'cli' })).rejects.toThrow(/format/);
-    await expect(createExportJob(t.store.db, reportKinds, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' })).rejects.toThrow(/kind/);
+    await expect(createExportJob(t.store.db, reportKinds, { kind: 'courses', format: 'csv-rfc4180', platformId, requestedBy: 'cli' })).rejects.toThrow(/kind/);
     expect(await t.store.db.select().from(exportJobs)).toEqual([]);
     // A job of the kind, run by a runner of the default registry (without it), fails and says why.
-    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv', platformId, requestedBy: 'cli' });
+    const job = await createExportJob(t.store.db, ctx.reports, { kind: 'courses', format: 'csv-rfc4180', platformId, requestedBy: 'cli' });
     expect(await runNextJob(testContext(t.store))).toMatchObject({ id: job.id, status: 'failed', error: 'No producer for exports of kind courses' });
   });
 
@@ -128,7 +152,7 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
       compliance.produce({
         ctx: testContext(t.store, { compliance: source }),
         query: { platformId, filters: referential ? { referential } : {} },
-        format: 'csv',
+        format: 'csv-rfc4180',
         out: new PassThrough(),
         progress: () => undefined,
       });

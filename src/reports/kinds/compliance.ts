@@ -23,15 +23,15 @@ export function complianceKind(load: (run: ReportRun) => Promise<ComplianceRepor
     name: 'compliance',
     label: { fr: 'Conformité', en: 'Compliance' },
     fileName: 'conformite',
-    formats: ['csv-excel', 'csv', 'xlsx', 'pdf'],
+    formats: ['csv-excel', 'csv-rfc4180', 'xlsx', 'pdf'],
     async produce(run) {
       const { meta, rows, total } = await load(run);
       const onProgress = (n: number) => run.progress(n, total);
       switch (run.format) {
-        case 'csv':
+        case 'csv-rfc4180':
         case 'csv-excel': {
           const { writeComplianceCsv } = await import('../csv');
-          const variant = run.format === 'csv' ? 'rfc4180' : 'excel-fr';
+          const variant = run.format === 'csv-rfc4180' ? 'rfc4180' : 'excel-fr';
           return { count: await writeComplianceCsv(meta, rows, run.out, { variant, onProgress }) };
         }
         case 'xlsx': {
@@ -53,7 +53,7 @@ export function complianceKind(load: (run: ReportRun) => Promise<ComplianceRepor
       group: { fr: 'Format du rapport de conformité', en: 'Format of the compliance report' },
       buttons: [
         { format: 'csv-excel', label: { fr: 'CSV (Excel français)', en: 'CSV (French Excel)' } },
-        { format: 'csv', label: { fr: 'CSV (RFC 4180)', en: 'CSV (RFC 4180)' }, secondary: true },
+        { format: 'csv-rfc4180', label: { fr: 'CSV (RFC 4180)', en: 'CSV (RFC 4180)' }, secondary: true },
         { format: 'xlsx', label: { fr: 'XLSX', en: 'XLSX' } },
         { format: 'pdf', label: { fr: 'PDF', en: 'PDF' } },
       ],

@@ -11,4 +11,4 @@ import { exportRegistry } from './kind';
  */
 export const reportKinds = exportRegistry([compliance, attestations, indicators]);
 
-export { defineKind, exportRegistry, type ExportRegistry, type ReportFormat, reportFile, reportFormats, type ReportContext, type ReportKind, type ReportRun } from './kind';
+export { aliasesOf, canonicalFormat, defineKind, exportRegistry, formatAliases, type FormatEntry, type ExportRegistry, type ReportFormat, reportFile, reportFormats, type ReportContext, type ReportKind, type ReportRun } from './kind';

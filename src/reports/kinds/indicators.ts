@@ -3,7 +3,7 @@ import type { Indicators } from '../indicators';
 import { defineKind } from './kind';
 
 /** Writes the indicators in a format and ends `out`. */
-async function writeIndicators(ind: Indicators, format: 'csv' | 'csv-excel' | 'xlsx' | 'json', out: Writable): Promise<void> {
+async function writeIndicators(ind: Indicators, format: 'csv-rfc4180' | 'csv-excel' | 'xlsx' | 'json', out: Writable): Promise<void> {
   const { writeIndicatorsCsv, writeIndicatorsXlsx } = await import('../indicators');
   if (format === 'xlsx') return writeIndicatorsXlsx(ind, out);
   if (format === 'json') {
@@ -13,7 +13,7 @@ async function writeIndicators(ind: Indicators, format: 'csv' | 'csv-excel' | 'x
     });
     return;
   }
-  return writeIndicatorsCsv(ind, out, format === 'csv' ? 'rfc4180' : 'excel-fr');
+  return writeIndicatorsCsv(ind, out, format === 'csv-rfc4180' ? 'rfc4180' : 'excel-fr');
 }
 
 /** The programme indicators (France 2030 reporting) of the run's query. */
@@ -21,7 +21,7 @@ export const indicators = defineKind({
   name: 'indicators',
   label: { fr: 'Indicateurs', en: 'Indicators' },
   fileName: 'indicateurs',
-  formats: ['csv-excel', 'csv', 'xlsx', 'json'],
+  formats: ['csv-excel', 'csv-rfc4180', 'xlsx', 'json'],
   async produce({ ctx, query, format, out, progress }) {
     const { indicatorsOf } = await import('../service');
     const total = await ctx.compliance.count(ctx.store.db, query);

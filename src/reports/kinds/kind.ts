@@ -13,26 +13,62 @@ export interface FormatInfo {
   contentType: string;
   /** Extension of the downloaded file, without the dot. */
   extension: string;
-  /** The format's name for `socle report … --format`, and what the help says of it. */
-  cli: string;
-  cliNote?: string;
+  /** What ends the file's name before its extension, so that two formats of one extension differ (`-excel`). */
+  fileSuffix?: string;
+  /** What the pages call it, and what the CLI's help and the API document say of it. */
+  label: Label;
+  note: string;
 }
 
 /**
- * Every format a report is produced in, declared once. `csv` is RFC 4180 and `csv-excel` the French Excel
- * variant (BOM, `;`, decimal comma); the CLI, as its users expect, calls the latter `csv` and the former
- * `csv-rfc4180`. The order is the API's enum of formats.
+ * Every format a report is produced in, declared once, under one name for the API, the CLI, the pages and the
+ * stored jobs: `csv-excel` is the French Excel variant (BOM, `;`, decimal comma, JJ/MM/AAAA dates), `csv-rfc4180`
+ * the CSV for programs. The order is the API's enum of formats. Older names stay accepted: see `formatAliases`.
  */
 const formats = {
-  csv: { contentType: 'text/csv; charset=utf-8', extension: 'csv', cli: 'csv-rfc4180' },
-  'csv-excel': { contentType: 'text/csv; charset=utf-8', extension: 'csv', cli: 'csv', cliNote: 'French Excel' },
-  xlsx: { contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', extension: 'xlsx', cli: 'xlsx' },
-  pdf: { contentType: 'application/pdf', extension: 'pdf', cli: 'pdf' },
-  zip: { contentType: 'application/zip', extension: 'zip', cli: 'zip' },
-  json: { contentType: 'application/json', extension: 'json', cli: 'json' },
+  'csv-excel': {
+    contentType: 'text/csv; charset=utf-8',
+    extension: 'csv',
+    fileSuffix: '-excel',
+    label: { fr: 'CSV (Excel français)', en: 'CSV (French Excel)' },
+    note: 'CSV for French Excel: BOM, ";", decimal comma, dates JJ/MM/AAAA',
+  },
+  'csv-rfc4180': {
+    contentType: 'text/csv; charset=utf-8',
+    extension: 'csv',
+    label: { fr: 'CSV (RFC 4180)', en: 'CSV (RFC 4180)' },
+    note: 'CSV for programs (RFC 4180): ",", decimal point, ISO 8601 dates',
+  },
+  xlsx: { contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', extension: 'xlsx', label: { fr: 'XLSX', en: 'XLSX' }, note: 'Excel workbook' },
+  pdf: { contentType: 'application/pdf', extension: 'pdf', label: { fr: 'PDF', en: 'PDF' }, note: 'printable report' },
+  zip: { contentType: 'application/zip', extension: 'zip', label: { fr: 'ZIP', en: 'ZIP' }, note: 'one PDF per attestation' },
+  json: { contentType: 'application/json', extension: 'json', label: { fr: 'JSON', en: 'JSON' }, note: 'JSON document' },
 } satisfies Record<string, FormatInfo>;
 export type ReportFormat = keyof typeof formats;
 export const reportFormats: Readonly<Record<ReportFormat, FormatInfo>> = formats;
+
+/** Where a format's name comes from: the JSON API (and the jobs it stored) or the command line. */
+export type FormatEntry = 'api' | 'cli';
+
+/**
+ * The names each entry point accepted before the formats had one name, kept as aliases: the API (and the jobs
+ * stored then) called the RFC 4180 CSV `csv`, the CLI called the French Excel CSV `csv`.
+ */
+export const formatAliases: Readonly<Record<FormatEntry, Readonly<Record<string, ReportFormat>>>> = {
+  api: { csv: 'csv-rfc4180' },
+  cli: { csv: 'csv-excel' },
+};
+
+/** The format a name stands for at an entry point (its own name, or an alias), or undefined. */
+export function canonicalFormat(name: string, entry: FormatEntry): ReportFormat | undefined {
+  if (Object.hasOwn(formats, name)) return name as ReportFormat;
+  return Object.hasOwn(formatAliases[entry], name) ? formatAliases[entry][name] : undefined;
+}
+
+/** The aliases of an entry point that stand for one of `formats`, as `alias → format`. */
+export function aliasesOf(entry: FormatEntry, among: readonly ReportFormat[]): [string, ReportFormat][] {
+  return Object.entries(formatAliases[entry]).filter(([, f]) => among.includes(f));
+}
 
 /**
  * What a producer may use of the application context (the runner and the CLI give it the whole `AppContext`).
@@ -74,7 +110,7 @@ export interface ReportKind<N extends string = string, F extends ReportFormat = 
   /** The API's `kind`, the CLI's `socle report <name>`, the stored job's kind. */
   name: N;
   label: Label;
-  /** The downloaded file is `<fileName>-<YYYY-MM-DD of the request>.<extension of the format>`. */
+  /** The downloaded file is `<fileName>-<YYYY-MM-DD of the request><suffix of the format>.<its extension>`. */
   fileName: string;
   /** The formats it is produced in, in the order errors and the CLI list them. */
   formats: readonly [F, ...F[]];
@@ -103,7 +139,7 @@ export const defineKind = <const N extends string, const F extends ReportFormat>
 /** The file name and content type of a report of `kind` in `format`, requested on `date`. */
 export function reportFile(kind: ReportKind, format: ReportFormat, date: Date): { fileName: string; contentType: string } {
   const info = reportFormats[format];
-  return { fileName: `${kind.fileName}-${date.toISOString().slice(0, 10)}.${info.extension}`, contentType: info.contentType };
+  return { fileName: `${kind.fileName}-${date.toISOString().slice(0, 10)}${info.fileSuffix ?? ''}.${info.extension}`, contentType: info.contentType };
 }
 
 /** A set of report kinds, and the enums every entry point derives from it. */

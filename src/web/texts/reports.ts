@@ -1,11 +1,13 @@
+import { frenchSpacing } from '../../domain/format';
 import { addTexts } from '../i18n';
 
-addTexts({
-  fr: {
+// French texts get their no-break spaces before « : », « % »… (frenchSpacing)
+const fr: Record<string, string> = {
     'reports.title': 'Rapports de conformité horaire',
     'reports.titleCourse': 'Rapport de conformité horaire de ce cours',
     'reports.dashboard': 'Tableau de bord',
-    'reports.learners': '{{count}} apprenant(s)',
+    'reports.learners_one': '{{count}} apprenant',
+    'reports.learners_other': '{{count}} apprenants',
     'reports.compliantAll': '{{count}} ayant validé toutes les heures requises',
     'reports.chartCaption': 'Taux de conformité par domaine : part des apprenants ayant validé toutes les heures requises du domaine',
     'reports.domain': 'Domaine',
@@ -35,6 +37,8 @@ addTexts({
     'reports.status.done': 'Terminé',
     'reports.status.failed': 'Échec',
     'reports.status.expired': 'Expiré',
+    'reports.failedHint': 'l’export n’a pas pu être produit ; relancez-le, et si l’échec se répète, transmettez le détail à l’équipe qui exploite Socle.',
+    'reports.failedDetail': 'Détail technique (en anglais) :',
     'admin.outbox': 'Relevés xAPI à transmettre au LRS',
     'admin.outboxCounts': '{{pending}} en attente, {{dead}} en échec définitif, {{delivered}} transmis',
     'attestation.title': 'Vérification d’une attestation de suivi de la formation socle au numérique en santé',
@@ -47,14 +51,20 @@ addTexts({
     'attestation.issued': 'Délivrée le',
     'attestation.completed': 'Formation achevée le',
     'attestation.digest': 'Empreinte SHA-256',
-    'attestation.validated': 'Validées (h)',
-    'attestation.required': 'Requises (h)',
-  },
+    'attestation.validated': 'Validées',
+    'attestation.required': 'Requises',
+    'reports.who.cli': 'ligne de commande',
+    'reports.who.apiToken': 'jeton d’API « {{name}} »',
+};
+
+addTexts({
+  fr: Object.fromEntries(Object.entries(fr).map(([key, text]) => [key, frenchSpacing(text)])),
   en: {
     'reports.title': 'Hour-compliance reports',
     'reports.titleCourse': 'Hour-compliance report of this course',
     'reports.dashboard': 'Dashboard',
-    'reports.learners': '{{count}} learner(s)',
+    'reports.learners_one': '{{count}} learner',
+    'reports.learners_other': '{{count}} learners',
     'reports.compliantAll': '{{count}} with every required hour validated',
     'reports.chartCaption': 'Compliance rate per domain: share of learners who validated every required hour of the domain',
     'reports.domain': 'Domain',
@@ -84,6 +94,8 @@ addTexts({
     'reports.status.done': 'Done',
     'reports.status.failed': 'Failed',
     'reports.status.expired': 'Expired',
+    'reports.failedHint': 'the export could not be produced; run it again, and if it keeps failing, send the detail to the team that runs Socle.',
+    'reports.failedDetail': 'Technical detail:',
     'admin.outbox': 'xAPI statements to forward to the LRS',
     'admin.outboxCounts': '{{pending}} pending, {{dead}} dead, {{delivered}} delivered',
     'attestation.title': 'Verification of an attestation of the digital-health foundation training',
@@ -96,7 +108,9 @@ addTexts({
     'attestation.issued': 'Issued on',
     'attestation.completed': 'Training completed on',
     'attestation.digest': 'SHA-256 digest',
-    'attestation.validated': 'Validated (h)',
-    'attestation.required': 'Required (h)',
+    'attestation.validated': 'Validated',
+    'attestation.required': 'Required',
+    'reports.who.cli': 'command line',
+    'reports.who.apiToken': 'API token “{{name}}”',
   },
 });
