@@ -22,6 +22,8 @@ interface Prepared {
   explicitId: boolean;
   sub: string;
   statement: XapiStatement;
+  /** `statement` as JSON (its canonical content completed with what the LRS sets): serialised once. */
+  json: string;
   verb: string;
   objectId: string;
   timestamp: Date;
@@ -51,6 +53,7 @@ export function prepareStatements(
   let forbiddenActor = false;
   const prepared: Prepared[] = [];
   const stored = now.toISOString();
+  const lrsProperties = `"stored":${JSON.stringify(stored)},"authority":${JSON.stringify(authority)}`;
   list.forEach((raw, index) => {
     const prefix = Array.isArray(body) ? `statements[${index}]` : 'statement';
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -74,7 +77,7 @@ export function prepareStatements(
       return;
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
-    const { derivedId, hash } = statementIdentity(content);
+    const { derivedId, hash, content: contentJson } = statementIdentity(content);
     const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
@@ -87,14 +90,19 @@ export function prepareStatements(
       details.push({ path: `${prefix}.timestamp`, message: 'expected an ISO 8601 date and time' });
       return;
     }
+    const version = typeof input.version === 'string' ? input.version : '1.0.0';
     const statement: XapiStatement = {
       ...content,
       id,
       timestamp: typeof input.timestamp === 'string' ? input.timestamp : stored,
       stored,
       authority,
-      version: typeof input.version === 'string' ? input.version : '1.0.0',
+      version,
     };
+    // the same value as JSON.stringify(statement) (jsonb keeps no key order); the content has none of these keys
+    // (a valid timestamp is a string: the content has it, or the statement is given the stored instant)
+    const added = `"id":"${id}",${lrsProperties},"version":${JSON.stringify(version)}${typeof input.timestamp === 'string' ? '' : `,"timestamp":${JSON.stringify(stored)}`}`;
+    const json = contentJson === '{}' ? `{${added}}` : `${contentJson.slice(0, -1)},${added}}`;
     const entry: Prepared = {
       index,
       id,
@@ -102,6 +110,7 @@ export function prepareStatements(
       explicitId: forcedId !== undefined || typeof input.id === 'string',
       sub: actor.name,
       statement,
+      json,
       verb,
       objectId: String(object.id),
       timestamp,
@@ -137,9 +146,15 @@ export function prepareStatements(
  * Stores a prepared batch in one transaction: statements (already stored ones with the same content are
  * skipped, a different content under a known id is a 409), voiding, completion events, activities seen, the
  * outbox and the learners' coverage (with the référentiels and badge issuing of `services`). Nothing is stored when
- * anything fails.
+ * anything fails, `beforeCommit` included (the request's rate-limit allowance).
  */
-export async function storeStatements(db: Database, services: CoverageServices, platform: Platform, prepared: Prepared[]): Promise<IngestResult> {
+export async function storeStatements(
+  db: Database,
+  services: CoverageServices,
+  platform: Platform,
+  prepared: Prepared[],
+  beforeCommit?: () => Promise<void>,
+): Promise<IngestResult> {
   const ids = prepared.map((p) => p.id);
   if (prepared.length === 0) return { ids, stored: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
@@ -147,7 +162,11 @@ export async function storeStatements(db: Database, services: CoverageServices, 
   let stored = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      stored = await db.transaction((tx) => insertFresh(tx, coverageDeps(services, tx), platform, unique));
+      stored = await db.transaction(async (tx) => {
+        const inserted = await insertFresh(tx, coverageDeps(services, tx), platform, unique);
+        await beforeCommit?.();
+        return inserted;
+      });
       break;
     } catch (error) {
       // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
@@ -252,19 +271,14 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     courses: courseIds,
     mappings,
   } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses, mappedObjectIds(fresh.map((p) => p.statement)));
-  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
-  const statementRows = JSON.stringify(
-    fresh.map((p) => ({
-      id: p.id,
-      u: userIds.get(p.sub),
-      v: p.verb,
-      o: p.objectId,
-      s: p.statement.stored,
-      t: p.timestamp.toISOString(),
-      h: p.hash,
-      j: p.statement,
-    })),
-  );
+  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint);
+  // each statement's JSON is the one prepared (ids, hashes and instants need no escaping).
+  const statementRows = `[${fresh
+    .map(
+      (p) =>
+        `{"id":"${p.id}","u":${userIds.get(p.sub)},"v":${JSON.stringify(p.verb)},"o":${JSON.stringify(p.objectId)},"s":"${p.statement.stored}","t":"${p.timestamp.toISOString()}","h":"${p.hash}","j":${p.json}}`,
+    )
+    .join(',')}]`;
   // One round trip: the INSERT, and the hashes of those already stored (a resend costs this statement only).
   const answer = await queryRows<{ id: string; content_hash: string | null }>(tx, insertStatementsQuery(platform.id, statementRows, fresh.map((p) => p.id)));
   const insertedIds = new Set<string>();
