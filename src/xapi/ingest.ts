@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterCompletionLearners } from '../coverage/freshness';
+import { sharedCreditingLock } from '../coverage/engine';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
@@ -235,15 +236,30 @@ async function resolveUsersAndCourses(
  * The statements' INSERT and, in the same statement, the content hashes of those already stored (the snapshot
  * before the INSERT: rows inserted by it are not among them). `ids` are the rows' ids. Exported for the query-plan test.
  */
-export function insertStatementsQuery(platformId: number, statementRows: string, ids: readonly string[]): SQL {
+export function insertStatementsQuery(
+  platformId: number,
+  statementRows: string,
+  ids: readonly string[],
+  following?: { writes: SQL[]; expected: number; lock: boolean },
+): SQL {
+  // the writes that hope every row is new (`batchWrites`), and the shared crediting lock (`creditingLock`) taken
+  // here, before the coverage inputs are read by a later statement
+  const writes = following
+    ? sql`, all_new AS (SELECT count(*) = ${following.expected}::int AS ok FROM ins)
+        ${sql.join(
+          following.writes.map((w, i) => sql`, ${sql.raw(`w${i}`)} AS (${w})`),
+          sql``,
+        )}`
+    : sql``;
+  const lock = following?.lock === true ? sql` UNION ALL SELECT NULL, NULL FROM (${sharedCreditingLock(platformId)} FROM all_new WHERE ok) AS locked` : sql``;
   return sql`WITH ins AS (
         INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
         SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
         FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
-        ON CONFLICT (id) DO NOTHING RETURNING id)
+        ON CONFLICT (id) DO NOTHING RETURNING id, seq, statement)${writes}
       SELECT id::text AS id, NULL::text AS content_hash FROM ins
       UNION ALL
-      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})`;
+      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})${lock}`;
 }
 
 /** The content hashes of statements already stored (compared as uuid: the unique index). Exported for the query-plan test. */
@@ -279,11 +295,21 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
         `{"id":"${p.id}","u":${userIds.get(p.sub)},"v":${JSON.stringify(p.verb)},"o":${JSON.stringify(p.objectId)},"s":"${p.statement.stored}","t":"${p.timestamp.toISOString()}","h":"${p.hash}","j":${p.json}}`,
     )
     .join(',')}]`;
-  // One round trip: the INSERT, and the hashes of those already stored (a resend costs this statement only).
-  const answer = await queryRows<{ id: string; content_hash: string | null }>(tx, insertStatementsQuery(platform.id, statementRows, fresh.map((p) => p.id)));
+  // The common batch (no voiding statement) hopes every statement is new: its completion events, activities, outbox
+  // rows and the crediting lock ride in the INSERT's own statement, each guarded by "every row was inserted". When
+  // some were already stored, that statement wrote nothing else, and the writes follow for the new ones only.
+  const hopeful = fresh.every((p) => p.voidTarget === undefined);
+  const planned = hopeful ? batchWrites(platform.id, fresh, userIds, courseIds, mappings, 'inserted') : undefined;
+  const ids = fresh.map((p) => p.id);
+  // One round trip: the INSERT, the hashes of those already stored (a resend costs this statement only) and, hoping, the writes.
+  const answer = await queryRows<{ id: string | null; content_hash: string | null }>(
+    tx,
+    insertStatementsQuery(platform.id, statementRows, ids, planned && { writes: planned.writes, expected: fresh.length, lock: planned.learners.size > 0 }),
+  );
   const insertedIds = new Set<string>();
   const known = new Map<string, string>();
   for (const r of answer) {
+    if (r.id === null) continue; // the row of the crediting lock
     if (r.content_hash === null) insertedIds.add(r.id);
     else known.set(r.id, r.content_hash);
   }
@@ -298,6 +324,11 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
       throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
     }
   }
+  if (planned && already.length === 0) {
+    // Stored coverage follows the completion facts just written (same transaction, crediting lock already held).
+    await afterCompletionLearners(tx, deps, platform.id, [...planned.learners], { locked: true });
+    return fresh.length;
+  }
   const rows = fresh.filter((p) => insertedIds.has(p.id));
   if (rows.length === 0) return 0;
 
@@ -307,9 +338,36 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
   if (targets.length) {
     for (const r of await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets))) learners.add(Number(r.user_id));
   }
-
   // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
+  const later = batchWrites(platform.id, rows, userIds, courseIds, mappings, 'stored');
+  for (const l of later.learners) learners.add(l);
+  const ctes = sql.join(
+    later.writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
+    sql`, `,
+  );
+  await tx.execute(sql`WITH ${ctes} SELECT 1`);
+  // Stored coverage follows the completion facts just written or voided (same transaction).
+  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
+  return rows.length;
+}
+
+/**
+ * The writes that follow the statements `rows` (stored by this transaction): completion events, activities seen and
+ * the outbox, as data-modifying statements for one WITH, rows as JSON parameters; and the learners of the
+ * completions. `from`: `inserted`, in the statements' INSERT itself (its `ins` rows, each write guarded by
+ * `all_new`), or `stored`, in a later statement (the table).
+ */
+function batchWrites(
+  platformId: number,
+  rows: Prepared[],
+  userIds: Map<string, number>,
+  courseIds: Map<string, number>,
+  mappings: ObjectMapping[],
+  from: 'inserted' | 'stored',
+): { writes: SQL[]; learners: Set<number> } {
+  const guard = from === 'inserted' ? sql`WHERE (SELECT ok FROM all_new)` : sql``;
   const writes: SQL[] = [];
+  const learners = new Set<number>();
   // In batch order: the event id (arrival order) then follows the position within the batch.
   const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
   if (completions.length) {
@@ -329,9 +387,9 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     for (const p of completions) learners.add(userIds.get(p.sub) as number);
     writes.push(
       sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
-          SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
+          SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
                  (r->>'t')::timestamptz, (r->>'p')::smallint
-          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
           ON CONFLICT (statement_id) DO NOTHING`,
     );
   }
@@ -349,8 +407,8 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
     writes.push(
       sql`INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
-          SELECT ${platform.id}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
-          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          SELECT ${platformId}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
+          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
           ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
             last_seen_at = now(),
             name = coalesce(excluded.name, xapi_activities.name),
@@ -362,20 +420,16 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
   // those the mappings enrich travel again, in their forwarded form.
   const statements = rows.map((p) => p.statement);
   const forwarded = applyMappings(statements, mappings);
-  const enriched = JSON.stringify(forwarded.filter((s, i) => s !== statements[i]));
+  const enriched = JSON.stringify(forwarded.filter((st, i) => st !== statements[i]));
+  const source =
+    from === 'inserted'
+      ? sql`ins s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id ${guard}`
+      : sql`xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
+            WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))})`;
   writes.push(
     sql`INSERT INTO xapi_outbox (statement_id, statement)
-        SELECT s.id, coalesce(e.r, s.statement)
-        FROM xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
-        WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))}) ORDER BY s.seq
+        SELECT s.id, coalesce(e.r, s.statement) FROM ${source} ORDER BY s.seq
         ON CONFLICT (statement_id) DO NOTHING`,
   );
-  const ctes = sql.join(
-    writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
-    sql`, `,
-  );
-  await tx.execute(sql`WITH ${ctes} SELECT 1`);
-  // Stored coverage follows the completion facts just written or voided (same transaction).
-  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
-  return rows.length;
+  return { writes, learners };
 }
