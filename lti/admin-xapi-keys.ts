@@ -53,7 +53,7 @@ export function adminXapiKeyRoutes(ctx: AppContext, app: Express): void {
     asyncHandler(async (req, res) => {
       const s = adminSession(req);
       const { key } = parseOr400(keyParams, req.params, 'params');
-      const revoked = await ctx.store.db.transaction((tx) => revokeXapiKey(tx, key, { platformId: s.platform.id, actor: adminActor(s) }));
+      const revoked = await ctx.store.db.transaction((tx) => revokeXapiKey(tx, key, { platformId: s.platform.id, actor: adminActor(s), verified: ctx.xapiKeys }));
       if (!revoked) throw notFound('No active xAPI key with this name on your platform.');
       if (wantsJson(req)) {
         res.json({ revoked: key });

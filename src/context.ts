@@ -5,6 +5,7 @@ import type { Store } from './db/store';
 import type { Logger } from './logger';
 import type { ExportRegistry } from './reports/kinds/kind';
 import type { ComplianceSource } from './reports/source';
+import type { VerifiedKeys } from './xapi/keys';
 
 /** What a context provides besides configuration, store and logger; `createContext` gives the defaults, tests their own. */
 export interface Services {
@@ -18,6 +19,8 @@ export interface Services {
   compliance: ComplianceSource;
   /** The kinds of report this context produces: the API's and the runner's exports, the admin page's buttons. */
   reports: ExportRegistry;
+  /** The xAPI keys this process recently verified (`KEY_CACHE_MS`). */
+  xapiKeys: VerifiedKeys;
 }
 
 /** What every adapter (HTTP routes, CLI commands, workers) is given: configuration, store, logger and the services. */

@@ -7,7 +7,7 @@ import { xapiStatements } from '../db/schema';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
 import { prepareStatements, storeStatements } from '../xapi/ingest';
 import { authenticateXapiKey } from '../xapi/keys';
-import { enforceRateLimit } from '../web/rate-limit';
+import { countRequest, type RequestAllowance } from '../web/rate-limit';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
@@ -44,8 +44,12 @@ export const xapiHeaders = z.object({ 'x-experience-api-version': z.string().reg
 
 const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z.string() }) });
 
-/** Requests need `X-Experience-API-Version: 1.0.x` and Basic credentials issued for a platform. */
-async function authenticate(ctx: AppContext, req: Request): Promise<Platform> {
+/**
+ * Requests need `X-Experience-API-Version: 1.0.x` and Basic credentials issued for a platform. The request is
+ * counted against the key's rate limit once authenticated (a stranger sending a key's id with a wrong secret cannot
+ * spend that key's budget); the caller checks the allowance before committing and before answering an error.
+ */
+async function authenticate(ctx: AppContext, req: Request): Promise<{ platform: Platform; allowance: RequestAllowance }> {
   const version = req.header('x-experience-api-version');
   if (!version || !VERSION.test(version)) {
     throw invalid('The X-Experience-API-Version header is required and must be 1.0.x (1.0.3).', [
@@ -58,11 +62,27 @@ async function authenticate(ctx: AppContext, req: Request): Promise<Platform> {
   if (!match?.[1]) throw unauthorized('Basic credentials issued by `socle xapi-keys create` are required.', challenge);
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  const platform = colon > 0 ? await authenticateXapiKey(ctx.store.db, decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
+  const platform = colon > 0 ? await authenticateXapiKey(ctx.store.db, decoded.slice(0, colon), decoded.slice(colon + 1), ctx.xapiKeys) : undefined;
   if (!platform) throw unauthorized('Unknown or revoked xAPI key, or wrong secret.', challenge);
-  // counted once authenticated: a stranger sending a key's id with a wrong secret cannot spend that key's budget
-  await enforceRateLimit(ctx, 'xapi', decoded.slice(0, colon));
-  return platform;
+  const allowance = countRequest(ctx, 'xapi', decoded.slice(0, colon));
+  // PGlite runs one query at a time: nothing to overlap
+  if (ctx.store.driver !== 'postgres') await allowance.check();
+  return { platform, allowance };
+}
+
+/**
+ * Runs `store` (which calls its `beforeCommit` before committing) within the request's allowance: past the limit
+ * nothing is committed and the answer is 429, also when the request is refused for another reason.
+ */
+async function withinAllowance<T>(allowance: RequestAllowance, store: (beforeCommit: () => Promise<void>) => Promise<T>): Promise<T> {
+  try {
+    const result = await store(allowance.check);
+    await allowance.check();
+    return result;
+  } catch (error) {
+    await allowance.check();
+    throw error;
+  }
 }
 
 function authority(ctx: AppContext, req: Request) {
@@ -85,12 +105,14 @@ export function xapiRouter(ctx: AppContext): Router {
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const platform = await authenticate(ctx, req);
-      if (req.body === undefined || !req.is('application/json')) {
-        throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
-      }
-      const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
-      const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
+      const { platform, allowance } = await authenticate(ctx, req);
+      const result = await withinAllowance(allowance, (beforeCommit) => {
+        if (req.body === undefined || !req.is('application/json')) {
+          throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
+        }
+        const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
+        return storeStatements(ctx.store.db, ctx, platform, prepared, beforeCommit);
+      });
       statementsReceived.inc(result.stored);
       res.status(200).json(result.ids);
     }),
@@ -100,13 +122,15 @@ export function xapiRouter(ctx: AppContext): Router {
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const platform = await authenticate(ctx, req);
-      const { statementId } = parseOr400(putQuery, req.query, 'query');
-      if (!req.is('application/json') || Array.isArray(req.body)) {
-        throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
-      }
-      const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
-      const result = await storeStatements(ctx.store.db, ctx, platform, prepared);
+      const { platform, allowance } = await authenticate(ctx, req);
+      const result = await withinAllowance(allowance, (beforeCommit) => {
+        const { statementId } = parseOr400(putQuery, req.query, 'query');
+        if (!req.is('application/json') || Array.isArray(req.body)) {
+          throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
+        }
+        const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
+        return storeStatements(ctx.store.db, ctx, platform, prepared, beforeCommit);
+      });
       statementsReceived.inc(result.stored);
       res.status(204).end();
     }),
@@ -115,7 +139,8 @@ export function xapiRouter(ctx: AppContext): Router {
   router.get(
     '/xapi/statements',
     asyncHandler(async (req, res) => {
-      const platform = await authenticate(ctx, req);
+      const { platform, allowance } = await authenticate(ctx, req);
+      await allowance.check();
       if ('statementId' in req.query || 'voidedStatementId' in req.query) {
         const q = parseOr400(singleQuery, req.query, 'query');
         if (q.statementId && q.voidedStatementId) throw invalid('Give statementId or voidedStatementId, not both.');

@@ -5,6 +5,7 @@ import type { Store } from '../db/store';
 import type { Logger } from '../logger';
 import { coverageComplianceSource } from '../reports/coverage-source';
 import { reportKinds } from '../reports/kinds';
+import { VerifiedKeys } from '../xapi/keys';
 
 /**
  * The context of the server and of the CLI's commands. By default: référentiels from the catalogue, badges issued
@@ -24,6 +25,7 @@ export function createContext(config: Config, store: Store, logger: Logger, over
     ...coverage,
     compliance: overrides.compliance ?? coverageComplianceSource(coverage),
     reports: overrides.reports ?? reportKinds,
+    xapiKeys: overrides.xapiKeys ?? new VerifiedKeys(),
   };
 }
 

@@ -40,7 +40,7 @@ export function registerXapi(program: Command, withContext: WithContext): void {
     .description('revoke a key: requests using it are refused from now on')
     .option('--json', 'print JSON')
     .action(async (key: string, opts: { json?: boolean }) => {
-      const revoked = await withContext((ctx) => revokeXapiKey(ctx.store.db, key));
+      const revoked = await withContext((ctx) => revokeXapiKey(ctx.store.db, key, { verified: ctx.xapiKeys }));
       if (!revoked) throw notFound(`no active xAPI key ${key}`);
       output({ key, revoked: true }, Boolean(opts.json), () => `Revoked ${key}.`);
     });

@@ -4,7 +4,7 @@
  * pure rules (src/domain/coverage.ts). The same path serves the ingestion hook, reads and the full recompute, so
  * they cannot disagree.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import {
   compileRules,
   computeCoverage,
@@ -302,6 +302,14 @@ const CREDITING_LOCK = 1_936_681_836;
  * transaction's read of the mappings and its commit: it waits, and then sees that transaction's new facts (and
  * recomputes or marks their learners), while a crediting that waited reads the new mappings.
  */
+/**
+ * The shared crediting lock as a select list (`SELECT pg_advisory_xact_lock_shared(…)`), for a statement that takes
+ * it on the way (the ingest's INSERT): a later statement of the transaction then reads after it, as after `creditingLock`.
+ */
+export function sharedCreditingLock(platformId: number): SQL {
+  return sql`SELECT pg_advisory_xact_lock_shared(${CREDITING_LOCK}::int, ${platformId}::int)`;
+}
+
 export async function creditingLock(ex: Executor, platformId: number, mode: 'shared' | 'exclusive'): Promise<void> {
   await ex.execute(
     mode === 'shared'
@@ -316,11 +324,13 @@ export async function refreshLearners(
   deps: CoverageDeps,
   platformId: number,
   userIds: readonly number[],
+  options: { locked?: boolean } = {},
 ): Promise<{ missing: string[] }> {
   const unique = [...new Set(userIds)];
   if (unique.length === 0) return { missing: [] };
   // A mapping change waits for the recomputes already reading the old mappings (and they for it): see creditingLock.
-  await creditingLock(ex, platformId, 'shared');
+  // `locked`: an earlier statement of this transaction took it (`sharedCreditingLock`).
+  if (!options.locked) await creditingLock(ex, platformId, 'shared');
   // Everything the computation reads, in one round trip: the learners' events and credits, the mappings and
   // policies of their events' courses, their stored coverage, and whether a dirty mark or an active badge is there.
   const ids = sql`string_to_array(${unique.join(',')}, ',')::int[]`;

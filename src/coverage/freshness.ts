@@ -33,8 +33,14 @@ export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps
  * Ingestion hook: the learners of the completion statements stored or voided in this batch (the ingestion knows
  * them). Recomputes them in the ingestion's transaction.
  */
-export async function afterCompletionLearners(tx: Executor, deps: CoverageDeps, platformId: number, userIds: readonly number[]): Promise<void> {
-  if (userIds.length) await refreshLearners(tx, deps, platformId, userIds);
+export async function afterCompletionLearners(
+  tx: Executor,
+  deps: CoverageDeps,
+  platformId: number,
+  userIds: readonly number[],
+  options: { locked?: boolean } = {},
+): Promise<void> {
+  if (userIds.length) await refreshLearners(tx, deps, platformId, userIds, options);
 }
 
 async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {

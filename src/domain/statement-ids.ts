@@ -52,10 +52,14 @@ export function statementContent(statement: Record<string, unknown>): string {
   return canonicalValue(statement, LRS_PROPERTIES);
 }
 
-/** Id (when none is given) and content hash from one canonical serialisation: the hot path of the inbound endpoint. */
-export function statementIdentity(statement: Record<string, unknown>): { derivedId: string; hash: string } {
+/**
+ * Id (when none is given) and content hash from one canonical serialisation, and that serialisation (`content`: the
+ * statement's JSON without id, stored, authority and version), which the inbound endpoint completes into the stored
+ * JSON instead of serialising the statement again: the hot path of the inbound endpoint.
+ */
+export function statementIdentity(statement: Record<string, unknown>): { derivedId: string; hash: string; content: string } {
   const content = statementContent(statement);
-  return { derivedId: uuidV5(content), hash: createHash('sha256').update(content).digest('base64url') };
+  return { derivedId: uuidV5(content), hash: createHash('sha256').update(content).digest('base64url'), content };
 }
 
 /** Hash of a statement's content (without id, stored, authority, version). */

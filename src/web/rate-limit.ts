@@ -15,12 +15,35 @@ export type RateLimitKind = Exclude<keyof RateLimits, 'windowSeconds'>;
  * Socle process on it.
  */
 export async function enforceRateLimit(ctx: AppContext, kind: RateLimitKind, client: string): Promise<void> {
+  await countRequest(ctx, kind, client).check();
+}
+
+/** A request counted against its client's limit: `check()` throws `rate_limited` past the limit (the same each call). */
+export interface RequestAllowance {
+  check(): Promise<void>;
+}
+
+/**
+ * Starts counting one request of `client` (of `kind`) and does not wait for the count: it runs on its own connection
+ * while the request does its work, and the request calls `check()` before it commits anything and before it answers
+ * an error (the count, the limit and the answer are those of `enforceRateLimit`; only the waiting overlaps).
+ */
+export function countRequest(ctx: AppContext, kind: RateLimitKind, client: string): RequestAllowance {
   const { windowSeconds, [kind]: limit } = ctx.config.rateLimits;
-  if (limit === 0) return;
-  const { hits, resetSeconds } = await hitRateLimit(ctx.store.db, `${kind}:${client}`, windowSeconds);
-  if (hits <= limit) return;
-  rateLimitedTotal.inc({ kind });
-  throw rateLimited(`Too many requests: at most ${limit} per ${windowSeconds} s for this client. Retry after ${resetSeconds} s.`, resetSeconds);
+  if (limit === 0) return { check: () => Promise.resolve() };
+  const counted = hitRateLimit(ctx.store.db, `${kind}:${client}`, windowSeconds).then(({ hits, resetSeconds }) => (hits <= limit ? undefined : resetSeconds));
+  // an outage is reported by check(), not as an unhandled rejection when the request failed before calling it
+  counted.catch(() => undefined);
+  let refused = false;
+  return {
+    check: async () => {
+      const resetSeconds = await counted;
+      if (resetSeconds === undefined) return;
+      if (!refused) rateLimitedTotal.inc({ kind });
+      refused = true;
+      throw rateLimited(`Too many requests: at most ${limit} per ${windowSeconds} s for this client. Retry after ${resetSeconds} s.`, resetSeconds);
+    },
+  };
 }
 
 /** The client's address (behind a trusted proxy, the forwarded one: see `trust proxy` in src/app/http.ts). */

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { afterCompletionLearners } from '../coverage/freshness';
+import { sharedCreditingLock } from '../coverage/engine';
 import { type Database, type Executor, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
@@ -22,6 +23,8 @@ interface Prepared {
   explicitId: boolean;
   sub: string;
   statement: XapiStatement;
+  /** `statement` as JSON (its canonical content completed with what the LRS sets): serialised once. */
+  json: string;
   verb: string;
   objectId: string;
   timestamp: Date;
@@ -51,6 +54,7 @@ export function prepareStatements(
   let forbiddenActor = false;
   const prepared: Prepared[] = [];
   const stored = now.toISOString();
+  const lrsProperties = `"stored":${JSON.stringify(stored)},"authority":${JSON.stringify(authority)}`;
   list.forEach((raw, index) => {
     const prefix = Array.isArray(body) ? `statements[${index}]` : 'statement';
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -74,7 +78,7 @@ export function prepareStatements(
       return;
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
-    const { derivedId, hash } = statementIdentity(content);
+    const { derivedId, hash, content: contentJson } = statementIdentity(content);
     const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
@@ -87,14 +91,19 @@ export function prepareStatements(
       details.push({ path: `${prefix}.timestamp`, message: 'expected an ISO 8601 date and time' });
       return;
     }
+    const version = typeof input.version === 'string' ? input.version : '1.0.0';
     const statement: XapiStatement = {
       ...content,
       id,
       timestamp: typeof input.timestamp === 'string' ? input.timestamp : stored,
       stored,
       authority,
-      version: typeof input.version === 'string' ? input.version : '1.0.0',
+      version,
     };
+    // the same value as JSON.stringify(statement) (jsonb keeps no key order); the content has none of these keys
+    // (a valid timestamp is a string: the content has it, or the statement is given the stored instant)
+    const added = `"id":"${id}",${lrsProperties},"version":${JSON.stringify(version)}${typeof input.timestamp === 'string' ? '' : `,"timestamp":${JSON.stringify(stored)}`}`;
+    const json = contentJson === '{}' ? `{${added}}` : `${contentJson.slice(0, -1)},${added}}`;
     const entry: Prepared = {
       index,
       id,
@@ -102,6 +111,7 @@ export function prepareStatements(
       explicitId: forcedId !== undefined || typeof input.id === 'string',
       sub: actor.name,
       statement,
+      json,
       verb,
       objectId: String(object.id),
       timestamp,
@@ -137,9 +147,15 @@ export function prepareStatements(
  * Stores a prepared batch in one transaction: statements (already stored ones with the same content are
  * skipped, a different content under a known id is a 409), voiding, completion events, activities seen, the
  * outbox and the learners' coverage (with the référentiels and badge issuing of `services`). Nothing is stored when
- * anything fails.
+ * anything fails, `beforeCommit` included (the request's rate-limit allowance).
  */
-export async function storeStatements(db: Database, services: CoverageServices, platform: Platform, prepared: Prepared[]): Promise<IngestResult> {
+export async function storeStatements(
+  db: Database,
+  services: CoverageServices,
+  platform: Platform,
+  prepared: Prepared[],
+  beforeCommit?: () => Promise<void>,
+): Promise<IngestResult> {
   const ids = prepared.map((p) => p.id);
   if (prepared.length === 0) return { ids, stored: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
@@ -147,7 +163,11 @@ export async function storeStatements(db: Database, services: CoverageServices, 
   let stored = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      stored = await db.transaction((tx) => insertFresh(tx, coverageDeps(services, tx), platform, unique));
+      stored = await db.transaction(async (tx) => {
+        const inserted = await insertFresh(tx, coverageDeps(services, tx), platform, unique);
+        await beforeCommit?.();
+        return inserted;
+      });
       break;
     } catch (error) {
       // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
@@ -216,15 +236,30 @@ async function resolveUsersAndCourses(
  * The statements' INSERT and, in the same statement, the content hashes of those already stored (the snapshot
  * before the INSERT: rows inserted by it are not among them). `ids` are the rows' ids. Exported for the query-plan test.
  */
-export function insertStatementsQuery(platformId: number, statementRows: string, ids: readonly string[]): SQL {
+export function insertStatementsQuery(
+  platformId: number,
+  statementRows: string,
+  ids: readonly string[],
+  following?: { writes: SQL[]; expected: number; lock: boolean },
+): SQL {
+  // the writes that hope every row is new (`batchWrites`), and the shared crediting lock (`creditingLock`) taken
+  // here, before the coverage inputs are read by a later statement
+  const writes = following
+    ? sql`, all_new AS (SELECT count(*) = ${following.expected}::int AS ok FROM ins)
+        ${sql.join(
+          following.writes.map((w, i) => sql`, ${sql.raw(`w${i}`)} AS (${w})`),
+          sql``,
+        )}`
+    : sql``;
+  const lock = following?.lock === true ? sql` UNION ALL SELECT NULL, NULL FROM (${sharedCreditingLock(platformId)} FROM all_new WHERE ok) AS locked` : sql``;
   return sql`WITH ins AS (
         INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
         SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
         FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
-        ON CONFLICT (id) DO NOTHING RETURNING id)
+        ON CONFLICT (id) DO NOTHING RETURNING id, seq, statement)${writes}
       SELECT id::text AS id, NULL::text AS content_hash FROM ins
       UNION ALL
-      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})`;
+      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})${lock}`;
 }
 
 /** The content hashes of statements already stored (compared as uuid: the unique index). Exported for the query-plan test. */
@@ -252,24 +287,29 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     courses: courseIds,
     mappings,
   } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses, mappedObjectIds(fresh.map((p) => p.statement)));
-  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint).
-  const statementRows = JSON.stringify(
-    fresh.map((p) => ({
-      id: p.id,
-      u: userIds.get(p.sub),
-      v: p.verb,
-      o: p.objectId,
-      s: p.statement.stored,
-      t: p.timestamp.toISOString(),
-      h: p.hash,
-      j: p.statement,
-    })),
+  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint);
+  // each statement's JSON is the one prepared (ids, hashes and instants need no escaping).
+  const statementRows = `[${fresh
+    .map(
+      (p) =>
+        `{"id":"${p.id}","u":${userIds.get(p.sub)},"v":${JSON.stringify(p.verb)},"o":${JSON.stringify(p.objectId)},"s":"${p.statement.stored}","t":"${p.timestamp.toISOString()}","h":"${p.hash}","j":${p.json}}`,
+    )
+    .join(',')}]`;
+  // The common batch (no voiding statement) hopes every statement is new: its completion events, activities, outbox
+  // rows and the crediting lock ride in the INSERT's own statement, each guarded by "every row was inserted". When
+  // some were already stored, that statement wrote nothing else, and the writes follow for the new ones only.
+  const hopeful = fresh.every((p) => p.voidTarget === undefined);
+  const planned = hopeful ? batchWrites(platform.id, fresh, userIds, courseIds, mappings, 'inserted') : undefined;
+  const ids = fresh.map((p) => p.id);
+  // One round trip: the INSERT, the hashes of those already stored (a resend costs this statement only) and, hoping, the writes.
+  const answer = await queryRows<{ id: string | null; content_hash: string | null }>(
+    tx,
+    insertStatementsQuery(platform.id, statementRows, ids, planned && { writes: planned.writes, expected: fresh.length, lock: planned.learners.size > 0 }),
   );
-  // One round trip: the INSERT, and the hashes of those already stored (a resend costs this statement only).
-  const answer = await queryRows<{ id: string; content_hash: string | null }>(tx, insertStatementsQuery(platform.id, statementRows, fresh.map((p) => p.id)));
   const insertedIds = new Set<string>();
   const known = new Map<string, string>();
   for (const r of answer) {
+    if (r.id === null) continue; // the row of the crediting lock
     if (r.content_hash === null) insertedIds.add(r.id);
     else known.set(r.id, r.content_hash);
   }
@@ -284,6 +324,11 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
       throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
     }
   }
+  if (planned && already.length === 0) {
+    // Stored coverage follows the completion facts just written (same transaction, crediting lock already held).
+    await afterCompletionLearners(tx, deps, platform.id, [...planned.learners], { locked: true });
+    return fresh.length;
+  }
   const rows = fresh.filter((p) => insertedIds.has(p.id));
   if (rows.length === 0) return 0;
 
@@ -293,9 +338,36 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
   if (targets.length) {
     for (const r of await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets))) learners.add(Number(r.user_id));
   }
-
   // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
+  const later = batchWrites(platform.id, rows, userIds, courseIds, mappings, 'stored');
+  for (const l of later.learners) learners.add(l);
+  const ctes = sql.join(
+    later.writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
+    sql`, `,
+  );
+  await tx.execute(sql`WITH ${ctes} SELECT 1`);
+  // Stored coverage follows the completion facts just written or voided (same transaction).
+  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
+  return rows.length;
+}
+
+/**
+ * The writes that follow the statements `rows` (stored by this transaction): completion events, activities seen and
+ * the outbox, as data-modifying statements for one WITH, rows as JSON parameters; and the learners of the
+ * completions. `from`: `inserted`, in the statements' INSERT itself (its `ins` rows, each write guarded by
+ * `all_new`), or `stored`, in a later statement (the table).
+ */
+function batchWrites(
+  platformId: number,
+  rows: Prepared[],
+  userIds: Map<string, number>,
+  courseIds: Map<string, number>,
+  mappings: ObjectMapping[],
+  from: 'inserted' | 'stored',
+): { writes: SQL[]; learners: Set<number> } {
+  const guard = from === 'inserted' ? sql`WHERE (SELECT ok FROM all_new)` : sql``;
   const writes: SQL[] = [];
+  const learners = new Set<number>();
   // In batch order: the event id (arrival order) then follows the position within the batch.
   const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
   if (completions.length) {
@@ -315,9 +387,9 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     for (const p of completions) learners.add(userIds.get(p.sub) as number);
     writes.push(
       sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
-          SELECT (r->>'id')::uuid, ${platform.id}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
+          SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
                  (r->>'t')::timestamptz, (r->>'p')::smallint
-          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
           ON CONFLICT (statement_id) DO NOTHING`,
     );
   }
@@ -335,8 +407,8 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
     const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
     writes.push(
       sql`INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
-          SELECT ${platform.id}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
-          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
+          SELECT ${platformId}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
+          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
           ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
             last_seen_at = now(),
             name = coalesce(excluded.name, xapi_activities.name),
@@ -348,20 +420,16 @@ async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform,
   // those the mappings enrich travel again, in their forwarded form.
   const statements = rows.map((p) => p.statement);
   const forwarded = applyMappings(statements, mappings);
-  const enriched = JSON.stringify(forwarded.filter((s, i) => s !== statements[i]));
+  const enriched = JSON.stringify(forwarded.filter((st, i) => st !== statements[i]));
+  const source =
+    from === 'inserted'
+      ? sql`ins s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id ${guard}`
+      : sql`xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
+            WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))})`;
   writes.push(
     sql`INSERT INTO xapi_outbox (statement_id, statement)
-        SELECT s.id, coalesce(e.r, s.statement)
-        FROM xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
-        WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))}) ORDER BY s.seq
+        SELECT s.id, coalesce(e.r, s.statement) FROM ${source} ORDER BY s.seq
         ON CONFLICT (statement_id) DO NOTHING`,
   );
-  const ctes = sql.join(
-    writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
-    sql`, `,
-  );
-  await tx.execute(sql`WITH ${ctes} SELECT 1`);
-  // Stored coverage follows the completion facts just written or voided (same transaction).
-  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
-  return rows.length;
+  return { writes, learners };
 }

@@ -47,10 +47,56 @@ export async function listXapiKeys(ex: Executor, issuer?: string): Promise<KeyRo
 }
 
 /**
- * Revokes a key; returns false when no active key has that name (on this platform, when given). With an `actor`,
- * the revocation is audited.
+ * How long a verified key is remembered by the process that verified it: a key revoked by another process (`socle
+ * xapi-keys revoke` is one) is refused by this one at most this long after the revocation; in the process that revokes
+ * it, at once. Every request of Moodle's logstore_xapi would otherwise cost one more round trip before any storage work.
  */
-export async function revokeXapiKey(ex: Executor, key: string, scope: { platformId?: number; actor?: string } = {}): Promise<boolean> {
+export const KEY_CACHE_MS = 30_000;
+/** Keys remembered at most (the oldest is forgotten first): a platform has a few. */
+const KEY_CACHE_SIZE = 1_000;
+
+/**
+ * The keys a process recently found active, by key name (24 random hex digits: unique), with their secret's hash —
+ * never the secret. One per context (`AppContext.xapiKeys`), so it answers for one database only.
+ */
+export class VerifiedKeys {
+  private readonly entries = new Map<string, { platform: Platform; secretHash: string; until: number }>();
+  /** This process's revocations: a lookup that read a key before a revocation does not remember it after. */
+  private revocations = 0;
+
+  get(key: string, now: number) {
+    const entry = this.entries.get(key);
+    if (entry && entry.until > now) return entry;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  generation(): number {
+    return this.revocations;
+  }
+
+  remember(key: string, row: { platform: Platform; secretHash: string }, generation: number, now: number): void {
+    if (generation !== this.revocations) return;
+    if (this.entries.size >= KEY_CACHE_SIZE) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { ...row, until: now + KEY_CACHE_MS });
+  }
+
+  forget(key: string): void {
+    this.entries.delete(key);
+    this.revocations++;
+  }
+}
+
+/**
+ * Revokes a key; returns false when no active key has that name (on this platform, when given). With an `actor`,
+ * the revocation is audited; with `verified`, this process forgets the key at once.
+ */
+export async function revokeXapiKey(
+  ex: Executor,
+  key: string,
+  scope: { platformId?: number; actor?: string; verified?: VerifiedKeys } = {},
+): Promise<boolean> {
+  scope.verified?.forget(key);
   const conditions = [eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)];
   if (scope.platformId !== undefined) conditions.push(eq(xapiKeys.platformId, scope.platformId));
   const rows = await ex
@@ -63,13 +109,21 @@ export async function revokeXapiKey(ex: Executor, key: string, scope: { platform
   return rows.length > 0;
 }
 
-/** The platform whose active key matches these Basic credentials, or undefined. */
-export async function authenticateXapiKey(ex: Executor, key: string, secret: string): Promise<Platform | undefined> {
-  const [row] = await ex
-    .select({ platform: platforms, secretHash: xapiKeys.secretHash })
-    .from(xapiKeys)
-    .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
-    .where(and(eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)));
+/**
+ * The platform whose active key matches these Basic credentials, or undefined. With `verified`, an active key is
+ * remembered `KEY_CACHE_MS`; an unknown or revoked one is read again each time.
+ */
+export async function authenticateXapiKey(ex: Executor, key: string, secret: string, verified?: VerifiedKeys, now = Date.now()): Promise<Platform | undefined> {
+  let row: { platform: Platform; secretHash: string } | undefined = verified?.get(key, now);
+  if (!row) {
+    const generation = verified?.generation() ?? 0;
+    [row] = await ex
+      .select({ platform: platforms, secretHash: xapiKeys.secretHash })
+      .from(xapiKeys)
+      .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
+      .where(and(eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)));
+    if (row) verified?.remember(key, row, generation, now);
+  }
   const given = Buffer.from(hashSecret(secret), 'hex');
   const expected = Buffer.from(row?.secretHash ?? '0'.repeat(64), 'hex');
   if (!row || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
