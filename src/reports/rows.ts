@@ -48,6 +48,8 @@ export type ReportReferential = z.infer<typeof reportReferential>;
 export const reportMeta = z.object({
   /** The issuing institution (or the platform's name when it has no other). */
   institution: z.string().min(1),
+  /** The IANA time zone dates of the report are written in: the institution's; writers use DEFAULT_TIME_ZONE (src/domain/format.ts) when absent. */
+  timeZone: z.string().min(1).optional(),
   platform: z.object({ issuer: z.string().min(1), name: z.string().nullable() }),
   /** The filters used, as label → value, shown in the PDF header and the XLSX summary. */
   filters: z.array(z.object({ label: z.string(), value: z.string() })),
