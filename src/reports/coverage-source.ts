@@ -4,6 +4,7 @@ import { type CoverageServices, coverageDeps } from '../coverage/deps';
 import { learnerView } from '../coverage/read';
 import { platforms } from '../db/schema';
 import { institutionOf } from '../identity/institution';
+import { DEFAULT_TIME_ZONE } from '../domain/format';
 import { type Executor, inList, queryRows } from '../db/store';
 import type { ComplianceRow, ReportReferential } from './rows';
 import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, type ComplianceSummary, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
@@ -31,8 +32,10 @@ interface LearnerRow {
 function queryParts(query: ComplianceQuery) {
   const courses = query.filters.courses;
   const courseFilter = courses?.length ? sql`AND c.context_id IN (${inList(courses)})` : sql``;
-  const from = query.filters.from ? sql`AND e.statement_timestamp >= ${query.filters.from}::date` : sql``;
-  const to = query.filters.to ? sql`AND e.statement_timestamp < (${query.filters.to}::date + 1)` : sql``;
+  // the window's days are the institution's (its time zone, Europe/Paris without a profile)
+  const zone = sql`coalesce((SELECT i.time_zone FROM institutions i WHERE i.platform_id = ${query.platformId}), ${DEFAULT_TIME_ZONE})`;
+  const from = query.filters.from ? sql`AND e.statement_timestamp >= (${query.filters.from}::date::timestamp AT TIME ZONE ${zone})` : sql``;
+  const to = query.filters.to ? sql`AND e.statement_timestamp < ((${query.filters.to}::date + 1)::timestamp AT TIME ZONE ${zone})` : sql``;
   const windowed = query.filters.from || query.filters.to;
   /** The learners' courses: active Learner members of the rosters, and whoever has completion facts in the courses. */
   const members = (columns: SQL) => sql`
