@@ -17,7 +17,8 @@ import { render, renderFragment } from '../web/render';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
-import { formatDate } from '../domain/format';
+import { formatDate, formatMinutes } from '../domain/format';
+import { institutionOf } from '../identity/institution';
 
 /**
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
@@ -238,9 +239,11 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
         return;
       }
       const t = translator(locale);
-      const tag = locale === 'en' ? 'en-GB' : 'fr-FR';
-      const hours = (m: number) => new Intl.NumberFormat(tag, { maximumFractionDigits: 2 }).format(Math.round((m / 60) * 100) / 100);
-      const date = (d: Date) => formatDate(d, { locale });
+      // hours as the attestation prints them, dates in the institution's time zone
+      const platform = await findPlatform(ctx.store.db, found.platform);
+      const { timeZone } = platform ? await institutionOf(ctx.store.db, platform) : { timeZone: undefined };
+      const hours = (m: number) => formatMinutes(m);
+      const date = (d: Date) => formatDate(d, { locale, timeZone });
       render(res, 'attestation', { title: t('attestation.title'), a: found, hours, date }, locale);
     }),
   );

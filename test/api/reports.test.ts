@@ -1,4 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { formatMinutes } from '../../src/domain/format';
 import nock from 'nock';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { attestationRecords, auditEvents, exportJobs } from '../../src/db/schema';
@@ -237,7 +238,10 @@ describe.each(drivers)('reports over HTTP on %s', (driver) => {
     });
     const page = await fetch(`${server.url}/attestations/${record.id}`, { headers: { Accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('Attestation authentique');
+    const html = await page.text();
+    expect(html).toContain('Attestation authentique');
+    // hours as the PDF writes them ("15 h 30")
+    expect(html).toContain(`<dd data-testid="hours">${formatMinutes(row.validatedMinutes)} / ${formatMinutes(row.requiredMinutes)}</dd>`);
     // A record altered in the database no longer matches its digest.
     await server.ctx.store.db.execute(sql`UPDATE attestation_records SET validated_minutes = validated_minutes + 60 WHERE id = ${record.id}`);
     const altered = (await (await fetch(`${server.url}/attestations/${record.id}?format=json`)).json()) as { intact: boolean };
