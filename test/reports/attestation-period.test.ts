@@ -3,7 +3,9 @@ import { setInstitution } from '../../src/identity/institution';
 import { saveMapping } from '../../src/mapping/service';
 import { getReferential } from '../../src/referentials/catalogue';
 import { renderAttestationPdf, type Attestation } from '../../src/reports/attestation';
-import { recordedAttestations } from '../../src/reports/service';
+import { recordedAttestations, reportMetaOf } from '../../src/reports/service';
+import { writeCompliancePdf } from '../../src/reports/compliance-pdf';
+import { PassThrough } from 'node:stream';
 import type { ComplianceQuery } from '../../src/reports/source';
 import { createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
@@ -83,5 +85,17 @@ describe.each(drivers)('attestations for a period, from the stored coverage, on 
   it('up to a day only: everything before it counts in the period and in the total', async () => {
     const [a] = await attestations({ to: '2026-09-20' });
     expect(a?.period).toEqual({ from: null, to: '2026-09-20', periodMinutes: 300, cumulatedMinutes: 300 });
+  });
+
+  it('report headers name the institution and carry its time zone (the compliance PDF’s "Établissement")', async () => {
+    const query = { platformId, filters: { courses: ['2'], referential: { id: REF } } };
+    const meta = await reportMetaOf(server.ctx.store.db, server.ctx.compliance, query, new Date('2026-12-01T08:00:00Z'));
+    expect(meta).toMatchObject({ institution: 'Université de la Nouvelle-Calédonie', timeZone: 'Pacific/Noumea', platform: { issuer: MOODLE } });
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await writeCompliancePdf(meta, server.ctx.compliance.rows(server.ctx.store.db, query), out);
+    const text = (await pdfText(Buffer.concat(chunks))).join('\n');
+    expect(text).toMatch(/Établissement\s+Université de la Nouvelle-Calédonie/);
   });
 });
