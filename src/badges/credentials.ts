@@ -204,15 +204,13 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   const userIds = [...new Set(prepared.map((p) => p.input.userId))];
   const pair = (userId: number, achievementId: number) => `${userId} ${achievementId}`;
   const active = await activeCredentials(ex, userIds, [...new Set([...achievements.values()].map((a) => a.id))]);
-  const learners = new Map(
-    (
-      await ex
-        .select({ id: users.id, sub: users.sub, issuer: platforms.issuer, platformId: platforms.id })
-        .from(users)
-        .innerJoin(platforms, eq(users.platformId, platforms.id))
-        .where(sql`${users.id} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`)
-    ).map((l) => [l.id, l]),
-  );
+  const learnerRows = await ex
+    .select({ id: users.id, sub: users.sub, issuer: platforms.issuer, platformId: platforms.id })
+    .from(users)
+    .innerJoin(platforms, eq(users.platformId, platforms.id))
+    .where(sql`${users.id} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`);
+  const learners = new Map(learnerRows.map(({ platformId: _platformId, ...l }) => [l.id, l]));
+  const platformOf = new Map(learnerRows.map((l) => [l.id, l.platformId]));
 
   // 3. sign the new ones (the key opened once, the parts common to an achievement built once) and store them in
   //    multi-row INSERTs, each sent while the next chunk is signed; a credential another transaction issued in
@@ -284,7 +282,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     const jwt = await signCredential(key, {
       id,
       publicUrl,
-      issuer: await issuerClaim(learner.platformId),
+      issuer: await issuerClaim(platformOf.get(learner.id) as number),
       name: achievement.name,
       issuedAt,
       learner,
