@@ -10,7 +10,7 @@ import { DEFAULT_TIME_ZONE } from './format';
 export function isTimeZone(name: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: name });
-    return /^[A-Za-z_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(name);
+    return /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name);
   } catch {
     return false;
   }
@@ -45,7 +45,12 @@ function luhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-export const timeZoneSchema = z.string().trim().refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Paris, Indian/Reunion, America/Cayenne)');
+/** An IANA time zone, stored as Intl spells it (`europe/paris` → `Europe/Paris`). */
+export const timeZoneSchema = z
+  .string()
+  .trim()
+  .refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Paris, Indian/Reunion, America/Cayenne)')
+  .transform((name) => new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone);
 
 /** The fields an administrator sets (everything but the logo, which is a file checked by the service). */
 export const institutionFields = z.strictObject({
