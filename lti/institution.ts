@@ -41,7 +41,8 @@ export async function institutionPanel(
     errors: Object.fromEntries(errors),
     invalid: Boolean(submitted),
     exists: profile !== undefined,
-    logo: profile?.logo ? { ...profile.logo, url: urls.issuerLogo(ctx.config.publicUrl, s.platform.id) } : null,
+    // same origin as the page (PUBLIC_URL may name the proxy's address)
+    logo: profile?.logo ? { ...profile.logo, url: urls.issuerLogo('', s.platform.id) } : null,
     updatedAt: profile ? formatDate(profile.updatedAt, { locale: s.locale, style: 'dateTime', timeZone: profile.timeZone }) : undefined,
     maxLogoKb: Math.floor(LOGO_MAX_BYTES / 1024),
     timeZones: Intl.supportedValuesOf('timeZone'),
