@@ -196,7 +196,7 @@ export function learnerRoutes(ctx: AppContext, app: Express): void {
       const s = session(req);
       const { userId } = parseOr400(params, req.params, 'params');
       const user = await visibleLearner(ctx, s, userId);
-      const multipart = req.is('multipart/form-data') ? parseMultipart(req) : undefined;
+      const multipart = req.is('multipart/form-data') ? await parseMultipart(req.body, req.get('Content-Type')) : undefined;
       const fields = multipart ? multipart.fields : ((req.body ?? {}) as Record<string, unknown>);
       const body = parseOr400(grantBody, fields, 'body');
       const file = multipart?.files.evidence;

@@ -33,6 +33,7 @@ import { formatHours, parseHours } from '../src/mapping/csv';
 import { MAX_MINUTES, type MappingEntry, summarizeByDomain } from '../src/domain/mapping';
 import { addManualActivity, getMapping, type ListedActivity, mappingHistory, refreshActivities } from '../src/mapping/service';
 import '../src/web/texts/mapping';
+import { isMultipart, parseMultipart } from '../src/web/multipart';
 
 /** The actor recorded in the audit log for a launch's user. */
 const actorOf = (s: LtiSession) => ltiActor(s.platform.issuer, s.user.sub);
@@ -173,19 +174,9 @@ async function requireReferential(ctx: AppContext, course: Course): Promise<Refe
 const isRefusal = (error: unknown): error is SocleError => SocleError.is(error, 'invalid_request', 'not_found');
 
 /** Multipart upload of one file, read without a dependency (the page's import form; ≤ 2 MB). */
-function fileFromMultipart(req: Request): string | undefined {
-  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(req.get('Content-Type') ?? '');
-  const body = req.body as unknown;
-  if (!boundary || !Buffer.isBuffer(body)) return undefined;
-  const marker = `--${boundary[1] ?? boundary[2]}`;
-  for (const part of body.toString('utf8').split(marker)) {
-    const end = part.indexOf('\r\n\r\n');
-    if (end < 0) continue;
-    const headers = part.slice(0, end);
-    if (!/name="file"/i.test(headers)) continue;
-    return part.slice(end + 4).replace(/\r\n$/, '');
-  }
-  return undefined;
+async function fileFromMultipart(req: Request): Promise<string | undefined> {
+  if (!isMultipart(req.body, req.get('Content-Type'))) return undefined;
+  return (await parseMultipart(req.body, req.get('Content-Type'))).files.file?.data.toString('utf8');
 }
 
 type Row = {
@@ -643,7 +634,7 @@ export function mappingRoutes(ctx: AppContext, app: Express, pageExtra: (req: Re
     asyncHandler(async (req, res) => {
       const { s, course } = ownCourse(req);
       const referential = await requireReferential(ctx, course);
-      const text = typeof req.body === 'string' ? req.body : fileFromMultipart(req);
+      const text = typeof req.body === 'string' ? req.body : await fileFromMultipart(req);
       if (text === undefined) {
         throw invalid('Send the CSV file as text/csv, or as the field "file" of a multipart form.', [{ path: 'body', message: 'no CSV file' }]);
       }

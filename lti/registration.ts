@@ -7,6 +7,7 @@ import { ltiDeployments, platforms } from '../src/db/schema';
 import { type Database, type Executor, queryRows } from '../src/db/store';
 import { type FramingOrigins, originOf } from '../src/web/security';
 import { ensurePlatform, normalizeIssuer } from '../src/identity/records';
+import { prefillInstitution } from '../src/identity/institution';
 import { notFound, SocleError } from '../src/domain/errors';
 
 import { CUSTOM_PARAMETERS, SCOPES, toolConfig } from '../src/lms/tool-config';
@@ -71,6 +72,21 @@ export async function registerPlatform(ctx: AppContext, lti: ProviderInstance, p
     await addDeployments(tx, platform.id, p.clientId, p.deploymentIds);
   });
   return registered;
+}
+
+const toolPlatformClaim = z.object({ name: z.string().max(500).optional(), description: z.string().max(500).optional() });
+
+/**
+ * The institution profile a platform's own description pre-fills, once, when it has none: Moodle sends no site name
+ * in its registration (openid-configuration and registration token, see test/fixtures/moodle-4.3/), but every launch
+ * carries its site's full name (`description`, "Moodle LTI Test") and short name (`name`) in the `tool_platform`
+ * claim. An administrator's profile is never overwritten.
+ */
+export async function prefillInstitutionFromLaunch(ex: Executor, platformId: number, toolPlatform: unknown): Promise<void> {
+  const parsed = toolPlatformClaim.safeParse(toolPlatform);
+  if (!parsed.success) return;
+  const { name, description } = parsed.data;
+  await prefillInstitution(ex, platformId, { legalName: description?.trim() || name, shortName: name });
 }
 
 /**

@@ -20,8 +20,9 @@ import { reportPrincipalOf, reportsPanel } from './reports';
 import { outboxStatus } from '../src/forwarding/outbox';
 import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
 import { cohortRoutes } from './cohort';
+import { institutionPanel, institutionRoutes } from './institution';
 import { syncRoster } from '../src/lms/nrps';
-import { dynamicRegistration, isDeploymentAllowed } from './registration';
+import { dynamicRegistration, isDeploymentAllowed, listPlatforms, prefillInstitutionFromLaunch } from './registration';
 import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';
@@ -76,6 +77,7 @@ async function recordLaunch(ctx: AppContext, token: IdToken, roles: SocleRole[])
   return ctx.store.db.transaction(async (tx) => {
     const platform = await ensurePlatform(tx, token.iss);
     if (!(await isDeploymentAllowed(tx, platform.id, token.clientId, token.deploymentId))) return { platform, refused: true as const };
+    await prefillInstitutionFromLaunch(tx, platform.id, token.platformInfo);
     const user = await ensureUser(tx, platform.id, token.user, {
       ...(token.userInfo?.name ? { name: token.userInfo.name } : {}),
       ...(token.userInfo?.email ? { email: token.userInfo.email } : {}),
@@ -302,6 +304,8 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
           reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik),
+          institution: await institutionPanel(ctx, s),
+          saved: req.query.saved,
         },
         s.locale,
       );
@@ -377,6 +381,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminWebServiceRoutes(ctx, app);
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
+  institutionRoutes(ctx, app);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

@@ -5,7 +5,9 @@ import { ASSETS } from '../web/render';
 import { notFound } from '../domain/errors';
 import { achievementPath, urls } from '../badges/achievements';
 import { formatDate, formatMinutes } from '../domain/format';
-import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile } from '../badges/credentials';
+import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchievementByPath, findCredential, issuerProfile, issuerProfileOf } from '../badges/credentials';
+import { findInstitution } from '../identity/institution';
+import { findPlatform } from '../identity/records';
 import { escapeXml } from '../badges/image';
 import { publicJwks } from '../badges/keys';
 import { achievementSvg, bakedSvg, storedBakedPng, storedPng, verifyWithSocle } from '../badges/service';
@@ -25,9 +27,28 @@ export function badgesRouter(ctx: AppContext): Router {
   const { publicUrl } = ctx.config;
   const db = ctx.store.db;
 
-  router.get('/badges/issuer', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(issuerProfile(publicUrl));
-  });
+  // `?platform=<issuer>`: the profile a platform's badges embed (its institution's name, URL, email and logo)
+  router.get(
+    '/badges/issuer',
+    asyncHandler(async (req, res) => {
+      const issuer = typeof req.query.platform === 'string' ? req.query.platform : undefined;
+      const platform = issuer === undefined ? undefined : await findPlatform(db, issuer);
+      if (issuer !== undefined && !platform) throw notFound(`No platform ${issuer}.`);
+      res.set('Cache-Control', 'public, max-age=300').json(platform ? await issuerProfileOf(db, publicUrl, platform.id) : issuerProfile(publicUrl));
+    }),
+  );
+
+  router.get(
+    '/badges/issuer/logo/:platformId',
+    asyncHandler(async (req, res) => {
+      const id = Number(req.params.platformId);
+      const row = Number.isSafeInteger(id) && id > 0 ? await findInstitution(db, id) : undefined;
+      if (!row?.logo || !row.logoType) throw notFound('This issuer has no logo.');
+      // an SVG logo was checked on upload (no script, no outside reference); served inert anyway
+      res.set({ 'Cache-Control': 'public, max-age=300', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox" });
+      res.type(row.logoType).send(row.logo);
+    }),
+  );
 
   router.get(
     '/badges/jwks.json',

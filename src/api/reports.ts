@@ -18,6 +18,7 @@ import { asyncHandler, parseOr400 } from '../web/http';
 import { enforceRateLimit } from '../web/rate-limit';
 import { forbidden, invalid, notFound, SocleError, unauthorized } from '../domain/errors';
 import { formatDate, formatMinutes } from '../domain/format';
+import { institutionOf } from '../identity/institution';
 
 /**
  * The body of a POST /exports. Its enums are those of the default registry, since the schema is static (the OpenAPI
@@ -253,7 +254,10 @@ export function reportsRouter(ctx: AppContext, wake: () => void): Router {
         return;
       }
       const t = translator(locale);
-      const date = (d: Date) => formatDate(d, { locale });
+      // hours as the attestation prints them, dates in the institution's time zone
+      const platform = await findPlatform(ctx.store.db, found.platform);
+      const { timeZone } = platform ? await institutionOf(ctx.store.db, platform) : { timeZone: undefined };
+      const date = (d: Date) => formatDate(d, { locale, timeZone });
       render(res, 'attestation', { title: t('attestation.title'), a: found, hours: formatMinutes, date }, locale);
     }),
   );

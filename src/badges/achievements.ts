@@ -36,6 +36,7 @@ export function achievementPath(referentialId: string, version: string, domainCo
 
 export const urls = {
   issuer: (publicUrl: string) => `${publicUrl}/badges/issuer`,
+  issuerLogo: (publicUrl: string, platformId: number) => `${publicUrl}/badges/issuer/logo/${platformId}`,
   jwks: (publicUrl: string) => `${publicUrl}/badges/jwks.json`,
   credential: (publicUrl: string, id: string) => `${publicUrl}/badges/${id}`,
   achievement: (publicUrl: string, path: string) => `${publicUrl}/achievements/${path}`,

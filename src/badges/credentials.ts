@@ -15,23 +15,59 @@ import {
 import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
 import { activeSigningKey, type SigningKey } from './keys';
+import { findInstitution } from '../identity/institution';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
 export type CredentialRow = typeof badgeCredentials.$inferSelect;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The public profile of the issuer (the institution running Socle), embedded in credentials and served at its id. */
-export function issuerProfile(publicUrl: string) {
+/** What a platform's institution profile gives its badges' issuer: name, web site, contact email and logo. */
+export interface IssuerInstitution {
+  platformId: number;
+  legalName: string;
+  url: string | null;
+  email: string | null;
+  hasLogo: boolean;
+}
+
+/**
+ * The public profile of the issuer (the institution running Socle), embedded in credentials and served at its id.
+ * With an institution profile, its name, URL, email and logo (served at `/badges/issuer/logo/<platform id>`); without
+ * one, Socle and its host. The id stays Socle's (`/badges/issuer`), which verification checks.
+ */
+export function issuerProfile(publicUrl: string, institution?: IssuerInstitution) {
   return {
     '@context': [...OB3_CONTEXT],
     id: urls.issuer(publicUrl),
     type: ['Profile'],
-    name: `Socle — ${new URL(publicUrl).host}`,
-    url: publicUrl,
+    name: institution?.legalName ?? `Socle — ${new URL(publicUrl).host}`,
+    url: institution?.url ?? publicUrl,
+    ...(institution?.email ? { email: institution.email } : {}),
+    ...(institution?.hasLogo ? { image: { id: urls.issuerLogo(publicUrl, institution.platformId), type: 'Image' } } : {}),
     description: 'Formation socle au numérique en santé : badges de compétences délivrés par Socle.',
   };
 }
+
+/** The issuer profile of a platform's badges (the institution's when it has a profile). */
+export async function issuerProfileOf(ex: Executor, publicUrl: string, platformId: number | undefined) {
+  const row = platformId === undefined ? undefined : await findInstitution(ex, platformId);
+  return issuerProfile(
+    publicUrl,
+    row && { platformId: row.platformId, legalName: row.legalName, url: row.url, email: row.email, hasLogo: row.logo !== null },
+  );
+}
+
+/** The issuer as a credential embeds it. */
+type IssuerClaim = { id: string; type: string[]; name: string; url: string; email?: string; image?: { id: string; type: string } };
+const issuerClaimOf = (p: ReturnType<typeof issuerProfile>): IssuerClaim => ({
+  id: p.id,
+  type: p.type,
+  name: p.name,
+  url: p.url,
+  ...('email' in p ? { email: p.email } : {}),
+  ...('image' in p ? { image: p.image } : {}),
+});
 
 /** Stores (or refreshes) an achievement definition and returns its row. */
 export async function ensureAchievement(ex: Executor, def: AchievementDefinition): Promise<AchievementRow> {
@@ -168,15 +204,13 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   const userIds = [...new Set(prepared.map((p) => p.input.userId))];
   const pair = (userId: number, achievementId: number) => `${userId} ${achievementId}`;
   const active = await activeCredentials(ex, userIds, [...new Set([...achievements.values()].map((a) => a.id))]);
-  const learners = new Map(
-    (
-      await ex
-        .select({ id: users.id, sub: users.sub, issuer: platforms.issuer })
-        .from(users)
-        .innerJoin(platforms, eq(users.platformId, platforms.id))
-        .where(sql`${users.id} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`)
-    ).map((l) => [l.id, l]),
-  );
+  const learnerRows = await ex
+    .select({ id: users.id, sub: users.sub, issuer: platforms.issuer, platformId: platforms.id })
+    .from(users)
+    .innerJoin(platforms, eq(users.platformId, platforms.id))
+    .where(sql`${users.id} = ANY(string_to_array(${userIds.join(',')}, ',')::int[])`);
+  const learners = new Map(learnerRows.map(({ platformId: _platformId, ...l }) => [l.id, l]));
+  const platformOf = new Map(learnerRows.map((l) => [l.id, l.platformId]));
 
   // 3. sign the new ones (the key opened once, the parts common to an achievement built once) and store them in
   //    multi-row INSERTs, each sent while the next chunk is signed; a credential another transaction issued in
@@ -185,8 +219,13 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   const results: (IssueResult | undefined)[] = new Array(prepared.length);
   const claimed = new Map<string, number>();
   const lost = new Set<number>();
-  const issuer = issuerProfile(publicUrl);
-  const issuerClaim = { id: issuer.id, type: issuer.type, name: issuer.name, url: issuer.url };
+  // the issuer of each learner's platform (its institution's profile), read once per platform
+  const issuerClaims = new Map<number, IssuerClaim>();
+  const issuerClaim = async (platformId: number): Promise<IssuerClaim> => {
+    let claim = issuerClaims.get(platformId);
+    if (!claim) issuerClaims.set(platformId, (claim = issuerClaimOf(await issuerProfileOf(ex, publicUrl, platformId))));
+    return claim;
+  };
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
   let key: SigningKey | undefined;
   type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
@@ -243,7 +282,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     const jwt = await signCredential(key, {
       id,
       publicUrl,
-      issuer: issuerClaim,
+      issuer: await issuerClaim(platformOf.get(learner.id) as number),
       name: achievement.name,
       issuedAt,
       learner,
@@ -288,7 +327,7 @@ async function signCredential(
   c: {
     id: string;
     publicUrl: string;
-    issuer: { id: string; type: string[]; name: string; url: string };
+    issuer: IssuerClaim;
     name: string;
     issuedAt: Date;
     learner: { sub: string; issuer: string };

@@ -4,6 +4,7 @@ import { registerApiTokens } from './api-tokens';
 import { registerBadges } from './badges';
 import type { Services } from '../context';
 import { cliExitCodes, cliLines, type CommandModule, contextOpener } from './command';
+import { registerInstitution } from './institution';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerMappings } from './mappings';
@@ -16,7 +17,7 @@ import { version } from '../version';
 import { registerCoverage } from './coverage';
 
 /** The commands that run in a context `withContext` opens (`serve` starts the service: registered on its own). */
-const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings];
+const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution];
 
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')

@@ -63,15 +63,20 @@ const ASPIRATED_H = /^(hache|haine|hall|halte|hamac|hameau|hanche|handicap|hanga
  * "que Paul", elide('de', 'Hélène') → "d’Hélène", elide('de', 'Yann') → "de Yann". A capitalised word keeps its capital ("Que" → "Qu’").
  */
 export function elide(word: string, next: string): string {
+  return `${elision(word, next)}${next.trimStart()}`;
+}
+
+/** `word` as written before `next`, with its space: elision('que', 'Inès') → "qu’", elision('que', 'Paul') → "que ". */
+export function elision(word: string, next: string): string {
   const elided = ELIDED[word.toLowerCase()];
   const letters = next.trimStart().normalize('NFD').toLowerCase();
   const first = letters.charAt(0);
   // a y before a vowel is a consonant ("de Yann"), before a consonant a vowel ("d’Yves")
   const vowel =
     'aeiouœæ'.includes(first) || (first === 'y' && !'aeiouy'.includes(letters.charAt(1))) || (first === 'h' && !ASPIRATED_H.test(next.trimStart()));
-  if (!elided || !first || !vowel) return `${word} ${next}`;
+  if (!elided || !first || !vowel) return `${word} `;
   const capital = word.charAt(0) !== word.charAt(0).toLowerCase();
-  return `${capital ? elided.charAt(0).toUpperCase() + elided.slice(1) : elided}${next.trimStart()}`;
+  return capital ? elided.charAt(0).toUpperCase() + elided.slice(1) : elided;
 }
 
 /** Minutes as decimal hours for data: 330 → 5.5, 320 → 5.33. */

@@ -3,6 +3,8 @@ import { eq, type SQL, sql } from 'drizzle-orm';
 import { type CoverageServices, coverageDeps } from '../coverage/deps';
 import { learnerView } from '../coverage/read';
 import { platforms } from '../db/schema';
+import { institutionOf } from '../identity/institution';
+import { DEFAULT_TIME_ZONE } from '../domain/format';
 import { type Executor, inList, queryRows } from '../db/store';
 import type { ComplianceRow, ReportReferential } from './rows';
 import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, type ComplianceSummary, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
@@ -30,8 +32,10 @@ interface LearnerRow {
 function queryParts(query: ComplianceQuery) {
   const courses = query.filters.courses;
   const courseFilter = courses?.length ? sql`AND c.context_id IN (${inList(courses)})` : sql``;
-  const from = query.filters.from ? sql`AND e.statement_timestamp >= ${query.filters.from}::date` : sql``;
-  const to = query.filters.to ? sql`AND e.statement_timestamp < (${query.filters.to}::date + 1)` : sql``;
+  // the window's days are the institution's (its time zone, Europe/Paris without a profile)
+  const zone = sql`coalesce((SELECT i.time_zone FROM institutions i WHERE i.platform_id = ${query.platformId}), ${DEFAULT_TIME_ZONE})`;
+  const from = query.filters.from ? sql`AND e.statement_timestamp >= (${query.filters.from}::date::timestamp AT TIME ZONE ${zone})` : sql``;
+  const to = query.filters.to ? sql`AND e.statement_timestamp < ((${query.filters.to}::date + 1)::timestamp AT TIME ZONE ${zone})` : sql``;
   const windowed = query.filters.from || query.filters.to;
   /** The learners' courses: active Learner members of the rosters, and whoever has completion facts in the courses. */
   const members = (columns: SQL) => sql`
@@ -161,21 +165,94 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
       if (!ref) return;
       const [platform] = await ex.select().from(platforms).where(eq(platforms.id, query.platformId));
       if (!platform) return;
+      const { timeZone } = await institutionOf(ex, platform);
       const deps = coverageDeps(services, ex);
       for await (const r of learnerRows(ex, query, ref)) {
         const row = toRow(ref, r);
         const view = await learnerView(ex, deps, platform, { id: r.user_id, sub: r.sub, name: r.name }, ref.id, ref.version);
-        const activities: AttestationFigures['activities'] = view.domains.flatMap((d) =>
+        const granted = new Map<number, Date>();
+        if (r.manual) {
+          const rows = await queryRows<{ id: number; granted_at: string | Date }>(ex, sql`SELECT id, granted_at FROM manual_credits WHERE user_id = ${r.user_id}`);
+          for (const g of rows) granted.set(g.id, new Date(g.granted_at));
+        }
+        const credited: Credited[] = view.domains.flatMap((d) =>
           d.competencies.flatMap((c) =>
-            c.credits.flatMap((x): AttestationFigures['activities'] =>
-              x.source === 'activity'
-                ? [{ title: x.activity.name ?? x.activity.id, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: new Date(x.completedAt), manual: false }]
-                : [{ title: `Crédit manuel : ${x.justification}`, domainCode: d.code, minutes: Math.round((x.hours ?? 0) * 60), date: services.clock(), manual: true }],
-            ),
+            c.credits.map((x): Credited => ({
+              domain: d.code,
+              competency: c.key,
+              activity: {
+                title: x.source === 'activity' ? (x.activity.name ?? x.activity.id) : `Crédit manuel : ${x.justification}`,
+                domainCode: d.code,
+                competency: { code: c.code, title: c.title },
+                minutes: Math.round((x.hours ?? 0) * 60),
+                date: x.source === 'activity' ? new Date(x.completedAt) : (granted.get(x.manualCreditId) ?? services.clock()),
+                manual: x.source === 'manual',
+              },
+            })),
           ),
         );
-        yield { ...row, referential: { id: ref.id, version: ref.version, title: ref.title }, activities };
+        const referential = { id: ref.id, version: ref.version, title: ref.title };
+        const { from, to } = query.filters;
+        if (!from && !to) {
+          yield { ...row, referential, activities: credited.map((c) => c.activity) };
+          continue;
+        }
+        // For a period: the figures as of its last day, and the hours validated within it.
+        const day = (d: Date) => dayIn(d, timeZone);
+        const asOf = (last: string | null) => validatedAsOf(view, credited, (c) => last === null || day(c.activity.date) <= last);
+        const end = asOf(to ?? null);
+        const before = from ? validatedAsOf(view, credited, (c) => day(c.activity.date) < from) : { total: 0, domains: new Map<string, number>() };
+        const completedLater = row.completedAt !== null && to !== undefined && day(row.completedAt) > to;
+        yield {
+          ...row,
+          referential,
+          domains: row.domains.map((d) => ({ ...d, validatedMinutes: end.domains.get(d.code) ?? 0 })),
+          validatedMinutes: end.total,
+          status: completedLater ? (end.total > 0 ? 'in_progress' : 'not_started') : row.status,
+          completedAt: completedLater ? null : row.completedAt,
+          activities: credited.filter((c) => (!from || day(c.activity.date) >= from) && (!to || day(c.activity.date) <= to)).map((c) => c.activity),
+          period: { from: from ?? null, to: to ?? null, periodMinutes: Math.max(0, end.total - before.total), cumulatedMinutes: end.total },
+        };
       }
     },
   };
+}
+
+/** One credit of a learner's coverage, as an attestation line, with its domain and competency. */
+interface Credited {
+  domain: string;
+  competency: string;
+  activity: AttestationFigures['activities'][number];
+}
+
+type LearnerView = Awaited<ReturnType<typeof learnerView>>;
+
+/**
+ * The minutes validated with the credits `counted` keeps (those dated up to a day): per competency capped at its
+ * hours, per domain at the domain's, as the coverage rules cap them.
+ */
+function validatedAsOf(view: LearnerView, credited: readonly Credited[], counted: (c: Credited) => boolean): { total: number; domains: Map<string, number> } {
+  const byCompetency = new Map<string, number>();
+  for (const c of credited) if (counted(c)) byCompetency.set(c.competency, (byCompetency.get(c.competency) ?? 0) + c.activity.minutes);
+  const domains = new Map<string, number>();
+  let total = 0;
+  for (const d of view.domains) {
+    let sum = 0;
+    for (const c of d.competencies) {
+      const minutes = byCompetency.get(c.key) ?? 0;
+      sum += c.requiredHours === null ? minutes : Math.min(minutes, Math.round(c.requiredHours * 60));
+    }
+    const validated = d.requiredHours === null ? sum : Math.min(sum, Math.round(d.requiredHours * 60));
+    domains.set(d.code, validated);
+    total += validated;
+  }
+  return { total, domains };
+}
+
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+/** The day (`YYYY-MM-DD`) of an instant in `timeZone`. */
+function dayIn(date: Date, timeZone: string): string {
+  let format = dayFormats.get(timeZone);
+  if (!format) dayFormats.set(timeZone, (format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  return format.format(date);
 }

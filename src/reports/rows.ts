@@ -49,15 +49,12 @@ export type ReportReferential = z.infer<typeof reportReferential>;
 export const reportMeta = z.object({
   /** The issuing institution (or the platform's name when it has no other). */
   institution: z.string().min(1),
+  /** The IANA time zone dates of the report are written in: the institution's; writers use DEFAULT_TIME_ZONE (src/domain/format.ts) when absent. */
+  timeZone: z.string().min(1).optional(),
   platform: z.object({ issuer: z.string().min(1), name: z.string().nullable() }),
   /** The filters used, as label → value, shown in the PDF header and the XLSX summary. */
   filters: z.array(z.object({ label: z.string(), value: z.string() })),
   generatedAt: z.date(),
-  /**
-   * The institution's time zone (IANA): every date the report writes for people (PDF, XLSX, the French Excel CSV)
-   * is in it. `reportTimeZone(meta)` gives DEFAULT_TIME_ZONE when it is not set.
-   */
-  timeZone: z.string().min(1).optional(),
   /** Every référentiel version the rows may refer to; a row of another one is an error. */
   referentials: z.array(reportReferential).min(1),
 });

@@ -9,6 +9,8 @@ import type { ReportContext } from './kinds/kind';
 import type { ReportMeta } from './rows';
 import type { ComplianceQuery, ComplianceSource, ReportFilters } from './source';
 import { recordAttestation } from './verification';
+import { documentIssuerOf } from './institution';
+import { institutionOf } from '../identity/institution';
 import { startWorker, type Worker } from '../worker';
 import { invalid, notFound } from '../domain/errors';
 import { DEFAULT_TIME_ZONE } from '../domain/format';
@@ -22,12 +24,13 @@ export async function reportMetaOf(ex: Executor, source: ComplianceSource, query
     const r = query.filters.referential;
     throw r ? notFound(`référentiel ${r.id}${r.version ? `@${r.version}` : ''} is not in the catalogue`) : invalid('no référentiel to report on');
   }
+  const institution = await institutionOf(ex, platform);
   return {
-    institution: platform.name ?? platform.issuer,
+    institution: institution.name,
+    timeZone: institution.timeZone,
     platform: { issuer: platform.issuer, name: platform.name },
     filters: await filterLabels(ex, query),
     generatedAt,
-    timeZone: DEFAULT_TIME_ZONE,
     referentials,
   };
 }
@@ -68,12 +71,13 @@ export async function* recordedAttestations(
   const [platform] = await db.select().from(platforms).where(eq(platforms.id, query.platformId));
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
   const issuedAt = options.issuedAt ?? ctx.clock();
+  const { name: institution, issuer } = await documentIssuerOf(db, platform);
   for await (const figures of ctx.compliance.attestations(db, query)) {
     yield await recordAttestation(db, {
       platformId: platform.id,
       publicUrl: ctx.config.publicUrl,
       exportJobId: options.exportJobId,
-      attestation: { ...figures, institution: platform.name ?? platform.issuer, issuedAt },
+      attestation: { ...figures, institution, issuer, issuedAt },
     });
   }
 }

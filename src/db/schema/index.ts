@@ -11,3 +11,4 @@ export * from './reports';
 export * from './coverage';
 export * from './gradebook';
 export * from './rate-limits';
+export * from './institutions';

@@ -29,7 +29,7 @@ export function attestationsKind(load: (run: ReportRun) => Promise<AttestationBa
       return { count: await writeAttestationsZip(attestations, run.out, { onProgress: (n) => run.progress(n, total) }) };
     },
     cli: {
-      description: 'one attestation PDF per learner, in one ZIP (each recorded for its verification URL)',
+      description: 'one attestation PDF per learner, in one ZIP (each recorded for its verification URL); with --from/--to, for that period, with the hours cumulated since the start of the training',
       progress: 'attestations',
       written: (count) => `${count} attestation(s)`,
     },
