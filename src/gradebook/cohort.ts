@@ -246,16 +246,21 @@ export async function cohortPage(
     if (rows.length > limit) next = { after: cursorText({ kind: 'offset', offset: offset + limit }) };
     if (offset > 0) previous = { after: cursorText({ kind: 'offset', offset: Math.max(0, offset - limit) }) };
   }
-  const details = () =>
-    queryRows<DetailRow>(
+  // three lookups by primary key rather than one join: a join planned on stale statistics (a bulk recompute not
+  // analysed yet) can scan learner_coverage once per learner of the page
+  const list = sql`string_to_array(${ids.join(',')}, ',')::int[]`;
+  const details = async (): Promise<DetailRow[]> => {
+    const users = await queryRows<{ user_id: number; sub: string; name: string | null }>(ex, sql`SELECT id AS user_id, sub, name FROM users WHERE id = ANY(${list})`);
+    const stored = await queryRows<Omit<DetailRow, 'sub' | 'name' | 'dirty'>>(
       ex,
-      sql`SELECT u.id AS user_id, u.sub, u.name, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains,
-                 lc.computed_at, d.user_id IS NOT NULL AS dirty
-            FROM users u
-            LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND ${ref}
-            LEFT JOIN coverage_dirty d ON d.user_id = u.id
-           WHERE u.id = ANY(string_to_array(${ids.join(',')}, ',')::int[])`,
+      sql`SELECT lc.user_id, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains, lc.computed_at
+            FROM learner_coverage lc WHERE lc.user_id = ANY(${list}) AND ${ref}`,
     );
+    const dirty = new Set((await queryRows<{ user_id: number }>(ex, sql`SELECT user_id FROM coverage_dirty WHERE user_id = ANY(${list})`)).map((r) => r.user_id));
+    const byUser = new Map(stored.map((r) => [r.user_id, r]));
+    const none = { required_minutes: null, credited_minutes: null, validated_minutes: null, status: null, domains: null, computed_at: null };
+    return users.map((u) => ({ ...none, ...byUser.get(u.user_id), ...u, dirty: dirty.has(u.user_id) }));
+  };
   let rows = ids.length ? await details() : [];
   const dirty = rows.filter((r) => r.dirty).map((r) => r.user_id);
   if (dirty.length) {
