@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import '../src/reports/font-cache'; // before pdfkit, as in the application
 import PDFDocument from 'pdfkit';
 import yazl from 'yazl';
-import { writeAttestationsZip } from '../src/reports/attestation';
+import { writeAttestationsZipInThreads } from '../src/reports/attestation-render';
 import { writeCompliancePdf } from '../src/reports/compliance-pdf';
 import { writeComplianceCsv } from '../src/reports/csv';
 import { drained, type ComplianceRow } from '../src/reports/rows';
@@ -77,7 +77,7 @@ async function child(task: Task, n: number): Promise<void> {
   } else if (task === 'csv') rows = await writeComplianceCsv(testMeta(), streamRows(n), out, { variant: 'excel-fr' });
   else if (task === 'xlsx') rows = await writeComplianceXlsx(testMeta(), streamRows(n), out);
   else if (task === 'compliance-pdf') rows = await writeCompliancePdf(testMeta(), streamRows(n), out);
-  else if (task === 'attestations') rows = await writeAttestationsZip(attestations(n), out);
+  else if (task === 'attestations') rows = await writeAttestationsZipInThreads(attestations(n), out);
   else rows = await trivialPdfsZip(n, out);
   if (!out.writableFinished) await new Promise<void>((resolve) => out.on('finish', () => resolve()));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { AppContext } from '../src/context';
 import { ltiCourseServices } from '../src/db/schema';
 import { coverageDeps } from '../src/coverage/deps';
-import { type Cohort, type CohortLearner, displayName, loadCohort, type SortDir, type SortKey, sortLearners } from '../src/gradebook/cohort';
+import { type CohortPage, cohortPage, CURSOR_PATTERN, cursorText, displayName, parseCursor, type SortDir, type SortKey } from '../src/gradebook/cohort';
+import { formatMinutes } from '../src/domain/format';
 import { publishCourse } from '../src/gradebook/publish';
 import { asyncHandler, parseOr400 } from '../src/web/http';
 import { notFound, SocleError } from '../src/domain/errors';
@@ -33,17 +34,21 @@ addTexts({
     'cohort.sortBy': 'Trier par {{column}}',
     'cohort.sortedAsc': 'trié par ordre croissant',
     'cohort.sortedDesc': 'trié par ordre décroissant',
-    'cohort.hours': '{{validated}} / {{required}} h',
+    'cohort.hours': '{{validated}} / {{required}}',
+    'cohort.missing': 'Heures manquantes',
+    'cohort.missingNone': 'aucune',
+    'cohort.open': 'Voir le détail de {{name}}',
     'cohort.none': 'aucune heure',
     'cohort.complete': 'validé',
     'cohort.empty': 'Aucun apprenant dans ce cours pour le moment. Mettez à jour la liste des participants depuis la page du cours.',
     'cohort.noReferential': 'Ce cours n’a pas encore de référentiel : associez ses activités aux compétences pour voir la progression.',
-    'cohort.legend': 'Légende',
-    'cohort.level0': 'rien validé',
-    'cohort.level1': 'moins d’un tiers',
-    'cohort.level2': 'd’un tiers à deux tiers',
-    'cohort.level3': 'plus de deux tiers',
-    'cohort.level4': 'domaine validé (✓)',
+    'cohort.legend': 'Part des heures requises validée',
+    'cohort.level0': '0 %',
+    'cohort.level1': 'moins de 33 %',
+    'cohort.level2': 'de 33 % à moins de 67 %',
+    'cohort.level3': 'de 67 % à moins de 100 %',
+    'cohort.level4': '100 % : validé (✓)',
+    'cohort.first': 'Première page',
     'cohort.pages': 'Pages',
     'cohort.page': 'Page {{page}} sur {{pages}}',
     'cohort.previous': 'Page précédente',
@@ -72,17 +77,21 @@ addTexts({
     'cohort.sortBy': 'Sort by {{column}}',
     'cohort.sortedAsc': 'sorted ascending',
     'cohort.sortedDesc': 'sorted descending',
-    'cohort.hours': '{{validated}} / {{required}} h',
+    'cohort.hours': '{{validated}} / {{required}}',
+    'cohort.missing': 'Missing hours',
+    'cohort.missingNone': 'none',
+    'cohort.open': 'See the details of {{name}}',
     'cohort.none': 'no hours',
     'cohort.complete': 'validated',
     'cohort.empty': 'No learner in this course yet. Refresh the participant list from the course page.',
     'cohort.noReferential': 'This course has no framework yet: map its activities to competencies to see progress.',
-    'cohort.legend': 'Legend',
-    'cohort.level0': 'nothing validated',
-    'cohort.level1': 'less than a third',
-    'cohort.level2': 'a third to two thirds',
-    'cohort.level3': 'more than two thirds',
-    'cohort.level4': 'domain validated (✓)',
+    'cohort.legend': 'Share of the required hours validated',
+    'cohort.level0': '0%',
+    'cohort.level1': 'under 33%',
+    'cohort.level2': '33% to under 67%',
+    'cohort.level3': '67% to under 100%',
+    'cohort.level4': '100%: validated (✓)',
+    'cohort.first': 'First page',
     'cohort.pages': 'Pages',
     'cohort.page': 'Page {{page}} of {{pages}}',
     'cohort.previous': 'Previous page',
@@ -103,14 +112,32 @@ addTexts({
   },
 });
 
-const query = z.object({
-  sort: z
-    .string()
-    .regex(/^(name|total|domain:[\w.-]{1,40})$/, 'name, total or domain:<code>')
-    .default('name'),
-  dir: z.enum(['asc', 'desc']).optional(),
-  page: z.coerce.number().int().min(1).max(100_000).default(1),
-});
+const cursor = z.string().regex(CURSOR_PATTERN, 'a cursor of a previous page').transform(parseCursor);
+const query = z
+  .object({
+    sort: z
+      .string()
+      .regex(/^(missing|name|total|domain:[\w.-]{1,40})$/, 'missing, name, total or domain:<code>')
+      .default('missing'),
+    dir: z.enum(['asc', 'desc']).optional(),
+    after: cursor.optional(),
+    before: cursor.optional(),
+    /** The position of the page's first learner (1 for the first page), as the links carry it: for display only. */
+    from: z.coerce.number().int().min(1).max(10_000_000).default(1),
+  })
+  .refine((q) => !(q.after && q.before), { message: 'after or before, not both' })
+  .refine((q) => {
+    const c = q.after ?? q.before;
+    const keyed = q.sort === 'missing' || q.sort === 'total';
+    return !c || (c.kind === 'key') === keyed;
+  }, { message: 'this cursor belongs to another sort' })
+  .refine((q) => !(q.before && q.before.kind === 'offset'), { message: 'before is for keyed sorts' });
+
+/** The JSON API pages the same way, up to 500 learners a page (25 unless asked). */
+const apiQuery = query.and(z.object({ limit: z.coerce.number().int().min(1).max(500).default(COHORT_PAGE_SIZE) }));
+
+/** Which way a sort goes unless asked: names A→Z, everything else most first (most missing hours first by default). */
+const defaultDir = (sort: string): SortDir => (sort === 'name' ? 'asc' : 'desc');
 
 /** 0…4: nothing, < 1/3, < 2/3, < 1, complete (the figure is always written in the cell too). */
 export function level(validated: number | null, required: number | null): number {
@@ -126,9 +153,16 @@ function courseOf(s: LtiSession): Course {
   return s.course;
 }
 
-async function cohortOf(ctx: AppContext, s: LtiSession, course: Course): Promise<Cohort | undefined> {
+async function pageOf(ctx: AppContext, s: LtiSession, course: Course, q: z.infer<typeof query>, limit: number): Promise<CohortPage | undefined> {
   try {
-    return await loadCohort(ctx.store.db, coverageDeps(ctx, ctx.store.db), s.platform, course);
+    const sort = q.sort as SortKey;
+    return await cohortPage(ctx.store.db, coverageDeps(ctx, ctx.store.db), s.platform, course, {
+      sort,
+      dir: q.dir ?? defaultDir(sort),
+      limit,
+      ...(q.after ? { after: q.after } : {}),
+      ...(q.before ? { before: q.before } : {}),
+    });
   } catch (error) {
     if (SocleError.is(error, 'not_found')) return undefined;
     throw error;
@@ -139,6 +173,8 @@ const fmt = (locale: 'fr' | 'en') => {
   const nf = new Intl.NumberFormat(locale === 'en' ? 'en-GB' : 'fr-FR', { maximumFractionDigits: 2 });
   return (n: number | null) => (n === null ? '—' : nf.format(n));
 };
+/** Hours as the learner's page writes them: "15 h 30". */
+const hoursText = (h: number | null) => (h === null ? '—' : formatMinutes(Math.round(h * 60)));
 
 /** Registers the cohort page and its APIs on ltijs' app (behind its session validator). */
 export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express): void {
@@ -154,20 +190,21 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
       const q = parseOr400(query, req.query, 'query');
       const t = translator(s.locale);
       const n = fmt(s.locale);
-      const cohort = await cohortOf(ctx, s, course);
+      const cohort = await pageOf(ctx, s, course, q, COHORT_PAGE_SIZE);
       const [services] = await ctx.store.db.select().from(ltiCourseServices).where(eq(ltiCourseServices.courseId, course.id));
       const sort = q.sort as SortKey;
-      const dir: SortDir = q.dir ?? (sort === 'name' ? 'asc' : 'desc');
-      const learners = cohort ? sortLearners(cohort.learners, sort, dir) : [];
-      const pages = Math.max(1, Math.ceil(learners.length / COHORT_PAGE_SIZE));
-      const page = Math.min(q.page, pages);
-      const shown = learners.slice((page - 1) * COHORT_PAGE_SIZE, page * COHORT_PAGE_SIZE);
+      const dir: SortDir = q.dir ?? defaultDir(sort);
+      const total = cohort?.total ?? 0;
+      const pages = Math.max(1, Math.ceil(total / COHORT_PAGE_SIZE));
+      const from = Math.min(q.from, Math.max(1, total));
+      const page = Math.min(pages, Math.floor((from - 1) / COHORT_PAGE_SIZE) + 1);
       const ltik = encodeURIComponent(s.ltik);
-      const link = (p: { sort?: string; dir?: string; page?: number }) =>
-        `${LTI_BASE}/course/cohort?ltik=${ltik}&sort=${encodeURIComponent(p.sort ?? sort)}&dir=${p.dir ?? dir}&page=${p.page ?? 1}`;
+      const link = (p: { sort?: string; dir?: string; after?: string; before?: string; from?: number }) =>
+        `${LTI_BASE}/course/cohort?ltik=${ltik}&sort=${encodeURIComponent(p.sort ?? sort)}&dir=${p.dir ?? dir}` +
+        `${p.after ? `&after=${p.after}` : ''}${p.before ? `&before=${p.before}` : ''}${p.from && p.from > 1 ? `&from=${p.from}` : ''}`;
       const column = (key: string, label: string) => {
         const active = key === sort;
-        const next = active ? (dir === 'asc' ? 'desc' : 'asc') : key === 'name' ? 'asc' : 'desc';
+        const next = active ? (dir === 'asc' ? 'desc' : 'asc') : defaultDir(key);
         return {
           label,
           href: link({ sort: key, dir: next }),
@@ -179,26 +216,32 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
       };
       const cell = (validated: number | null, required: number | null) => {
         const lv = level(validated, required);
-        return { level: lv, text: t('cohort.hours', { validated: n(validated ?? 0), required: n(required) }), done: lv === 4 };
+        return { level: lv, text: t('cohort.hours', { validated: hoursText(validated ?? 0), required: hoursText(required) }), done: lv === 4 };
       };
-      const rows = shown.map((l: CohortLearner) => ({
+      const rows = (cohort?.learners ?? []).map((l) => ({
         name: displayName(l),
         sub: l.user.sub,
+        href: `${LTI_BASE}/learners/${l.userId}?ltik=${ltik}`,
+        open: t('cohort.open', { name: displayName(l) }),
+        missing: l.missingHours ? hoursText(l.missingHours) : t('cohort.missingNone'),
         domains: l.domains.map((d) => cell(d.validatedHours, d.requiredHours)),
         total: cell(l.validatedHours, l.requiredHours),
       }));
+      const shown = rows.length;
+      const previous = cohort?.previous;
+      const nextPage = cohort?.next;
       render(
         res,
         'cohort',
         {
           title: t('cohort.title'),
           ltik: s.ltik,
-          newWindowUrl: `${base}/course/cohort?ltik=${ltik}&sort=${encodeURIComponent(sort)}&dir=${dir}&page=${page}`,
+          newWindowUrl: `${base}${link({ ...(q.after ? { after: cursorText(q.after) } : {}), ...(q.before ? { before: cursorText(q.before) } : {}), from }).slice(LTI_BASE.length)}`,
           courseUrl: `${LTI_BASE}/course?ltik=${ltik}`,
           cohort: cohort
             ? {
                 lead: t('cohort.lead', {
-                  count: learners.length,
+                  count: total,
                   referential: cohort.referential.title,
                   version: cohort.referential.version,
                   hours: n(cohort.requiredHours),
@@ -206,7 +249,8 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
                 requiredHours: n(cohort.requiredHours),
                 columns: {
                   name: column('name', t('cohort.learner')),
-                  domains: cohort.domains.map((d) => ({ ...column(`domain:${d.code}`, `${d.code}. ${d.title}`), code: d.code, title: d.title, required: n(d.requiredHours) })),
+                  missing: column('missing', t('cohort.missing')),
+                  domains: cohort.domains.map((d) => ({ ...column(`domain:${d.code}`, `${d.code}. ${d.title}`), code: d.code, title: d.title, required: hoursText(d.requiredHours) })),
                   total: column('total', t('cohort.total')),
                 },
                 rows,
@@ -214,9 +258,12 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
             : undefined,
           page,
           pages,
-          previousUrl: page > 1 ? link({ page: page - 1 }) : undefined,
-          nextUrl: page < pages ? link({ page: page + 1 }) : undefined,
-          pageLinks: Array.from({ length: pages }, (_, i) => ({ page: i + 1, href: link({ page: i + 1 }), current: i + 1 === page })),
+          firstUrl: from > 1 ? link({}) : undefined,
+          previousUrl: previous
+            ? link({ ...previous, from: Math.max(1, from - COHORT_PAGE_SIZE) })
+            : undefined,
+          nextUrl: nextPage ? link({ after: nextPage.after, from: from + shown }) : undefined,
+          levels: [0, 1, 2, 3, 4].map((l) => ({ level: l, label: t(`cohort.level${l}`) })),
           hasLineItem: Boolean(services?.lineitemUrl),
           publishUrl: `${LTI_BASE}/api/courses/${course.id}/gradebook/publish`,
         },
@@ -231,20 +278,19 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
     asyncHandler(async (req, res) => {
       const s = req.lti as LtiSession;
       const course = assertSameCourse(s, Number(req.params.courseId));
-      const q = parseOr400(query, req.query, 'query');
-      const cohort = await cohortOf(ctx, s, course);
+      const q = parseOr400(apiQuery, req.query, 'query');
+      const cohort = await pageOf(ctx, s, course, q, q.limit);
       if (!cohort) throw notFound(`Course ${course.contextId} has no référentiel yet.`);
-      const sort = q.sort as SortKey;
-      const learners = sortLearners(cohort.learners, sort, q.dir ?? (sort === 'name' ? 'asc' : 'desc'));
-      const pages = Math.max(1, Math.ceil(learners.length / COHORT_PAGE_SIZE));
       res.json({
         referential: cohort.referential,
         requiredHours: cohort.requiredHours,
         domains: cohort.domains,
-        total: learners.length,
-        page: q.page,
-        pages,
-        learners: learners.slice((q.page - 1) * COHORT_PAGE_SIZE, q.page * COHORT_PAGE_SIZE).map(({ userId: _id, ...l }) => l),
+        total: cohort.total,
+        sort: q.sort,
+        dir: q.dir ?? defaultDir(q.sort),
+        next: cohort.next,
+        previous: cohort.previous,
+        learners: cohort.learners.map(({ userId: _id, ...l }) => l),
       });
     }),
   );

@@ -22,7 +22,7 @@ import { LINE_ITEM_LABEL, LINE_ITEM_TAG } from '../src/lms/ags';
 import { cohortRoutes } from './cohort';
 import { institutionPanel, institutionRoutes } from './institution';
 import { syncRoster } from '../src/lms/nrps';
-import { dynamicRegistration, isDeploymentAllowed, listPlatforms, prefillInstitutionFromLaunch } from './registration';
+import { dynamicRegistration, isDeploymentAllowed, prefillInstitutionFromLaunch } from './registration';
 import { LTI_BASE, toolConfig } from '../src/lms/tool-config';
 import { landingRole, type SocleRole, socleRoles } from '../src/domain/roles';
 import { assertSameCourse, requireRole } from './session';

@@ -108,6 +108,33 @@ interface StoredRow {
   dirty: boolean;
 }
 
+/**
+ * The référentiel version a course's views show: the course's own, else the newest version its mappings use
+ * (of `referentialId` when given). Not found when the course has no mapping yet or the version is unknown.
+ */
+export async function courseReferential(
+  ex: Executor,
+  deps: CoverageDeps,
+  course: { id: number; contextId: string; referentialId: string | null; referentialVersion: string | null },
+  referentialId?: string,
+) {
+  let id = course.referentialId;
+  let version = course.referentialVersion;
+  if (!id || !version || (referentialId && referentialId !== id)) {
+    const versions = await queryRows<{ referential_id: string; referential_version: string }>(
+      ex,
+      sql`SELECT DISTINCT referential_id, referential_version FROM activity_mappings WHERE course_id = ${course.id}
+          ${referentialId ? sql`AND referential_id = ${referentialId}` : sql``} ORDER BY referential_version DESC`,
+    );
+    id = versions[0]?.referential_id ?? referentialId ?? null;
+    version = versions[0]?.referential_version ?? null;
+  }
+  if (!id) throw notFound(`course ${course.contextId} has no mapping yet: pass referential=<id>.`);
+  const referential = await deps.lookup(id, version ?? undefined);
+  if (!referential) throw notFound(`no référentiel ${id}${version ? ` version ${version}` : ''}.`);
+  return referential;
+}
+
 export const MAX_PAGE = 1_000;
 
 /**
@@ -122,20 +149,7 @@ export async function courseView(
   course: { id: number; contextId: string; title: string | null; referentialId: string | null; referentialVersion: string | null },
   options: { referentialId?: string; limit: number; after?: number },
 ) {
-  let id = course.referentialId;
-  let version = course.referentialVersion;
-  if (!id || !version || (options.referentialId && options.referentialId !== id)) {
-    const versions = await queryRows<{ referential_id: string; referential_version: string }>(
-      ex,
-      sql`SELECT DISTINCT referential_id, referential_version FROM activity_mappings WHERE course_id = ${course.id}
-          ${options.referentialId ? sql`AND referential_id = ${options.referentialId}` : sql``} ORDER BY referential_version DESC`,
-    );
-    id = versions[0]?.referential_id ?? options.referentialId ?? null;
-    version = versions[0]?.referential_version ?? null;
-  }
-  if (!id) throw notFound(`course ${course.contextId} has no mapping yet: pass referential=<id>.`);
-  const referential = await deps.lookup(id, version ?? undefined);
-  if (!referential) throw notFound(`no référentiel ${id}${version ? ` version ${version}` : ''}.`);
+  const referential = await courseReferential(ex, deps, course, options.referentialId);
   const empty = computeCoverage(compileRules(referential), [], []);
   // Keyset page: the next `limit + 1` user ids of the roster and of the events (each read in user-id order from its
   // index, course_members' key and completion_events (course_id, user_id)), merged; never the whole course.

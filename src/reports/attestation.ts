@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
 import yazl from 'yazl';
 import { z } from 'zod';
 import { titledReferentialRefSchema } from '../domain/referential';
@@ -272,31 +273,67 @@ const safe = (s: string) =>
 export const attestationFileName = (a: Attestation) =>
   `attestation-${a.learner.name ? `${safe(a.learner.name)}-` : ''}${safe(a.learner.sub)}.pdf`;
 
+/** What renders the PDFs of a bulk ZIP (attestation-render.ts: worker threads); by default, this thread. */
+export interface ZipRenderer {
+  /** How many renders run at once: the ZIP keeps twice as many in flight, and pulls no more from the source. */
+  readonly parallelism: number;
+  render(a: Attestation): Promise<Buffer>;
+}
+
 /**
- * Writes a ZIP of one PDF per attestation and ends `out`. Streaming: each attestation is rendered, handed to
- * the ZIP and released before the next is pulled from the source, and the source waits while `out` is full.
+ * Writes a ZIP of one PDF per attestation and ends `out`, entries in the source's order. Streaming with bounded
+ * memory: at most `2 × parallelism` attestations are pulled from the source and rendering, and the next waits
+ * until the ZIP has taken all but two of the rendered PDFs and `out` has room. Each PDF is handed to the ZIP as a
+ * stream read once, so that nothing keeps it once written (a buffer given to yazl's `addBuffer` stays referenced
+ * by its entry until the ZIP ends: every PDF of the export was held in memory).
  */
 export async function writeAttestationsZip(
   source: AsyncIterable<Attestation>,
   out: Writable,
-  options: { onProgress?: ProgressCallback } = {},
+  options: { onProgress?: ProgressCallback; renderer?: ZipRenderer } = {},
 ): Promise<number> {
+  const renderer: ZipRenderer = options.renderer ?? { parallelism: 1, render: renderAttestationPdf };
   const zip = new yazl.ZipFile();
   const piped = pipeline(zip.outputStream, out);
   const names = new Set<string>();
+  const rendering: Promise<{ a: Attestation; pdf: Buffer }>[] = [];
+  let queued = 0;
+  let taken: (() => void) | undefined;
   let count = 0;
+  const add = async (a: Attestation, pdf: Buffer) => {
+    let name = attestationFileName(a);
+    for (let i = 2; names.has(name); i++) name = attestationFileName(a).replace(/\.pdf$/, `-${i}.pdf`);
+    names.add(name);
+    let held: Buffer | null = pdf;
+    queued++;
+    // PDFs are already compressed: store them.
+    zip.addReadStreamLazy(name, { mtime: a.issuedAt, compress: false, size: pdf.length }, (cb) => {
+      const stream = new PassThrough();
+      stream.end(held);
+      held = null;
+      queued--;
+      taken?.();
+      cb(null, stream);
+    });
+    count++;
+    options.onProgress?.(count);
+    while (queued > 2) await new Promise<void>((resolve) => (taken = resolve));
+    await drained(out);
+  };
   try {
     for await (const a of source) {
-      const pdf = await renderAttestationPdf(a);
-      let name = attestationFileName(a);
-      for (let i = 2; names.has(name); i++) name = attestationFileName(a).replace(/\.pdf$/, `-${i}.pdf`);
-      names.add(name);
-      // PDFs are already compressed: store them.
-      zip.addBuffer(pdf, name, { mtime: a.issuedAt, compress: false });
-      count++;
-      options.onProgress?.(count);
-      await drained(out);
+      const job = renderer.render(a).then((pdf) => ({ a, pdf }));
+      job.catch(() => undefined); // awaited below, in order
+      rendering.push(job);
+      if (rendering.length >= 2 * renderer.parallelism) {
+        const done = await (rendering.shift() as (typeof rendering)[number]);
+        await add(done.a, done.pdf);
+      }
       await yieldToEventLoop();
+    }
+    while (rendering.length) {
+      const done = await (rendering.shift() as (typeof rendering)[number]);
+      await add(done.a, done.pdf);
     }
   } catch (error) {
     (zip.outputStream as Readable).destroy(error as Error);

@@ -37,15 +37,19 @@ function queryParts(query: ComplianceQuery) {
   const from = query.filters.from ? sql`AND e.statement_timestamp >= (${query.filters.from}::date::timestamp AT TIME ZONE ${zone})` : sql``;
   const to = query.filters.to ? sql`AND e.statement_timestamp < ((${query.filters.to}::date + 1)::timestamp AT TIME ZONE ${zone})` : sql``;
   const windowed = query.filters.from || query.filters.to;
-  /** The learners' courses: active Learner members of the rosters, and whoever has completion facts in the courses. */
+  /**
+   * The learners' courses: active Learner members of the rosters, and whoever has completion facts in the courses
+   * (`course_learners`, kept from the facts by the database, rather than every fact read).
+   */
   const members = (columns: SQL) => sql`
       SELECT cm.user_id${columns} FROM course_members cm JOIN courses c ON c.id = cm.course_id
        WHERE c.platform_id = ${query.platformId} AND cm.status = 'active'
          AND EXISTS (SELECT 1 FROM unnest(cm.roles) r WHERE r LIKE '%Learner') ${courseFilter}
       UNION
-      SELECT DISTINCT e.user_id${columns} FROM completion_events e JOIN courses c ON c.id = e.course_id
+      SELECT cl.user_id${columns} FROM course_learners cl JOIN courses c ON c.id = cl.course_id
        WHERE c.platform_id = ${query.platformId} ${courseFilter}`;
-  const inWindow = windowed ? sql`WHERE EXISTS (SELECT 1 FROM completion_events e WHERE e.user_id = u.id AND NOT e.voided ${from} ${to})` : sql``;
+  const inWindow = (user: SQL) =>
+    windowed ? sql`WHERE EXISTS (SELECT 1 FROM completion_events e WHERE e.user_id = ${user} AND NOT e.voided ${from} ${to})` : sql``;
   return { members, inWindow };
 }
 
@@ -66,7 +70,7 @@ function learnersQuery(query: ComplianceQuery, ref: ReportReferential, afterKey:
                        AND mc.referential_id = ${ref.id} AND mc.referential_version = ${ref.version}) AS manual
         FROM learners l JOIN users u ON u.id = l.user_id
         LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
-       ${inWindow}
+       ${inWindow(sql`u.id`)}
     )
     SELECT * FROM ranked ${after} ORDER BY rank, sub LIMIT ${CHUNK}`;
 }
@@ -80,16 +84,18 @@ async function summaryOf(ex: Executor, query: ComplianceQuery, ref: ReportRefere
   const perDomain = ref.domains.map((d) =>
     d.requiredMinutes <= 0
       ? sql`count(*)::int`
-      : sql`(count(*) FILTER (WHERE jsonb_path_exists(lc.domains, '$[*] ? (@.code == $c && @.validatedMinutes >= $r)', jsonb_build_object('c', ${d.code}::text, 'r', ${d.requiredMinutes}::int))))::int`,
+      : sql`(count(*) FILTER (WHERE lc.complete_domains ? ${d.code}::text))::int`,
   );
+  // `complete_domains`: the stored codes of the domains whose validated minutes reach the stored required minutes,
+  // those of this référentiel version
   const [row] = await queryRows<{ learners: number; compliant: number; domains: number[] }>(
     ex,
     sql`WITH members AS (${members(sql``)})
         SELECT count(*)::int AS learners, (count(*) FILTER (WHERE lc.status = 'complete'))::int AS compliant,
                ARRAY[${sql.join(perDomain, sql`, `)}]::int[] AS domains
-          FROM members m JOIN users u ON u.id = m.user_id
-          LEFT JOIN learner_coverage lc ON lc.user_id = u.id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
-         ${inWindow}`,
+          FROM members m
+          LEFT JOIN learner_coverage lc ON lc.user_id = m.user_id AND lc.referential_id = ${ref.id} AND lc.referential_version = ${ref.version}
+         ${inWindow(sql`m.user_id`)}`,
   );
   const learners = row?.learners ?? 0;
   return {

@@ -58,10 +58,6 @@ export async function renderPdf(doc: DocDefinition): Promise<Buffer> {
   return pdfmake.createPdf(doc).getBuffer();
 }
 
-const hoursFormat = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 });
-/** Minutes as French hours: `12,5`, `1 234` (with U+202F), rounded to 2 decimals. */
-export const frHours = (minutes: number) => hoursFormat.format(Math.round((minutes / 60) * 100) / 100);
-
 /** As French readers expect, in the institution's time zone: `14/03/2025 11:20`. */
 export const frDateTime = (d: Date, timeZone?: string) => formatDate(d, { locale: 'fr', style: 'dateTime', timeZone });
 export const frDate = (d: Date, timeZone?: string) => formatDate(d, { locale: 'fr', style: 'short', timeZone });

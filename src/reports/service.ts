@@ -13,7 +13,6 @@ import { documentIssuerOf } from './institution';
 import { institutionOf } from '../identity/institution';
 import { startWorker, type Worker } from '../worker';
 import { invalid, notFound } from '../domain/errors';
-import { DEFAULT_TIME_ZONE } from '../domain/format';
 
 /** The report's header, made at `generatedAt`: institution, platform and the filters used, in French. */
 export async function reportMetaOf(ex: Executor, source: ComplianceSource, query: ComplianceQuery, generatedAt: Date): Promise<ReportMeta> {

@@ -4,6 +4,7 @@ import nock from 'nock';
 import { courseView } from '../../src/coverage/read';
 import { coverageDeps } from '../../src/coverage/deps';
 import { courses } from '../../src/db/schema';
+import { formatMinutes } from '../../src/domain/format';
 import { queryRows } from '../../src/db/store';
 import { drainScorePublications, type ScoreWorker, startScoreWorker } from '../../src/gradebook/worker';
 import { ensureCourse, ensurePlatform, ensureUser, type Course, type Platform } from '../../src/identity/records';
@@ -16,17 +17,24 @@ import { drivers } from '../support/db';
 import { type Client, fixture, SimulatedMoodle } from '../support/moodle';
 import { basic, MOODLE } from '../xapi/support';
 
-/** The heatmap's rows: [sub, name, cell texts…] in page order. */
-function heatmapRows(html: string): { sub: string; name: string; cells: string[] }[] {
+/** The heatmap's rows: [sub, name, link, missing hours, domain and total cell texts…] in page order. */
+function heatmapRows(html: string): { sub: string; name: string; href: string; missing: string; cells: string[] }[] {
   const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(html)?.[1] ?? '';
-  return [...body.matchAll(/<tr data-sub="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => ({
-    sub: m[1] ?? '',
-    name: /<th scope="row">([^<]*)<\/th>/.exec(m[2] ?? '')?.[1] ?? '',
-    cells: [...(m[2] ?? '').matchAll(/<td class="num[^"]*">([^<]*)/g)].map((c) => (c[1] ?? '').replace(/\u202f|\u00a0/g, ' ').trim()),
-  }));
+  return [...body.matchAll(/<tr data-sub="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => {
+    const row = m[2] ?? '';
+    const link = /<th scope="row"><a href="([^"]*)"[^>]*>([^<]*)<\/a><\/th>/.exec(row);
+    return {
+      sub: m[1] ?? '',
+      name: link?.[2] ?? '',
+      href: (link?.[1] ?? '').replace(/&amp;/g, '&'),
+      missing: /<td class="num missing">([^<]*)/.exec(row)?.[1] ?? '',
+      cells: [...row.matchAll(/<td class="num (?:total )?lv[^"]*">([^<]*)/g)].map((c) => (c[1] ?? '').trim()),
+    };
+  });
 }
 
-const fr = (n: number) => new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 }).format(n).replace(/\u202f|\u00a0/g, ' ');
+/** Hours as the learner's page writes them (formatMinutes): 5.5 → "5 h 30". */
+const hm = (hours: number) => formatMinutes(Math.round(hours * 60));
 
 describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
   let server: TestServer;
@@ -100,35 +108,57 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     expect(html).toContain('<html lang="fr">');
     expect(html).toContain('Progression de la promotion');
     const rows = heatmapRows(html);
-    // Sue has nothing yet and is listed; Terry (Instructor in the roster) is not a learner
+    // sorted by missing hours, most first: Sue has nothing yet (all 28 h missing), Sam 23 h; Terry (Instructor in
+    // the roster) is not a learner
     expect(rows.map((r) => [r.sub, r.name])).toEqual([
-      ['4', 'Sam Student'],
       ['5', 'Sue Student'],
+      ['4', 'Sam Student'],
     ]);
     const view = await courseView(server.ctx.store.db, coverageDeps(server.ctx, server.ctx.store.db), platform, course, { limit: 100 });
     for (const row of rows) {
       const learner = view.learners.find((l) => l.user.sub === row.sub);
       if (!learner) throw new Error(`${row.sub} not in courseView`);
       expect(row.cells).toEqual([
-        ...learner.domains.map((d) => `${fr(d.validatedHours ?? 0)} / ${fr(d.requiredHours ?? 0)} h`),
-        `${fr(learner.validatedHours ?? 0)} / ${fr(learner.requiredHours ?? 0)} h`,
+        ...learner.domains.map((d) => `${hm(d.validatedHours ?? 0)} / ${hm(d.requiredHours ?? 0)}`),
+        `${hm(learner.validatedHours ?? 0)} / ${hm(learner.requiredHours ?? 0)}`,
       ]);
+      expect(row.missing).toBe(hm((learner.requiredHours ?? 0) - (learner.validatedHours ?? 0)));
     }
-    expect(rows[0]?.cells).toEqual(['0 / 6 h', '5 / 5 h', '0 / 5 h', '0 / 6 h', '0 / 6 h', '5 / 28 h']);
-    expect(rows[1]?.cells).toEqual(['0 / 6 h', '0 / 5 h', '0 / 5 h', '0 / 6 h', '0 / 6 h', '0 / 28 h']);
+    expect(rows[1]?.cells).toEqual(['0 h / 6 h', '5 h / 5 h', '0 h / 5 h', '0 h / 6 h', '0 h / 6 h', '5 h / 28 h']);
+    expect(rows[1]?.missing).toBe('23 h');
+    expect(rows[0]?.cells).toEqual(['0 h / 6 h', '0 h / 5 h', '0 h / 5 h', '0 h / 6 h', '0 h / 6 h', '0 h / 28 h']);
+    // each learner links to their own page, in the same LTI session
+    const [sue] = await queryRows<{ id: number }>(server.ctx.store.db, sql`SELECT id FROM users WHERE platform_id = ${platform.id} AND sub = '5'`);
+    expect(rows[0]?.href).toMatch(new RegExp(`^/lti/learners/${sue?.id}\\?ltik=[^&]+$`));
+    expect(rows[0]?.href).toContain(/ltik=([^&]+)/.exec(String(link))?.[1]);
     // a real table: caption, column headers with aria-sort, row headers; the complete domain says so in text
     expect(html).toMatch(/<caption>Heures validées \/ heures requises/);
-    expect(html).toMatch(/<th scope="col" aria-sort="ascending"><a href="[^"]*sort=name&amp;dir=desc/);
+    expect(html).toMatch(/<th scope="col" class="num" aria-sort="descending"><a href="[^"]*sort=missing&amp;dir=asc/);
     expect(html).toContain('<span class="sr">(validé)</span>');
+    // the legend states the thresholds
+    const legend = /<div class="legend" data-testid="legend">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    expect([...legend.matchAll(/<li><span class="swatch (lv\d)"[^>]*><\/span> ([^<]*)<\/li>/g)].map((m) => [m[1], m[2]])).toEqual([
+      ['lv0', '0\u202f%'],
+      ['lv1', 'moins de 33\u202f%'],
+      ['lv2', 'de 33\u202f% à moins de 67\u202f%'],
+      ['lv3', 'de 67\u202f% à moins de 100\u202f%'],
+      ['lv4', '100\u202f% : validé (✓)'],
+    ]);
   });
 
   it('sorts by total, by a domain and by name, on the server', async () => {
     const order = async (query: string) => heatmapRows(await (await teacher.get(`/lti/course/cohort?${query}`)).text()).map((r) => r.sub);
+    expect(await order('')).toEqual(['5', '4']);
+    expect(await order('sort=missing&dir=asc')).toEqual(['4', '5']);
     expect(await order('sort=total&dir=desc')).toEqual(['4', '5']);
     expect(await order('sort=total&dir=asc')).toEqual(['5', '4']);
     expect(await order('sort=domain:2&dir=asc')).toEqual(['5', '4']);
     expect(await order('sort=name&dir=desc')).toEqual(['5', '4']);
     expect((await teacher.get('/lti/course/cohort?sort=bogus')).status).toBe(400);
+    // a cursor of another sort, or not a cursor, is refused
+    expect((await teacher.get('/lti/course/cohort?sort=missing&after=o25')).status).toBe(400);
+    expect((await teacher.get('/lti/course/cohort?sort=name&after=k0_1')).status).toBe(400);
+    expect((await teacher.get('/lti/course/cohort?after=x')).status).toBe(400);
     const api = await teacher.get(`/lti/api/courses/${course.id}/cohort?sort=total`);
     expect(api.status).toBe(200);
     const body = (await api.json()) as { total: number; learners: { user: { sub: string }; validatedHours: number }[] };
@@ -145,7 +175,8 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     const html = await (await en.client.get('/lti/course/cohort')).text();
     expect(html).toContain('<html lang="en">');
     expect(html).toContain('Cohort progress');
-    expect(heatmapRows(html)[0]?.cells.at(-1)).toBe('5 / 28 h');
+    expect(heatmapRows(html).find((r) => r.sub === '4')?.cells.at(-1)).toBe('5 h / 28 h');
+    expect(html).toContain('Missing hours');
   });
 
   it('refuses learners (page and APIs) and another course', async () => {
@@ -248,6 +279,24 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
     const next = /<a href="([^"]+)" rel="next">/.exec(first)?.[1]?.replace(/&amp;/g, '&');
     const second = heatmapRows(await (await teacher.get(String(next))).text());
     expect(second.map((r) => r.name)).toEqual(['Learner 125', 'Learner 126', 'Learner 127', 'Learner 128', 'Learner 129', 'Sam Student', 'Sue Student']);
+    // by missing hours (the default): keyset pages, Sam (the only one with hours) last, back to the same first page
+    const byMissing = await (await teacher.get('/lti/course/cohort')).text();
+    const firstPage = heatmapRows(byMissing);
+    expect(firstPage).toHaveLength(25);
+    expect(byMissing).toContain('Page 1 sur 2');
+    const keyedNext = /<a href="([^"]+)" rel="next">/.exec(byMissing)?.[1]?.replace(/&amp;/g, '&');
+    expect(keyedNext).toMatch(/&after=k1680_\d+&from=26$/);
+    const page2 = await (await teacher.get(String(keyedNext))).text();
+    expect(page2).toContain('Page 2 sur 2');
+    const secondPage = heatmapRows(page2);
+    expect(secondPage).toHaveLength(7);
+    expect(secondPage.at(-1)?.name).toBe('Sam Student');
+    expect(new Set([...firstPage, ...secondPage].map((r) => r.sub)).size).toBe(32);
+    const back = /<a href="([^"]+)" rel="prev">/.exec(page2)?.[1]?.replace(/&amp;/g, '&');
+    expect(back).toMatch(/&before=k1680_\d+$/);
+    expect(heatmapRows(await (await teacher.get(String(back))).text()).map((r) => r.sub)).toEqual(firstPage.map((r) => r.sub));
+    const api = (await (await teacher.get(`/lti/api/courses/${course.id}/cohort?limit=500`)).json()) as { total: number; learners: unknown[]; next: unknown };
+    expect([api.total, api.learners.length, api.next]).toEqual([32, 32, null]);
   });
 
   it('shares the queue between concurrent workers: each queued score is published once', async () => {

@@ -10,7 +10,6 @@ import {
 } from '../../src/reports/attestation';
 import { complianceDigest, writeCompliancePdf } from '../../src/reports/compliance-pdf';
 import { writeComplianceCsv } from '../../src/reports/csv';
-import { frHours } from '../../src/reports/pdf';
 import { elide, formatMinutes } from '../../src/domain/format';
 import { type ComplianceRow, statusLabelFr } from '../../src/reports/rows';
 import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';

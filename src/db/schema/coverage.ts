@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
-import { platforms, users } from './identity';
+import { courses, platforms, users } from './identity';
 
 /**
  * Manual credits (crédits manuels: recognition of prior learning, face-to-face attendance): minutes granted on one
@@ -63,6 +63,9 @@ export const manualCreditEvidence = pgTable(
  * The stored coverage of a learner for one référentiel version, kept fresh by the ingestion, mapping, policy and
  * manual-credit hooks (src/coverage/freshness.ts) and rebuilt by `socle coverage recompute`. Minutes only.
  * `domains` is a JSON array of integers per domain: {code, requiredMinutes, creditedMinutes, validatedMinutes}.
+ * Derived by PostgreSQL from them, for the course views and the dashboard to sort and count on an index without
+ * reading `domains`: `missing_minutes` (required − validated, at least 0) and `complete_domains` (the JSON array of
+ * the codes of the domains whose validated minutes reach their required minutes).
  */
 export const learnerCoverage = pgTable(
   'learner_coverage',
@@ -83,10 +86,17 @@ export const learnerCoverage = pgTable(
     status: text('status', { enum: ['not_started', 'in_progress', 'complete'] }).notNull(),
     domains: jsonb('domains').notNull(),
     computedAt: timestamp('computed_at', { withTimezone: true }).notNull().defaultNow(),
+    missingMinutes: integer('missing_minutes').generatedAlwaysAs(sql`greatest(coalesce(required_minutes, 0) - validated_minutes, 0)`),
+    completeDomains: jsonb('complete_domains').generatedAlwaysAs(
+      sql`jsonb_path_query_array(domains, '$[*] ? (@.validatedMinutes >= @.requiredMinutes).code')`,
+    ),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.referentialId, t.referentialVersion] }),
     index('learner_coverage_platform_idx').on(t.platformId, t.referentialId, t.referentialVersion),
+    // the cohort pages sorted by missing or validated hours, walked in order (src/gradebook/cohort.ts)
+    index('learner_coverage_missing_idx').on(t.platformId, t.referentialId, t.referentialVersion, t.missingMinutes, t.userId),
+    index('learner_coverage_validated_idx').on(t.platformId, t.referentialId, t.referentialVersion, t.validatedMinutes, t.userId),
   ],
 );
 
@@ -103,3 +113,21 @@ export const coverageDirty = pgTable('coverage_dirty', {
     .references(() => platforms.id, { onDelete: 'cascade' }),
   markedAt: timestamp('marked_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * The learners with completion events in a course, once each: kept by triggers on `completion_events` (a row when
+ * a statement-level insert brings the first event of a learner in a course, gone when the last one is deleted), so
+ * that a course's cohort and the dashboard do not read every event to find who is in a course.
+ */
+export const courseLearners = pgTable(
+  'course_learners',
+  {
+    courseId: integer('course_id')
+      .notNull()
+      .references(() => courses.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.courseId, t.userId] })],
+);

@@ -25,8 +25,9 @@ export function attestationsKind(load: (run: ReportRun) => Promise<AttestationBa
     formats: ['zip'],
     async produce(run) {
       const { attestations, total } = await load(run);
-      const { writeAttestationsZip } = await import('../attestation');
-      return { count: await writeAttestationsZip(attestations, run.out, { onProgress: (n) => run.progress(n, total) }) };
+      // rendered by worker threads while this one reads, records and zips (attestation-render.ts)
+      const { writeAttestationsZipInThreads } = await import('../attestation-render');
+      return { count: await writeAttestationsZipInThreads(attestations, run.out, { onProgress: (n) => run.progress(n, total) }) };
     },
     cli: {
       description: 'one attestation PDF per learner, in one ZIP (each recorded for its verification URL); with --from/--to, for that period, with the hours cumulated since the start of the training',
