@@ -13,8 +13,8 @@ export const ATTESTATION_TITLE = 'Attestation de suivi de la formation socle au 
 /** What one learner's attestation states; the verification URL is served by Socle and confirms these figures. */
 /** What the institution prints besides its name: logo (PNG data), signatory, city and the time zone of its dates. */
 export const attestationIssuer = z.object({
-  /** The logo as PNG bytes (an SVG logo is rendered once per batch), with its aspect. */
-  logo: z.object({ png: z.custom<Buffer>((v) => Buffer.isBuffer(v), 'PNG bytes'), width: z.number().positive(), height: z.number().positive() }).nullable(),
+  /** The logo as PNG bytes (an SVG logo is rendered once per batch), with its aspect; a Buffer, or the Uint8Array it becomes in a render thread. */
+  logo: z.object({ png: z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'PNG bytes'), width: z.number().positive(), height: z.number().positive() }).nullable(),
   signatory: z.object({ name: z.string().min(1), title: z.string().nullable() }).nullable(),
   city: z.string().nullable(),
   /** UAI and SIRET, printed under the name when set. */

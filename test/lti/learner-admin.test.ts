@@ -145,7 +145,7 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     expect((await postForm(teacher, `/lti/learners/${stranger.id}/credits`, grantFields())).status).toBe(404);
     expect(await counts()).toEqual(before);
     // the course page's roster links to the learner page
-    const course = await teacher.get('/lti/course');
+    const course = await teacher.get('/lti/course?tab=roster');
     expect(await course.text()).toContain(`/lti/learners/${sam.id}?ltik=`);
   });
 

@@ -106,9 +106,9 @@ describe('learner search and manual credit in Chromium', () => {
     expect(await notice.innerText()).toBe('Crédit manuel accordé : les heures de l’apprenant sont à jour.');
     expect(await page.evaluate("document.activeElement?.getAttribute('data-testid')")).toBe('learner-notice');
     const credits = page.locator('[data-testid="manual-credits"]');
-    expect(await credits.innerText()).toMatch(/2\.1 · 1 h 30/);
+    expect(await credits.innerText()).toMatch(/2\.1 · 1\sh\s30/);
     expect(await credits.innerText()).toContain('Justification : Séance en présentiel du 12 octobre');
-    expect(await page.locator('[data-testid="learner-total"]').first().innerText()).toContain('1 h 30 validées sur 28 h');
+    expect(await page.locator('[data-testid="learner-total"]').first().innerText()).toMatch(/1\sh\s30 validées sur 28\sh/);
     const [credit] = await server.ctx.store.db.select().from(manualCredits);
     const [evidence] = await server.ctx.store.db.select().from(manualCreditEvidence).where(eq(manualCreditEvidence.creditId, Number(credit?.id)));
     expect(evidence).toMatchObject({ fileName: 'emargement.pdf', contentType: 'application/pdf', size: PDF.length });

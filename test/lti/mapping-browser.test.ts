@@ -145,7 +145,7 @@ describe('mapping page in Chromium', () => {
       [quiz, '2.1', 360],
     ]);
     // 6 h mapped in domain 2, which requires 5 h: said, not shown as done
-    expect(await page.locator('#summary-body li.over').innerText()).toMatch(/Cybersécurité en santé\s+6 h \/ 5 h[\s\S]*1 h de plus que les 5 h exigées/);
+    expect(await page.locator('#summary-body li.over').innerText()).toMatch(/Cybersécurité en santé\s+6\sh \/ 5\sh[\s\S]*1\sh de plus que les 5\sh exigées/);
     await context.close();
   }, 60_000);
 });

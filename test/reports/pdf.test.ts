@@ -10,7 +10,10 @@ import {
 } from '../../src/reports/attestation';
 import { complianceDigest, writeCompliancePdf } from '../../src/reports/compliance-pdf';
 import { writeComplianceCsv } from '../../src/reports/csv';
-import { elide, formatMinutes } from '../../src/domain/format';
+import { elide, formatMinutes as hoursWithNbsp } from '../../src/domain/format';
+
+/** Hours as the PDF's text reads back: pdf.js gives no-break spaces as spaces. */
+const formatMinutes = (minutes: number) => hoursWithNbsp(minutes).replace(/\u00a0/g, ' ');
 import { type ComplianceRow, statusLabelFr } from '../../src/reports/rows';
 import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';
 import { pdfText } from '../support/pdf';
