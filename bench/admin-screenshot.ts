@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
-import { chromium } from 'playwright-core';
+
 import { createLogger } from '../src/logger';
 import { ensureCourse, findPlatform } from '../src/identity/records';
 import { startServer } from '../src/app/server';
@@ -12,15 +12,13 @@ import { testConfig } from '../test/support/app';
 import { generatedRows } from '../test/support/compliance-rows';
 import { arraySource } from '../test/support/compliance-source';
 import { SimulatedMoodle } from '../test/support/moodle';
+import { launchChromium } from '../test/support/browser';
 
 async function main() {
   const learners = Number(process.argv[2] ?? 20_000);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-shot-'));
   const server = await startServer(testConfig({ dataDir }), { logger: createLogger('warn'), services: { compliance: arraySource(generatedRows(learners)) } });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--lang=fr-FR'],
-  });
+  const browser = await launchChromium(['--lang=fr-FR']);
   try {
     const moodle = await SimulatedMoodle.create();
     await moodle.register(server);

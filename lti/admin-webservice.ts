@@ -19,7 +19,7 @@ export async function webServicePanel(ctx: AppContext, s: LtiSession) {
   return {
     webservice: {
       configured: Boolean(settings?.webserviceToken),
-      updatedAt: settings?.webserviceToken ? formatDate(settings.updatedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
+      updatedAt: settings?.webserviceToken ? formatDate(settings.updatedAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }) : undefined,
       testUrl: `${ADMIN_BASE}/webservice/test`,
     },
   };

@@ -22,8 +22,8 @@ export async function xapiKeysPanel(ctx: AppContext, s: LtiSession) {
       createUrl: `${ADMIN_BASE}/xapi-keys`,
       keys: keys.reverse().map((k) => ({
         key: k.key,
-        createdAt: formatDate(k.createdAt, { locale: s.locale, style: 'dateTime' }),
-        revokedAt: k.revokedAt ? formatDate(k.revokedAt, { locale: s.locale, style: 'dateTime' }) : null,
+        createdAt: formatDate(k.createdAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }),
+        revokedAt: k.revokedAt ? formatDate(k.revokedAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }) : null,
         revokeUrl: `${ADMIN_BASE}/xapi-keys/${k.key}/revoke`,
       })),
     },

@@ -249,8 +249,8 @@ function describeEntries(value: unknown, locale: Locale, names: Map<string, stri
 }
 
 /** Before/after of each audited change, limited to the activities whose pairs changed. */
-function historyView(rows: Awaited<ReturnType<typeof mappingHistory>>, locale: Locale, names: Map<string, string>, people: Map<string, string>) {
-  const when = (d: Date) => formatDate(d, { locale, style: 'dateTime' });
+function historyView(rows: Awaited<ReturnType<typeof mappingHistory>>, locale: Locale, timeZone: string, names: Map<string, string>, people: Map<string, string>) {
+  const when = (d: Date) => formatDate(d, { locale, style: 'dateTime', timeZone });
   return rows.map((r) => {
     let before: string[] = [];
     let after: string[] = [];
@@ -296,7 +296,7 @@ async function historyOf(ctx: AppContext, s: LtiSession, courseId: number, names
       .where(and(eq(users.platformId, s.platform.id), inArray(users.sub, subs)));
     for (const u of found) people.set(`${prefix}${u.sub}`, u.name ?? u.sub);
   }
-  return historyView(rows, s.locale, names, people);
+  return historyView(rows, s.locale, s.timeZone, names, people);
 }
 
 /** Everything the mapping page shows. */
@@ -323,7 +323,7 @@ async function pageData(ctx: AppContext, s: LtiSession, course: Course) {
     policy: await coursePolicy(db, course),
     hasWebservice: Boolean(platform?.webserviceToken),
     refreshError: settings?.activitiesRefreshError ?? null,
-    refreshedAt: settings?.activitiesRefreshedAt ? formatDate(settings.activitiesRefreshedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
+    refreshedAt: settings?.activitiesRefreshedAt ? formatDate(settings.activitiesRefreshedAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }) : undefined,
     others: await otherCourses(db, course),
     history: await historyOf(ctx, s, course.id, names),
     ltik: s.ltik,

@@ -30,7 +30,8 @@ function exportButtons(kinds: ExportRegistry, locale: ReportPrincipal['locale'])
 }
 
 /** What the reports section of the admin (or course) page shows: filters, dashboard, recent exports. */
-export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: string) {
+/** The reports panel; `timeZone`: the institution's, for the dates of the jobs. */
+export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: string, timeZone?: string) {
   const db = ctx.store.db;
   const allCourses = await db
     .select({ contextId: courses.contextId, title: courses.title })
@@ -80,7 +81,7 @@ export async function reportsPanel(ctx: AppContext, p: ReportPrincipal, ltik: st
     semicolon: p.locale === 'en' ? '; ' : `${NBSP}; `,
     jobs: jobs.map((j) => ({
       ...jobView(j, REPORTS_BASE, ltik),
-      at: formatDate(j.createdAt, { locale: p.locale, style: 'dateTime' }),
+      at: formatDate(j.createdAt, { locale: p.locale, style: 'dateTime', timeZone }),
       what: ctx.reports.label(j.kind, p.locale),
       formatLabel: formatLabel(j.format),
       who: names.get(j.requestedBy) ?? requester(j.requestedBy),

@@ -236,9 +236,9 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
       newWindowUrl,
       course: s.course,
       members: await roster(s.course.id),
-      syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime' }) : undefined,
+      syncedAt: services?.rosterSyncedAt ? formatDate(services.rosterSyncedAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }) : undefined,
       syncUrl: `${LTI_BASE}/api/courses/${s.course.id}/roster/sync`,
-      reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik),
+      reports: await reportsPanel(ctx, { ...reportPrincipalOf(s), courses: [s.course.contextId] }, s.ltik, s.timeZone),
       cohortUrl: `${LTI_BASE}/course/cohort?ltik=${encodeURIComponent(s.ltik)}`,
     };
   }
@@ -276,7 +276,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           sections: await learnerProgress(ctx, s),
           hoursText,
           formatMinutes,
-          formatDate: (iso: string) => formatDate(iso, { locale: s.locale }),
+          formatDate: (iso: string) => formatDate(iso, { locale: s.locale, timeZone: s.timeZone }),
         },
         s.locale,
       );
@@ -303,7 +303,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
-          reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik),
+          reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik, s.timeZone),
           institution: await institutionPanel(ctx, s),
           saved: req.query.saved,
         },

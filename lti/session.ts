@@ -2,6 +2,7 @@ import type { IdToken } from 'ltijs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppContext } from '../src/context';
 import { forbidden, unauthorized } from '../src/domain/errors';
+import { institutionTimeZone } from '../src/identity/institution';
 import { type Course, findCourse, findPlatform, findUser, type Platform, type User } from '../src/identity/records';
 import { type Locale, pickLocale } from '../src/web/i18n';
 import { type SocleRole, socleRoles } from '../src/domain/roles';
@@ -14,6 +15,8 @@ export interface LtiSession {
   course: Course | undefined;
   roles: SocleRole[];
   locale: Locale;
+  /** The institution's time zone: the dates of the pages are in it. */
+  timeZone: string;
   ltik: string;
   token: IdToken;
 }
@@ -38,6 +41,7 @@ export async function resolveSession(ctx: AppContext, res: Response): Promise<Lt
     course,
     roles: socleRoles(token.platformContext?.roles),
     locale: pickLocale(token.platformContext?.launchPresentation?.locale ?? user.locale),
+    timeZone: await institutionTimeZone(ctx.store.db, platform.id),
     ltik,
     token,
   };

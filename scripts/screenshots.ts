@@ -17,11 +17,11 @@ import { getReferential } from '../src/referentials/catalogue';
 import { createXapiKey } from '../src/xapi/keys';
 import { completionStatement, uuidOf } from '../test/coverage/support';
 import { startTestServer } from '../test/support/app';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../test/support/browser';
 import { SimulatedMoodle } from '../test/support/moodle';
 import { basic, MOODLE } from '../test/xapi/support';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--hide-scrollbars'];
+const FLAGS = [...CHROMIUM_FLAGS, '--hide-scrollbars'];
 
 const activities = [
   { cmid: 12, name: 'Guide : sécuriser son poste de travail', competencyKey: '2.1', minutes: 240, done: true },

@@ -108,6 +108,12 @@ export async function findInstitution(ex: Executor, platformId: number): Promise
   return row;
 }
 
+/** The institution's time zone (IANA), DEFAULT_TIME_ZONE without a profile: every date a page shows is in it. */
+export async function institutionTimeZone(ex: Executor, platformId: number): Promise<string> {
+  const [row] = await ex.select({ timeZone: institutions.timeZone }).from(institutions).where(eq(institutions.platformId, platformId));
+  return row?.timeZone ?? DEFAULT_TIME_ZONE;
+}
+
 /** The profile as shown (no logo bytes: its type, size and dimensions). */
 export function institutionProfileOf(row: InstitutionRow, issuer: string): InstitutionProfile {
   return {

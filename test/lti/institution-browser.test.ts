@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { institutions } from '../../src/db/schema';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { SimulatedMoodle } from '../support/moodle';
 import { solidPng } from '../support/png';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 /** The admin page's institution form in a real browser (Debian chromium + playwright-core): typed, a logo chosen, saved. */
 describe('the institution form in Chromium', () => {
@@ -17,15 +17,10 @@ describe('the institution form in Chromium', () => {
   let browser: Browser;
   let dir: string;
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     server = await startTestServer(drivers[0] ?? 'pglite');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-logo-'));
     fs.writeFileSync(path.join(dir, 'logo.png'), solidPng(240, 96));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

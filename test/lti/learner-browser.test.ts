@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { manualCreditEvidence, manualCredits, platformSettings } from '../../src/db/schema';
 import { ensurePlatform } from '../../src/identity/records';
 import { fixtureReferentials } from '../coverage/support';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type LaunchResult, SimulatedMoodle } from '../support/moodle';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** docs/learner-page.png is rewritten only when asked (UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean. */
 const screenshot = process.env.UPDATE_SCREENSHOTS
   ? path.join(__dirname, '..', '..', 'docs', 'learner-page.png')
@@ -29,7 +29,6 @@ describe('learner search and manual credit in Chromium', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-evidence-'));
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     server = await startTestServer(driver, {}, { referentials: fixtureReferentials() });
     const moodle = await SimulatedMoodle.create();
     await moodle.register(server);
@@ -38,11 +37,7 @@ describe('learner search and manual credit in Chromium', () => {
     await server.ctx.store.db.insert(platformSettings).values({ platformId: platform.id, defaultReferentialId: 'socle-sante-28h', defaultReferentialVersion: 'V1.1.2022' });
     launched = await moodle.launch(server, 'administrator', { locale: 'fr', sub: '2' });
     expect(launched.landedOn).toBe('/lti/admin');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import nock from 'nock';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
 import { activityMappings, courses, platformSettings } from '../../src/db/schema';
 import { ensurePlatform } from '../../src/identity/records';
@@ -12,8 +12,8 @@ import { sealSecret } from '../../src/secrets';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { SimulatedMoodle } from '../support/moodle';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const wwwroot = 'http://127.0.0.1:8181';
 const quiz = `${wwwroot}/mod/quiz/view.php?id=9`;
 const domId = (iri: string) => `a${createHash('sha1').update(iri).digest('hex').slice(0, 10)}`;
@@ -29,7 +29,6 @@ describe('mapping page in Chromium', () => {
   const driver = drivers[0] ?? 'pglite';
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     server = await startTestServer(driver);
     const moodle = await SimulatedMoodle.create();
     await moodle.register(server);
@@ -38,11 +37,7 @@ describe('mapping page in Chromium', () => {
       .insert(platformSettings)
       .values({ platformId: platform.id, webserviceToken: sealSecret(server.ctx.config.ltiKey, 'webservice-token', 'ws-token'), defaultReferentialId: 'socle-sante-niveaux-4-8' });
     nock(wwwroot).persist().post('/webservice/rest/server.php').reply(200, contents);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     // The launch as Moodle's browser does it (OIDC login, signed id_token); the browser then opens the landing URL.
     const launched = await moodle.launch(server, 'instructor', { locale: 'fr' });
     expect(launched.landedOn).toBe('/lti/course');

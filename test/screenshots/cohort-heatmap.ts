@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import nock from 'nock';
-import { chromium } from 'playwright-core';
+
 import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
@@ -16,6 +16,7 @@ import { socle28 } from '../domain/coverage-fixtures';
 import { startTestServer } from '../support/app';
 import { SimulatedMoodle } from '../support/moodle';
 import { basic, MOODLE } from '../xapi/support';
+import { launchChromium } from '../support/browser';
 
 const NAMES = [
   'Inès Benali', 'Lucas Martin', 'Chloé Dubois', 'Hugo Lefèvre', 'Léa Moreau', 'Nathan Girard', 'Camille Roux',
@@ -31,10 +32,7 @@ async function main() {
   const out = path.resolve(process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'docs/cohort-heatmap.png');
   const locale = process.argv.includes('--locale') ? process.argv[process.argv.indexOf('--locale') + 1] : 'fr';
   const server = await startTestServer('pglite', {}, { referentials: fixtureReferentials() });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const moodle = await SimulatedMoodle.create();
     await moodle.register(server);

@@ -1,12 +1,11 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { registerPlatform } from '../../lti/registration';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 interface Audit {
   lang: string;
@@ -61,7 +60,6 @@ describe('home and error pages in Chromium', () => {
   let moodleOrigin: string;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     // a long public URL, as an institution's: it must wrap on a phone, not widen the page
     server = await startTestServer(drivers[0] ?? 'pglite', { publicUrl: 'http://formationsoclenumeriqueensantecentrehospitalieruniversitaire.example.fr' });
     // Moodle's page, on another site (localhost, not 127.0.0.1; a real loopback server, as Chromium refuses a public
@@ -82,11 +80,7 @@ describe('home and error pages in Chromium', () => {
       jwksUrl: `${moodleOrigin}/mod/lti/certs.php`,
       active: true,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

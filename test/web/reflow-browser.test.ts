@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import contents from '../fixtures/moodle-4.3/ws-core_course_get_contents.json';
 import { listCredentials } from '../../src/badges/credentials';
 import { platformSettings } from '../../src/db/schema';
@@ -17,8 +17,8 @@ import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type LaunchRole, SimulatedMoodle } from '../support/moodle';
 import { basic, MOODLE } from '../xapi/support';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PHONE = { width: 390, height: 844 };
 const iri = (mod: string, cmid: number) => `${MOODLE}/mod/${mod}/view.php?id=${cmid}`;
 
@@ -100,7 +100,6 @@ describe('reflow at 390 px in Chromium', () => {
   const driver = drivers[0] ?? 'pglite';
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     const server = await startTestServer(driver);
     const db = server.ctx.store.db;
     const moodle = await SimulatedMoodle.create();
@@ -183,11 +182,7 @@ describe('reflow at 390 px in Chromium', () => {
       attestationId: attestation.id,
       registration: `/lti/register?openid_configuration=${encodeURIComponent(`${dynreg}/mod/lti/openid-configuration.php`)}&registration_token=reg`,
     };
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--hide-scrollbars'],
-    });
+    browser = await launchChromium(['--hide-scrollbars']);
     const url = new URL(server.url);
     for (const viewport of [PHONE, { width: 1100, height: 820 }, { width: 800, height: 600 }]) {
       for (const role of ['none', 'learner', 'instructor', 'administrator'] as const) {
@@ -221,6 +216,21 @@ describe('reflow at 390 px in Chromium', () => {
       // the document does not scroll sideways, nor does <main>, which scrolls inside Moodle's fixed-height frame
       expect({ ...m, scrollWidth: Math.min(m.scrollWidth, m.viewport), mainOverflow: Math.min(m.mainOverflow, 0), out: [] }).toEqual({ viewport: 390, scrollWidth: 390, mainOverflow: 0, out: [] });
       expect(m.out).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("opens a learner's page from the heatmap, in the same LTI session, with their hours", async () => {
+    const { page } = await open('instructor', '/lti/course/cohort');
+    try {
+      const link = page.locator(`a[href*="/lti/learners/${fixture.learnerId}?"]`).first();
+      await link.waitFor();
+      await Promise.all([page.waitForURL(new RegExp(`/lti/learners/${fixture.learnerId}\\?ltik=`)), link.click()]);
+      expect(await page.locator('h1').innerText()).toMatch(/^Apprenant\s:/);
+      expect(await page.getByTestId('learner-total').first().innerText()).toMatch(/validées sur \d+\sh/);
+      const m = (await page.evaluate(MEASURE)) as { scrollWidth: number; out: string[] };
+      expect(m).toMatchObject({ scrollWidth: 390, out: [] });
     } finally {
       await page.close();
     }

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { framingOrigins, registerPlatform } from '../../lti/registration';
 import { cachedOrigins, contentSecurityPolicy, type FramingOrigins } from '../../src/web/security';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type LaunchResult, SimulatedMoodle } from '../support/moodle';
+import { launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const MOODLE_ORIGIN = 'http://127.0.0.1:8181';
 const directive = (csp: string | null, name: string) =>
   (csp ?? '')
@@ -131,23 +131,9 @@ describe('security headers and the Content-Security-Policy', () => {
   describe('in Chromium', () => {
     let browser: Browser;
     beforeAll(async () => {
-      if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        // the platform's page is answered by the browser itself (route), which Chromium counts as a public
-        // address: its local-network checks would then refuse any frame on loopback, whatever the CSP says
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-features=LocalNetworkAccessChecks',
-        ],
-      });
+      // the platform's page is answered by the browser itself (route), which Chromium counts as a public
+      // address: its local-network checks would then refuse any frame on loopback, whatever the CSP says
+      browser = await launchChromium(['--disable-features=LocalNetworkAccessChecks']);
     });
     afterAll(() => browser?.close());
 
