@@ -9,6 +9,7 @@ import { auditEvents, exportFileChunks, exportJobs } from '../db/schema';
 import type { Executor } from '../db/store';
 import { canonicalFormat, type ExportRegistry, reportFile } from './kinds/kind';
 import { type ComplianceQuery, reportFilters } from './source';
+import { institutionTimeZone } from '../identity/institution';
 
 /** An export job; its `kind` and `format` are those of the registry it was queued with. */
 export type ExportJob = typeof exportJobs.$inferSelect;
@@ -191,7 +192,8 @@ export async function runNextJob(ctx: AppContext, options: RunOptions = {}): Pro
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
     sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
     await kind.produce({ ctx, query: jobQuery(job), format, out: sink, progress, jobId: job.id });
-    const file = reportFile(kind, format, job.createdAt);
+    // named after the day it was asked, in the institution's time zone
+    const file = reportFile(kind, format, job.createdAt, job.platformId === null ? undefined : await institutionTimeZone(db, job.platformId));
     await finished(sink);
     await progressWrite;
     if (lost) throw new LostJobError('another worker took the job over');

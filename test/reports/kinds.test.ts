@@ -41,6 +41,11 @@ describe('the registry of report kinds', () => {
       contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     });
     expect(reportFile(kind('indicators'), 'json', at)).toEqual({ fileName: 'indicateurs-2026-03-02.json', contentType: 'application/json' });
+    // the day is the institution's: 22:30 UTC is still the 2nd in Paris, already the 3rd in La Réunion; 01:00 UTC is still the 2nd in Guyane
+    const late = new Date('2026-03-02T22:30:00Z');
+    expect(reportFile(kind('compliance'), 'csv-excel', late).fileName).toBe('conformite-2026-03-02-excel.csv');
+    expect(reportFile(kind('compliance'), 'csv-excel', late, 'Indian/Reunion').fileName).toBe('conformite-2026-03-03-excel.csv');
+    expect(reportFile(kind('compliance'), 'csv-excel', new Date('2026-03-03T01:00:00Z'), 'America/Cayenne').fileName).toBe('conformite-2026-03-02-excel.csv');
   });
 
   it('gives every format of a kind its own file name', () => {

@@ -4,6 +4,7 @@ import type { Store } from '../../db/store';
 import type { Locale } from '../../domain/locale';
 import type { Logger } from '../../logger';
 import type { ComplianceQuery, ComplianceSource } from '../source';
+import { wallClock } from '../../domain/format';
 
 /** A text shown on the pages, in each locale. */
 export type Label = Record<Locale, string>;
@@ -136,10 +137,11 @@ export interface ReportKind<N extends string = string, F extends ReportFormat = 
 /** Declares a kind (its formats narrow what `produce` and the page buttons are given). */
 export const defineKind = <const N extends string, const F extends ReportFormat>(kind: ReportKind<N, F>): ReportKind<N, F> => kind;
 
-/** The file name and content type of a report of `kind` in `format`, requested on `date`. */
-export function reportFile(kind: ReportKind, format: ReportFormat, date: Date): { fileName: string; contentType: string } {
+/** The file name and content type of a report of `kind` in `format`, requested on `date` (the day in `timeZone`). */
+export function reportFile(kind: ReportKind, format: ReportFormat, date: Date, timeZone?: string): { fileName: string; contentType: string } {
   const info = reportFormats[format];
-  return { fileName: `${kind.fileName}-${date.toISOString().slice(0, 10)}${info.fileSuffix ?? ''}.${info.extension}`, contentType: info.contentType };
+  const day = wallClock(date, timeZone).toISOString().slice(0, 10);
+  return { fileName: `${kind.fileName}-${day}${info.fileSuffix ?? ''}.${info.extension}`, contentType: info.contentType };
 }
 
 /** A set of report kinds, and the enums every entry point derives from it. */
