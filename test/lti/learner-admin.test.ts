@@ -1,10 +1,12 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import nock from 'nock';
-import { auditEvents, manualCreditEvidence, manualCredits, platformSettings, users } from '../../src/db/schema';
+import { auditEvents, institutions, manualCreditEvidence, manualCredits, platformSettings, users } from '../../src/db/schema';
+import { formatDate } from '../../src/domain/format';
+import { setInstitution } from '../../src/identity/institution';
 import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
 import { MAX_EVIDENCE_BYTES } from '../../src/coverage/evidence';
-import { ensurePlatform, ensureUser, type User } from '../../src/identity/records';
+import { ensurePlatform, ensureUser, findPlatform, type User } from '../../src/identity/records';
 import { sealSecret } from '../../src/secrets';
 import { authenticateXapiKey, createXapiKey, listXapiKeys } from '../../src/xapi/keys';
 import { listPlatforms, registerPlatform } from '../../lti/registration';
@@ -281,6 +283,15 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     const again = await (await admin.get('/lti/admin')).text();
     expect(again).toContain(key);
     expect(again).not.toContain(secret);
+    // the page's dates are in the institution's time zone (Kiritimati, UTC+14: another hour than in Paris)
+    const stored = (await listXapiKeys(db(), moodle.issuer)).find((k) => k.key === key);
+    const platform = await findPlatform(db(), moodle.issuer);
+    if (!stored || !platform) throw new Error('no key or platform');
+    await setInstitution(db(), platform, { fields: { legalName: 'Université de Test', timeZone: 'Pacific/Kiritimati' } }, 'test');
+    const zoned = text(await (await admin.get('/lti/admin')).text());
+    expect(zoned).toContain(formatDate(stored.createdAt, { locale: 'fr', style: 'dateTime', timeZone: 'Pacific/Kiritimati' }));
+    expect(zoned).not.toContain(formatDate(stored.createdAt, { locale: 'fr', style: 'dateTime' }));
+    await db().delete(institutions);
     const [audit] = await db().select().from(auditEvents).where(eq(auditEvents.action, 'xapi-key.create'));
     expect(JSON.stringify(audit)).not.toContain(secret);
 
