@@ -189,11 +189,12 @@ export async function runNextJob(ctx: AppContext, options: RunOptions = {}): Pro
     const named = canonicalFormat(job.format, 'api');
     const format = kind.formats.find((f) => f === named);
     if (!format) throw new Error(`Exports of kind ${job.kind} are not produced as ${job.format}`);
+    // the file is named after the day it was asked, in the institution's time zone
+    const timeZone = job.platformId === null ? undefined : await institutionTimeZone(db, job.platformId);
     await db.delete(exportFileChunks).where(eq(exportFileChunks.jobId, job.id));
     sink = new ChunkSink(db, job.id, workerId, options.chunkBytes ?? 1024 * 1024, () => lost);
     await kind.produce({ ctx, query: jobQuery(job), format, out: sink, progress, jobId: job.id });
-    // named after the day it was asked, in the institution's time zone
-    const file = reportFile(kind, format, job.createdAt, job.platformId === null ? undefined : await institutionTimeZone(db, job.platformId));
+    const file = reportFile(kind, format, job.createdAt, timeZone);
     await finished(sink);
     await progressWrite;
     if (lost) throw new LostJobError('another worker took the job over');
