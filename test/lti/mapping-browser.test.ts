@@ -126,6 +126,12 @@ describe('mapping page in Chromium', () => {
     await page.goto(`${server.url}/lti/course?ltik=${encodeURIComponent(String(launched.client.ltik))}`);
     await page.waitForFunction('Boolean(window.htmx)');
     const book = `${wwwroot}/mod/book/view.php?id=12`;
+    // a wrong number of hours is said in French, and nothing is saved
+    const before = await server.ctx.store.db.select().from(activityMappings);
+    await page.locator(`#${domId(quiz)}-h0`).fill('beaucoup');
+    await page.getByRole('button', { name: 'Enregistrer toutes les lignes' }).first().click();
+    await page.getByText(/un nombre d’heures est attendu, par exemple 1,5 — trouvé\s«\sbeaucoup\s»/).first().waitFor();
+    expect(await server.ctx.store.db.select().from(activityMappings)).toEqual(before);
     // choosing a competency writes its whole title under the list
     await page.locator(`#${domId(book)}-c0`).selectOption('3.2');
     expect(await page.locator(`#${domId(book)}-t0`).innerText()).toMatch(/^3\.2 Interagir de manière adaptée entre professionnels, .{60,}$/);
