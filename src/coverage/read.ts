@@ -5,9 +5,10 @@ import { type Executor, inList, queryRows } from '../db/store';
 import { learnerCoverages, loadFacts, loadVersionRules, refreshLearners, type StoredDomain } from './engine';
 import type { CoverageDeps } from './deps';
 import { notFound } from '../domain/errors';
+import { minutesToHours } from '../domain/format';
 
 /** Minutes as hours for JSON (2 decimals). */
-export const hours = (minutes: number | null): number | null => (minutes === null ? null : Math.round((minutes / 60) * 100) / 100);
+export const hours = (minutes: number | null): number | null => (minutes === null ? null : minutesToHours(minutes));
 
 export async function learnerView(
   ex: Executor,
@@ -95,7 +96,8 @@ export async function learnerView(
   };
 }
 
-interface StoredRow {
+/** A learner's stored coverage as the course views read it (null figures: not computed yet). */
+export interface StoredCoverageRow {
   user_id: number;
   sub: string;
   name: string | null;
@@ -161,7 +163,7 @@ export async function courseView(
                        (SELECT DISTINCT user_id FROM completion_events WHERE course_id = ${course.id} AND user_id > ${after}
                           ORDER BY user_id LIMIT ${take})`;
   const select = () =>
-    queryRows<StoredRow>(
+    queryRows<StoredCoverageRow>(
       ex,
       sql`SELECT u.id AS user_id, u.sub, u.name, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains,
                  lc.computed_at, d.user_id IS NOT NULL AS dirty
@@ -184,27 +186,25 @@ export async function courseView(
     referential: { id: referential.id, version: referential.version, title: referential.title },
     requiredHours: hours(empty.requiredMinutes),
     domains: empty.domains.map((d) => ({ code: d.code, title: d.title, requiredHours: hours(d.requiredMinutes) })),
-    learners: page.map((r) => {
-      const stored = new Map((r.domains ?? []).map((d) => [d.code, d]));
-      return {
-        user: { sub: r.sub, name: r.name },
-        status: r.status ?? 'not_started',
-        requiredHours: hours(r.required_minutes ?? empty.requiredMinutes),
-        creditedHours: hours(r.credited_minutes ?? 0),
-        validatedHours: hours(r.validated_minutes ?? 0),
-        domains: empty.domains.map((d) => {
-          const s = stored.get(d.code);
-          return {
-            code: d.code,
-            requiredHours: hours(d.requiredMinutes),
-            creditedHours: hours(s?.creditedMinutes ?? 0),
-            validatedHours: hours(s?.validatedMinutes ?? 0),
-          };
-        }),
-        computedAt: r.computed_at === null ? null : new Date(r.computed_at).toISOString(),
-      };
-    }),
+    learners: page.map((r) => storedFigures(r, empty)),
     next: rows.length > options.limit && last ? String(last.user_id) : null,
+  };
+}
+
+/** A learner's figures in the course views, from their stored row over the référentiel's empty coverage. */
+export function storedFigures(r: StoredCoverageRow, empty: LearnerCoverage) {
+  const stored = new Map((r.domains ?? []).map((d) => [d.code, d]));
+  return {
+    user: { sub: r.sub, name: r.name },
+    status: r.status ?? 'not_started',
+    requiredHours: hours(r.required_minutes ?? empty.requiredMinutes),
+    creditedHours: hours(r.credited_minutes ?? 0),
+    validatedHours: hours(r.validated_minutes ?? 0),
+    domains: empty.domains.map((d) => {
+      const s = stored.get(d.code);
+      return { code: d.code, requiredHours: hours(d.requiredMinutes), creditedHours: hours(s?.creditedMinutes ?? 0), validatedHours: hours(s?.validatedMinutes ?? 0) };
+    }),
+    computedAt: r.computed_at === null ? null : new Date(r.computed_at).toISOString(),
   };
 }
 

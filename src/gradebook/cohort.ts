@@ -5,9 +5,9 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { compileRules, computeCoverage } from '../domain/coverage';
-import { courseReferential, courseView, hours } from '../coverage/read';
+import { courseReferential, courseView, hours, type StoredCoverageRow, storedFigures } from '../coverage/read';
 import type { CoverageDeps } from '../coverage/deps';
-import { refreshLearners, type StoredDomain } from '../coverage/engine';
+import { refreshLearners } from '../coverage/engine';
 import { type Executor, queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
 
@@ -102,19 +102,6 @@ export interface CohortPage {
   /** Cursors of the next page (`after`) and of the previous one (`before` for keyed sorts, `after` for offsets). */
   next: { after: string } | null;
   previous: { after: string } | { before: string } | null;
-}
-
-interface DetailRow {
-  user_id: number;
-  sub: string;
-  name: string | null;
-  required_minutes: number | null;
-  credited_minutes: number | null;
-  validated_minutes: number | null;
-  status: string | null;
-  domains: StoredDomain[] | null;
-  computed_at: string | Date | null;
-  dirty: boolean;
 }
 
 /** Known roles that are all other than Learner (teacher, manager): not in the cohort (as `inCohort`). */
@@ -249,9 +236,9 @@ export async function cohortPage(
   // three lookups by primary key rather than one join: a join planned on stale statistics (a bulk recompute not
   // analysed yet) can scan learner_coverage once per learner of the page
   const list = sql`string_to_array(${ids.join(',')}, ',')::int[]`;
-  const details = async (): Promise<DetailRow[]> => {
+  const details = async (): Promise<StoredCoverageRow[]> => {
     const users = await queryRows<{ user_id: number; sub: string; name: string | null }>(ex, sql`SELECT id AS user_id, sub, name FROM users WHERE id = ANY(${list})`);
-    const stored = await queryRows<Omit<DetailRow, 'sub' | 'name' | 'dirty'>>(
+    const stored = await queryRows<Omit<StoredCoverageRow, 'sub' | 'name' | 'dirty'>>(
       ex,
       sql`SELECT lc.user_id, lc.required_minutes, lc.credited_minutes, lc.validated_minutes, lc.status, lc.domains, lc.computed_at
             FROM learner_coverage lc WHERE lc.user_id = ANY(${list}) AND ${ref}`,
@@ -271,30 +258,8 @@ export async function cohortPage(
   const learners = ids.flatMap((id) => {
     const r = byId.get(id);
     if (!r) return [];
-    const stored = new Map((r.domains ?? []).map((d) => [d.code, d]));
     const required = r.required_minutes ?? empty.requiredMinutes;
-    const validated = r.validated_minutes ?? 0;
-    return [
-      {
-        userId: r.user_id,
-        user: { sub: r.sub, name: r.name },
-        status: r.status ?? 'not_started',
-        requiredHours: hours(required),
-        creditedHours: hours(r.credited_minutes ?? 0),
-        validatedHours: hours(validated),
-        missingHours: required === null ? null : hours(Math.max(0, required - validated)),
-        domains: empty.domains.map((d) => {
-          const s = stored.get(d.code);
-          return {
-            code: d.code,
-            requiredHours: hours(d.requiredMinutes),
-            creditedHours: hours(s?.creditedMinutes ?? 0),
-            validatedHours: hours(s?.validatedMinutes ?? 0),
-          };
-        }),
-        computedAt: r.computed_at === null ? null : new Date(r.computed_at).toISOString(),
-      },
-    ];
+    return [{ userId: r.user_id, ...storedFigures(r, empty), missingHours: required === null ? null : hours(Math.max(0, required - (r.validated_minutes ?? 0))) }];
   });
   return {
     referential: { id: referential.id, version: referential.version, title: referential.title },
