@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
-import yauzl from 'yauzl';
 import { issueCredential } from '../../src/badges/credentials';
 import { openStore } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
@@ -14,34 +13,13 @@ import { createTestDatabase, drivers } from '../support/db';
 import { pdfText } from '../support/pdf';
 import { solidPng } from '../support/png';
 import { socle28 } from '../badges/referential';
+import { unzip } from '../support/zip';
 
 const ISSUER = 'https://moodle.univ-reunion.example';
 const LEGAL_NAME = 'Université de La Réunion';
 /** Learners whose names start with a vowel: "atteste qu’Inès". */
 const rows = generatedRows(3).map((r, i) => ({ ...r, learner: { sub: `4${i}`, name: ['Inès Payet', 'Éloïse Grondin', 'Hugo Técher'][i] ?? null }, courses: [{ contextId: '2', title: 'Socle' }] }));
 
-/** The PDFs of a ZIP, by file name. */
-function unzip(file: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true }, (error, zip) => {
-      if (error || !zip) return reject(error ?? new Error('no zip'));
-      const files = new Map<string, Buffer>();
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (e, stream) => {
-          if (e || !stream) return reject(e ?? new Error('no stream'));
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            files.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(files));
-      zip.readEntry();
-    });
-  });
-}
 
 describe.each(drivers)('socle institution on %s', (driver) => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;

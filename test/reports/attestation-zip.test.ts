@@ -3,11 +3,11 @@
  * no more from the source than it has room for when the output is slow, and failing whole when one render fails.
  */
 import { PassThrough, Writable } from 'node:stream';
-import yauzl from 'yauzl';
 import { type Attestation, attestationFileName, writeAttestationsZip } from '../../src/reports/attestation';
 import { workerRenderer, writeAttestationsZipInThreads } from '../../src/reports/attestation-render';
 import { attestationOf, generatedRows, must } from '../support/compliance-rows';
 import { pdfText } from '../support/pdf';
+import { unzip } from '../support/zip';
 
 const attestations: Attestation[] = generatedRows(9).map((r) => attestationOf(r));
 
@@ -18,28 +18,6 @@ function collect(): { out: PassThrough; bytes: () => Buffer } {
   return { out, bytes: () => Buffer.concat(chunks) };
 }
 
-function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const files = new Map<string, Buffer>();
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (error, archive) => {
-      if (error || !archive) return reject(error);
-      archive.on('entry', (entry: yauzl.Entry) => {
-        archive.openReadStream(entry, (e, stream) => {
-          if (e || !stream) return reject(e);
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            files.set(entry.fileName, Buffer.concat(chunks));
-            archive.readEntry();
-          });
-        });
-      });
-      archive.on('end', () => resolve(files));
-      archive.on('error', reject);
-      archive.readEntry();
-    });
-  });
-}
 
 async function* counted(list: Attestation[], pulled: { n: number }) {
   for (const a of list) {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import yauzl from 'yauzl';
 import {
   ATTESTATION_TITLE,
   type Attestation,
@@ -17,6 +16,7 @@ const formatMinutes = (minutes: number) => hoursWithNbsp(minutes).replace(/\u00a
 import { type ComplianceRow, statusLabelFr } from '../../src/reports/rows';
 import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';
 import { pdfText } from '../support/pdf';
+import { unzip } from '../support/zip';
 
 function collect(): { out: PassThrough; bytes: () => Buffer } {
   const out = new PassThrough();
@@ -159,26 +159,3 @@ describe('attestations', () => {
     expect(text).toContain(`(identifiant ${must(attestations[4]).learner.sub})`);
   });
 });
-
-function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const files = new Map<string, Buffer>();
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (error, archive) => {
-      if (error || !archive) return reject(error);
-      archive.on('entry', (entry: yauzl.Entry) => {
-        archive.openReadStream(entry, (e, stream) => {
-          if (e || !stream) return reject(e);
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            files.set(entry.fileName, Buffer.concat(chunks));
-            archive.readEntry();
-          });
-        });
-      });
-      archive.on('end', () => resolve(files));
-      archive.on('error', reject);
-      archive.readEntry();
-    });
-  });
-}
