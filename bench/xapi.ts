@@ -5,7 +5,8 @@
  *     connections) into a table shaped like xapi_statements, on the same PostgreSQL server;
  *  2. inbound: batches of 30 logstore_xapi-shaped statements POSTed to /xapi/statements of a real server over a
  *     real PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is
- *     created and dropped for the run), on a fresh store;
+ *     created and dropped for the run), on a fresh store; then how long the coverage worker takes to credit the
+ *     learners the batches marked;
  *  3. one statement per request, sequentially: p95 of the whole request, against a one-row INSERT's p95;
  *  4. outbox: delivery of everything accepted to a loopback LRS;
  *  5. at each size of BENCH_SIZES (stored statements, default 100,000; "1000000,5000000" for the goals of issue 16,
@@ -252,6 +253,18 @@ async function seed(url: string, pool: Statement[], target: number): Promise<voi
   }
 }
 
+/** Seconds until no learner is left marked dirty (the coverage worker's backlog). */
+async function catchUp(url: string): Promise<number> {
+  const c = await client(url);
+  const started = performance.now();
+  try {
+    while (((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM coverage_dirty')).rows[0]?.n ?? 0) > 0) await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    await c.end();
+  }
+  return (performance.now() - started) / 1000;
+}
+
 async function main(): Promise<void> {
   const name = `socle_bench_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
@@ -287,6 +300,9 @@ async function main(): Promise<void> {
       `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
     );
     say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process (PostgreSQL's own CPU not included)`);
+    // the coverage follows in the worker: how long after the last answer every marked learner is credited
+    const caughtUp = await catchUp(dbUrl);
+    say(`coverage: the worker credited every learner marked by the batches ${caughtUp.toFixed(2)} s after the last answer (load ${load()})`);
     figure({
       name: 'ingest postgres',
       value: fresh,

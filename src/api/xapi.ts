@@ -71,7 +71,7 @@ async function authenticate(ctx: AppContext, req: Request): Promise<{ platform: 
 }
 
 /**
- * Runs `store` (which calls its `beforeCommit` before committing) within the request's allowance: past the limit
+ * Runs `store` (which calls its `beforeCommit` before it writes for good) within the request's allowance: past the limit
  * nothing is committed and the answer is 429, also when the request is refused for another reason.
  */
 async function withinAllowance<T>(allowance: RequestAllowance, store: (beforeCommit: () => Promise<void>) => Promise<T>): Promise<T> {
@@ -93,7 +93,7 @@ function authority(ctx: AppContext, req: Request) {
 }
 
 /** The inbound xAPI 1.0.3 Statements resource (what Moodle's logstore_xapi sends to). */
-export function xapiRouter(ctx: AppContext): Router {
+export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   const router = express.Router();
   router.use('/xapi', (_req, res, next) => {
     res.setHeader('X-Experience-API-Version', '1.0.3');
@@ -111,9 +111,10 @@ export function xapiRouter(ctx: AppContext): Router {
           throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
         }
         const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
-        return storeStatements(ctx.store.db, ctx, platform, prepared, beforeCommit);
+        return storeStatements(ctx.store.db, platform, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);
+      if (result.marked) wakeCoverage();
       res.status(200).json(result.ids);
     }),
   );
@@ -129,9 +130,10 @@ export function xapiRouter(ctx: AppContext): Router {
           throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
         }
         const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
-        return storeStatements(ctx.store.db, ctx, platform, prepared, beforeCommit);
+        return storeStatements(ctx.store.db, platform, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);
+      if (result.marked) wakeCoverage();
       res.status(204).end();
     }),
   );

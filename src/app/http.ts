@@ -33,12 +33,18 @@ const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations'];
 /** How long the registered platforms' origins (`frame-ancestors`) are reused before being read again. */
 const FRAMING_TTL_MS = 30_000;
 
+/** Wakes a background worker of `startServer` when work for it is written: the export runner, the coverage worker. */
+export interface Wake {
+  exports: () => void;
+  coverage: () => void;
+}
+
 /**
  * The express application: request ids and logs, routes of every module, then JSON errors. It opens nothing and
- * starts no worker: `startServer` owns the LTI runtime `lti` (and closes it) and the workers; `wakeExports` tells
- * the export runner that a job was queued.
+ * starts no worker: `startServer` owns the LTI runtime `lti` (and closes it) and the workers; `wake` tells them
+ * that a job was queued (an export) or learners were marked dirty (a batch of statements).
  */
-export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => void): Express {
+export function createApp(ctx: AppContext, lti: LtiRuntime, wake: Wake): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -76,7 +82,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
   app.use(healthRouter(ctx));
   app.use(homeRouter(ctx));
   app.use(assetsRouter());
-  const reportRoutes = sessionReportRoutes(ctx, wakeExports, async (req) => {
+  const reportRoutes = sessionReportRoutes(ctx, wake.exports, async (req) => {
     if (!req.lti) throw unauthorized('No LTI session: launch Socle from the platform.');
     return reportPrincipalOf(req.lti);
   });
@@ -89,10 +95,10 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wakeExports: () => v
   const sessions: SessionResolver = (req, ltik) => sessionPrincipal(ctx, req, ltik);
   app.use(badgesRouter(ctx));
   app.use(referentialsRouter(ctx));
-  app.use(xapiRouter(ctx));
+  app.use(xapiRouter(ctx, wake.coverage));
   app.use(openApiRouter());
   app.use(coverageRouter(ctx, sessions));
-  app.use(reportsRouter(ctx, wakeExports));
+  app.use(reportsRouter(ctx, wake.exports));
   app.use(credentialsRouter(ctx, sessions));
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -71,14 +71,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let lti: LtiRuntime | undefined;
   let server: Server;
   let app: Express;
-  // the workers start once the server listens; the report routes wake the export runner through this
+  // the workers start once the server listens; the report routes and the xAPI resource wake theirs through this
   const running: { workers?: Workers } = {};
   try {
     lti = createLtiProvider(ctx);
     const started = performance.now();
     const loaded = await loadBundledReferentials(store.db, logger);
     logger.debug({ ...loaded, ms: Math.round(performance.now() - started) }, 'bundled référentiels checked');
-    app = createApp(ctx, lti, () => running.workers?.exports.wake());
+    app = createApp(ctx, lti, { exports: () => running.workers?.exports.wake(), coverage: () => running.workers?.coverage.wake() });
     const listening = app;
     server = await new Promise<Server>((resolve, reject) => {
       const s = listening.listen(config.port, config.host);

@@ -241,8 +241,17 @@ export interface StoredDomain {
   validatedMinutes: number;
 }
 
+/** A learner's dirty mark as a recompute read it, before reading their facts: `"<user id>:<generation>"`. */
+export type DirtyMark = string;
+
+/** The dirty marks of these learners (read before their facts, or in the same statement). */
+export function dirtyMarksQuery(filter: SQL): SQL {
+  return sql`SELECT coalesce(json_agg(user_id || ':' || generation), '[]') AS marks FROM coverage_dirty WHERE ${filter}`;
+}
+
 /**
- * Replaces the stored coverage of these learners by the given coverages and clears their dirty marks, in one
+ * Replaces the stored coverage of these learners by the given coverages and clears the dirty marks read with their
+ * facts (`marks`: a mark drawn again since, by a batch committed meanwhile, stays for the next recompute), in one
  * statement (the rows travel as one JSON parameter: cheap to build and to parse for thousands of rows).
  */
 export async function writeCoverage(
@@ -251,6 +260,7 @@ export async function writeCoverage(
   platformId: number,
   userIds: readonly number[],
   coverages: readonly { userId: number; coverage: LearnerCoverage }[],
+  marks: readonly DirtyMark[],
 ): Promise<void> {
   if (userIds.length === 0) return;
   // badges follow the coverage in this transaction (planned against the coverage stored until now)
@@ -279,7 +289,7 @@ export async function writeCoverage(
       DELETE FROM learner_coverage lc WHERE lc.user_id = ANY(${ids}) AND NOT EXISTS (
         SELECT 1 FROM input i WHERE i.user_id = lc.user_id AND i.referential_id = lc.referential_id AND i.referential_version = lc.referential_version)
     ), clean AS (
-      DELETE FROM coverage_dirty WHERE user_id = ANY(${ids})
+      DELETE FROM coverage_dirty WHERE user_id || ':' || generation IN (SELECT jsonb_array_elements_text(${JSON.stringify(marks)}::jsonb))
     )
     INSERT INTO learner_coverage (platform_id, user_id, referential_id, referential_version, required_minutes, credited_minutes,
       validated_minutes, covered_competencies, total_competencies, status, domains, computed_at)
@@ -302,14 +312,6 @@ const CREDITING_LOCK = 1_936_681_836;
  * transaction's read of the mappings and its commit: it waits, and then sees that transaction's new facts (and
  * recomputes or marks their learners), while a crediting that waited reads the new mappings.
  */
-/**
- * The shared crediting lock as a select list (`SELECT pg_advisory_xact_lock_shared(…)`), for a statement that takes
- * it on the way (the ingest's INSERT): a later statement of the transaction then reads after it, as after `creditingLock`.
- */
-export function sharedCreditingLock(platformId: number): SQL {
-  return sql`SELECT pg_advisory_xact_lock_shared(${CREDITING_LOCK}::int, ${platformId}::int)`;
-}
-
 export async function creditingLock(ex: Executor, platformId: number, mode: 'shared' | 'exclusive'): Promise<void> {
   await ex.execute(
     mode === 'shared'
@@ -324,13 +326,11 @@ export async function refreshLearners(
   deps: CoverageDeps,
   platformId: number,
   userIds: readonly number[],
-  options: { locked?: boolean } = {},
 ): Promise<{ missing: string[] }> {
   const unique = [...new Set(userIds)];
   if (unique.length === 0) return { missing: [] };
   // A mapping change waits for the recomputes already reading the old mappings (and they for it): see creditingLock.
-  // `locked`: an earlier statement of this transaction took it (`sharedCreditingLock`).
-  if (!options.locked) await creditingLock(ex, platformId, 'shared');
+  await creditingLock(ex, platformId, 'shared');
   // Everything the computation reads, in one round trip: the learners' events and credits, the mappings and
   // policies of their events' courses, their stored coverage, and whether a dirty mark or an active badge is there.
   const ids = sql`string_to_array(${unique.join(',')}, ',')::int[]`;
@@ -340,6 +340,7 @@ export async function refreshLearners(
     mappings: MappingRow[];
     policies: PolicyRow[];
     before: string[];
+    marks: DirtyMark[];
     pending: boolean;
   }>(
     ex,
@@ -362,8 +363,8 @@ export async function refreshLearners(
              SELECT course_id, require_success, cap_to_measured_duration FROM course_settings WHERE course_id IN (SELECT course_id FROM cs)) p) AS policies,
           (SELECT coalesce(json_agg(user_id || '|' || referential_id || '|' || referential_version || '|' || validated_minutes || '|' || coalesce(required_minutes, -1)), '[]')
              FROM learner_coverage WHERE user_id = ANY(${ids})) AS before,
-          (EXISTS (SELECT 1 FROM coverage_dirty WHERE user_id = ANY(${ids}))
-             OR EXISTS (SELECT 1 FROM badge_credentials WHERE user_id = ANY(${ids}) AND status = 'active')) AS pending`,
+          (${dirtyMarksQuery(sql`user_id = ANY(${ids})`)}) AS marks,
+          EXISTS (SELECT 1 FROM badge_credentials WHERE user_id = ANY(${ids}) AND status = 'active') AS pending`,
   );
   if (!loaded) throw new Error('the coverage inputs query answered no row');
   const facts = factsFrom(loaded.events, loaded.credits);
@@ -374,8 +375,8 @@ export async function refreshLearners(
   }
   const before = loaded.before.map((k) => ({ k }));
   // Nothing stored, nothing computed, no dirty mark, no badge to revoke: writing would change nothing.
-  if (coverages.length === 0 && before.length === 0 && !loaded.pending) return { missing: [...rules.missing] };
-  await writeCoverage(ex, deps, platformId, unique, coverages);
+  if (coverages.length === 0 && before.length === 0 && loaded.marks.length === 0 && !loaded.pending) return { missing: [...rules.missing] };
+  await writeCoverage(ex, deps, platformId, unique, coverages, loaded.marks);
   // the gradebook shows validated / required hours: re-publish for the learners whose figures changed
   const after = new Set(coverages.map(({ userId, coverage: c }) => `${userId}|${c.referential.id}|${c.referential.version}|${c.validatedMinutes}|${c.requiredMinutes ?? -1}`));
   const changed = new Set<number>();

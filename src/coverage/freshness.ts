@@ -26,21 +26,7 @@ export async function afterCompletionStatements(tx: Executor, deps: CoverageDeps
     // compared as uuid so that the unique index on statement_id is used
     sql`SELECT DISTINCT user_id FROM completion_events WHERE statement_id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`,
   );
-  await afterCompletionLearners(tx, deps, platformId, rows.map((r) => r.user_id));
-}
-
-/**
- * Ingestion hook: the learners of the completion statements stored or voided in this batch (the ingestion knows
- * them). Recomputes them in the ingestion's transaction.
- */
-export async function afterCompletionLearners(
-  tx: Executor,
-  deps: CoverageDeps,
-  platformId: number,
-  userIds: readonly number[],
-  options: { locked?: boolean } = {},
-): Promise<void> {
-  if (userIds.length) await refreshLearners(tx, deps, platformId, userIds, options);
+  if (rows.length) await refreshLearners(tx, deps, platformId, rows.map((r) => r.user_id));
 }
 
 async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: number, learners: SQLUsers, limit: number): Promise<{ learners: number; deferred: boolean }> {
@@ -49,7 +35,7 @@ async function markOrRefresh(ex: Executor, deps: CoverageDeps, platformId: numbe
   const marked = await queryRows<{ user_id: number }>(
     ex,
     sql`INSERT INTO coverage_dirty (user_id, platform_id) ${learners}
-        ON CONFLICT (user_id) DO UPDATE SET marked_at = now() RETURNING user_id`,
+        ON CONFLICT (user_id) DO UPDATE SET marked_at = now(), generation = DEFAULT RETURNING user_id`,
   );
   if (marked.length > limit) return { learners: marked.length, deferred: true };
   await refreshLearners(ex, deps, platformId, marked.map((r) => r.user_id));

@@ -7,7 +7,7 @@
 import { sql } from 'drizzle-orm';
 import { cohortCoverage, type LearnerCoverage } from '../domain/coverage';
 import { type Database, queryRows } from '../db/store';
-import { creditingLock, type LearnerFacts, loadFacts, loadVersionRules, versionsOf, writeCoverage, toManualCredit } from './engine';
+import { creditingLock, type DirtyMark, dirtyMarksQuery, type LearnerFacts, loadFacts, loadVersionRules, versionsOf, writeCoverage, toManualCredit } from './engine';
 import type { Executor } from '../db/store';
 import type { CoverageDeps } from './deps';
 import { versionKey } from './referentials';
@@ -78,6 +78,11 @@ export async function recomputeAll(
         // changed since the rules were compiled, the chunk is computed again with the new ones
         await creditingLock(tx, platform.id, 'shared');
         if ((await rulesFingerprint(tx, platform.id)) !== rulesOf) return undefined;
+        // the marks before the facts: a mark set after this read stays (its batch may be missing from the facts)
+        const [read] = await queryRows<{ marks: DirtyMark[] }>(
+          tx,
+          dirtyMarksQuery(sql`platform_id = ${platform.id} AND user_id BETWEEN ${from} AND ${to}`),
+        );
         const facts = await loadFacts(tx, { platformId: platform.id, fromUserId: from, toUserId: to });
         const rows: { userId: number; coverage: LearnerCoverage }[] = [];
         // group learners by référentiel version, then run the cohort helper once per version
@@ -103,7 +108,7 @@ export async function recomputeAll(
           });
           for (const { learnerId, coverage } of cohortCoverage(compiled, cohort)) rows.push({ userId: learnerId, coverage });
         }
-        await writeCoverage(tx, deps, platform.id, userIds, rows);
+        await writeCoverage(tx, deps, platform.id, userIds, rows, read?.marks ?? []);
         return rows.length;
       });
       if (written === undefined) {

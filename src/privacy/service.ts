@@ -31,13 +31,18 @@ async function resolveLearner(ex: Executor, issuer: string, sub: string) {
   return { platform, user };
 }
 
-/** The learner's statements as the outbox holds them (accepted statements forwarded, and those Socle emitted). */
-function outboxOfLearner(issuer: string, sub: string) {
-  return and(
-    sql`${xapiOutbox.statement}->'actor'->'account'->>'homePage' = ${normalizeIssuer(issuer)}`,
-    sql`${xapiOutbox.statement}->'actor'->'account'->>'name' = ${sub}`,
-  );
+/**
+ * The learner's rows of the outbox: the statements Socle received about them (the row names the stored statement)
+ * and those it emitted (the row holds the statement).
+ */
+function outboxOfLearner(issuer: string, sub: string, userId: number) {
+  return sql`((${xapiOutbox.statement} IS NULL AND ${xapiOutbox.statementId} IN (SELECT id FROM xapi_statements WHERE user_id = ${userId}))
+    OR (${xapiOutbox.statement}->'actor'->'account'->>'homePage' = ${normalizeIssuer(issuer)}
+        AND ${xapiOutbox.statement}->'actor'->'account'->>'name' = ${sub}))`;
 }
+
+/** The statement an outbox row sends: its own, or the stored one it names. */
+const outboxStatement = sql<unknown>`coalesce(${xapiOutbox.statement}, (SELECT s.statement FROM xapi_statements s WHERE s.id = ${xapiOutbox.statementId}))`;
 
 /** Everything Socle holds on a learner, as one JSON-able object. */
 export async function exportLearner(ex: Executor, issuer: string, sub: string) {
@@ -52,9 +57,9 @@ export async function exportLearner(ex: Executor, issuer: string, sub: string) {
     .innerJoin(courses, eq(courses.id, courseMembers.courseId))
     .where(eq(courseMembers.userId, user.id));
   const outbox = await ex
-    .select({ statementId: xapiOutbox.statementId, status: xapiOutbox.status, createdAt: xapiOutbox.createdAt, statement: xapiOutbox.statement })
+    .select({ statementId: xapiOutbox.statementId, status: xapiOutbox.status, createdAt: xapiOutbox.createdAt, statement: outboxStatement })
     .from(xapiOutbox)
-    .where(outboxOfLearner(platform.issuer, sub));
+    .where(outboxOfLearner(platform.issuer, sub, user.id));
   const audit = await ex.select().from(auditEvents).where(eq(auditEvents.actor, ltiActor(platform.issuer, sub)));
   return {
     exportedAt: new Date().toISOString(),
@@ -96,12 +101,12 @@ export async function eraseLearner(
       counts[name] = row?.n ?? 0;
     }
     const delivered = await tx
-      .select({ statementId: xapiOutbox.statementId, statement: xapiOutbox.statement })
+      .select({ statementId: xapiOutbox.statementId, statement: outboxStatement })
       .from(xapiOutbox)
-      .where(and(outboxOfLearner(platform.issuer, sub), eq(xapiOutbox.status, 'delivered')));
+      .where(and(outboxOfLearner(platform.issuer, sub, user.id), eq(xapiOutbox.status, 'delivered')));
     const undelivered = await tx
       .delete(xapiOutbox)
-      .where(and(outboxOfLearner(platform.issuer, sub), inArray(xapiOutbox.status, ['pending', 'dead'])))
+      .where(and(outboxOfLearner(platform.issuer, sub, user.id), inArray(xapiOutbox.status, ['pending', 'dead'])))
       .returning({ id: xapiOutbox.id });
     const now = new Date().toISOString();
     const voiding = delivered
@@ -115,7 +120,7 @@ export async function eraseLearner(
       }));
     if (voiding.length) await enqueueStatements(tx, voiding);
     // The delivered originals leave Socle too; the voiding statements carry only the (pseudonymisable) account.
-    await tx.delete(xapiOutbox).where(and(outboxOfLearner(platform.issuer, sub), eq(xapiOutbox.status, 'delivered')));
+    await tx.delete(xapiOutbox).where(and(outboxOfLearner(platform.issuer, sub, user.id), eq(xapiOutbox.status, 'delivered')));
     await options.beforeErase?.(tx, user.id, platform.id);
     await tx
       .delete(ltiRecords)

@@ -1,12 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
-import { afterCompletionLearners } from '../coverage/freshness';
-import { sharedCreditingLock } from '../coverage/engine';
-import { type Database, type Executor, queryRows } from '../db/store';
+import { type Database, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import type { Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
-import { applyMappings, mappedObjectIds, type ObjectMapping, objectMappingsJson } from '../forwarding/enrich';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
 import { platformActor, statementErrors, statementList, XAPI_LIMITS } from './validate';
@@ -39,6 +35,8 @@ export interface IngestResult {
   ids: string[];
   /** How many were new (the others were already stored with the same content). */
   stored: number;
+  /** Learners marked dirty: their coverage follows the batch (the coverage worker's work). */
+  marked: number;
 }
 
 /** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
@@ -144,40 +142,60 @@ export function prepareStatements(
 }
 
 /**
- * Stores a prepared batch in one transaction: statements (already stored ones with the same content are
- * skipped, a different content under a known id is a 409), voiding, completion events, activities seen, the
- * outbox and the learners' coverage (with the référentiels and badge issuing of `services`). Nothing is stored when
- * anything fails, `beforeCommit` included (the request's rate-limit allowance).
+ * Stores a prepared batch: statements (already stored ones with the same content are skipped, a different content
+ * under a known id is a 409), their completion events, the activities seen, the outbox rows and the dirty marks of
+ * the learners whose coverage follows (credited by the coverage worker, woken by the caller, or by their next read).
+ * A batch without voiding is one SQL statement, atomic on its own; a batch with voiding statements adds the voiding
+ * in a second statement of the same transaction (so it also voids what the batch itself stored). Nothing is stored
+ * when anything fails, `beforeWrite` included (the request's rate-limit allowance, checked just before the writes).
  */
-export async function storeStatements(
-  db: Database,
-  services: CoverageServices,
-  platform: Platform,
-  prepared: Prepared[],
-  beforeCommit?: () => Promise<void>,
-): Promise<IngestResult> {
+export async function storeStatements(db: Database, platform: Platform, prepared: Prepared[], beforeWrite?: () => Promise<void>): Promise<IngestResult> {
   const ids = prepared.map((p) => p.id);
-  if (prepared.length === 0) return { ids, stored: 0 };
+  if (prepared.length === 0) return { ids, stored: 0, marked: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
-  // One transaction; the common case (all new) costs no lookup: insert, then compare only what was already there.
-  let stored = 0;
+  const voiding = unique.filter((p) => p.voidTarget !== undefined);
+  const query = ingestQuery(platform.id, unique, voiding.length > 0);
   for (let attempt = 1; ; attempt++) {
     try {
-      stored = await db.transaction(async (tx) => {
-        const inserted = await insertFresh(tx, coverageDeps(services, tx), platform, unique);
-        await beforeCommit?.();
-        return inserted;
-      });
-      break;
+      const { stored, marked } = voiding.length
+        ? await db.transaction(async (tx) => {
+            const [answer] = await queryRows<IngestAnswer>(tx, query);
+            const inserted = new Set(answer?.inserted ?? []);
+            const targets = voiding.filter((p) => inserted.has(p.id) && UUID.test(p.voidTarget as string)).map((p) => p.voidTarget as string);
+            const voided = targets.length ? await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets)) : [];
+            await beforeWrite?.();
+            return { stored: answer?.stored ?? 0, marked: (answer?.marked ?? 0) + voided.length };
+          })
+        : await (async () => {
+            await beforeWrite?.();
+            const [answer] = await queryRows<IngestAnswer>(db, query);
+            return { stored: answer?.stored ?? 0, marked: answer?.marked ?? 0 };
+          })();
+      return { ids, stored, marked };
     } catch (error) {
-      // A deadlock or serialization failure between concurrent batches: the transaction rolled back, try again.
       const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
-      if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw error;
+      if (code === REFUSED.conflict) {
+        // the message of the refusal is the statement's id
+        const message = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+        const p = unique.find((u) => u.id === message) ?? unique[0];
+        throw conflict(`Statement ${p?.id} is already stored with a different content (statements[${p?.index}]).`);
+      }
+      // A row committed by a concurrent batch after this statement's snapshot (a new learner, course or statement
+      // id), a deadlock or a serialization failure: nothing was written, the next attempt sees it.
+      if (attempt >= 3 || (code !== REFUSED.again && code !== '40P01' && code !== '40001')) throw error;
     }
   }
-  return { ids, stored };
 }
 
+/** The SQLSTATEs of Socle's own refusals (`socle_refuse`, migration 0005). */
+const REFUSED = { conflict: 'SC409', again: 'SC40R' } as const;
+
+interface IngestAnswer {
+  stored: number;
+  marked: number;
+  /** The ids inserted, when asked (batches with voiding statements). */
+  inserted: string[] | null;
+}
 
 /** A uuid[] parameter from ids (hex and dashes: no separator to escape), compared as uuid so the unique index is used. */
 function uuidArray(ids: readonly string[]): SQL {
@@ -185,251 +203,108 @@ function uuidArray(ids: readonly string[]): SQL {
 }
 
 /**
- * Ids of the platform's users with these subs and of its courses with these context ids (titled from the
- * statement), creating the missing ones without touching existing rows, and the mappings of the statements'
- * objects (for the forwarded statements), in one round trip.
+ * The one statement that stores a batch (exported for the query-plan test). Everything travels as JSON parameters
+ * (no per-value parameters to build and bind): each statement's JSON is the one prepared, with its learner's LTI
+ * `sub` and its course's context id, resolved here. In order:
+ * - the batch's learners and courses are created when new (without touching existing rows) and read;
+ * - the statements are inserted (`ON CONFLICT DO NOTHING`); `known` is what was stored before (the snapshot);
+ * - for the statements inserted only: completion events, the outbox rows (the statement itself is not copied: the
+ *   outbox worker reads it at delivery), the dirty marks of the learners of the new completions; the activities
+ *   seen when anything is new;
+ * - the verdict: a statement neither inserted nor stored before with the same content refuses the whole statement
+ *   (`socle_refuse`: rolled back): SC409 when stored with another content, SC40R when a concurrent batch committed
+ *   it (or its learner) after this statement's snapshot; SC40R too for a course created that way.
+ * Rows are written in a stable order (learners, courses, activities, dirty marks sorted; statements and events in
+ * batch order) so that concurrent batches lock shared rows in the same order.
  */
-async function resolveUsersAndCourses(
-  tx: Executor,
-  platformId: number,
-  subs: string[],
-  wanted: Map<string, string | null>,
-  objectIds: readonly string[],
-): Promise<{ users: Map<string, number>; courses: Map<string, number>; mappings: ObjectMapping[] }> {
-  const courseRows = [...wanted].map(([c, t]) => ({ c, t }));
-  const rows = await queryRows<{ k: 'u' | 'c' | 'm'; id: number; key: string }>(
-    tx,
-    sql`WITH wu AS (SELECT DISTINCT value AS sub FROM jsonb_array_elements_text(${JSON.stringify(subs)}::jsonb)),
-        cu AS (INSERT INTO users (platform_id, sub) SELECT ${platformId}::int, sub FROM wu ON CONFLICT DO NOTHING RETURNING id, sub),
-        wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${JSON.stringify(courseRows)}::jsonb) AS x(r)),
-        cc AS (INSERT INTO courses (platform_id, context_id, title) SELECT ${platformId}::int, context_id, title FROM wc
-               ON CONFLICT DO NOTHING RETURNING id, context_id)
-        SELECT 'u' AS k, id, sub AS key FROM cu
-        UNION ALL SELECT 'u', u.id, u.sub FROM users u JOIN wu ON u.platform_id = ${platformId} AND u.sub = wu.sub
-        UNION ALL SELECT 'c', id, context_id FROM cc
-        UNION ALL SELECT 'c', c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${platformId} AND c.context_id = wc.context_id
-        UNION ALL SELECT 'm', 0, ${objectMappingsJson(platformId, objectIds)}::text`,
-  );
-  const users = new Map<string, number>();
-  const courses = new Map<string, number>();
-  let mappings: ObjectMapping[] = [];
-  for (const r of rows) {
-    if (r.k === 'm') mappings = JSON.parse(r.key) as ObjectMapping[];
-    else (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
-  }
-  const missingUsers = subs.filter((sub) => !users.has(sub));
-  const missingCourses = [...wanted.keys()].filter((c) => !courses.has(c));
-  if (missingUsers.length || missingCourses.length) {
-    // Created by a concurrent transaction that committed after this statement's snapshot: a new statement sees them.
-    const late = await queryRows<{ k: 'u' | 'c'; id: number; key: string }>(
-      tx,
-      sql`SELECT 'u' AS k, id, sub AS key FROM users WHERE platform_id = ${platformId} AND sub IN (SELECT jsonb_array_elements_text(${JSON.stringify(missingUsers)}::jsonb))
-          UNION ALL SELECT 'c', id, context_id FROM courses WHERE platform_id = ${platformId} AND context_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(missingCourses)}::jsonb))`,
-    );
-    for (const r of late) (r.k === 'u' ? users : courses).set(r.key, Number(r.id));
-  }
-  if (users.size !== new Set(subs).size) throw new Error('cannot resolve the users of a statement batch');
-  return { users, courses, mappings };
-}
-
-/**
- * The statements' INSERT and, in the same statement, the content hashes of those already stored (the snapshot
- * before the INSERT: rows inserted by it are not among them). `ids` are the rows' ids. Exported for the query-plan test.
- */
-export function insertStatementsQuery(
-  platformId: number,
-  statementRows: string,
-  ids: readonly string[],
-  following?: { writes: SQL[]; expected: number; lock: boolean },
-): SQL {
-  // the writes that hope every row is new (`batchWrites`), and the shared crediting lock (`creditingLock`) taken
-  // here, before the coverage inputs are read by a later statement
-  const writes = following
-    ? sql`, all_new AS (SELECT count(*) = ${following.expected}::int AS ok FROM ins)
-        ${sql.join(
-          following.writes.map((w, i) => sql`, ${sql.raw(`w${i}`)} AS (${w})`),
-          sql``,
-        )}`
-    : sql``;
-  const lock = following?.lock === true ? sql` UNION ALL SELECT NULL, NULL FROM (${sharedCreditingLock(platformId)} FROM all_new WHERE ok) AS locked` : sql``;
-  return sql`WITH ins AS (
-        INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
-        SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
-        FROM jsonb_array_elements(${statementRows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n
-        ON CONFLICT (id) DO NOTHING RETURNING id, seq, statement)${writes}
-      SELECT id::text AS id, NULL::text AS content_hash FROM ins
-      UNION ALL
-      SELECT id::text, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})${lock}`;
-}
-
-/** The content hashes of statements already stored (compared as uuid: the unique index). Exported for the query-plan test. */
-export function storedHashesQuery(ids: readonly string[]): SQL {
-  return sql`SELECT id::text AS id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})`;
-}
-
-/**
- * Voids the platform's statements `targets` (not voiding statements themselves) and their completion events, in
- * one statement; answers the learners whose events were voided. Exported for the query-plan test.
- */
-export function voidStatementsQuery(platformId: number, targets: readonly string[]): SQL {
-  return sql`WITH v AS (
-        UPDATE xapi_statements SET voided = true
-        WHERE id = ANY(${uuidArray(targets)}) AND platform_id = ${platformId} AND verb <> ${VERBS.voided} RETURNING id),
-      e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id)
-      SELECT DISTINCT user_id FROM e`;
-}
-
-async function insertFresh(tx: Executor, deps: CoverageDeps, platform: Platform, fresh: Prepared[]): Promise<number> {
-  const wantedCourses = new Map<string, string | null>();
-  for (const p of fresh) if (p.course && !wantedCourses.has(p.course.contextId)) wantedCourses.set(p.course.contextId, p.course.title);
-  const {
-    users: userIds,
-    courses: courseIds,
-    mappings,
-  } = await resolveUsersAndCourses(tx, platform.id, [...new Set(fresh.map((p) => p.sub))], wantedCourses, mappedObjectIds(fresh.map((p) => p.statement)));
-  // Rows travel as one JSON parameter: no per-value parameters to build and bind (the hot path of the endpoint);
-  // each statement's JSON is the one prepared (ids, hashes and instants need no escaping).
-  const statementRows = `[${fresh
+export function ingestQuery(platformId: number, batch: readonly Prepared[], returnIds = false): SQL {
+  const p = sql`${platformId}::int`;
+  const subs = JSON.stringify([...new Set(batch.map((s) => s.sub))].sort());
+  const courses = new Map<string, string | null>();
+  for (const s of batch) if (s.course && !courses.has(s.course.contextId)) courses.set(s.course.contextId, s.course.title);
+  const courseRows = JSON.stringify([...courses].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, t]) => ({ c, t })));
+  const rows = `[${batch
     .map(
-      (p) =>
-        `{"id":"${p.id}","u":${userIds.get(p.sub)},"v":${JSON.stringify(p.verb)},"o":${JSON.stringify(p.objectId)},"s":"${p.statement.stored}","t":"${p.timestamp.toISOString()}","h":"${p.hash}","j":${p.json}}`,
+      (s) =>
+        `{"id":"${s.id}","a":${JSON.stringify(s.sub)},"v":${JSON.stringify(s.verb)},"o":${JSON.stringify(s.objectId)},"s":"${s.statement.stored}","t":"${s.timestamp.toISOString()}","h":"${s.hash}","j":${s.json}}`,
     )
     .join(',')}]`;
-  // The common batch (no voiding statement) hopes every statement is new: its completion events, activities, outbox
-  // rows and the crediting lock ride in the INSERT's own statement, each guarded by "every row was inserted". When
-  // some were already stored, that statement wrote nothing else, and the writes follow for the new ones only.
-  const hopeful = fresh.every((p) => p.voidTarget === undefined);
-  const planned = hopeful ? batchWrites(platform.id, fresh, userIds, courseIds, mappings, 'inserted') : undefined;
-  const ids = fresh.map((p) => p.id);
-  // One round trip: the INSERT, the hashes of those already stored (a resend costs this statement only) and, hoping, the writes.
-  const answer = await queryRows<{ id: string | null; content_hash: string | null }>(
-    tx,
-    insertStatementsQuery(platform.id, statementRows, ids, planned && { writes: planned.writes, expected: fresh.length, lock: planned.learners.size > 0 }),
+  // In batch order: the event id (arrival order) then follows the position within the batch.
+  const events = JSON.stringify(
+    batch
+      .filter((s) => s.completion)
+      .sort((a, b) => a.index - b.index)
+      .map((s) => ({
+        id: s.id,
+        c: s.course?.contextId ?? null,
+        a: s.objectId,
+        k: s.completion?.kind,
+        s: s.completion?.success ?? null,
+        d: s.completion?.durationSeconds ?? null,
+        t: s.timestamp.toISOString(),
+        p: s.index,
+      })),
   );
-  const insertedIds = new Set<string>();
-  const known = new Map<string, string>();
-  for (const r of answer) {
-    if (r.id === null) continue; // the row of the crediting lock
-    if (r.content_hash === null) insertedIds.add(r.id);
-    else known.set(r.id, r.content_hash);
+  const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; c: string | null }>();
+  for (const s of batch) {
+    if (!s.activity) continue;
+    activities.set(s.activity.iri, { ...s.activity, c: s.course?.contextId ?? activities.get(s.activity.iri)?.c ?? null });
   }
-  const already = fresh.filter((p) => !insertedIds.has(p.id));
-  const unseen = already.filter((p) => !known.has(p.id));
-  if (unseen.length) {
-    // Committed by a concurrent transaction after the INSERT's snapshot: a new statement sees them.
-    for (const r of await queryRows<{ id: string; content_hash: string }>(tx, storedHashesQuery(unseen.map((p) => p.id)))) known.set(r.id, r.content_hash);
-  }
-  for (const p of already) {
-    if (known.get(p.id) !== p.hash) {
-      throw conflict(`Statement ${p.id} is already stored with a different content (statements[${p.index}]).`);
-    }
-  }
-  if (planned && already.length === 0) {
-    // Stored coverage follows the completion facts just written (same transaction, crediting lock already held).
-    await afterCompletionLearners(tx, deps, platform.id, [...planned.learners], { locked: true });
-    return fresh.length;
-  }
-  const rows = fresh.filter((p) => insertedIds.has(p.id));
-  if (rows.length === 0) return 0;
+  const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
+  const ids = batch.map((s) => s.id);
+  return sql`WITH wu AS (SELECT value AS sub FROM jsonb_array_elements_text(${subs}::jsonb)),
+      cu AS (INSERT INTO users (platform_id, sub) SELECT ${p}, sub FROM wu ORDER BY sub ON CONFLICT DO NOTHING RETURNING id, sub),
+      au AS (SELECT id, sub FROM cu UNION ALL SELECT u.id, u.sub FROM users u JOIN wu ON u.platform_id = ${p} AND u.sub = wu.sub),
+      wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${courseRows}::jsonb) AS x(r)),
+      cc AS (INSERT INTO courses (platform_id, context_id, title) SELECT ${p}, context_id, title FROM wc ORDER BY context_id
+             ON CONFLICT DO NOTHING RETURNING id, context_id),
+      ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${p} AND c.context_id = wc.context_id),
+      b AS (SELECT r, n FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS x(r, n)),
+      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
+      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
+              SELECT (r->>'id')::uuid, ${p}, au.id, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+              FROM b JOIN au ON au.sub = b.r->>'a' ORDER BY n
+              ON CONFLICT (id) DO NOTHING RETURNING id, seq, user_id),
+      ev AS (INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
+             SELECT i.id, ${p}, i.user_id, ac.id, e->>'a', e->>'k', (e->>'s')::boolean, (e->>'d')::int, (e->>'t')::timestamptz, (e->>'p')::smallint
+             FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS x(e, n) JOIN ins i ON i.id = (e->>'id')::uuid
+             LEFT JOIN ac ON ac.context_id = e->>'c' ORDER BY n
+             ON CONFLICT (statement_id) DO NOTHING RETURNING user_id),
+      act AS (INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
+              SELECT ${p}, r->>'iri', r->>'name', r->>'moduleType', ac.id
+              FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) LEFT JOIN ac ON ac.context_id = r->>'c'
+              WHERE EXISTS (SELECT 1 FROM ins) ORDER BY n
+              ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
+                last_seen_at = now(),
+                name = coalesce(excluded.name, xapi_activities.name),
+                module_type = coalesce(excluded.module_type, xapi_activities.module_type),
+                course_id = coalesce(excluded.course_id, xapi_activities.course_id)),
+      ob AS (INSERT INTO xapi_outbox (statement_id) SELECT id FROM ins ORDER BY seq ON CONFLICT (statement_id) DO NOTHING),
+      dirty AS (${markDirty(p, sql`SELECT DISTINCT user_id FROM ev`)})
+    SELECT (SELECT count(*) FROM ins)::int AS stored, (SELECT count(*) FROM dirty)::int AS marked,
+      ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
+      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
+       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
+       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused,
+      (SELECT count(socle_refuse(${REFUSED.again}, context_id)) FROM wc WHERE NOT EXISTS (SELECT 1 FROM ac WHERE ac.context_id = wc.context_id)) AS unseen_courses`;
+}
 
-  // Learners whose coverage follows this batch: those of its completions and of the completions it voids.
-  const learners = new Set<number>();
-  const targets = rows.filter((p) => p.voidTarget && UUID.test(p.voidTarget)).map((p) => p.voidTarget as string);
-  if (targets.length) {
-    for (const r of await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets))) learners.add(Number(r.user_id));
-  }
-  // Completion events, activities seen and the outbox in one statement (one round trip), rows as JSON parameters.
-  const later = batchWrites(platform.id, rows, userIds, courseIds, mappings, 'stored');
-  for (const l of later.learners) learners.add(l);
-  const ctes = sql.join(
-    later.writes.map((w, i) => sql`${sql.raw(`w${i}`)} AS (${w})`),
-    sql`, `,
-  );
-  await tx.execute(sql`WITH ${ctes} SELECT 1`);
-  // Stored coverage follows the completion facts just written or voided (same transaction).
-  await afterCompletionLearners(tx, deps, platform.id, [...learners]);
-  return rows.length;
+/** Marks the learners `users` (a query answering user_id) of platform `p` dirty, sorted (concurrent batches lock in one order). */
+function markDirty(p: SQL, users: SQL): SQL {
+  return sql`INSERT INTO coverage_dirty (user_id, platform_id) SELECT user_id, ${p} FROM (${users}) AS d ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET marked_at = now(), generation = DEFAULT RETURNING user_id`;
 }
 
 /**
- * The writes that follow the statements `rows` (stored by this transaction): completion events, activities seen and
- * the outbox, as data-modifying statements for one WITH, rows as JSON parameters; and the learners of the
- * completions. `from`: `inserted`, in the statements' INSERT itself (its `ins` rows, each write guarded by
- * `all_new`), or `stored`, in a later statement (the table).
+ * Voids the platform's statements `targets` (not voiding statements themselves) and their completion events, and
+ * marks the learners of those events dirty, in one statement. Exported for the query-plan test.
  */
-function batchWrites(
-  platformId: number,
-  rows: Prepared[],
-  userIds: Map<string, number>,
-  courseIds: Map<string, number>,
-  mappings: ObjectMapping[],
-  from: 'inserted' | 'stored',
-): { writes: SQL[]; learners: Set<number> } {
-  const guard = from === 'inserted' ? sql`WHERE (SELECT ok FROM all_new)` : sql``;
-  const writes: SQL[] = [];
-  const learners = new Set<number>();
-  // In batch order: the event id (arrival order) then follows the position within the batch.
-  const completions = rows.filter((p) => p.completion).sort((a, b) => a.index - b.index);
-  if (completions.length) {
-    const eventRows = JSON.stringify(
-      completions.map((p) => ({
-        id: p.id,
-        u: userIds.get(p.sub),
-        c: p.course ? (courseIds.get(p.course.contextId) ?? null) : null,
-        a: p.objectId,
-        k: p.completion?.kind,
-        s: p.completion?.success ?? null,
-        d: p.completion?.durationSeconds ?? null,
-        t: p.timestamp.toISOString(),
-        p: p.index,
-      })),
-    );
-    for (const p of completions) learners.add(userIds.get(p.sub) as number);
-    writes.push(
-      sql`INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
-          SELECT (r->>'id')::uuid, ${platformId}::int, (r->>'u')::int, (r->>'c')::int, r->>'a', r->>'k', (r->>'s')::boolean, (r->>'d')::int,
-                 (r->>'t')::timestamptz, (r->>'p')::smallint
-          FROM jsonb_array_elements(${eventRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
-          ON CONFLICT (statement_id) DO NOTHING`,
-    );
-  }
-
-  const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; courseId: number | null }>();
-  for (const p of rows) {
-    if (!p.activity) continue;
-    activities.set(p.activity.iri, {
-      ...p.activity,
-      courseId: p.course ? (courseIds.get(p.course.contextId) ?? null) : (activities.get(p.activity.iri)?.courseId ?? null),
-    });
-  }
-  if (activities.size) {
-    // Sorted: concurrent batches lock shared activity rows in the same order (no deadlock).
-    const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
-    writes.push(
-      sql`INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
-          SELECT ${platformId}::int, r->>'iri', r->>'name', r->>'moduleType', (r->>'courseId')::int
-          FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) ${guard} ORDER BY n
-          ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
-            last_seen_at = now(),
-            name = coalesce(excluded.name, xapi_activities.name),
-            module_type = coalesce(excluded.module_type, xapi_activities.module_type),
-            course_id = coalesce(excluded.course_id, xapi_activities.course_id)`,
-    );
-  }
-  // The outbox copies the statements just stored inside the server (their JSON is not sent a second time); only
-  // those the mappings enrich travel again, in their forwarded form.
-  const statements = rows.map((p) => p.statement);
-  const forwarded = applyMappings(statements, mappings);
-  const enriched = JSON.stringify(forwarded.filter((st, i) => st !== statements[i]));
-  const source =
-    from === 'inserted'
-      ? sql`ins s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id ${guard}`
-      : sql`xapi_statements s LEFT JOIN jsonb_array_elements(${enriched}::jsonb) AS e(r) ON (e.r->>'id')::uuid = s.id
-            WHERE s.id = ANY(${uuidArray(rows.map((p) => p.id))})`;
-  writes.push(
-    sql`INSERT INTO xapi_outbox (statement_id, statement)
-        SELECT s.id, coalesce(e.r, s.statement) FROM ${source} ORDER BY s.seq
-        ON CONFLICT (statement_id) DO NOTHING`,
-  );
-  return { writes, learners };
+export function voidStatementsQuery(platformId: number, targets: readonly string[]): SQL {
+  const p = sql`${platformId}::int`;
+  return sql`WITH v AS (
+        UPDATE xapi_statements SET voided = true
+        WHERE id = ANY(${uuidArray(targets)}) AND platform_id = ${p} AND verb <> ${VERBS.voided} RETURNING id),
+      e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id),
+      d AS (${markDirty(p, sql`SELECT DISTINCT user_id FROM e`)})
+      SELECT DISTINCT user_id FROM e`;
 }

@@ -103,7 +103,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
           body = [voidingStatement(uuidOf(++n), target.sub, target.id)];
         }
         const prepared = prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date());
-        await storeStatements(db, ctx, platform, prepared);
+        await storeStatements(db, platform, prepared);
       } else if (op.type === 'mapping') {
         const referential = REFS[op.ref] as typeof socle28;
         const keys = keysOf(referential);
@@ -169,7 +169,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
     await db.execute(sql`TRUNCATE platforms, audit_events CASCADE`);
     const platform = await ensurePlatform(db, MOODLE);
     const body = SUBS.map((sub, i) => completionStatement({ id: uuidOf(i + 1), sub, cmid: 1, course: 2, kind: 'completed', at: new Date(Date.UTC(2026, 0, 1)) }));
-    await storeStatements(db, ctx, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
+    await storeStatements(db, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
     expect(await storedCoverage(db)).toEqual([]); // nothing mapped yet
     const course = await ensureCourse(db, platform.id, '2');
     const saved = await saveMapping(db, ctx, {
@@ -198,7 +198,7 @@ describe.each(drivers)('coverage freshness on %s', (driver) => {
       completionStatement({ id: uuidOf(1), sub: 's1', cmid: 1, course: 2, kind: 'completed', success: true, at: new Date(Date.UTC(2026, 0, 1)) }),
       completionStatement({ id: uuidOf(2), sub: 's2', cmid: 1, course: 2, kind: 'completed', success: false, at: new Date(Date.UTC(2026, 0, 1)) }),
     ];
-    await storeStatements(db, ctx, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
+    await storeStatements(db, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
     const course = await ensureCourse(db, platform.id, '2');
     const entries = [{ activityIri: pageIri(1), competencyKey: '2.1', minutes: 90 }];
     await saveMapping(db, ctx, { courseId: course.id, referential: socle28, activityIris: new Set([pageIri(1)]), entries, actor: 'test' });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 import { courses, platforms, users } from './identity';
 
 /**
@@ -112,6 +112,11 @@ export const coverageDirty = pgTable('coverage_dirty', {
     .notNull()
     .references(() => platforms.id, { onDelete: 'cascade' }),
   markedAt: timestamp('marked_at', { withTimezone: true }).notNull().defaultNow(),
+  /**
+   * Drawn anew at each mark: a recompute clears only the marks it read, so a mark set by a batch committed while it
+   * computed stays for the next one.
+   */
+  generation: bigserial('generation', { mode: 'number' }).notNull(),
 });
 
 /**

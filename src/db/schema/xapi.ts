@@ -119,7 +119,8 @@ export const xapiOutbox = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     statementId: uuid('statement_id').notNull().unique(),
-    statement: jsonb('statement').notNull(),
+    /** What is sent; null for a statement Socle received: the one stored under `statement_id`, enriched at delivery. */
+    statement: jsonb('statement'),
     status: text('status', { enum: ['pending', 'delivered', 'dead'] })
       .notNull()
       .default('pending'),
