@@ -39,11 +39,16 @@ export interface WorkerLoopOptions {
   maxBackoffMs?: number;
   /** The jitter's source (tests). */
   random?: () => number;
+  /**
+   * A wake runs the next tick this long after it (default 0: at once), unless one is due sooner: the wakes of a
+   * burst (every batch of statements wakes the coverage worker) then make one tick, not one each.
+   */
+  wakeDelayMs?: number;
 }
 
 export interface Worker {
   readonly name: string;
-  /** Runs a tick now, or right after the one in flight. Does nothing once stopped. */
+  /** Runs a tick now (or `wakeDelayMs` from now), or right after the one in flight. Does nothing once stopped. */
   wake(): void;
   /** Runs `unit` between ticks (after the one in flight, before the next): for work that must not overlap them. */
   exclusive<T>(unit: () => Promise<T>): Promise<T>;
@@ -59,6 +64,9 @@ export function startWorker(options: WorkerLoopOptions): Worker {
   const labels = { worker: name };
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  /** When the scheduled tick runs (ms since the epoch); Infinity when none is scheduled. */
+  let dueAt = Number.POSITIVE_INFINITY;
+  const wakeDelayMs = options.wakeDelayMs ?? 0;
   /** Ticks and exclusive units, one after the other. */
   let chain: Promise<unknown> = Promise.resolve();
   let queued = false;
@@ -98,18 +106,21 @@ export function startWorker(options: WorkerLoopOptions): Worker {
   const schedule = (ms: number) => {
     clearTimeout(timer);
     timer = undefined;
+    dueAt = Number.POSITIVE_INFINITY;
     if (stopped) return;
+    dueAt = Date.now() + ms;
     timer = setTimeout(run, ms);
     timer.unref();
   };
 
   function run() {
     timer = undefined;
+    dueAt = Number.POSITIVE_INFINITY;
     if (stopped || queued) return;
     queued = true;
     chain = chain.then(once).then((wait) => {
       queued = false;
-      const next = again ? 0 : wait;
+      const next = again ? Math.min(wait, wakeDelayMs) : wait;
       again = false;
       schedule(next);
     });
@@ -121,7 +132,7 @@ export function startWorker(options: WorkerLoopOptions): Worker {
     wake() {
       if (stopped) return;
       if (queued) again = true;
-      else schedule(0);
+      else if (Date.now() + wakeDelayMs < dueAt) schedule(wakeDelayMs);
     },
     exclusive<T>(unit: () => Promise<T>): Promise<T> {
       const result = chain.then(unit);

@@ -197,6 +197,29 @@ describe('worker loop', () => {
     expect(ticks).toBe(2);
   });
 
+  it('with a wake delay, the wakes of a burst make one tick after the delay', async () => {
+    let ticks = 0;
+    const worker = start({
+      name: 'test-wake-delay',
+      intervalMs: 60_000,
+      firstDelayMs: 60_000,
+      wakeDelayMs: 150,
+      tick: async () => {
+        ticks += 1;
+      },
+    });
+    const woken = Date.now();
+    for (let i = 0; i < 10; i++) {
+      worker.wake();
+      await sleep(5);
+    }
+    expect(ticks).toBe(0);
+    await until(() => ticks === 1, 2_000);
+    expect(Date.now() - woken).toBeGreaterThanOrEqual(140);
+    await sleep(300);
+    expect(ticks).toBe(1);
+  });
+
   it('runs an exclusive unit between ticks, never during one', async () => {
     let inTick = false;
     let overlapped = false;

@@ -87,6 +87,9 @@ export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500):
   return rows.length;
 }
 
+/** How long after a batch's wake the worker credits (the learners of the batches that arrive meanwhile with it). */
+export const COVERAGE_WAKE_DELAY_MS = 100;
+
 /** Drains dirty learners in the background, a batch per transaction, until none is left; then waits `intervalMs`. */
 export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): Worker {
   return startWorker({
@@ -94,6 +97,8 @@ export function startCoverageWorker(ctx: AppContext, intervalMs = 5_000): Worker
     logger: ctx.logger,
     intervalMs,
     firstDelayMs: intervalMs,
+    // woken by every batch with completions: the batches of the next moment are credited together
+    wakeDelayMs: COVERAGE_WAKE_DELAY_MS,
     tick: async () => (await ctx.store.db.transaction((tx) => drainDirty(tx, coverageDeps(ctx, tx), 500))) > 0,
   });
 }
