@@ -12,7 +12,7 @@ import { saveMapping } from '../../src/mapping/service';
 import { createXapiKey } from '../../src/xapi/keys';
 import { completionStatement, fixtureReferentials, pageIri, uuidOf } from '../coverage/support';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
-import { startTestServer, type TestServer } from '../support/app';
+import { coverageSettled, startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type Client, fixture, SimulatedMoodle } from '../support/moodle';
 import { basic, MOODLE } from '../xapi/support';
@@ -47,12 +47,16 @@ describe.each(drivers)('cohort page and gradebook on %s', (driver) => {
   let xapiAuth: string;
   /** The server's score worker is replaced by one that runs only when asked (its 5 s timer would race the assertions). */
   let worker: ScoreWorker;
-  const post = (body: unknown) =>
-    fetch(`${server.url}/xapi/statements`, {
+  /** POSTs a batch and waits for its crediting (the coverage worker's, which queues the score publications). */
+  const post = async (body: unknown) => {
+    const res = await fetch(`${server.url}/xapi/statements`, {
       method: 'POST',
       headers: { authorization: xapiAuth, 'x-experience-api-version': '1.0.3', 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
+    await coverageSettled(server.ctx.store);
+    return res;
+  };
   const at = new Date(Date.UTC(2026, 10, 22, 10, 0, 0));
   const pending = () =>
     queryRows<{ course_id: number; sub: string }>(

@@ -13,7 +13,7 @@ import { createXapiKey } from '../../src/xapi/keys';
 import { sql } from 'drizzle-orm';
 import { socle28 } from '../domain/coverage-fixtures';
 import { fixtureReferentials } from '../coverage/support';
-import { startTestServer, type TestServer } from '../support/app';
+import { coverageSettled, startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type Client, SimulatedMoodle } from '../support/moodle';
 import { basic, MOODLE, moodleBatch } from '../xapi/support';
@@ -70,6 +70,7 @@ describe.each(drivers)('Ma progression, badges and the LTI principal on %s', (dr
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(200);
+    await coverageSettled(server.ctx.store);
   };
   const page = async (client: Client, tab = '') => {
     const res = await client.get(`/lti/me${tab ? `?tab=${tab}` : ''}`);

@@ -1,6 +1,7 @@
 import { type Config, DEFAULT_RATE_LIMITS } from '../../src/config';
 import type { AppContext, Services } from '../../src/context';
-import type { Store } from '../../src/db/store';
+import { queryRows, type Store } from '../../src/db/store';
+import { sql } from 'drizzle-orm';
 import { createLogger } from '../../src/logger';
 import { createContext } from '../../src/app/context';
 import { type RunningServer, startServer } from '../../src/app/server';
@@ -54,4 +55,18 @@ export async function startTestServer(
       await database.destroy();
     },
   };
+}
+
+/**
+ * Waits until the coverage worker has credited every learner a batch marked (the xAPI resource answers before it):
+ * for tests that read what crediting writes besides the coverage pages (badges, score publications).
+ */
+export async function coverageSettled(store: Store, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const [row] = await queryRows<{ n: number }>(store.db, sql`SELECT count(*)::int AS n FROM coverage_dirty`);
+    if (!row?.n) return;
+    if (Date.now() > end) throw new Error(`${row.n} learner(s) still marked dirty after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
