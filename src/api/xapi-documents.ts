@@ -112,6 +112,8 @@ function preconditions(req: Request, spec: DocumentResourceSpec, request: XapiRe
     ifNoneMatch: req.header('if-none-match'),
     // xAPI 1.0.3 lets a state be replaced without a precondition; 2.0 asks it of every document resource
     required: spec.resource !== 'state' || request.version === '2.0.0',
+    // a profile is created with If-None-Match: * (the 1.0.3 conformance suite refuses a bare PUT with 400)
+    createRequires: spec.resource !== 'state',
   };
 }
 

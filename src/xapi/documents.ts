@@ -94,6 +94,8 @@ export interface Preconditions {
   ifNoneMatch?: string;
   /** Whether a PUT to an existing document without either header is a conflict (profiles; state in xAPI 2.0). */
   required: boolean;
+  /** Whether a PUT creating a document needs one of the headers too (profiles: the client MUST send one; 400). */
+  createRequires: boolean;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -167,7 +169,10 @@ function listedTags(header: string): string[] {
     .filter((t) => t.length > 0);
 }
 
-/** Throws 412 when the preconditions fail against `existing` (undefined: no such document), 409 as `Preconditions.required` says. */
+/**
+ * Throws 412 when the preconditions fail against `existing` (undefined: no such document), 409 or 400 for a PUT
+ * without either header as `Preconditions` says.
+ */
 export function checkPreconditions(existing: StoredDocument | undefined, pre: Preconditions, method: 'PUT' | 'POST' | 'DELETE'): void {
   if (pre.ifMatch !== undefined) {
     const tags = listedTags(pre.ifMatch);
@@ -183,6 +188,11 @@ export function checkPreconditions(existing: StoredDocument | undefined, pre: Pr
     if (tags.includes('*') || tags.includes(existing.etag)) {
       throw preconditionFailed('If-None-Match: the document already exists.', [{ path: 'headers.if-none-match', message: 'a document exists' }]);
     }
+  }
+  if (method === 'PUT' && pre.createRequires && !existing && pre.ifMatch === undefined && pre.ifNoneMatch === undefined) {
+    throw invalid('A PUT to a profile needs If-None-Match: * to create the document (or If-Match with its ETag to replace it).', [
+      { path: 'headers.if-none-match', message: 'required: * to create' },
+    ]);
   }
   if (method === 'PUT' && pre.required && existing && pre.ifMatch === undefined && pre.ifNoneMatch === undefined) {
     throw conflict(
@@ -228,13 +238,15 @@ export async function writeDocument(
   pre: Preconditions,
   now: Date,
 ): Promise<string> {
-  try {
-    return await storeDocument(ex, owner, set, documentId, write, pre, now);
-  } catch (error) {
-    if (sqlState(error) === '23505') {
-      throw conflict('Another request created this document at the same moment: GET it, then write again with If-Match.');
+  // two requests creating one document at once: the loser's insert breaks the unique key; once more, it finds the
+  // winner's row (locked, so preconditions and merges apply to it)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await storeDocument(ex, owner, set, documentId, write, pre, now);
+    } catch (error) {
+      if (sqlState(error) !== '23505') throw error;
+      if (attempt === 2) throw conflict('Another request created this document at the same moment: GET it, then write again with If-Match.');
     }
-    throw error;
   }
 }
 

@@ -204,8 +204,11 @@ describe.each(drivers)('xAPI document resources on %s', (driver) => {
     expect((await call('POST', path, p, { body: '{"w":4}', headers: { 'If-Match': newTag } })).status).toBe(204);
     expect(await (await call('GET', path, p)).json()).toEqual({ v: 3, w: 4 });
     expect((await call('PUT', path, { ...p, profileId: 'absent' }, { body: '{}', headers: { 'If-Match': '*' } })).status).toBe(412);
-    // a new profile needs no header; the ids are listed
-    expect((await call('PUT', path, { ...p, profileId: 'other' }, { body: 'x', contentType: 'text/plain' })).status).toBe(204);
+    // a new profile is created with If-None-Match: * (a bare PUT is refused, and stores nothing); the ids are listed
+    const bare = await call('PUT', path, { ...p, profileId: 'other' }, { body: 'x', contentType: 'text/plain' });
+    expect([bare.status, ((await bare.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringMatching(/If-None-Match: \*/)]);
+    expect((await call('GET', path, { ...p, profileId: 'other' })).status).toBe(404);
+    expect((await call('PUT', path, { ...p, profileId: 'other' }, { body: 'x', contentType: 'text/plain', headers: { 'If-None-Match': '*' } })).status).toBe(204);
     expect(await (await call('GET', path, { activityId: ACTIVITY })).json()).toEqual(['settings', 'other']);
     const last = await call('GET', path, p);
     expect((await call('DELETE', path, p, { headers: { 'If-Match': last.headers.get('etag') ?? '' } })).status).toBe(204);
@@ -220,11 +223,24 @@ describe.each(drivers)('xAPI document resources on %s', (driver) => {
     expect([got.status, got.headers.get('x-experience-api-version'), await got.json()]).toEqual([200, '2.0.0', { a: 2 }]);
   });
 
+  it('answers concurrent creations of one document with one 204 and 412 for the others; concurrent merges all apply', async () => {
+    const p = { activityId: ACTIVITY, profileId: 'race' };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => call('PUT', '/xapi/activities/profile', p, { body: `{"n":${i}}`, headers: { 'If-None-Match': '*' } }).then((r) => r.status)),
+    );
+    expect(answers.filter((s) => s === 204)).toHaveLength(1);
+    expect(answers.filter((s) => s !== 204).every((s) => s === 412)).toBe(true);
+    const states = await Promise.all(Array.from({ length: 6 }, (_, i) => call('POST', '/xapi/activities/state', state('race'), { body: `{"k${i}":${i}}` }).then((r) => r.status)));
+    expect(states).toEqual(Array(6).fill(204));
+    expect(await (await call('GET', '/xapi/activities/state', state('race'))).json()).toEqual({ k0: 0, k1: 1, k2: 2, k3: 3, k4: 4, k5: 5 });
+  });
+
   it('keeps agent profiles per agent, for every identifier and identified Groups', async () => {
     const path = '/xapi/agents/profile';
     const group = { objectType: 'Group', account: { homePage: MOODLE, name: 'group-7' } };
-    expect((await call('PUT', path, { agent: learner, profileId: 'prefs' }, { body: '{"lang":"fr"}' })).status).toBe(204);
-    expect((await call('PUT', path, { agent: group, profileId: 'prefs' }, { body: '{"lang":"en"}' })).status).toBe(204);
+    const create = { 'If-None-Match': '*' };
+    expect((await call('PUT', path, { agent: learner, profileId: 'prefs' }, { body: '{"lang":"fr"}', headers: create })).status).toBe(204);
+    expect((await call('PUT', path, { agent: group, profileId: 'prefs' }, { body: '{"lang":"en"}', headers: create })).status).toBe(204);
     expect(await (await call('GET', path, { agent: learner, profileId: 'prefs' })).json()).toEqual({ lang: 'fr' });
     expect(await (await call('GET', path, { agent: group, profileId: 'prefs' })).json()).toEqual({ lang: 'en' });
     expect(await (await call('GET', path, { agent: { mbox: 'mailto:nobody@example.org' } })).json()).toEqual([]);
@@ -236,15 +252,15 @@ describe.each(drivers)('xAPI document resources on %s', (driver) => {
   it('keeps each platform to its documents, shares them with the clients restricted to it, and gives an unrestricted client its own', async () => {
     const p = { activityId: ACTIVITY, profileId: 'shared' };
     const path = '/xapi/activities/profile';
-    expect((await call('PUT', path, p, { body: '{"by":"moodle"}' })).status).toBe(204);
+    expect((await call('PUT', path, p, { body: '{"by":"moodle"}', headers: { 'If-None-Match': '*' } })).status).toBe(204);
     expect(await (await call('GET', path, p, { who: 'moodleClient' })).json()).toEqual({ by: 'moodle' });
     expect((await call('GET', path, p, { who: 'other' })).status).toBe(404);
     expect((await call('GET', path, p, { who: 'free' })).status).toBe(404);
     expect(await (await call('GET', path, { activityId: ACTIVITY }, { who: 'other' })).json()).toEqual([]);
 
     // the other platform and the free client write the same ids without touching Moodle's
-    expect((await call('PUT', path, p, { who: 'other', body: '{"by":"other"}' })).status).toBe(204);
-    expect((await call('PUT', path, p, { who: 'free', body: '{"by":"free"}' })).status).toBe(204);
+    expect((await call('PUT', path, p, { who: 'other', body: '{"by":"other"}', headers: { 'If-None-Match': '*' } })).status).toBe(204);
+    expect((await call('PUT', path, p, { who: 'free', body: '{"by":"free"}', headers: { 'If-None-Match': '*' } })).status).toBe(204);
     expect((await call('DELETE', '/xapi/activities/state', state(), { who: 'free' })).status).toBe(204);
     expect(await (await call('GET', path, p)).json()).toEqual({ by: 'moodle' });
     expect(await (await call('GET', path, p, { who: 'other' })).json()).toEqual({ by: 'other' });
