@@ -10,8 +10,8 @@ import { invalid, notFound } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { activityObject } from '../xapi/definitions';
+import { agentIdentity, personOf, type XapiAgent, xapiAgent } from '../domain/xapi-agents';
 import {
-  agentIdentity,
   deleteDocument,
   deleteDocuments,
   type DocumentResource,
@@ -19,10 +19,7 @@ import {
   documentOwner,
   getDocument,
   listDocumentIds,
-  personOf,
   writeDocument,
-  type XapiAgent,
-  xapiAgent,
 } from '../xapi/documents';
 import { authenticateXapi, XAPI_VERSIONS, type XapiRequest } from './xapi-auth';
 

@@ -1,64 +1,17 @@
 /**
  * The xAPI document resources (State, Activity Profile, Agent Profile: xAPI 1.0.3 Communication 2.2–2.7, 2.0
  * 4.1.6): documents kept as sent, per owner (a platform, or an unrestricted LRS client), with SHA-1 ETags, the
- * If-Match / If-None-Match preconditions and the JSON merge of POST. Also the agent parameter every resource takes.
+ * If-Match / If-None-Match preconditions and the JSON merge of POST.
  */
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
-import { z } from 'zod';
 import { xapiDocuments } from '../db/schema';
 import type { Executor } from '../db/store';
 import { conflict, invalid, preconditionFailed } from '../domain/errors';
+import { agentHash } from '../domain/xapi-agents';
 import type { XapiPrincipal } from './keys';
 
 export type DocumentResource = 'state' | 'activity-profile' | 'agent-profile';
-
-const iri = z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'expected an absolute IRI');
-const account = z.object({ homePage: iri, name: z.string().min(1) }).strict();
-
-/**
- * An Agent (or an identified Group) as the `agent` query parameter carries it: exactly one inverse functional
- * identifier among mbox, mbox_sha1sum, openid and account.
- */
-export const xapiAgent = z
-  .object({
-    objectType: z.enum(['Agent', 'Group']).optional(),
-    name: z.string().optional(),
-    mbox: z.string().regex(/^mailto:[^\s@]+@[^\s@]+$/, 'expected mailto:address').optional(),
-    mbox_sha1sum: z.string().regex(/^[0-9a-fA-F]{40}$/, 'expected 40 hexadecimal digits').optional(),
-    openid: iri.optional(),
-    account: account.optional(),
-    member: z.array(z.unknown()).optional(),
-  })
-  .strict()
-  .superRefine((agent, issue) => {
-    const ifis = (['mbox', 'mbox_sha1sum', 'openid', 'account'] as const).filter((k) => agent[k] !== undefined);
-    if (ifis.length !== 1) {
-      issue.addIssue({ code: 'custom', message: `expected exactly one of mbox, mbox_sha1sum, openid, account (found ${ifis.length})` });
-    }
-    if (agent.member !== undefined && agent.objectType !== 'Group') issue.addIssue({ code: 'custom', path: ['member'], message: 'only a Group has members' });
-  });
-export type XapiAgent = z.infer<typeof xapiAgent>;
-
-/** The agent's identity as one string: its inverse functional identifier (names and objectType do not count). */
-export function agentIdentity(agent: XapiAgent): string {
-  if (agent.mbox !== undefined) return JSON.stringify(['mbox', agent.mbox]);
-  if (agent.mbox_sha1sum !== undefined) return JSON.stringify(['mbox_sha1sum', agent.mbox_sha1sum.toLowerCase()]);
-  if (agent.openid !== undefined) return JSON.stringify(['openid', agent.openid]);
-  return JSON.stringify(['account', agent.account?.homePage, agent.account?.name]);
-}
-
-/** The Person object of the Agents resource: what Socle knows of an agent is the agent itself. */
-export function personOf(agent: XapiAgent) {
-  return {
-    objectType: 'Person' as const,
-    ...(agent.name !== undefined ? { name: [agent.name] } : {}),
-    ...(agent.mbox !== undefined ? { mbox: [agent.mbox] } : {}),
-    ...(agent.mbox_sha1sum !== undefined ? { mbox_sha1sum: [agent.mbox_sha1sum] } : {}),
-    ...(agent.openid !== undefined ? { openid: [agent.openid] } : {}),
-    ...(agent.account !== undefined ? { account: [agent.account] } : {}),
-  };
-}
 
 /** Whose documents: a platform's (its key and the clients restricted to it share them), or one unrestricted client's. */
 export interface DocumentOwner {
@@ -304,6 +257,7 @@ function storeDocument(
         resource: set.resource,
         scopeHash: scopeHash(set),
         registration: set.registration?.toLowerCase() ?? null,
+        agentHash: set.agent === undefined ? null : agentHash(set.agent),
         documentHash: sha256(documentId),
         documentId,
         contentType,
@@ -337,3 +291,4 @@ export async function deleteDocuments(ex: Executor, owner: DocumentOwner, set: D
     .returning({ id: xapiDocuments.id });
   return rows.length;
 }
+

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
+import { eraseLearner, exportLearner } from '../../src/privacy/service';
 import { ensurePlatform } from '../../src/identity/records';
 import { createXapiClient, createXapiKey } from '../../src/xapi/keys';
 import { startTestServer, type TestServer } from '../support/app';
@@ -291,6 +292,37 @@ describe.each(drivers)('xAPI document resources on %s', (driver) => {
     expect((await call('GET', '/xapi/activities/state', {}, { who: 'noState' })).status).toBe(403);
     const stranger = await fetch(`${server.url}/xapi/activities/state?${new URLSearchParams({ activityId: ACTIVITY })}`, { headers: { 'X-Experience-API-Version': '1.0.3' } });
     expect(stranger.status).toBe(401);
+  });
+
+  it("exports and erases a learner's states and agent profiles with the learner, and nobody else's", async () => {
+    const sent = await fetch(`${server.url}/xapi/statements`, {
+      method: 'POST',
+      headers: { Authorization: auth.moodle, 'X-Experience-API-Version': '1.0.3', 'Content-Type': 'application/json' },
+      body: JSON.stringify(generatedBatch(1, 'erase-me')),
+    });
+    expect(sent.status).toBe(200);
+    const erased = { objectType: 'Agent', account: { homePage: `${MOODLE}/`, name: 'erase-me' } };
+    const kept = { account: { homePage: MOODLE, name: 'keep-me' } };
+    const create = { 'If-None-Match': '*' };
+    for (const agent of [erased, { account: { homePage: MOODLE, name: 'erase-me' } }, kept]) {
+      expect((await call('PUT', '/xapi/activities/state', { activityId: ACTIVITY, agent, stateId: 'progress' }, { who: 'moodleClient', body: '{"p":1}' })).status).toBe(204);
+    }
+    expect((await call('PUT', '/xapi/agents/profile', { agent: erased, profileId: 'prefs' }, { body: '{}', headers: create })).status).toBe(204);
+    // the same account sent with another platform's credentials is that platform's document
+    expect((await call('PUT', '/xapi/agents/profile', { agent: erased, profileId: 'prefs' }, { who: 'other', body: '{}', headers: create })).status).toBe(204);
+
+    const exported = await exportLearner(server.ctx.store.db, MOODLE, 'erase-me');
+    expect(exported.xapiDocuments.map((d) => [d.resource, d.documentId, Buffer.from(d.contentBase64, 'base64').toString()])).toEqual([
+      ['state', 'progress', '{"p":1}'],
+      ['state', 'progress', '{"p":1}'],
+      ['agent-profile', 'prefs', '{}'],
+    ]);
+    const report = await eraseLearner(server.ctx.store.db, MOODLE, 'erase-me', { actor: 'admin' });
+    expect(report.tables.xapi_documents).toBe(3);
+    expect((await call('GET', '/xapi/activities/state', { activityId: ACTIVITY, agent: erased, stateId: 'progress' })).status).toBe(404);
+    expect((await call('GET', '/xapi/agents/profile', { agent: erased, profileId: 'prefs' })).status).toBe(404);
+    expect((await call('GET', '/xapi/activities/state', { activityId: ACTIVITY, agent: kept, stateId: 'progress' })).status).toBe(200);
+    expect((await call('GET', '/xapi/agents/profile', { agent: erased, profileId: 'prefs' }, { who: 'other' })).status).toBe(200);
   });
 
   it('answers About without credentials, negotiates the version, and describes agents and activities', async () => {

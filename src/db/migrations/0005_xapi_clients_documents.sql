@@ -4,6 +4,7 @@ CREATE TABLE "xapi_documents" (
 	"client_id" integer,
 	"resource" text NOT NULL,
 	"scope_hash" text NOT NULL,
+	"agent_hash" text,
 	"registration" uuid,
 	"document_hash" text NOT NULL,
 	"document_id" text NOT NULL,
@@ -21,4 +22,5 @@ ALTER TABLE "xapi_keys" ADD COLUMN "name" text;--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD COLUMN "scopes" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
 ALTER TABLE "xapi_documents" ADD CONSTRAINT "xapi_documents_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_documents" ADD CONSTRAINT "xapi_documents_client_id_xapi_keys_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."xapi_keys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "xapi_documents_agent_idx" ON "xapi_documents" USING btree ("platform_id","agent_hash");--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD CONSTRAINT "xapi_keys_kind_check" CHECK (("xapi_keys"."kind" = 'platform' AND "xapi_keys"."platform_id" IS NOT NULL) OR ("xapi_keys"."kind" = 'client' AND "xapi_keys"."name" IS NOT NULL));

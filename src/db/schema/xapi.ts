@@ -68,6 +68,8 @@ export const xapiDocuments = pgTable(
     clientId: integer('client_id').references(() => xapiKeys.id, { onDelete: 'cascade' }),
     resource: text('resource', { enum: ['state', 'activity-profile', 'agent-profile'] }).notNull(),
     scopeHash: text('scope_hash').notNull(),
+    /** SHA-256 of the agent's identity (`agentIdentity`) for states and agent profiles: what a learner's erasure deletes by. */
+    agentHash: text('agent_hash'),
     /** A state's registration (null: none); always null for profiles. */
     registration: uuid('registration'),
     documentHash: text('document_hash').notNull(),
@@ -81,6 +83,7 @@ export const xapiDocuments = pgTable(
   (t) => [
     unique('xapi_documents_key_unique').on(t.platformId, t.clientId, t.scopeHash, t.registration, t.documentHash).nullsNotDistinct(),
     check('xapi_documents_owner_check', sql`num_nonnulls(${t.platformId}, ${t.clientId}) = 1`),
+    index('xapi_documents_agent_idx').on(t.platformId, t.agentHash),
   ],
 );
 
