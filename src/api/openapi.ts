@@ -26,6 +26,7 @@ import {
   statementResult,
 } from './schemas';
 import { listQuery, putQuery, singleQuery, xapiHeaders } from './xapi';
+import { activitiesQuery, activityProfileQuery, agentProfileQuery, agentsQuery, stateQuery } from './xapi-documents';
 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
@@ -50,7 +51,7 @@ export function openApiDocument(): OpenApiDocument {
   registry.registerComponent('securitySchemes', 'xapiBasic', {
     type: 'http',
     scheme: 'basic',
-    description: 'an xAPI key and its secret (socle xapi-keys create), issued for one platform',
+    description: 'an xAPI key and its secret (socle xapi-keys create): a platform key, or an LRS client with xAPI scopes (--client)',
   });
   const { ref: error } = registry.registerComponent('responses', 'Error', {
     description: 'an error',
@@ -198,6 +199,83 @@ export function openApiDocument(): OpenApiDocument {
     },
   });
 
+  // the document resources: State, Activity Profile, Agent Profile (documents of any content type)
+  const document = { '*/*': { schema: { type: 'string' as const, format: 'binary' } } };
+  const conditional = xapiHeaders.extend({
+    'if-match': z.string().optional().describe('the ETag of the document as last read, or *'),
+    'if-none-match': z.string().optional().describe('* to create only'),
+  });
+  for (const [path, name, query, id] of [
+    ['/xapi/activities/state', 'State', stateQuery, 'stateId'],
+    ['/xapi/activities/profile', 'ActivityProfile', activityProfileQuery, 'profileId'],
+    ['/xapi/agents/profile', 'AgentProfile', agentProfileQuery, 'profileId'],
+  ] as const) {
+    registry.registerPath({
+      method: 'get',
+      path,
+      operationId: `get${name}`,
+      tags: ['xAPI'],
+      summary: `One document (with ${id}: its content, ETag and Last-Modified), or the ids of the documents (updated after since)`,
+      security: xapi,
+      request: { headers: xapiHeaders, query },
+      responses: { 200: { description: 'the document, or a JSON array of ids', content: document }, ...errors(400, 401, 403, 404) },
+    });
+    for (const method of ['put', 'post'] as const) {
+      registry.registerPath({
+        method,
+        path,
+        operationId: `${method}${name}`,
+        tags: ['xAPI'],
+        summary:
+          method === 'put'
+            ? `Stores the document ${id} (409 when it exists and neither If-Match nor If-None-Match is sent${name === 'State' ? ', in xAPI 2.0.0' : ''})`
+            : `Merges a JSON object into the JSON document ${id} (stores it when there is none)`,
+        security: xapi,
+        request: { headers: conditional, query, body: { required: true, content: document } },
+        responses: { 204: { description: 'stored; ETag: the new one' }, ...errors(400, 401, 403, 409, 412, 413) },
+      });
+    }
+    registry.registerPath({
+      method: 'delete',
+      path,
+      operationId: `delete${name}`,
+      tags: ['xAPI'],
+      summary: name === 'State' ? 'Deletes the state stateId, or every state of the activity and agent (and registration)' : `Deletes the document ${id}`,
+      security: xapi,
+      request: { headers: conditional, query },
+      responses: { 204: { description: 'deleted (or there was none)' }, ...errors(400, 401, 403, 412) },
+    });
+  }
+  registry.registerPath({
+    method: 'get',
+    path: '/xapi/agents',
+    operationId: 'getAgents',
+    tags: ['xAPI'],
+    summary: 'The Person object of an agent',
+    security: xapi,
+    request: { headers: xapiHeaders, query: agentsQuery },
+    responses: { 200: { description: 'the Person object', content: json(z.object({ objectType: z.literal('Person') }).passthrough()) }, ...errors(400, 401, 403) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xapi/activities',
+    operationId: 'getActivity',
+    tags: ['xAPI'],
+    summary: 'The Activity object Socle knows from the statements about it (else its id)',
+    security: xapi,
+    request: { headers: xapiHeaders, query: activitiesQuery },
+    responses: { 200: { description: 'the Activity object', content: json(z.object({ objectType: z.literal('Activity'), id: z.string() }).passthrough()) }, ...errors(400, 401, 403) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xapi/about',
+    operationId: 'getAbout',
+    tags: ['xAPI'],
+    summary: 'The xAPI versions Socle speaks (no credentials, no version header)',
+    security: none,
+    responses: { 200: { description: 'the versions', content: json(z.object({ version: z.array(z.string()), extensions: z.object({}).passthrough() })) } },
+  });
+
   for (const [path, operationId, summary, schema] of [
     ['/health', 'getHealth', 'Liveness, with the database status', health],
     ['/ready', 'getReadiness', 'Readiness: the database answers and carries every migration of this build', readiness],
@@ -249,7 +327,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'credentials', description: 'Open Badges 3.0 credentials' },
       { name: 'referentials', description: 'the référentiels (public, read-only)' },
       { name: 'reports', description: 'exports and indicators of a platform, for administrator API tokens' },
-      { name: 'xAPI', description: 'the xAPI 1.0.3 Statements resource (X-Experience-API-Version: 1.0.3)' },
+      { name: 'xAPI', description: 'the xAPI resources: Statements, State, Activity and Agent Profiles, Agents, Activities, About (X-Experience-API-Version: 1.0.3 or 2.0.0)' },
       { name: 'health', description: 'liveness, readiness and metrics' },
     ],
   });

@@ -6,14 +6,15 @@ import type { AppContext } from '../context';
 import { xapiStatements } from '../db/schema';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
 import { prepareStatements, storeStatements } from '../xapi/ingest';
-import { authenticateXapiKey } from '../xapi/keys';
-import { countRequest, type RequestAllowance } from '../web/rate-limit';
+import { grantingScope } from '../xapi/scopes';
+import type { RequestAllowance } from '../web/rate-limit';
 import { asyncHandler, parseOr400 } from '../web/http';
-import { invalid, notFound, SocleError, unauthorized } from '../domain/errors';
+import { forbidden, invalid, notFound, SocleError } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
 import { queryInteger } from './schemas';
+import { ACCEPTED_VERSION, authenticateXapi, versionHeader } from './xapi-auth';
+import { xapiDocumentsRouter } from './xapi-documents';
 
-const VERSION = /^1\.0(\.\d+)?$/;
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID');
 /** A `seq` cursor: a bigint column, read as a JavaScript number (safe up to 2^53 - 1). */
 const cursor = queryInteger('expected a paging cursor from `more`').refine((n) => Number.isSafeInteger(n), 'not a paging cursor of this resource');
@@ -40,34 +41,30 @@ export const singleQuery = z
 export const putQuery = z.object({ statementId: uuid }).strict();
 
 /** The version header every request carries (checked by `authenticate`). */
-export const xapiHeaders = z.object({ 'x-experience-api-version': z.string().regex(VERSION).describe('1.0.3') });
+export const xapiHeaders = z.object({ 'x-experience-api-version': z.string().regex(ACCEPTED_VERSION).describe('1.0.3 or 2.0.0') });
 
 const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z.string() }) });
 
 /**
- * Requests need `X-Experience-API-Version: 1.0.x` and Basic credentials issued for a platform. The request is
- * counted against the key's rate limit once authenticated (a stranger sending a key's id with a wrong secret cannot
- * spend that key's budget); the caller checks the allowance before committing and before answering an error.
+ * Requests need a supported `X-Experience-API-Version` and Basic credentials with a statements scope (see
+ * `authenticateXapi`). Statements belong to a platform: a platform key writes and reads its platform's; an LRS
+ * client restricted to a platform acts as that platform's key; an unrestricted client is refused here for now.
  */
-async function authenticate(ctx: AppContext, req: Request): Promise<{ platform: Platform; allowance: RequestAllowance }> {
-  const version = req.header('x-experience-api-version');
-  if (!version || !VERSION.test(version)) {
-    throw invalid('The X-Experience-API-Version header is required and must be 1.0.x (1.0.3).', [
-      { path: 'headers.x-experience-api-version', message: version ? `unsupported version "${version}"` : 'missing' },
+async function authenticate(ctx: AppContext, req: Request, write: boolean): Promise<{ platform: Platform; allowance: RequestAllowance }> {
+  const { principal, allowance } = await authenticateXapi(ctx, req, 'statements', write);
+  if (!principal.platform) {
+    await allowance.check();
+    throw forbidden(
+      'This LRS client is not restricted to a platform: statements are stored per platform, so the statements resource is open only to platform keys and clients created with --platform for now (the document resources are open to it).',
+    );
+  }
+  if (!write && grantingScope(principal.scopes, 'statements', false) === 'statements/read/mine') {
+    await allowance.check();
+    throw forbidden('Reading only this client\'s own statements (scope statements/read/mine) is not available yet: give the client statements/read or all/read.', [
+      { path: 'scope', message: 'one of statements/read, all/read, all' },
     ]);
   }
-  const header = req.header('authorization') ?? '';
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
-  const challenge = 'Basic realm="Socle xAPI"';
-  if (!match?.[1]) throw unauthorized('Basic credentials issued by `socle xapi-keys create` are required.', challenge);
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  const platform = colon > 0 ? await authenticateXapiKey(ctx.store.db, decoded.slice(0, colon), decoded.slice(colon + 1), ctx.xapiKeys) : undefined;
-  if (!platform) throw unauthorized('Unknown or revoked xAPI key, or wrong secret.', challenge);
-  const allowance = countRequest(ctx, 'xapi', decoded.slice(0, colon));
-  // PGlite runs one query at a time: nothing to overlap
-  if (ctx.store.driver !== 'postgres') await allowance.check();
-  return { platform, allowance };
+  return { platform: principal.platform, allowance };
 }
 
 /**
@@ -92,20 +89,18 @@ function authority(ctx: AppContext, req: Request) {
   return { objectType: 'Agent', name: 'Socle', account: { homePage: ctx.config.publicUrl, name: key ?? '' } };
 }
 
-/** The inbound xAPI 1.0.3 Statements resource (what Moodle's logstore_xapi sends to). */
+/** The inbound xAPI Statements resource (what Moodle's logstore_xapi sends to), and the document resources. */
 export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   const router = express.Router();
-  router.use('/xapi', (_req, res, next) => {
-    res.setHeader('X-Experience-API-Version', '1.0.3');
-    next();
-  });
+  router.use('/xapi', versionHeader);
+  router.use(xapiDocumentsRouter(ctx));
   const json = express.json({ limit: '10mb', strict: true });
 
   router.post(
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req);
+      const { platform, allowance } = await authenticate(ctx, req, true);
       const result = await withinAllowance(allowance, (beforeCommit) => {
         if (req.body === undefined || !req.is('application/json')) {
           throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
@@ -123,7 +118,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req);
+      const { platform, allowance } = await authenticate(ctx, req, true);
       const result = await withinAllowance(allowance, (beforeCommit) => {
         const { statementId } = parseOr400(putQuery, req.query, 'query');
         if (!req.is('application/json') || Array.isArray(req.body)) {
@@ -141,7 +136,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   router.get(
     '/xapi/statements',
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req);
+      const { platform, allowance } = await authenticate(ctx, req, false);
       await allowance.check();
       if ('statementId' in req.query || 'voidedStatementId' in req.query) {
         const q = parseOr400(singleQuery, req.query, 'query');

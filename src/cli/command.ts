@@ -15,6 +15,7 @@ export const cliExitCodes: Record<ErrorCode, number> = {
   forbidden: 1,
   not_found: 1,
   conflict: 1,
+  precondition_failed: 1,
   no_referential: 1,
   not_ready: 1,
   payload_too_large: 1,

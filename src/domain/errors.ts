@@ -14,6 +14,8 @@ export const errorCode = z.enum([
   'forbidden',
   'not_found',
   'conflict',
+  /** A conditional request (`If-Match`, `If-None-Match`) whose condition does not hold: nothing was changed. */
+  'precondition_failed',
   /** The course has no référentiel chosen yet. */
   'no_referential',
   /** The export is not finished (or expired). */
@@ -76,6 +78,7 @@ export const unauthorized = (message: string, challenge?: string) => new SocleEr
 export const forbidden = (message = 'You are not allowed to do this.', details: ErrorDetail[] = []) => new SocleError('forbidden', message, details);
 export const notFound = (message = 'Not found.', details: ErrorDetail[] = []) => new SocleError('not_found', message, details);
 export const conflict = (message: string, details: ErrorDetail[] = []) => new SocleError('conflict', message, details);
+export const preconditionFailed = (message: string, details: ErrorDetail[] = []) => new SocleError('precondition_failed', message, details);
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new SocleError('rate_limited', message, [], { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
 export const platformError = (message: string, details: ErrorDetail[] = []) => new SocleError('platform_error', message, details);

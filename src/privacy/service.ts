@@ -1,11 +1,12 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { getTableConfig, type PgTable, PgTable as PgTableClass } from 'drizzle-orm/pg-core';
 import * as schema from '../db/schema';
-import { auditEvents, courseMembers, courses, ltiRecords, users, xapiOutbox, xapiStatements } from '../db/schema';
+import { auditEvents, courseMembers, courses, ltiRecords, users, xapiDocuments, xapiOutbox, xapiStatements } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import { findPlatform, findUser, ltiActor, normalizeIssuer } from '../identity/records';
 import { uuidV5 } from '../domain/statement-ids';
 import { notFound } from '../domain/errors';
+import { accountHashes } from '../domain/xapi-agents';
 import { enqueueStatements } from '../forwarding/outbox';
 
 /**
@@ -61,6 +62,18 @@ export async function exportLearner(ex: Executor, issuer: string, sub: string) {
     .from(xapiOutbox)
     .where(outboxOfLearner(platform.issuer, sub, user.id));
   const audit = await ex.select().from(auditEvents).where(eq(auditEvents.actor, ltiActor(platform.issuer, sub)));
+  const documents = await ex
+    .select({
+      resource: xapiDocuments.resource,
+      documentId: xapiDocuments.documentId,
+      registration: xapiDocuments.registration,
+      contentType: xapiDocuments.contentType,
+      content: xapiDocuments.content,
+      updated: xapiDocuments.updated,
+    })
+    .from(xapiDocuments)
+    .where(and(eq(xapiDocuments.platformId, platform.id), inArray(xapiDocuments.agentHash, accountHashes(platform.issuer, sub))))
+    .orderBy(xapiDocuments.id);
   return {
     exportedAt: new Date().toISOString(),
     platform: { issuer: platform.issuer, name: platform.name },
@@ -68,6 +81,8 @@ export async function exportLearner(ex: Executor, issuer: string, sub: string) {
     courses: memberships,
     tables,
     outbox,
+    // the xAPI states and agent profiles about the learner's account (content in base64: documents may be binary)
+    xapiDocuments: documents.map(({ content, ...d }) => ({ ...d, contentBase64: content.toString('base64') })),
     actionsInAuditLog: audit,
   };
 }
@@ -122,6 +137,12 @@ export async function eraseLearner(
     // The delivered originals leave Socle too; the voiding statements carry only the (pseudonymisable) account.
     await tx.delete(xapiOutbox).where(and(outboxOfLearner(platform.issuer, sub, user.id), eq(xapiOutbox.status, 'delivered')));
     await options.beforeErase?.(tx, user.id, platform.id);
+    // the platform's xAPI documents about the learner's account (states, agent profiles)
+    const documents = await tx
+      .delete(xapiDocuments)
+      .where(and(eq(xapiDocuments.platformId, platform.id), inArray(xapiDocuments.agentHash, accountHashes(platform.issuer, sub))))
+      .returning({ id: xapiDocuments.id });
+    counts.xapi_documents = documents.length;
     await tx
       .delete(ltiRecords)
       .where(

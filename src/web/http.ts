@@ -14,6 +14,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  precondition_failed: 412,
   no_referential: 409,
   not_ready: 409,
   payload_too_large: 413,

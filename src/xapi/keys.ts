@@ -1,9 +1,25 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
-import { auditEvents, platforms, xapiKeys } from '../db/schema';
+import { auditEvents, platforms, XAPI_SCOPES, xapiKeys } from '../db/schema';
 import type { Executor } from '../db/store';
 import { findPlatform, type Platform } from '../identity/records';
-import { notFound } from '../domain/errors';
+import { invalid, notFound } from '../domain/errors';
+
+export type XapiScope = (typeof XAPI_SCOPES)[number];
+
+/**
+ * Who an xAPI request acts for: a platform key (every scope, its platform's data), or an LRS client with its scopes,
+ * restricted to one platform (`platform`) or not (then its documents are its own, by `keyId`).
+ */
+export interface XapiPrincipal {
+  kind: 'platform' | 'client';
+  keyId: number;
+  platform: Platform | undefined;
+  scopes: readonly XapiScope[];
+}
+
+/** What a client gets when `--scope` is not given: the xAPI default (write statements, read its own). */
+export const DEFAULT_CLIENT_SCOPES: readonly XapiScope[] = ['statements/write', 'statements/read/mine'];
 
 function hashSecret(secret: string): string {
   // The secret is 32 random bytes: a plain SHA-256 cannot be brute-forced and keeps each request cheap.
@@ -25,25 +41,85 @@ export async function createXapiKey(ex: Executor, issuer: string, actor?: string
   if (!platform) throw notFound(`unknown platform ${issuer}: register it first (an LTI registration or launch creates it)`);
   const key = `socle_${randomBytes(12).toString('hex')}`;
   const secret = randomBytes(32).toString('base64url');
-  await ex.insert(xapiKeys).values({ platformId: platform.id, key, secretHash: hashSecret(secret) });
+  await ex.insert(xapiKeys).values({ kind: 'platform', platformId: platform.id, key, secretHash: hashSecret(secret) });
   if (actor) await ex.insert(auditEvents).values({ actor, action: 'xapi-key.create', subject: `platform:${platform.id}`, after: { key } });
   return { key, secret, platform: platform.issuer };
 }
 
+export interface CreatedClient {
+  key: string;
+  secret: string;
+  name: string;
+  scopes: XapiScope[];
+  /** The platform the client is restricted to, or null. */
+  platform: string | null;
+}
+
+/**
+ * Issues an LRS client's key/secret with `scopes` (the xAPI default when empty), restricted to the platform of
+ * `issuer` when given (which must be known). Only the secret's hash is stored.
+ */
+export async function createXapiClient(
+  ex: Executor,
+  client: { name: string; scopes?: readonly string[]; issuer?: string },
+  actor?: string,
+): Promise<CreatedClient> {
+  const name = client.name.trim();
+  if (!name || name.length > 200) throw invalid('A client needs a name (at most 200 characters).', [{ path: 'name', message: 'expected 1 to 200 characters' }]);
+  const unknown = (client.scopes ?? []).filter((s) => !(XAPI_SCOPES as readonly string[]).includes(s));
+  if (unknown.length) {
+    throw invalid(`Unknown xAPI scope ${unknown.map((s) => `"${s}"`).join(', ')}: expected ${XAPI_SCOPES.join(', ')}.`, [
+      { path: 'scope', message: `unknown: ${unknown.join(', ')}` },
+    ]);
+  }
+  const scopes = [...new Set(client.scopes?.length ? (client.scopes as XapiScope[]) : DEFAULT_CLIENT_SCOPES)];
+  let platform: Platform | undefined;
+  if (client.issuer !== undefined) {
+    platform = await findPlatform(ex, client.issuer);
+    if (!platform) throw notFound(`unknown platform ${client.issuer}: register it first (an LTI registration or launch creates it)`);
+  }
+  const key = `socle_${randomBytes(12).toString('hex')}`;
+  const secret = randomBytes(32).toString('base64url');
+  await ex.insert(xapiKeys).values({ kind: 'client', name, scopes, platformId: platform?.id ?? null, key, secretHash: hashSecret(secret) });
+  if (actor) await ex.insert(auditEvents).values({ actor, action: 'xapi-key.create', subject: platform ? `platform:${platform.id}` : `client:${key}`, after: { key, name, scopes } });
+  return { key, secret, name, scopes, platform: platform?.issuer ?? null };
+}
+
 export interface KeyRow {
   key: string;
-  platform: string;
+  kind: 'platform' | 'client';
+  /** A client's name; null for a platform key. */
+  name: string | null;
+  /** The platform's issuer; null for a client restricted to none. */
+  platform: string | null;
+  scopes: XapiScope[];
   createdAt: Date;
   revokedAt: Date | null;
 }
 
+/** Platform keys and LRS clients (never secrets); with `issuer`, only those acting for that platform. */
 export async function listXapiKeys(ex: Executor, issuer?: string): Promise<KeyRow[]> {
   const rows = await ex
-    .select({ key: xapiKeys.key, platform: platforms.issuer, createdAt: xapiKeys.createdAt, revokedAt: xapiKeys.revokedAt })
+    .select({
+      key: xapiKeys.key,
+      kind: xapiKeys.kind,
+      name: xapiKeys.name,
+      platform: platforms.issuer,
+      scopes: xapiKeys.scopes,
+      createdAt: xapiKeys.createdAt,
+      revokedAt: xapiKeys.revokedAt,
+    })
     .from(xapiKeys)
-    .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
+    .leftJoin(platforms, eq(platforms.id, xapiKeys.platformId))
     .orderBy(xapiKeys.id);
-  return issuer === undefined ? rows : rows.filter((r) => r.platform === issuer.replace(/\/+$/, ''));
+  const all = rows.map((r) => ({ ...r, scopes: r.kind === 'platform' ? (['all'] as XapiScope[]) : r.scopes }));
+  return issuer === undefined ? all : all.filter((r) => r.platform === issuer.replace(/\/+$/, ''));
+}
+
+/** What a verification remembers of a key: whom it acts for and its secret's hash (never the secret). */
+interface KeyEntry {
+  principal: XapiPrincipal;
+  secretHash: string;
 }
 
 /**
@@ -60,7 +136,7 @@ const KEY_CACHE_SIZE = 1_000;
  * never the secret. One per context (`AppContext.xapiKeys`), so it answers for one database only.
  */
 export class VerifiedKeys {
-  private readonly entries = new Map<string, { platform: Platform; secretHash: string; until: number }>();
+  private readonly entries = new Map<string, KeyEntry & { until: number }>();
   /** This process's revocations: a lookup that read a key before a revocation does not remember it after. */
   private revocations = 0;
 
@@ -75,7 +151,7 @@ export class VerifiedKeys {
     return this.revocations;
   }
 
-  remember(key: string, row: { platform: Platform; secretHash: string }, generation: number, now: number): void {
+  remember(key: string, row: KeyEntry, generation: number, now: number): void {
     if (generation !== this.revocations) return;
     if (this.entries.size >= KEY_CACHE_SIZE) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { ...row, until: now + KEY_CACHE_MS });
@@ -105,27 +181,47 @@ export async function revokeXapiKey(
     .where(and(...conditions))
     .returning({ id: xapiKeys.id, platformId: xapiKeys.platformId });
   const [row] = rows;
-  if (row && scope.actor) await ex.insert(auditEvents).values({ actor: scope.actor, action: 'xapi-key.revoke', subject: `platform:${row.platformId}`, before: { key } });
+  if (row && scope.actor) await ex.insert(auditEvents).values({ actor: scope.actor, action: 'xapi-key.revoke', subject: row.platformId === null ? `client:${key}` : `platform:${row.platformId}`, before: { key } });
   return rows.length > 0;
 }
 
 /**
- * The platform whose active key matches these Basic credentials, or undefined. With `verified`, an active key is
+ * Whom the active key matching these Basic credentials acts for, or undefined. With `verified`, an active key is
  * remembered `KEY_CACHE_MS`; an unknown or revoked one is read again each time.
  */
-export async function authenticateXapiKey(ex: Executor, key: string, secret: string, verified?: VerifiedKeys, now = Date.now()): Promise<Platform | undefined> {
-  let row: { platform: Platform; secretHash: string } | undefined = verified?.get(key, now);
-  if (!row) {
+export async function authenticateXapiCredentials(
+  ex: Executor,
+  key: string,
+  secret: string,
+  verified?: VerifiedKeys,
+  now = Date.now(),
+): Promise<XapiPrincipal | undefined> {
+  let entry: KeyEntry | undefined = verified?.get(key, now);
+  if (!entry) {
     const generation = verified?.generation() ?? 0;
-    [row] = await ex
-      .select({ platform: platforms, secretHash: xapiKeys.secretHash })
+    const [row] = await ex
+      .select({ id: xapiKeys.id, kind: xapiKeys.kind, scopes: xapiKeys.scopes, platform: platforms, secretHash: xapiKeys.secretHash })
       .from(xapiKeys)
-      .innerJoin(platforms, eq(platforms.id, xapiKeys.platformId))
+      .leftJoin(platforms, eq(platforms.id, xapiKeys.platformId))
       .where(and(eq(xapiKeys.key, key), isNull(xapiKeys.revokedAt)));
-    if (row) verified?.remember(key, row, generation, now);
+    if (row) {
+      const principal: XapiPrincipal = {
+        kind: row.kind,
+        keyId: row.id,
+        platform: row.platform ?? undefined,
+        scopes: row.kind === 'platform' ? ['all'] : row.scopes,
+      };
+      entry = { principal, secretHash: row.secretHash };
+      verified?.remember(key, entry, generation, now);
+    }
   }
   const given = Buffer.from(hashSecret(secret), 'hex');
-  const expected = Buffer.from(row?.secretHash ?? '0'.repeat(64), 'hex');
-  if (!row || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  return row.platform;
+  const expected = Buffer.from(entry?.secretHash ?? '0'.repeat(64), 'hex');
+  if (!entry || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  return entry.principal;
+}
+
+/** The platform these Basic credentials act for (a platform key, or a client restricted to it), or undefined. */
+export async function authenticateXapiKey(ex: Executor, key: string, secret: string, verified?: VerifiedKeys, now = Date.now()): Promise<Platform | undefined> {
+  return (await authenticateXapiCredentials(ex, key, secret, verified, now))?.platform;
 }

@@ -19,7 +19,7 @@ function envOf(options: { databaseUrl: string } | { dataDir: string }): Record<s
 const driver: Driver = drivers[drivers.length - 1] ?? 'pglite';
 
 describe(`socle xapi-keys and outbox commands on ${driver}`, () => {
-  it('creates a key for a known platform, lists it without its secret, revokes it; reports and requeues the outbox', async () => {
+  it('creates a key for a known platform and LRS clients, lists them without their secret, revokes them; reports and requeues the outbox', async () => {
     const database = await createTestDatabase(driver);
     try {
       const store = await openStore(database.options);
@@ -45,6 +45,25 @@ describe(`socle xapi-keys and outbox commands on ${driver}`, () => {
 
       const revoked = await runCli(['xapi-keys', 'revoke', key], env);
       expect([revoked.code, revoked.stdout.trim()]).toEqual([0, `Revoked ${key}.`]);
+
+      // LRS clients: scopes repeated or comma-separated, restricted to a platform or not
+      const client = await runCli(['xapi-keys', 'create', '--client', 'SCORM player', '--scope', 'state,profile', '--scope', 'statements/write', '--platform', MOODLE, '--json'], env);
+      expect(client.code).toBe(0);
+      const issued = JSON.parse(client.stdout) as { key: string; secret: string };
+      expect(issued).toMatchObject({ key: expect.stringMatching(/^socle_[0-9a-f]{24}$/), name: 'SCORM player', scopes: ['state', 'profile', 'statements/write'], platform: MOODLE });
+      const free = await runCli(['xapi-keys', 'create', '--client', 'Reporting', '--scope', 'all/read'], env);
+      expect([free.code, free.stdout]).toEqual([0, expect.stringMatching(/scopes: {3}all\/read\n {2}platform: none/)]);
+      const badScope = await runCli(['xapi-keys', 'create', '--client', 'X', '--scope', 'statements/delete'], env);
+      expect([badScope.code, badScope.stderr]).toEqual([1, expect.stringMatching(/Unknown xAPI scope "statements\/delete"/)]);
+      const neither = await runCli(['xapi-keys', 'create'], env);
+      expect([neither.code, neither.stderr]).toEqual([1, expect.stringMatching(/--platform <issuer> \(a platform key\) or --client <name>/)]);
+      const scopedKey = await runCli(['xapi-keys', 'create', '--platform', MOODLE, '--scope', 'state'], env);
+      expect(scopedKey.code).toBe(1);
+      const clients = await runCli(['xapi-keys', 'list'], env);
+      expect(clients.stdout).toContain(`${issued.key}  client "SCORM player" ${MOODLE} [state, profile, statements/write]`);
+      expect(clients.stdout).toMatch(/client "Reporting" \(no platform\) \[all\/read\]/);
+      expect(clients.stdout).not.toContain(issued.secret);
+      expect((await runCli(['xapi-keys', 'revoke', issued.key], env)).code).toBe(0);
 
       const status = await runCli(['outbox', 'status', '--json'], env);
       expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, delivered: 0, dead: 1 });

@@ -150,7 +150,7 @@ describe('the guides cite only commands and routes that exist', () => {
     // The checker itself can fail.
     expect(checkCommand(program, ['platforms', 'enable', '--issuer', 'x'], true)).toMatch(/no command enable/);
     expect(checkCommand(program, ['outbox', 'status', '--since', 'x'], true)).toMatch(/no option --since/);
-    expect(checkCommand(program, ['xapi-keys', 'create'], true)).toMatch(/requires --platform/);
+    expect(checkCommand(program, ['api-tokens', 'create'], true)).toMatch(/requires --name/);
     expect(checkCommand(program, ['xapi-keys', 'revoke', 'a', 'b'], false)).toMatch(/takes 1 argument/);
   });
 

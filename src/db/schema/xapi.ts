@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
+  check,
+  customType,
   index,
   integer,
   jsonb,
@@ -10,22 +12,80 @@ import {
   smallint,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 import { courses, platforms, users } from './identity';
 
-/** Basic credentials a platform's xAPI emitter (Moodle's logstore_xapi) uses; the secret is kept as a SHA-256 hash. */
-export const xapiKeys = pgTable('xapi_keys', {
-  id: serial('id').primaryKey(),
-  platformId: integer('platform_id')
-    .notNull()
-    .references(() => platforms.id, { onDelete: 'cascade' }),
-  key: text('key').notNull().unique(),
-  secretHash: text('secret_hash').notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+/** The xAPI authorization scopes an LRS client may be given (xAPI 1.0.3 Communication 4.1.3, kept in 2.0). */
+export const XAPI_SCOPES = ['statements/write', 'statements/read', 'statements/read/mine', 'state', 'define', 'profile', 'all/read', 'all'] as const;
+
+/**
+ * Basic credentials of the xAPI endpoint; the secret is kept as a SHA-256 hash. A `platform` key is what a
+ * platform's emitter (Moodle's logstore_xapi) sends statements with: it acts for its platform with every scope. A
+ * `client` is an LRS client (a content package, a reporting tool) named by the administrator, with the xAPI scopes
+ * it was given, restricted to one platform or not (then its documents are its own).
+ */
+export const xapiKeys = pgTable(
+  'xapi_keys',
+  {
+    id: serial('id').primaryKey(),
+    kind: text('kind', { enum: ['platform', 'client'] })
+      .notNull()
+      .default('platform'),
+    platformId: integer('platform_id').references(() => platforms.id, { onDelete: 'cascade' }),
+    /** A client's name, as given to `socle xapi-keys create --client`. */
+    name: text('name'),
+    /** A client's scopes (a platform key has them all). */
+    scopes: text('scopes', { enum: XAPI_SCOPES }).array().notNull().default(sql`'{}'::text[]`),
+    key: text('key').notNull().unique(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('xapi_keys_kind_check', sql`(${t.kind} = 'platform' AND ${t.platformId} IS NOT NULL) OR (${t.kind} = 'client' AND ${t.name} IS NOT NULL)`),
+  ],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
 });
+
+/**
+ * The documents of the xAPI document resources (State, Activity Profile, Agent Profile), kept as sent (bytes and
+ * Content-Type). Each belongs to a platform (written with its key or a client restricted to it) or to one
+ * unrestricted client. `scope_hash` is the SHA-256 of what names the set of documents (resource, activity, agent)
+ * and `document_hash` of the document's id: the unique key stays small whatever the ids' length.
+ */
+export const xapiDocuments = pgTable(
+  'xapi_documents',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    platformId: integer('platform_id').references(() => platforms.id, { onDelete: 'cascade' }),
+    clientId: integer('client_id').references(() => xapiKeys.id, { onDelete: 'cascade' }),
+    resource: text('resource', { enum: ['state', 'activity-profile', 'agent-profile'] }).notNull(),
+    scopeHash: text('scope_hash').notNull(),
+    /** SHA-256 of the agent's identity (`agentIdentity`) for states and agent profiles: what a learner's erasure deletes by. */
+    agentHash: text('agent_hash'),
+    /** A state's registration (null: none); always null for profiles. */
+    registration: uuid('registration'),
+    documentHash: text('document_hash').notNull(),
+    documentId: text('document_id').notNull(),
+    contentType: text('content_type').notNull(),
+    content: bytea('content').notNull(),
+    /** SHA-1 hex of `content` (the ETag, unquoted). */
+    etag: text('etag').notNull(),
+    updated: timestamp('updated', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    unique('xapi_documents_key_unique').on(t.platformId, t.clientId, t.scopeHash, t.registration, t.documentHash).nullsNotDistinct(),
+    check('xapi_documents_owner_check', sql`num_nonnulls(${t.platformId}, ${t.clientId}) = 1`),
+    index('xapi_documents_agent_idx').on(t.platformId, t.agentHash),
+  ],
+);
 
 /**
  * Every statement accepted by the inbound endpoint, as stored (id assigned, `stored`, `authority`).

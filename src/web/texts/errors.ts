@@ -101,6 +101,18 @@ export const pageErrorTexts: Record<ErrorCode, Texts> = {
       action: 'Reload the page to see the current state, then try again if needed.',
     },
   },
+  precondition_failed: {
+    fr: {
+      title: 'Modification refusée',
+      message: 'Le document a changé depuis sa dernière lecture, ou la condition posée par la demande n’est pas remplie. Rien n’a été modifié.',
+      action: 'Relisez le document pour obtenir son état actuel, puis recommencez.',
+    },
+    en: {
+      title: 'Change refused',
+      message: 'The document has changed since it was last read, or the condition the request set does not hold. Nothing was changed.',
+      action: 'Read the document again to get its current state, then try again.',
+    },
+  },
   no_referential: {
     fr: {
       title: 'Aucun référentiel choisi',
