@@ -2,7 +2,7 @@
  * What a wallet reads of a learner: their OpenBadgeCredentials as Socle stored them (the signed VC-JWT, read from
  * `badge_credentials`, never re-signed here) and their profile.
  */
-import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { OB3_CONTEXT } from '../badges/achievements';
 import type { Executor } from '../db/store';
 import { badgeCredentials, users } from '../db/schema';

@@ -7,6 +7,7 @@ import { findPlatform, findUser } from '../../src/identity/records';
 import { socle28 } from '../badges/referential';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
+import { appRoutes } from '../support/routes';
 import { Client, SimulatedMoodle } from '../support/moodle';
 
 const READ = 'https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly';
@@ -166,6 +167,12 @@ describe.each(drivers)('the Open Badges API for wallets on %s', (driver) => {
     expect(sdd.info).toMatchObject({ title: 'Socle', 'x-imssf-privacyPolicyUrl': expect.stringContaining('/wallets#privacy'), termsOfService: expect.stringContaining('/wallets#terms'), 'x-imssf-image': expect.any(String) });
     expect(Object.keys(scheme.flows.authorizationCode.scopes)).toEqual([READ, UPSERT, PROFILE, 'https://purl.imsglobal.org/spec/ob/v3p0/scope/profile.update']);
     expect(scheme.flows.authorizationCode.refreshUrl).toBe(scheme.flows.authorizationCode.tokenUrl);
+    // every operation the document describes is a route of the app
+    const routes = appRoutes(server.app);
+    const paths = (sdd as unknown as { paths: Record<string, Record<string, unknown>> }).paths;
+    const described = Object.entries(paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} /ims/ob/v3p0${path}`));
+    expect(described.length).toBe(4);
+    expect(described.filter((d) => !routes.includes(d))).toEqual([]);
     const terms = await fetch(local(scheme['x-imssf-privacyPolicyUrl']), { headers: { accept: 'text/html' } });
     expect(terms.status).toBe(200);
     expect(text(await terms.text())).toContain('Confidentialité');
