@@ -14,15 +14,18 @@ import { render } from '../src/web/render';
 import '../src/web/texts/wallet';
 import { decide, pendingByUserCode, type PendingRequest } from '../src/wallet/codes';
 import { OB_SCOPES } from '../src/wallet/oauth';
+import { disconnectWallet } from '../src/wallet/tokens';
 import { type LtiSession, requireRole } from './session';
 
 export const WALLET_CODE_PATH = `${LTI_BASE}/wallet/code`;
 const DECISION_PATH = `${LTI_BASE}/wallet/decision`;
+export const WALLET_DISCONNECT_PATH = `${LTI_BASE}/wallet/disconnect`;
 /** Where the browser that opened the wallet's request continues (the public side of the flow). */
 const continuePath = (id: string) => `/ims/ob/v3p0/authorize/continue?request=${id}`;
 
 const codeBody = z.object({ code: z.string().max(40) });
 const decisionBody = z.object({ request: z.string().max(64), decision: z.enum(['approve', 'deny']) });
+const disconnectBody = z.object({ client: z.string().min(1).max(200) });
 
 const metadataUrl = (pending: PendingRequest, key: string) => {
   const value = pending.client.metadata[key];
@@ -80,6 +83,17 @@ export function walletRoutes(ctx: AppContext, app: Express): void {
       }
       req.log?.info({ walletClient: decided.client.clientId, decision }, 'wallet request decided');
       page(s, { state: decision === 'approve' ? 'approved' : 'denied', continueUrl: continuePath(decided.authorization.id) })(res);
+    }),
+  );
+
+  app.post(
+    '/wallet/disconnect',
+    requireRole(ctx, 'learner', 'instructor', 'administrator'),
+    asyncHandler(async (req, res) => {
+      const s = req.lti as LtiSession;
+      const { client } = parseOr400(disconnectBody, req.body, 'body');
+      const revoked = await disconnectWallet(db, s.user.id, client);
+      page(s, { state: revoked ? 'disconnected' : 'decided' }, revoked ? 200 : 404)(res);
     }),
   );
 }

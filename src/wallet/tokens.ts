@@ -101,3 +101,43 @@ export async function verifyAccessToken(ex: Executor, token: string): Promise<Wa
     .where(and(eq(walletTokens.accessHash, digest(token)), isNull(walletTokens.revokedAt), isNull(walletClients.revokedAt), sql`${walletTokens.accessExpiresAt} > now()`));
   return row ? { tokenId: row.id, userId: row.userId, clientId: row.clientId, scopes: scopeList(row.scope) } : undefined;
 }
+
+/** A wallet the learner connected and has not disconnected: it holds a refresh token still valid. */
+export interface ConnectedWallet {
+  clientId: string;
+  name: string;
+  scope: string;
+  since: Date;
+}
+
+export async function connectedWallets(ex: Executor, userId: number): Promise<ConnectedWallet[]> {
+  const rows = await ex
+    .select({ clientId: walletClients.clientId, name: walletClients.clientName, scope: walletTokens.scope, since: walletTokens.createdAt })
+    .from(walletTokens)
+    .innerJoin(walletClients, eq(walletClients.id, walletTokens.clientId))
+    .where(and(eq(walletTokens.userId, userId), isNull(walletTokens.revokedAt), isNull(walletClients.revokedAt), sql`${walletTokens.refreshExpiresAt} > now()`))
+    .orderBy(walletClients.clientName, walletTokens.createdAt);
+  const byClient = new Map<string, ConnectedWallet>();
+  for (const r of rows) {
+    const known = byClient.get(r.clientId);
+    if (!known) byClient.set(r.clientId, { ...r });
+    else known.scope = [...new Set([...scopeList(known.scope), ...scopeList(r.scope)])].join(' ');
+  }
+  return [...byClient.values()];
+}
+
+/** The learner disconnects a wallet: every token it holds for them is revoked. Returns how many. */
+export async function disconnectWallet(ex: Executor, userId: number, clientId: string): Promise<number> {
+  const revoked = await ex
+    .update(walletTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        eq(walletTokens.userId, userId),
+        isNull(walletTokens.revokedAt),
+        sql`${walletTokens.clientId} = (SELECT id FROM wallet_clients WHERE client_id = ${clientId})`,
+      ),
+    )
+    .returning({ id: walletTokens.id });
+  return revoked.length;
+}

@@ -346,6 +346,25 @@ describe.each(drivers)('the Open Badges API for wallets on %s', (driver) => {
     expect((await browser.request('GET', continueUrl)).status).toBe(303);
   });
 
+  it('lists the learner’s connected wallets in Ma progression, and disconnects one: its tokens stop working', async () => {
+    const other = learners['42'] as { session: Client; jwts: string[] };
+    const tokens = await tokensFor(other.session);
+    const html = await (await other.session.get('/lti/me?tab=badges')).text();
+    expect(text(html)).toContain('Portefeuilles connectés Portefeuille de test');
+    const clientId = /name="client" value="([^"]+)"/.exec(html)?.[1];
+    expect(clientId).toBe(client.client_id);
+    // another learner disconnecting this wallet changes nothing for this one
+    const first = learners['41'] as { session: Client; jwts: string[] };
+    await first.session.post('/lti/wallet/disconnect', { form: { client: client.client_id } });
+    expect((await api(tokens.access_token, '/credentials')).status).toBe(200);
+    const done = await other.session.post('/lti/wallet/disconnect', { form: { client: client.client_id } });
+    expect(done.status).toBe(200);
+    expect(text(await done.text())).toContain('Ce portefeuille est déconnecté');
+    expect((await api(tokens.access_token, '/credentials')).status).toBe(401);
+    expect(await (await token(client, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(text(await (await other.session.get('/lti/me?tab=badges')).text())).not.toContain('Portefeuilles connectés');
+  });
+
   it('links each earned badge to LinkedIn’s add-to-profile form, in a new tab', async () => {
     const first = learners['41'] as { session: Client; jwts: string[] };
     const html = await (await first.session.get('/lti/me?tab=badges')).text();
