@@ -5,6 +5,7 @@ import { issueCredential } from '../../src/badges/credentials';
 import { queryRows } from '../../src/db/store';
 import { findPlatform, findUser } from '../../src/identity/records';
 import { socle28 } from '../badges/referential';
+import { DEFAULT_RATE_LIMITS } from '../../src/config';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { appRoutes } from '../support/routes';
@@ -379,5 +380,39 @@ describe.each(drivers)('the Open Badges API for wallets on %s', (driver) => {
     expect(link?.searchParams.get('certUrl')).toMatch(/\/badges\/[0-9a-f-]{36}$/);
     expect(link?.searchParams.get('certId')).toBe(link?.searchParams.get('certUrl')?.split('/').pop());
     expect(text(html)).toContain('Portefeuilles de badges');
+  });
+
+  it('shows the same LinkedIn link on the learner’s page a teacher opens', async () => {
+    const db = server.ctx.store.db;
+    const platform = await findPlatform(db, moodle.issuer);
+    const learner = platform && (await findUser(db, platform.id, '41'));
+    const teacher = (await moodle.launch(server, 'instructor', { locale: 'fr' })).client;
+    const res = await teacher.get(`/lti/learners/${learner?.id}`);
+    expect(res.status).toBe(200);
+    const links = [...(await res.text()).matchAll(/<a class="linkedin" href="([^"]+)" target="_blank"/g)].map((m) => new URL((m[1] ?? '').replace(/&amp;/g, '&')));
+    expect(links).toHaveLength(2);
+    expect(links[0]?.searchParams.get('startTask')).toBe('CERTIFICATION_NAME');
+  });
+});
+
+describe.each(drivers)('the wallet endpoints’ rate limit on %s', (driver) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(driver, { rateLimits: { ...DEFAULT_RATE_LIMITS, public: 3 } });
+  });
+  afterAll(() => server.destroy());
+
+  it('counts registration and token requests per address: past the limit, 429 with Retry-After', async () => {
+    const register = () => fetch(`${server.url}/ims/ob/v3p0/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const tokenCall = () => fetch(`${server.url}/ims/ob/v3p0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code' });
+    expect((await register()).status).toBe(400);
+    expect((await tokenCall()).status).toBe(401);
+    expect((await register()).status).toBe(400);
+    const refused = await tokenCall();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await register()).status).toBe(429);
+    // the discovery document is not counted
+    expect((await fetch(`${server.url}/ims/ob/v3p0/discovery`)).status).toBe(200);
   });
 });
