@@ -172,6 +172,12 @@ const noStore = (res: Response) => res.set({ 'Cache-Control': 'no-store', Pragma
 
 /** An OAuth endpoint's refusal in OAuth's shape (RFC 6749 §5.2, RFC 7591 §3.2.2); other errors go on. */
 function oauthErrors(error: unknown, _req: Request, res: Response, next: NextFunction) {
+  // a body the JSON or form parser refused: the client's fault, in OAuth's shape
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (!(error instanceof SocleError) && typeof status === 'number' && status >= 400 && status < 500) {
+    noStore(res).status(400).json({ error: 'invalid_request', error_description: 'The body could not be read.' });
+    return;
+  }
   const code = error instanceof SocleError ? oauthCodeOf(error) : undefined;
   if (!code || !(error instanceof SocleError)) {
     next(error);

@@ -190,6 +190,9 @@ describe.each(drivers)('the Open Badges API for wallets on %s', (driver) => {
     expect(await (await register({ tos_uri: 'https://elsewhere.example.org/terms' })).json()).toMatchObject({ error: 'invalid_redirect_uri' });
     expect(await (await register({ token_endpoint_auth_method: 'none' })).json()).toMatchObject({ error: 'invalid_client_metadata' });
     expect(await (await register({ client_name: undefined })).json()).toMatchObject({ error: 'invalid_client_metadata' });
+    const malformed = await fetch(local(sdd.components.securitySchemes.OAuth2ACG['x-imssf-registrationUrl']), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: 'invalid_request' });
   });
 
   it('gives a wallet the learner’s own credentials, as the compact JWS Socle signed, with paging headers', async () => {
