@@ -6,7 +6,8 @@
 import { sql } from 'drizzle-orm';
 import { achievementPath, urls } from '../src/badges/achievements';
 import { formatMinutes } from '../src/domain/format';
-import { type CredentialSummary, listCredentials } from '../src/badges/credentials';
+import { type CredentialSummary, issuerProfileOf, listCredentials } from '../src/badges/credentials';
+import { linkedInAddUrl } from '../src/wallet/linkedin';
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
 import { learnerView, type PendingActivity, pendingActivities } from '../src/coverage/read';
@@ -36,6 +37,8 @@ export interface BadgeCard {
   /** Relative download links (the page may be reached on another host than PUBLIC_URL). */
   png?: string;
   svg?: string;
+  /** LinkedIn's "add to profile" link of an active credential (opened in a new tab). */
+  linkedIn?: string;
 }
 
 export interface ReferentialSection {
@@ -108,7 +111,7 @@ async function referentialIds(ctx: AppContext, user: User, course: Course | unde
   return ids;
 }
 
-function badgeCards(view: View, credentials: CredentialSummary[], publicUrl: string): BadgeCard[] {
+function badgeCards(view: View, credentials: CredentialSummary[], publicUrl: string, organizationName: string): BadgeCard[] {
   const ref = view.referential;
   const credentialOf = (domainCode: string | null) => {
     const id = urls.achievement(publicUrl, achievementPath(ref.id, ref.version, domainCode));
@@ -128,6 +131,9 @@ function badgeCards(view: View, credentials: CredentialSummary[], publicUrl: str
       percent: percent(validated, required),
       state: credential ? credential.status : 'upcoming',
       ...(credential ? { credential } : {}),
+      ...(credential?.status === 'active'
+        ? { linkedIn: linkedInAddUrl({ name: credential.achievement.name, organizationName, issuedAt: credential.issuedAt, verifyUrl: credential.verifyUrl, id: credential.id }) }
+        : {}),
     };
   };
   const cards = view.domains
@@ -151,6 +157,7 @@ export async function learnerProgress(
 ): Promise<ReferentialSection[]> {
   const deps = coverageDeps(ctx, ctx.store.db);
   const credentials = await listCredentials(ctx.store.db, ctx, session.user.id);
+  const organizationName = credentials.length ? (await issuerProfileOf(ctx.store.db, ctx.config.publicUrl, session.platform.id)).name : '';
   const sections: ReferentialSection[] = [];
   for (const id of await referentialIds(ctx, session.user, session.course)) {
     let view: View;
@@ -170,7 +177,7 @@ export async function learnerProgress(
         ...d,
         percent: d.requiredHours === null ? percent(d.competencies.filter((c) => c.covered).length, d.competencies.length) : percent(d.validatedHours, d.requiredHours),
       })),
-      badges: badgeCards(view, credentials, ctx.config.publicUrl),
+      badges: badgeCards(view, credentials, ctx.config.publicUrl, organizationName),
       nextSteps: nextSteps(view, pending),
     });
   }
@@ -227,6 +234,11 @@ addTexts({
     'me.downloadSvg': 'Télécharger (SVG)',
     'me.verify': 'Lien de vérification à partager',
     'me.badgeImage': 'Image du badge « {{name}} »',
+    'me.linkedin': 'Ajouter à LinkedIn',
+    'me.walletsTitle': 'Portefeuilles de badges',
+    'me.walletsIntro': 'Un portefeuille de badges (Open Badges 3.0) peut recevoir vos badges. Quand il vous affiche un code de connexion à Socle, saisissez-le ici :',
+    'me.walletCode': 'Code affiché par le portefeuille',
+    'me.walletSubmit': 'Continuer',
   },
   en: {
     'me.tabs': 'Page sections',
@@ -276,5 +288,10 @@ addTexts({
     'me.downloadSvg': 'Download (SVG)',
     'me.verify': 'Verification link to share',
     'me.badgeImage': 'Badge image “{{name}}”',
+    'me.linkedin': 'Add to LinkedIn',
+    'me.walletsTitle': 'Badge wallets',
+    'me.walletsIntro': 'A badge wallet (Open Badges 3.0) can receive your badges. When it shows you a code to connect to Socle, enter it here:',
+    'me.walletCode': 'Code shown by the wallet',
+    'me.walletSubmit': 'Continue',
   },
 });

@@ -31,6 +31,8 @@ import { adminPlatformRoutes, platformsPanel } from './admin-platforms';
 import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
 import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
+import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
+import { connectedWallets } from '../src/wallet/tokens';
 
 /** ltijs' reasons that mean "no session" on a page (no ltik, or one whose stored session has expired). */
 const NO_SESSION = new Set(['NO_LTIK_OR_IDTOKEN_FOUND', 'IDTOKEN_NOT_FOUND_DB', 'CONTEXTTOKEN_NOT_FOUND_DB']);
@@ -273,6 +275,9 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           tab,
           hoursUrl: here,
           badgesUrl: `${here}&tab=badges`,
+          walletCodeUrl: WALLET_CODE_PATH,
+          walletDisconnectUrl: WALLET_DISCONNECT_PATH,
+          wallets: tab === 'badges' ? await connectedWallets(ctx.store.db, s.user.id) : [],
           sections: await learnerProgress(ctx, s),
           hoursText,
           formatMinutes,
@@ -382,6 +387,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
   institutionRoutes(ctx, app);
+  walletRoutes(ctx, app);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

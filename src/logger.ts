@@ -87,7 +87,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** A URL (or path with a query) with the value of its `ltik` parameter, a bearer secret of LTI sessions, redacted. */
+/** A URL (or path with a query) with the values of its `ltik` (a bearer secret of LTI sessions) and `code` (a wallet's authorization code) parameters redacted. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]ltik=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:ltik|code)=)[^&#]*/gi, '$1[redacted]');
 }

@@ -24,6 +24,7 @@ import { reportsRouter, sessionReportRoutes } from '../api/reports';
 import type { SessionResolver } from '../api/principal';
 import { unauthorized } from '../domain/errors';
 import { xapiRouter } from '../api/xapi';
+import { obApiRouter } from '../api/ob-api';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -94,6 +95,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wake: Wake): Express
   // The JSON API accepts an LTI session's ltik as well as API tokens.
   const sessions: SessionResolver = (req, ltik) => sessionPrincipal(ctx, req, ltik);
   app.use(badgesRouter(ctx));
+  app.use(obApiRouter(ctx));
   app.use(referentialsRouter(ctx));
   app.use(xapiRouter(ctx, wake.coverage));
   app.use(openApiRouter());
