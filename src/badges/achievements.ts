@@ -38,6 +38,7 @@ export const urls = {
   issuer: (publicUrl: string) => `${publicUrl}/badges/issuer`,
   issuerLogo: (publicUrl: string, platformId: number) => `${publicUrl}/badges/issuer/logo/${platformId}`,
   jwks: (publicUrl: string) => `${publicUrl}/badges/jwks.json`,
+  statusList: (publicUrl: string, listId: number) => `${publicUrl}/badges/status/${listId}`,
   credential: (publicUrl: string, id: string) => `${publicUrl}/badges/${id}`,
   achievement: (publicUrl: string, path: string) => `${publicUrl}/achievements/${path}`,
   competency: (publicUrl: string, referentialId: string, version: string, key: string) =>
