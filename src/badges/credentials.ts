@@ -29,14 +29,23 @@ export interface IssuerInstitution {
   url: string | null;
   email: string | null;
   hasLogo: boolean;
+  /** The French establishment identifiers (UAI, SIRET) and the city, when its profile sets them. */
+  uai?: string | null;
+  siret?: string | null;
+  city?: string | null;
 }
 
 /**
- * The public profile of the issuer (the institution running Socle), embedded in credentials and served at its id.
- * With an institution profile, its name, URL, email and logo (served at `/badges/issuer/logo/<platform id>`); without
- * one, Socle and its host. The id stays Socle's (`/badges/issuer`), which verification checks.
+ * The public profile of the issuer (the institution running Socle, an OB 3.0 `Profile`), embedded in credentials
+ * and served at its id. With an institution profile, its name, URL, email, logo (served at
+ * `/badges/issuer/logo/<platform id>`), UAI and SIRET (`otherIdentifier`, types `ext:UAI` / `ext:SIRET`) and city
+ * (`address`); without one, Socle and its host. The id stays Socle's (`/badges/issuer`): the credentials' `iss`.
  */
 export function issuerProfile(publicUrl: string, institution?: IssuerInstitution) {
+  const identifiers = [
+    ...(institution?.uai ? [{ type: 'IdentifierEntry', identifier: institution.uai, identifierType: 'ext:UAI' }] : []),
+    ...(institution?.siret ? [{ type: 'IdentifierEntry', identifier: institution.siret, identifierType: 'ext:SIRET' }] : []),
+  ];
   return {
     '@context': [...OB3_CONTEXT],
     id: urls.issuer(publicUrl),
@@ -45,6 +54,8 @@ export function issuerProfile(publicUrl: string, institution?: IssuerInstitution
     url: institution?.url ?? publicUrl,
     ...(institution?.email ? { email: institution.email } : {}),
     ...(institution?.hasLogo ? { image: { id: urls.issuerLogo(publicUrl, institution.platformId), type: 'Image' } } : {}),
+    ...(identifiers.length ? { otherIdentifier: identifiers } : {}),
+    ...(institution?.city ? { address: { type: ['Address'], addressLocality: institution.city } } : {}),
     description: 'Formation socle au numérique en santé : badges de compétences délivrés par Socle.',
   };
 }
@@ -54,20 +65,22 @@ export async function issuerProfileOf(ex: Executor, publicUrl: string, platformI
   const row = platformId === undefined ? undefined : await findInstitution(ex, platformId);
   return issuerProfile(
     publicUrl,
-    row && { platformId: row.platformId, legalName: row.legalName, url: row.url, email: row.email, hasLogo: row.logo !== null },
+    row && {
+      platformId: row.platformId,
+      legalName: row.legalName,
+      url: row.url,
+      email: row.email,
+      hasLogo: row.logo !== null,
+      uai: row.uai,
+      siret: row.siret,
+      city: row.city,
+    },
   );
 }
 
 /** The issuer as a credential embeds it. */
-type IssuerClaim = { id: string; type: string[]; name: string; url: string; email?: string; image?: { id: string; type: string } };
-const issuerClaimOf = (p: ReturnType<typeof issuerProfile>): IssuerClaim => ({
-  id: p.id,
-  type: p.type,
-  name: p.name,
-  url: p.url,
-  ...('email' in p ? { email: p.email } : {}),
-  ...('image' in p ? { image: p.image } : {}),
-});
+export type IssuerClaim = Omit<ReturnType<typeof issuerProfile>, '@context' | 'description'>;
+const issuerClaimOf = ({ '@context': _context, description: _description, ...claim }: ReturnType<typeof issuerProfile>): IssuerClaim => claim;
 
 /** Stores (or refreshes) an achievement definition and returns its row. */
 export async function ensureAchievement(ex: Executor, def: AchievementDefinition): Promise<AchievementRow> {

@@ -70,7 +70,11 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(key.headers.get('content-type')).toMatch(/^application\/jwk\+json/);
     expect(await key.json()).toEqual(jwks.keys[0]);
     const vc = payload as Record<string, unknown> & { credentialSubject: Record<string, unknown> & { identifier: Record<string, string | boolean>[] } };
-    expect(vc['@context']).toEqual(['https://www.w3.org/ns/credentials/v2', 'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json']);
+    expect(vc['@context']).toEqual([
+      'https://www.w3.org/ns/credentials/v2',
+      'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json',
+      'https://purl.imsglobal.org/spec/ob/v3p0/extensions.json',
+    ]);
     expect(vc.type).toEqual(['VerifiableCredential', 'OpenBadgeCredential']);
     expect(vc.id).toBe(`${publicUrl}/badges/${credential.id}`);
     expect(vc.jti).toBe(vc.id);
