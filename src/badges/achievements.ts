@@ -7,16 +7,18 @@ import type { ReferentialOutline } from '../domain/referential';
  * whole référentiel. Pure: the same référentiel and public URL always give the same achievements.
  */
 
-/**
- * The JSON-LD contexts of every OB 3.0 document Socle publishes: VC 2.0, OB 3.0.3 and the OB 3.0 extensions
- * context, which defines the `1EdTechJsonSchemaValidator2019` type of `credentialSchema` (without it a JSON-LD
- * processor in safe mode rejects the credential).
- */
+/** The JSON-LD contexts of the OB 3.0 documents Socle publishes (achievements, issuer profile): VC 2.0 and OB 3.0.3. */
 export const OB3_CONTEXT = [
   'https://www.w3.org/ns/credentials/v2',
   'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json',
-  'https://purl.imsglobal.org/spec/ob/v3p0/extensions.json',
 ] as const;
+
+/**
+ * The contexts of a credential: those, then the OB 3.0 extensions context, which defines the
+ * `1EdTechJsonSchemaValidator2019` type of `credentialSchema` (without it a JSON-LD processor in safe mode refuses
+ * the credential).
+ */
+export const OB3_CREDENTIAL_CONTEXT = [...OB3_CONTEXT, 'https://purl.imsglobal.org/spec/ob/v3p0/extensions.json'] as const;
 
 /** What Socle keeps of an achievement (a row of `badge_achievements` without its ids and dates). */
 export interface AchievementDefinition {

@@ -9,6 +9,7 @@ import {
   achievementDefinition,
   achievementJson,
   OB3_CONTEXT,
+  OB3_CREDENTIAL_CONTEXT,
   urls,
 } from './achievements';
 import { minutesToHours } from '../domain/format';
@@ -387,7 +388,7 @@ export interface CredentialContent {
 export function openBadgeCredentialJson(c: CredentialContent) {
   const salt = c.salt ?? randomBytes(16).toString('hex');
   return {
-    '@context': [...OB3_CONTEXT],
+    '@context': [...OB3_CREDENTIAL_CONTEXT],
     id: urls.credential(c.publicUrl, c.id),
     type: ['VerifiableCredential', 'OpenBadgeCredential'],
     name: c.name,
