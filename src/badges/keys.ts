@@ -4,7 +4,10 @@ import { badgeKeys, type PublicJwk } from '../db/schema';
 import type { Executor } from '../db/store';
 import { openSecret, sealSecret } from '../secrets';
 
-/** The issuer's signing algorithms: ES256 (P-256, the default: short signatures) or RS256 (RSA 2048). */
+/**
+ * The issuer's signing algorithms: RS256 (RSA 2048, the default: OB 3.0 §8.2.3 makes it the algorithm every verifier
+ * supports) or ES256 (P-256, shorter, which the spec permits but says limits interoperability).
+ */
 export const BADGE_ALGS = ['ES256', 'RS256'] as const;
 export type BadgeAlg = (typeof BADGE_ALGS)[number];
 
@@ -35,13 +38,13 @@ async function toSigningKey(ltiKey: string, row: IssuerKeyRow): Promise<SigningK
   return { kid: row.kid, alg: row.alg, privateKey: await importJWK(jwk, row.alg) };
 }
 
-/** The active signing key, created (ES256) on first use; safe when two processes create it at once. */
+/** The active signing key, created (RS256) on first use; safe when two processes create it at once. */
 export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<SigningKey> {
   const [active] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
   if (active) return toSigningKey(ltiKey, active);
   await ex
     .insert(badgeKeys)
-    .values(await newKeyRow(ltiKey, 'ES256'))
+    .values(await newKeyRow(ltiKey, 'RS256'))
     .onConflictDoNothing();
   const [created] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
   if (!created) throw new Error('cannot create the badge signing key');
@@ -52,7 +55,7 @@ export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<Si
  * Retires the active key (it stays published, so what it signed still verifies) and makes a new one active.
  * Run it in a transaction.
  */
-export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAlg = 'ES256'): Promise<{ kid: string; alg: BadgeAlg; retired: string[] }> {
+export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAlg = 'RS256'): Promise<{ kid: string; alg: BadgeAlg; retired: string[] }> {
   const retired = await ex
     .update(badgeKeys)
     .set({ status: 'retired', retiredAt: new Date() })

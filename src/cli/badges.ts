@@ -76,7 +76,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
   keys
     .command('rotate')
     .description('make a new signing key active; the old one stays published so its credentials still verify')
-    .option('--alg <alg>', `signature algorithm: ${BADGE_ALGS.join(' or ')}`, 'ES256')
+    .option('--alg <alg>', `signature algorithm: ${BADGE_ALGS.join(' or ')}`, 'RS256')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { alg: string; json?: boolean }) => {
       if (!(BADGE_ALGS as readonly string[]).includes(opts.alg)) {

@@ -63,7 +63,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const { payload, protectedHeader } = await jwtVerify(credential.jwt, createLocalJWKSet(jwks as never), { issuer: issuerId });
-    expect(protectedHeader).toEqual({ alg: 'ES256', typ: 'JWT', kid: `${publicUrl}/badges/keys/${credential.kid}` });
+    expect(protectedHeader).toEqual({ alg: 'RS256', typ: 'JWT', kid: `${publicUrl}/badges/keys/${credential.kid}` });
     expect(jwks.keys[0]?.kid).toBe(protectedHeader.kid);
     // the kid dereferences to the key itself
     const key = await get(local(protectedHeader.kid as string));
@@ -312,11 +312,11 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
 
   it('rotates keys: old credentials still verify with the JWKS, new ones use the new key; private keys are sealed at rest', async () => {
     const old = await issue('2', 300);
-    const rotated = await db().transaction((tx) => rotateIssuerKey(tx, server.ctx.config.ltiKey, 'RS256'));
+    const rotated = await db().transaction((tx) => rotateIssuerKey(tx, server.ctx.config.ltiKey, 'ES256'));
     expect(rotated.retired).toEqual([old.credential.kid]);
     const whole = await issue(null, 28 * 60);
     expect(whole.credential.kid).toBe(rotated.kid);
-    expect(decodeProtectedHeader(whole.credential.jwt).alg).toBe('RS256');
+    expect(decodeProtectedHeader(whole.credential.jwt).alg).toBe('ES256');
     expect(whole.achievement).toMatchObject({ domainCode: null, name: 'Socle numérique en santé — 28\u00a0h' });
 
     const jwks = createLocalJWKSet((await (await get('/badges/jwks.json')).json()) as never);

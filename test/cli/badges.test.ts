@@ -124,8 +124,8 @@ describe('socle badges (a real socle serve on loopback, the command verifying ov
     const revoke = await runCli(['badges', 'revoke', `${publicUrl}/badges/${ids.cyber}`, '--reason', 'Heures retirées par la scolarité'], env);
     expect(revoke.stderr).toBe('');
     expect(revoke.stdout.trim()).toBe(`revoked ${ids.cyber}`);
-    const rotate = await runCli(['badges', 'keys', 'rotate', '--alg', 'RS256', '--json'], env);
-    expect(JSON.parse(rotate.stdout)).toMatchObject({ alg: 'RS256', retired: [expect.any(String)] });
+    const rotate = await runCli(['badges', 'keys', 'rotate', '--alg', 'ES256', '--json'], env);
+    expect(JSON.parse(rotate.stdout)).toMatchObject({ alg: 'ES256', retired: [expect.any(String)] });
     const store = await openStore({ dataDir: env.DATA_DIR as string });
     try {
       const audit = await store.db.select().from(auditEvents).where(eq(auditEvents.subject, `badge:${ids.cyber}`));
