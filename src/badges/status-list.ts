@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { and, eq, sql } from 'drizzle-orm';
-import { badgeCredentials, badgeStatusLists } from '../db/schema';
+import { badgeStatusLists } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import { urls } from './achievements';
 import { activeSigningKey, signVcJwt } from './keys';
@@ -105,14 +105,28 @@ export function bitAt(bits: Buffer, index: number): boolean {
   return ((bits[index >> 3] as number) & (0x80 >> (index & 7))) !== 0;
 }
 
-/** Marks the lists holding these (just revoked) credentials as changed: their next publication is signed again. */
+/**
+ * Sets the bits of these (just revoked) credentials, in the revoking transaction: their lists' next publication is
+ * signed again. An INSERT, so concurrent revocations never wait on each other; the bit outlives the credential row.
+ */
 export async function touchStatusLists(ex: Executor, credentialIds: readonly string[]): Promise<void> {
   if (credentialIds.length === 0) return;
   await ex.execute(
-    sql`UPDATE badge_status_lists SET revision = revision + 1 WHERE id IN (
-          SELECT DISTINCT status_list_id FROM badge_credentials
-          WHERE status_list_id IS NOT NULL AND id = ANY(string_to_array(${credentialIds.join(',')}, ',')::uuid[]))`,
+    sql`INSERT INTO badge_status_revocations (list_id, status_index)
+        SELECT status_list_id, status_list_index FROM badge_credentials
+        WHERE status_list_id IS NOT NULL AND id = ANY(string_to_array(${credentialIds.join(',')}, ',')::uuid[])
+        ON CONFLICT DO NOTHING`,
   );
+}
+
+/** A list's revision (its committed bits), and with `withBits` the bits, read in one snapshot. */
+async function listState(ex: Executor, listId: number, withBits: boolean): Promise<{ revision: number; revoked: number[] }> {
+  const [row] = await queryRows<{ revision: number; revoked: number[] | null }>(
+    ex,
+    sql`SELECT (SELECT count(*) FROM badge_status_revocations WHERE list_id = ${listId})::int AS revision,
+               ${withBits ? sql`(SELECT json_agg(status_index) FROM badge_status_revocations WHERE list_id = ${listId})` : sql`NULL::json`} AS revoked`,
+  );
+  return { revision: Number(row?.revision ?? 0), revoked: row?.revoked ?? [] };
 }
 
 /** The unsigned BitstringStatusListCredential of a list with these bits set. */
@@ -152,21 +166,18 @@ export async function publishedStatusList(
   if (!Number.isSafeInteger(listId) || listId < 0) return undefined;
   const [list] = await ex.select().from(badgeStatusLists).where(eq(badgeStatusLists.id, listId));
   if (!list) return undefined;
-  if (list.jwt && list.signedRevision === list.revision && list.signedAt) {
-    return { jwt: list.jwt, revision: list.revision, signedAt: list.signedAt };
+  if (list.jwt && list.signedAt && list.signedRevision === (await listState(ex, listId, false)).revision) {
+    return { jwt: list.jwt, revision: list.signedRevision, signedAt: list.signedAt };
   }
-  const revoked = await ex
-    .select({ index: badgeCredentials.statusListIndex })
-    .from(badgeCredentials)
-    .where(and(eq(badgeCredentials.statusListId, listId), eq(badgeCredentials.status, 'revoked')));
+  // bits and revision from one snapshot: a revocation committed later raises the count, and the next request signs again
+  const { revision, revoked } = await listState(ex, listId, true);
   const { publicUrl, ltiKey } = ctx.config;
-  const credential = statusListCredentialJson(publicUrl, listId, revoked.map((r) => r.index as number), now, list.size);
+  const credential = statusListCredentialJson(publicUrl, listId, revoked, now, list.size);
   const jwt = await signVcJwt(await activeSigningKey(ex, ltiKey), publicUrl, credential);
   const signedAt = new Date(credential.validFrom);
-  // a revocation counted after our read leaves the revision ahead: the next request signs again
   await ex
     .update(badgeStatusLists)
-    .set({ jwt, signedRevision: list.revision, signedAt })
-    .where(and(eq(badgeStatusLists.id, listId), eq(badgeStatusLists.revision, list.revision)));
-  return { jwt, revision: list.revision, signedAt };
+    .set({ jwt, signedRevision: revision, signedAt })
+    .where(and(eq(badgeStatusLists.id, listId), sql`(${badgeStatusLists.signedRevision} IS NULL OR ${badgeStatusLists.signedRevision} < ${revision})`));
+  return { jwt, revision, signedAt };
 }

@@ -138,7 +138,7 @@ async function issuerKey(header: { kid?: string; jwk?: unknown }, issuer: string
 }
 
 /** Verifies a compact JWS signed by the issuer of its payload; returns the payload. */
-async function verifySigned<T extends JWTPayload>(jwt: string, resolve: Resolve, now: Date): Promise<{ payload: T; kid?: string }> {
+async function verifySigned<T extends JWTPayload>(jwt: string, resolve: Resolve, now: Date, clockTolerance = 0): Promise<{ payload: T; kid?: string }> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: T;
   try {
@@ -155,7 +155,7 @@ async function verifySigned<T extends JWTPayload>(jwt: string, resolve: Resolve,
   const jwk = await issuerKey(header, issuer, resolve);
   try {
     const key = await importJWK(jwk, alg);
-    const { payload } = await jwtVerify<T>(jwt, key, { algorithms: [alg], currentDate: now });
+    const { payload } = await jwtVerify<T>(jwt, key, { algorithms: [alg], currentDate: now, clockTolerance });
     return { payload, kid: header.kid };
   } catch (error) {
     throw new Refused(`signature or dates rejected: ${(error as Error).message}`);
@@ -177,7 +177,8 @@ async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolv
   if (!Number.isSafeInteger(index)) throw new Refused('statusListIndex is not a whole number in a string');
   const doc = await resolve(url, 'application/vc+jwt, application/jwt');
   if (doc.status !== 200) throw new Unresolved(`the status list ${url} cannot be read (HTTP ${doc.status})`);
-  const { payload } = await verifySigned<CredentialClaims>(doc.body.trim(), resolve, now);
+  // the list may have been signed just now, after this verification's clock was read: a few seconds of tolerance
+  const { payload } = await verifySigned<CredentialClaims>(doc.body.trim(), resolve, now, STATUS_LIST_CLOCK_TOLERANCE_S);
   if (issuerIdOf(payload) !== issuer) throw new Refused(`the status list ${url} is not signed by the credential's issuer`);
   if (payload.id !== url) throw new Refused(`the status list's id is not ${url}`);
   const types = Array.isArray(payload.type) ? payload.type : [];
@@ -198,6 +199,8 @@ async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolv
 }
 
 class Unresolved extends Error {}
+
+const STATUS_LIST_CLOCK_TOLERANCE_S = 5;
 
 export async function verifyCredentialJwt(jwt: string, options: VerifyOptions): Promise<VerificationResult> {
   const now = options.now ?? new Date();

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
-import { customType, index, integer, jsonb, pgSequence, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { customType, index, integer, jsonb, pgSequence, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Competency } from '../../domain/referential';
 import { users } from './identity';
 
@@ -64,9 +64,9 @@ export const badgeStatusAllocations = pgSequence('badge_status_allocation_seq', 
 
 /**
  * A W3C Bitstring Status List (purpose `revocation`) published as a signed BitstringStatusListCredential at
- * `/badges/status/<id>`. Its bits are the revoked credentials of the list; `revision` grows at each revocation and
- * the published credential is signed again when `signedRevision` lags behind. `permutationKey` spreads positions
- * over the list's indexes (not an access secret: knowing it only tells the order of issue).
+ * `/badges/status/<id>`. Its bits are the revoked credentials of the list; its revision is the number of its rows
+ * in `badge_status_revocations`, and the published credential is signed again when `signedRevision` lags behind.
+ * `permutationKey` spreads positions over the list's indexes (not an access secret: it only tells the order of issue).
  */
 export const badgeStatusLists = pgTable('badge_status_lists', {
   id: integer('id').primaryKey(),
@@ -75,12 +75,28 @@ export const badgeStatusLists = pgTable('badge_status_lists', {
     .default('revocation'),
   size: integer('size').notNull(),
   permutationKey: text('permutation_key').notNull(),
-  revision: integer('revision').notNull().default(0),
   jwt: text('jwt'),
   signedRevision: integer('signed_revision'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   signedAt: timestamp('signed_at', { withTimezone: true }),
 });
+
+/**
+ * The bits set in the status lists: one row per revoked credential's entry, appended in the revoking transaction and
+ * never removed, so revoking never waits on a list's row and a revoked badge stays revoked after its learner's data
+ * is erased (the credential row goes, its bit stays). A list's revision is its number of rows.
+ */
+export const badgeStatusRevocations = pgTable(
+  'badge_status_revocations',
+  {
+    listId: integer('list_id')
+      .notNull()
+      .references(() => badgeStatusLists.id),
+    statusIndex: integer('status_index').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.listId, t.statusIndex] })],
+);
 
 /**
  * An issued OpenBadgeCredential (VC-JWT). At most one active credential per learner and achievement; a revoked
@@ -115,7 +131,6 @@ export const badgeCredentials = pgTable(
     uniqueIndex('badge_credentials_one_active_idx').on(t.userId, t.achievementId).where(sql`status = 'active'`),
     index('badge_credentials_user_idx').on(t.userId),
     uniqueIndex('badge_credentials_status_entry_idx').on(t.statusListId, t.statusListIndex),
-    index('badge_credentials_revoked_in_list_idx').on(t.statusListId).where(sql`status = 'revoked'`),
   ],
 );
 
