@@ -1,4 +1,5 @@
 import { type Request, Router } from 'express';
+import { decodeJwt } from 'jose';
 import type { AppContext } from '../context';
 import { asyncHandler } from '../web/http';
 import { ASSETS } from '../web/render';
@@ -9,7 +10,8 @@ import { type AchievementRow, achievementJsonOf, type CredentialRow, findAchieve
 import { findInstitution } from '../identity/institution';
 import { findPlatform } from '../identity/records';
 import { escapeXml } from '../badges/image';
-import { publicJwks } from '../badges/keys';
+import { publishedJwks, publishedKey } from '../badges/keys';
+import { publishedStatusList } from '../badges/status-list';
 import { achievementSvg, bakedSvg, storedBakedPng, storedPng, verifyWithSocle } from '../badges/service';
 import type { VerificationResult } from '../badges/verify';
 
@@ -53,7 +55,39 @@ export function badgesRouter(ctx: AppContext): Router {
   router.get(
     '/badges/jwks.json',
     asyncHandler(async (_req, res) => {
-      res.set('Cache-Control', 'public, max-age=300').json(await publicJwks(db));
+      res.set('Cache-Control', 'public, max-age=300').type('application/jwk-set+json').send(JSON.stringify(await publishedJwks(db, publicUrl)));
+    }),
+  );
+
+  // one key, the `kid` of the credentials it signed
+  router.get(
+    '/badges/keys/:kid',
+    asyncHandler(async (req, res) => {
+      const kid = req.params.kid ?? '';
+      const jwk = /^[A-Za-z0-9_-]{1,100}$/.test(kid) ? await publishedKey(db, publicUrl, kid) : undefined;
+      if (!jwk) throw notFound(`No key ${kid}.`);
+      res.set('Cache-Control', 'public, max-age=300').type('application/jwk+json').send(JSON.stringify(jwk));
+    }),
+  );
+
+  // a revocation status list (W3C Bitstring Status List): the signed VC-JWT, or its payload as JSON on request
+  router.get(
+    '/badges/status/:listId',
+    asyncHandler(async (req, res) => {
+      const raw = req.params.listId ?? '';
+      const list = /^\d{1,9}$/.test(raw) ? await publishedStatusList(db, ctx, Number(raw), ctx.clock()) : undefined;
+      if (!list) throw notFound(`No status list ${raw}.`);
+      const etag = `"${raw}-${list.revision}"`;
+      res.vary('Accept').set({ 'Cache-Control': 'public, max-age=60', ETag: etag, 'Last-Modified': list.signedAt.toUTCString() });
+      if (req.headers['if-none-match'] === etag) {
+        res.status(304).end();
+        return;
+      }
+      if (req.accepts(['application/vc+jwt', 'application/jwt', 'application/json']) === 'application/json') {
+        res.json(decodeJwt(list.jwt));
+        return;
+      }
+      res.type('application/vc+jwt').send(list.jwt);
     }),
   );
 
@@ -118,7 +152,7 @@ export function badgesRouter(ctx: AppContext): Router {
     asyncHandler(async (req, res) => {
       const id = req.params.id ?? '';
       const found = await findCredential(db, id);
-      const verification = found ? await verifyWithSocle(db, publicUrl, found.credential.jwt) : undefined;
+      const verification = found ? await verifyWithSocle(db, ctx, found.credential.jwt, ctx.clock()) : undefined;
       const body = statusBody(publicUrl, id, found, verification);
       res.vary('Accept').vary('Accept-Language').set('Cache-Control', 'no-cache');
       const format = req.accepts(['html', 'json']);

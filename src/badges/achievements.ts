@@ -7,10 +7,18 @@ import type { ReferentialOutline } from '../domain/referential';
  * whole référentiel. Pure: the same référentiel and public URL always give the same achievements.
  */
 
+/** The JSON-LD contexts of the OB 3.0 documents Socle publishes (achievements, issuer profile): VC 2.0 and OB 3.0.3. */
 export const OB3_CONTEXT = [
   'https://www.w3.org/ns/credentials/v2',
   'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json',
 ] as const;
+
+/**
+ * The contexts of a credential: those, then the OB 3.0 extensions context, which defines the
+ * `1EdTechJsonSchemaValidator2019` type of `credentialSchema` (without it a JSON-LD processor in safe mode refuses
+ * the credential).
+ */
+export const OB3_CREDENTIAL_CONTEXT = [...OB3_CONTEXT, 'https://purl.imsglobal.org/spec/ob/v3p0/extensions.json'] as const;
 
 /** What Socle keeps of an achievement (a row of `badge_achievements` without its ids and dates). */
 export interface AchievementDefinition {
@@ -38,6 +46,7 @@ export const urls = {
   issuer: (publicUrl: string) => `${publicUrl}/badges/issuer`,
   issuerLogo: (publicUrl: string, platformId: number) => `${publicUrl}/badges/issuer/logo/${platformId}`,
   jwks: (publicUrl: string) => `${publicUrl}/badges/jwks.json`,
+  statusList: (publicUrl: string, listId: number) => `${publicUrl}/badges/status/${listId}`,
   credential: (publicUrl: string, id: string) => `${publicUrl}/badges/${id}`,
   achievement: (publicUrl: string, path: string) => `${publicUrl}/achievements/${path}`,
   competency: (publicUrl: string, referentialId: string, version: string, key: string) =>

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { SignJWT } from 'jose';
 import type { Config } from '../config';
 import { badgeAchievements, badgeCredentials, platforms, users } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
@@ -10,11 +9,13 @@ import {
   achievementDefinition,
   achievementJson,
   OB3_CONTEXT,
+  OB3_CREDENTIAL_CONTEXT,
   urls,
 } from './achievements';
 import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
-import { activeSigningKey, type SigningKey } from './keys';
+import { activeSigningKey, type SigningKey, signVcJwt } from './keys';
+import { allocateStatusEntries, type StatusEntry, statusEntryJson, touchStatusLists } from './status-list';
 import { findInstitution } from '../identity/institution';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
@@ -29,14 +30,23 @@ export interface IssuerInstitution {
   url: string | null;
   email: string | null;
   hasLogo: boolean;
+  /** The French establishment identifiers (UAI, SIRET) and the city, when its profile sets them. */
+  uai?: string | null;
+  siret?: string | null;
+  city?: string | null;
 }
 
 /**
- * The public profile of the issuer (the institution running Socle), embedded in credentials and served at its id.
- * With an institution profile, its name, URL, email and logo (served at `/badges/issuer/logo/<platform id>`); without
- * one, Socle and its host. The id stays Socle's (`/badges/issuer`), which verification checks.
+ * The public profile of the issuer (the institution running Socle, an OB 3.0 `Profile`), embedded in credentials
+ * and served at its id. With an institution profile, its name, URL, email, logo (served at
+ * `/badges/issuer/logo/<platform id>`), UAI and SIRET (`otherIdentifier`, types `ext:UAI` / `ext:SIRET`) and city
+ * (`address`); without one, Socle and its host. The id stays Socle's (`/badges/issuer`): the credentials' `iss`.
  */
 export function issuerProfile(publicUrl: string, institution?: IssuerInstitution) {
+  const identifiers = [
+    ...(institution?.uai ? [{ type: 'IdentifierEntry', identifier: institution.uai, identifierType: 'ext:UAI' }] : []),
+    ...(institution?.siret ? [{ type: 'IdentifierEntry', identifier: institution.siret, identifierType: 'ext:SIRET' }] : []),
+  ];
   return {
     '@context': [...OB3_CONTEXT],
     id: urls.issuer(publicUrl),
@@ -45,6 +55,8 @@ export function issuerProfile(publicUrl: string, institution?: IssuerInstitution
     url: institution?.url ?? publicUrl,
     ...(institution?.email ? { email: institution.email } : {}),
     ...(institution?.hasLogo ? { image: { id: urls.issuerLogo(publicUrl, institution.platformId), type: 'Image' } } : {}),
+    ...(identifiers.length ? { otherIdentifier: identifiers } : {}),
+    ...(institution?.city ? { address: { type: ['Address'], addressLocality: institution.city } } : {}),
     description: 'Formation socle au numérique en santé : badges de compétences délivrés par Socle.',
   };
 }
@@ -54,20 +66,22 @@ export async function issuerProfileOf(ex: Executor, publicUrl: string, platformI
   const row = platformId === undefined ? undefined : await findInstitution(ex, platformId);
   return issuerProfile(
     publicUrl,
-    row && { platformId: row.platformId, legalName: row.legalName, url: row.url, email: row.email, hasLogo: row.logo !== null },
+    row && {
+      platformId: row.platformId,
+      legalName: row.legalName,
+      url: row.url,
+      email: row.email,
+      hasLogo: row.logo !== null,
+      uai: row.uai,
+      siret: row.siret,
+      city: row.city,
+    },
   );
 }
 
 /** The issuer as a credential embeds it. */
-type IssuerClaim = { id: string; type: string[]; name: string; url: string; email?: string; image?: { id: string; type: string } };
-const issuerClaimOf = (p: ReturnType<typeof issuerProfile>): IssuerClaim => ({
-  id: p.id,
-  type: p.type,
-  name: p.name,
-  url: p.url,
-  ...('email' in p ? { email: p.email } : {}),
-  ...('image' in p ? { image: p.image } : {}),
-});
+export type IssuerClaim = Omit<ReturnType<typeof issuerProfile>, '@context' | 'description'>;
+const issuerClaimOf = ({ '@context': _context, description: _description, ...claim }: ReturnType<typeof issuerProfile>): IssuerClaim => claim;
 
 /** Stores (or refreshes) an achievement definition and returns its row. */
 export async function ensureAchievement(ex: Executor, def: AchievementDefinition): Promise<AchievementRow> {
@@ -229,14 +243,26 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
   let key: SigningKey | undefined;
   type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
+  // status list entries, taken from the sequence a chunk at a time
+  let entries: StatusEntry[] = [];
   const store = async (part: Fresh[]): Promise<void> => {
     // one JSON parameter per chunk: cheaper to build and to parse than seven parameters a row
-    const rows = part.map(({ row: r }) => ({ id: r.id, user_id: r.userId, achievement_id: r.achievementId, kid: r.kid, jwt: r.jwt, minutes: r.creditsEarnedMinutes, issued_at: r.issuedAt }));
+    const rows = part.map(({ row: r }) => ({
+      id: r.id,
+      user_id: r.userId,
+      achievement_id: r.achievementId,
+      kid: r.kid,
+      jwt: r.jwt,
+      minutes: r.creditsEarnedMinutes,
+      issued_at: r.issuedAt,
+      list_id: r.statusListId,
+      list_index: r.statusListIndex,
+    }));
     const inserted = await queryRows<{ id: string }>(
       ex,
-      sql`INSERT INTO badge_credentials (id, user_id, achievement_id, kid, jwt, credits_earned_minutes, issued_at)
-          SELECT id, user_id, achievement_id, kid, jwt, minutes, issued_at
-          FROM json_to_recordset(${JSON.stringify(rows)}::json) AS x(id uuid, user_id int, achievement_id int, kid text, jwt text, minutes int, issued_at timestamptz)
+      sql`INSERT INTO badge_credentials (id, user_id, achievement_id, kid, jwt, credits_earned_minutes, issued_at, status_list_id, status_list_index)
+          SELECT id, user_id, achievement_id, kid, jwt, minutes, issued_at, list_id, list_index
+          FROM json_to_recordset(${JSON.stringify(rows)}::json) AS x(id uuid, user_id int, achievement_id int, kid text, jwt text, minutes int, issued_at timestamptz, list_id int, list_index int)
           ON CONFLICT (user_id, achievement_id) WHERE status = 'active' DO NOTHING RETURNING id::text AS id`,
     );
     const stored = new Set(inserted.map((row) => row.id));
@@ -279,20 +305,33 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     }
     const id = randomUUID();
     const issuedAt = new Date(Math.floor((p.input.now ?? new Date()).getTime() / 1000) * 1000);
-    const jwt = await signCredential(key, {
+    if (entries.length === 0) entries = await allocateStatusEntries(ex, Math.min(INSERT_CHUNK, prepared.length - index));
+    const status = entries.shift() as StatusEntry;
+    const jwt = await signVcJwt(key, publicUrl, openBadgeCredentialJson({
       id,
       publicUrl,
+      status,
       issuer: await issuerClaim(platformOf.get(learner.id) as number),
       name: achievement.name,
       issuedAt,
       learner,
       achievement: achievementClaim,
       creditsEarnedMinutes: p.input.creditsEarnedMinutes,
-    });
+    }));
     claimed.set(k, index);
     fresh.push({
       index,
-      row: { id, userId: p.input.userId, achievementId: achievement.id, kid: key.kid, jwt, creditsEarnedMinutes: p.input.creditsEarnedMinutes, issuedAt },
+      row: {
+        id,
+        userId: p.input.userId,
+        achievementId: achievement.id,
+        kid: key.kid,
+        jwt,
+        creditsEarnedMinutes: p.input.creditsEarnedMinutes,
+        issuedAt,
+        statusListId: status.listId,
+        statusListIndex: status.index,
+      },
     });
     if (fresh.length >= INSERT_CHUNK) await flush();
   }
@@ -321,30 +360,42 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   return results as IssueResult[];
 }
 
-/** The VC-JWT of one OpenBadgeCredential. */
-async function signCredential(
-  key: SigningKey,
-  c: {
-    id: string;
-    publicUrl: string;
-    issuer: IssuerClaim;
-    name: string;
-    issuedAt: Date;
-    learner: { sub: string; issuer: string };
-    achievement: ReturnType<typeof achievementJson>;
-    creditsEarnedMinutes: number;
-  },
-): Promise<string> {
-  const salt = randomBytes(16).toString('hex');
-  const credentialUrl = urls.credential(c.publicUrl, c.id);
-  const credential = {
-    '@context': [...OB3_CONTEXT],
-    id: credentialUrl,
+/** The official JSON Schema of OB 3.0 AchievementCredential, named by every credential's `credentialSchema`. */
+export const OB3_CREDENTIAL_SCHEMA = 'https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json';
+
+/** What one OpenBadgeCredential states. */
+export interface CredentialContent {
+  /** Its UUID (the credential's id is its URL under `/badges/`). */
+  id: string;
+  publicUrl: string;
+  issuer: IssuerClaim;
+  name: string;
+  issuedAt: Date;
+  learner: { sub: string; issuer: string };
+  achievement: ReturnType<typeof achievementJson>;
+  creditsEarnedMinutes: number;
+  /** Its entry in a revocation status list. */
+  status: StatusEntry;
+  /** The salt of the hashed learner id (random when not given). */
+  salt?: string;
+}
+
+/**
+ * The unsigned OpenBadgeCredential (OB 3.0 AchievementCredential, VC Data Model 2.0), as its VC-JWT payload
+ * carries it and as a Data Integrity proof would sign it. The subject is identified without personal data: a
+ * per-credential `urn:uuid` id (the JWT `sub`), the platform (LTI issuer) and the hashed LTI user id.
+ */
+export function openBadgeCredentialJson(c: CredentialContent) {
+  const salt = c.salt ?? randomBytes(16).toString('hex');
+  return {
+    '@context': [...OB3_CREDENTIAL_CONTEXT],
+    id: urls.credential(c.publicUrl, c.id),
     type: ['VerifiableCredential', 'OpenBadgeCredential'],
     name: c.name,
     issuer: c.issuer,
     validFrom: c.issuedAt.toISOString(),
     credentialSubject: {
+      id: `urn:uuid:${subjectUuid(c.id)}`,
       type: ['AchievementSubject'],
       identifier: [
         { type: 'IdentityObject', identityType: 'ltiPlatformId', hashed: false, identityHash: c.learner.issuer },
@@ -353,20 +404,18 @@ async function signCredential(
       achievement: c.achievement,
       creditsEarned: minutesToHours(c.creditsEarnedMinutes),
     },
-    credentialStatus: { id: credentialUrl, type: '1EdRevocationList' },
-    credentialSchema: [
-      {
-        id: 'https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json',
-        type: '1EdJsonSchemaValidator2019',
-      },
-    ],
+    credentialStatus: statusEntryJson(c.publicUrl, c.status),
+    credentialSchema: [{ id: OB3_CREDENTIAL_SCHEMA, type: '1EdTechJsonSchemaValidator2019' }],
   };
-  return new SignJWT(credential)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-    .setIssuer(c.issuer.id)
-    .setJti(credentialUrl)
-    .setNotBefore(c.issuedAt.getTime() / 1000)
-    .sign(key.privateKey);
+}
+
+/** The subject's `urn:uuid` of a credential: derived from the credential's UUID, so one learner's credentials do not share it. */
+function subjectUuid(credentialId: string): string {
+  const h = createHash('sha256').update(`subject:${credentialId}`).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x80; // version 8 (custom, RFC 9562)
+  h[8] = ((h[8] as number) & 0x3f) | 0x80; // variant
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 /** The active credentials of these learners for these achievements, by `"<userId> <achievementId>"`. */
@@ -422,7 +471,10 @@ export async function revokeCredential(
     .set({ status: 'revoked', revokedAt: now, revocationReason: reason.trim() })
     .where(and(eq(badgeCredentials.id, id), eq(badgeCredentials.status, 'active')))
     .returning();
-  if (updated) return { credential: updated, changed: true };
+  if (updated) {
+    await touchStatusLists(ex, [updated.id]);
+    return { credential: updated, changed: true };
+  }
   const [current] = await ex.select().from(badgeCredentials).where(eq(badgeCredentials.id, id));
   return current ? { credential: current, changed: false } : undefined;
 }
@@ -445,6 +497,7 @@ export async function revokeCredentials(ex: Executor, revocations: readonly { id
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id uuid, reason text)
         WHERE c.id = r.id AND c.status = 'active' RETURNING c.id`,
   );
+  await touchStatusLists(ex, updated.map((u) => u.id));
   return updated.length;
 }
 

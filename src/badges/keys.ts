@@ -1,10 +1,13 @@
 import { asc, eq } from 'drizzle-orm';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike, SignJWT } from 'jose';
 import { badgeKeys, type PublicJwk } from '../db/schema';
 import type { Executor } from '../db/store';
 import { openSecret, sealSecret } from '../secrets';
 
-/** The issuer's signing algorithms: ES256 (P-256, the default: short signatures) or RS256 (RSA 2048). */
+/**
+ * The issuer's signing algorithms: RS256 (RSA 2048, the default: OB 3.0 §8.2.3 makes it the algorithm every verifier
+ * supports) or ES256 (P-256, shorter, which the spec permits but says limits interoperability).
+ */
 export const BADGE_ALGS = ['ES256', 'RS256'] as const;
 export type BadgeAlg = (typeof BADGE_ALGS)[number];
 
@@ -35,13 +38,13 @@ async function toSigningKey(ltiKey: string, row: IssuerKeyRow): Promise<SigningK
   return { kid: row.kid, alg: row.alg, privateKey: await importJWK(jwk, row.alg) };
 }
 
-/** The active signing key, created (ES256) on first use; safe when two processes create it at once. */
+/** The active signing key, created (RS256) on first use; safe when two processes create it at once. */
 export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<SigningKey> {
   const [active] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
   if (active) return toSigningKey(ltiKey, active);
   await ex
     .insert(badgeKeys)
-    .values(await newKeyRow(ltiKey, 'ES256'))
+    .values(await newKeyRow(ltiKey, 'RS256'))
     .onConflictDoNothing();
   const [created] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
   if (!created) throw new Error('cannot create the badge signing key');
@@ -52,7 +55,7 @@ export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<Si
  * Retires the active key (it stays published, so what it signed still verifies) and makes a new one active.
  * Run it in a transaction.
  */
-export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAlg = 'ES256'): Promise<{ kid: string; alg: BadgeAlg; retired: string[] }> {
+export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAlg = 'RS256'): Promise<{ kid: string; alg: BadgeAlg; retired: string[] }> {
   const retired = await ex
     .update(badgeKeys)
     .set({ status: 'retired', retiredAt: new Date() })
@@ -81,4 +84,45 @@ export async function listIssuerKeys(ex: Executor) {
 /** The JWKS Socle publishes: active and retired public keys (a retired key still verifies its credentials). */
 export async function publicJwks(ex: Executor): Promise<{ keys: PublicJwk[] }> {
   return { keys: (await listIssuerKeys(ex)).map((k) => k.publicJwk) };
+}
+
+/** The URL of a public key (`kid` of the JWS header): dereferences to that JWK (`GET /badges/keys/<thumbprint>`). */
+export const keyUrl = (publicUrl: string, kid: string) => `${publicUrl}/badges/keys/${kid}`;
+
+/** The JWKS Socle publishes, each key's `kid` its URL (the `kid` its credentials' headers carry). */
+export async function publishedJwks(ex: Executor, publicUrl: string): Promise<{ keys: PublicJwk[] }> {
+  return { keys: (await listIssuerKeys(ex)).map((k) => ({ ...k.publicJwk, kid: keyUrl(publicUrl, k.kid) })) };
+}
+
+/** One published key by its thumbprint, `kid` = its URL; undefined when Socle has no such key. */
+export async function publishedKey(ex: Executor, publicUrl: string, thumbprint: string): Promise<PublicJwk | undefined> {
+  const [row] = await ex.select({ publicJwk: badgeKeys.publicJwk }).from(badgeKeys).where(eq(badgeKeys.kid, thumbprint));
+  return row && { ...row.publicJwk, kid: keyUrl(publicUrl, thumbprint) };
+}
+
+/** What a VC-JWT's registered claims are taken from. */
+export interface SignableCredential {
+  id: string;
+  issuer: string | { id: string };
+  validFrom: string;
+  validUntil?: string;
+  credentialSubject: { id?: string };
+  [property: string]: unknown;
+}
+
+/**
+ * Signs a credential as a VC-JWT (OB 3.0 §8.2 "JSON Web Token Proof Format"): JOSE header `alg`, `kid` (the key's
+ * URL) and `typ: "JWT"` only; payload = the credential itself plus `iss` = issuer.id, `jti` = id, `sub` =
+ * credentialSubject.id, `nbf` = validFrom and, when it has one, `exp` = validUntil.
+ */
+export async function signVcJwt(key: SigningKey, publicUrl: string, credential: SignableCredential): Promise<string> {
+  const issuer = typeof credential.issuer === 'string' ? credential.issuer : credential.issuer.id;
+  const jwt = new SignJWT({ ...credential })
+    .setProtectedHeader({ alg: key.alg, kid: keyUrl(publicUrl, key.kid), typ: 'JWT' })
+    .setIssuer(issuer)
+    .setJti(credential.id)
+    .setNotBefore(Math.floor(Date.parse(credential.validFrom) / 1000));
+  if (credential.credentialSubject.id !== undefined) jwt.setSubject(credential.credentialSubject.id);
+  if (credential.validUntil !== undefined) jwt.setExpirationTime(Math.floor(Date.parse(credential.validUntil) / 1000));
+  return jwt.sign(key.privateKey);
 }

@@ -2,27 +2,44 @@ import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { badgeImages } from '../db/schema';
 import type { Executor } from '../db/store';
-import { urls } from './achievements';
 import { bakePng, bakeSvg } from './baking';
-import { type AchievementRow, findCredential } from './credentials';
+import type { Config } from '../config';
+import { type AchievementRow } from './credentials';
 import { badgeSvg, renderPng } from './image';
-import { publicJwks } from './keys';
-import { type VerificationResult, verifyJwt } from './verify';
+import { publishedJwks, publishedKey } from './keys';
+import { publishedStatusList } from './status-list';
+import { type Resolve, type Resolved, type VerificationResult, verifyCredentialJwt } from './verify';
 
-/** Verifies a VC-JWT against Socle's own keys (current and retired) and records. */
-export async function verifyWithSocle(ex: Executor, publicUrl: string, jwt: string, now?: Date): Promise<VerificationResult> {
-  const { keys } = await publicJwks(ex);
-  return verifyJwt(jwt, {
-    keys,
-    issuerId: urls.issuer(publicUrl),
-    now,
-    statusOf: async (credentialId) => {
-      // Only ids under this Socle's public URL are Socle's.
-      if (!credentialId.startsWith(`${publicUrl}/badges/`)) return undefined;
-      const found = await findCredential(ex, credentialId);
-      return found?.credential;
-    },
-  });
+/**
+ * Socle's own published documents by URL, as `GET /badges/keys/<kid>`, `/badges/jwks.json` and
+ * `/badges/status/<list>` serve them (404 for any other URL): what its verification page reads instead of calling
+ * itself over HTTP.
+ */
+export function socleResolver(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, now?: Date): Resolve {
+  const { publicUrl } = ctx.config;
+  const json = (value: unknown): Resolved => ({ status: 200, contentType: 'application/json', body: JSON.stringify(value) });
+  const missing: Resolved = { status: 404, contentType: 'text/plain', body: 'not found' };
+  return async (url) => {
+    if (!url.startsWith(`${publicUrl}/badges/`)) return missing;
+    const rest = url.slice(`${publicUrl}/badges/`.length);
+    if (rest === 'jwks.json') return json(await publishedJwks(ex, publicUrl));
+    const key = /^keys\/([A-Za-z0-9_-]+)$/.exec(rest);
+    if (key?.[1]) {
+      const jwk = await publishedKey(ex, publicUrl, key[1]);
+      return jwk ? json(jwk) : missing;
+    }
+    const list = /^status\/(\d{1,9})$/.exec(rest);
+    if (list?.[1]) {
+      const published = await publishedStatusList(ex, ctx, Number(list[1]), now);
+      return published ? { status: 200, contentType: 'application/vc+jwt', body: published.jwt } : missing;
+    }
+    return missing;
+  };
+}
+
+/** Verifies a VC-JWT as a third party would, reading Socle's published keys and status lists directly. */
+export async function verifyWithSocle(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, jwt: string, now?: Date): Promise<VerificationResult> {
+  return verifyCredentialJwt(jwt, { resolve: socleResolver(ex, ctx, now), now });
 }
 
 /** The achievement's picture (unbaked SVG). */

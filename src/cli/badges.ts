@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { extractCredential } from '../badges/baking';
 import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
-import { verifyWithSocle } from '../badges/service';
+import { httpResolver, verifyCredentialJwt } from '../badges/verify';
 import { auditEvents } from '../db/schema';
 import { invalid, notFound } from '../domain/errors';
 import { output, type WithContext } from './command';
@@ -14,7 +14,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
 
   badges
     .command('verify')
-    .description('verify a baked PNG or SVG badge, or a VC-JWT file (exit 0 only when valid)')
+    .description("verify a baked PNG or SVG badge, or a VC-JWT file, as a third party does: the issuer's key and status list are read over HTTP from the credential (exit 0 only when valid)")
     .argument('<file>', 'badge.png, badge.svg or a file holding the JWT')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
@@ -33,7 +33,8 @@ export function registerBadges(program: Command, withContext: WithContext): void
         process.exitCode = 1;
         return;
       }
-      const result = await withContext((ctx) => verifyWithSocle(ctx.store.db, ctx.config.publicUrl, jwt));
+      // no store, no configuration: only what the credential names, over HTTP
+      const result = await verifyCredentialJwt(jwt, { resolve: httpResolver() });
       output(result, opts.json ?? false, () => {
         const what = result.achievement ? `${result.achievement.name} (${result.credentialId})` : (result.credentialId ?? file);
         return result.status === 'valid' ? `valid: ${what}` : `${result.status}: ${what}: ${result.errors.join('; ')}`;
@@ -75,7 +76,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
   keys
     .command('rotate')
     .description('make a new signing key active; the old one stays published so its credentials still verify')
-    .option('--alg <alg>', `signature algorithm: ${BADGE_ALGS.join(' or ')}`, 'ES256')
+    .option('--alg <alg>', `signature algorithm: ${BADGE_ALGS.join(' or ')}`, 'RS256')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { alg: string; json?: boolean }) => {
       if (!(BADGE_ALGS as readonly string[]).includes(opts.alg)) {

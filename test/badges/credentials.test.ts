@@ -63,9 +63,18 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const { payload, protectedHeader } = await jwtVerify(credential.jwt, createLocalJWKSet(jwks as never), { issuer: issuerId });
-    expect(protectedHeader).toMatchObject({ alg: 'ES256', typ: 'JWT', kid: jwks.keys[0]?.kid });
+    expect(protectedHeader).toEqual({ alg: 'RS256', typ: 'JWT', kid: `${publicUrl}/badges/keys/${credential.kid}` });
+    expect(jwks.keys[0]?.kid).toBe(protectedHeader.kid);
+    // the kid dereferences to the key itself
+    const key = await get(local(protectedHeader.kid as string));
+    expect(key.headers.get('content-type')).toMatch(/^application\/jwk\+json/);
+    expect(await key.json()).toEqual(jwks.keys[0]);
     const vc = payload as Record<string, unknown> & { credentialSubject: Record<string, unknown> & { identifier: Record<string, string | boolean>[] } };
-    expect(vc['@context']).toEqual(['https://www.w3.org/ns/credentials/v2', 'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json']);
+    expect(vc['@context']).toEqual([
+      'https://www.w3.org/ns/credentials/v2',
+      'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json',
+      'https://purl.imsglobal.org/spec/ob/v3p0/extensions.json',
+    ]);
     expect(vc.type).toEqual(['VerifiableCredential', 'OpenBadgeCredential']);
     expect(vc.id).toBe(`${publicUrl}/badges/${credential.id}`);
     expect(vc.jti).toBe(vc.id);
@@ -73,7 +82,20 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(vc.issuer).toMatchObject({ id: issuerId, type: ['Profile'] });
     expect(vc.validFrom).toBe(credential.issuedAt.toISOString());
     expect(vc.nbf).toBe(credential.issuedAt.getTime() / 1000);
-    expect(vc.credentialStatus).toEqual({ id: vc.id, type: '1EdRevocationList' });
+    expect(vc.iss).toBe(issuerId);
+    expect(vc.sub).toBe(vc.credentialSubject.id);
+    expect(vc.credentialSubject.id).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(vc).not.toHaveProperty('exp');
+    expect(vc.credentialStatus).toEqual({
+      id: `${publicUrl}/badges/status/${credential.statusListId}#${credential.statusListIndex}`,
+      type: 'BitstringStatusListEntry',
+      statusPurpose: 'revocation',
+      statusListIndex: String(credential.statusListIndex),
+      statusListCredential: `${publicUrl}/badges/status/${credential.statusListId}`,
+    });
+    expect(vc.credentialSchema).toEqual([
+      { id: 'https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json', type: '1EdTechJsonSchemaValidator2019' },
+    ]);
     const def = achievementDefinition(socle28, '2');
     expect(vc.credentialSubject).toMatchObject({
       type: ['AchievementSubject'],
@@ -133,43 +155,45 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
 
   it('fails a tampered JWT, a JWT signed by another key and a tampered baked image', async () => {
     const { credential } = await issue('2', 300);
-    expect(await verifyWithSocle(db(), publicUrl, credential.jwt)).toMatchObject({ status: 'valid', errors: [] });
+    expect(await verifyWithSocle(db(), server.ctx, credential.jwt)).toMatchObject({ status: 'valid', errors: [] });
 
     const [h, p, s] = credential.jwt.split('.');
     const claims = decodeJwt(credential.jwt) as { credentialSubject: { creditsEarned: number } };
     claims.credentialSubject.creditsEarned = 28;
     const forgedPayload = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    const tampered = await verifyWithSocle(db(), publicUrl, `${h}.${forgedPayload}.${s}`);
+    const tampered = await verifyWithSocle(db(), server.ctx, `${h}.${forgedPayload}.${s}`);
     expect(tampered.status).toBe('invalid');
     expect(tampered.errors[0]).toMatch(/signature/);
 
     const { privateKey } = await generateKeyPair('ES256');
     const kid = decodeProtectedHeader(credential.jwt).kid as string;
     const foreign = await new SignJWT(decodeJwt(credential.jwt)).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(privateKey);
-    expect((await verifyWithSocle(db(), publicUrl, foreign)).status).toBe('invalid');
-    const unknownKid = await new SignJWT(decodeJwt(credential.jwt)).setProtectedHeader({ alg: 'ES256', kid: 'nope' }).sign(privateKey);
-    expect((await verifyWithSocle(db(), publicUrl, unknownKid)).errors).toEqual(['signed with key nope, which the issuer does not publish']);
+    expect((await verifyWithSocle(db(), server.ctx, foreign)).status).toBe('invalid');
+    const unknownKid = await new SignJWT(decodeJwt(credential.jwt)).setProtectedHeader({ alg: 'ES256', kid: `${publicUrl}/badges/keys/nope` }).sign(privateKey);
+    expect((await verifyWithSocle(db(), server.ctx, unknownKid)).errors).toEqual([`the key ${publicUrl}/badges/keys/nope cannot be read (HTTP 404)`]);
+    const elsewhere = await new SignJWT(decodeJwt(credential.jwt)).setProtectedHeader({ alg: 'ES256', kid: 'https://attacker.example/key' }).sign(privateKey);
+    expect((await verifyWithSocle(db(), server.ctx, elsewhere)).errors).toEqual([`the key https://attacker.example/key is not on the issuer's origin (${publicUrl})`]);
 
     const svg = await (await get(`/badges/${credential.id}/badge.svg`)).text();
     const alteredSvg = svg.replace(p as string, forgedPayload);
-    expect((await verifyWithSocle(db(), publicUrl, extractCredential(Buffer.from(alteredSvg)))).status).toBe('invalid');
+    expect((await verifyWithSocle(db(), server.ctx, extractCredential(Buffer.from(alteredSvg)))).status).toBe('invalid');
 
-    const later = await verifyWithSocle(db(), publicUrl, credential.jwt, new Date(credential.issuedAt.getTime() - 60_000));
+    const later = await verifyWithSocle(db(), server.ctx, credential.jwt, new Date(credential.issuedAt.getTime() - 60_000));
     expect(later.status).toBe('invalid');
   });
 
   it('revokes with a reason: the verifier and the endpoint say revoked; earning it again issues a new credential', async () => {
     const { credential } = await issue('2', 300);
     await expect(revokeCredential(db(), credential.id, '  ')).rejects.toThrow('a revocation needs a reason');
-    expect((await verifyWithSocle(db(), publicUrl, credential.jwt)).status).toBe('valid');
+    expect((await verifyWithSocle(db(), server.ctx, credential.jwt)).status).toBe('valid');
     const revoked = await revokeCredential(db(), credential.id, 'Heures annulées (déclarations invalidées)');
     expect(revoked).toMatchObject({ changed: true, credential: { status: 'revoked' } });
     expect(await revokeCredential(db(), credential.id, 'again')).toMatchObject({ changed: false, credential: { revocationReason: 'Heures annulées (déclarations invalidées)' } });
     expect(await revokeCredential(db(), '3f1e9a52-2c1b-4b7e-9d55-0c8f3e1a2b4c', 'x')).toBeUndefined();
 
-    expect(await verifyWithSocle(db(), publicUrl, credential.jwt)).toMatchObject({
+    expect(await verifyWithSocle(db(), server.ctx, credential.jwt)).toMatchObject({
       status: 'revoked',
-      revocationReason: 'Heures annulées (déclarations invalidées)',
+      statusList: { url: `${publicUrl}/badges/status/${credential.statusListId}`, index: credential.statusListIndex, revoked: true },
     });
     const json = await (await get(`/badges/${credential.id}`, { Accept: 'application/json' })).json();
     expect(json).toMatchObject({ status: 'revoked', revocationReason: 'Heures annulées (déclarations invalidées)' });
@@ -215,7 +239,7 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
     expect(results[0]?.credential.id).toBe(held.credential.id);
     expect(results[3]?.credential.id).toBe(results[1]?.credential.id);
     expect(results[1]?.learner).toEqual({ id: b, sub: 'batch-2', issuer: 'https://moodle.univ-exemple.fr' });
-    for (const r of results) expect((await verifyWithSocle(db(), publicUrl, r.credential.jwt)).status).toBe('valid');
+    for (const r of results) expect((await verifyWithSocle(db(), server.ctx, r.credential.jwt)).status).toBe('valid');
     const rows = await db().select().from(badgeCredentials).where(inArray(badgeCredentials.userId, learners));
     expect(rows).toHaveLength(4);
 
@@ -288,17 +312,17 @@ describe.each(drivers)('Open Badges credentials on %s', (driver) => {
 
   it('rotates keys: old credentials still verify with the JWKS, new ones use the new key; private keys are sealed at rest', async () => {
     const old = await issue('2', 300);
-    const rotated = await db().transaction((tx) => rotateIssuerKey(tx, server.ctx.config.ltiKey, 'RS256'));
+    const rotated = await db().transaction((tx) => rotateIssuerKey(tx, server.ctx.config.ltiKey, 'ES256'));
     expect(rotated.retired).toEqual([old.credential.kid]);
     const whole = await issue(null, 28 * 60);
     expect(whole.credential.kid).toBe(rotated.kid);
-    expect(decodeProtectedHeader(whole.credential.jwt).alg).toBe('RS256');
+    expect(decodeProtectedHeader(whole.credential.jwt).alg).toBe('ES256');
     expect(whole.achievement).toMatchObject({ domainCode: null, name: 'Socle numérique en santé — 28\u00a0h' });
 
     const jwks = createLocalJWKSet((await (await get('/badges/jwks.json')).json()) as never);
     for (const jwt of [old.credential.jwt, whole.credential.jwt]) {
       await expect(jwtVerify(jwt, jwks, { issuer: issuerId })).resolves.toBeDefined();
-      expect((await verifyWithSocle(db(), publicUrl, jwt)).status).toBe('valid');
+      expect((await verifyWithSocle(db(), server.ctx, jwt)).status).toBe('valid');
     }
     const keys = await db().select().from(badgeKeys);
     expect(keys.map((k) => k.status).sort()).toEqual(['active', 'retired']);

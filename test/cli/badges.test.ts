@@ -1,34 +1,62 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { eq } from 'drizzle-orm';
 import { issueCredential } from '../../src/badges/credentials';
 import { bakedPng, bakedSvg } from '../../src/badges/service';
+import { bitAt, decodeBitstring } from '../../src/badges/status-list';
 import { auditEvents } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { testConfig } from '../support/app';
-import { runCliInProcess as runCli } from '../support/cli';
+import { runCliInProcess as runCli, startServe, waitForExit } from '../support/cli';
 import { socle28 } from '../badges/referential';
 
-const publicUrl = 'https://socle.univ-exemple.fr';
 const ltiKey = 'cli-test-lti-key-0123456789abcdef0123456789';
 
-// Each step opens the embedded store again (a PGlite reopen): allow for a busy machine.
-jest.setTimeout(90_000);
+// `socle serve` runs as a real process (twice) on the embedded database: allow for a busy machine.
+jest.setTimeout(240_000);
 
-describe('socle badges (real processes on the embedded database)', () => {
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+
+/**
+ * `socle badges verify` as a third party: the issuing Socle runs as its own process on loopback, the command reads
+ * only the badge file and what the credential names over HTTP (the issuer's key, its status list), never a store.
+ */
+describe('socle badges (a real socle serve on loopback, the command verifying over HTTP)', () => {
   let dir: string;
   let env: Record<string, string>;
-  let ids: { cyber: string; data: string };
+  let publicUrl: string;
+  let serve: ChildProcess | undefined;
+  let ids: { cyber: string; data: string; list: number; index: number };
   const file = (name: string) => path.join(dir, name);
+  const start = async () => {
+    serve = (await startServe(env)).child;
+  };
+  const stop = async () => {
+    if (!serve) return;
+    serve.kill('SIGTERM');
+    await waitForExit(serve);
+    serve = undefined;
+  };
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-badges-cli-'));
     const dataDir = file('data');
     const template = process.env.SOCLE_TEST_PGLITE_TEMPLATE;
     if (template) fs.cpSync(template, dataDir, { recursive: true });
-    env = { DATA_DIR: dataDir, LTI_KEY: ltiKey, PUBLIC_URL: publicUrl };
+    const port = await freePort();
+    publicUrl = `http://127.0.0.1:${port}`;
+    env = { DATA_DIR: dataDir, LTI_KEY: ltiKey, PUBLIC_URL: publicUrl, PORT: String(port) };
     const store = await openStore({ dataDir });
     try {
       const ctx = { config: testConfig({ publicUrl, ltiKey, dataDir }) };
@@ -36,7 +64,7 @@ describe('socle badges (real processes on the embedded database)', () => {
       const user = await ensureUser(store.db, platform.id, '4');
       const cyber = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '2', creditsEarnedMinutes: 300 });
       const data = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '1', creditsEarnedMinutes: 360 });
-      ids = { cyber: cyber.credential.id, data: data.credential.id };
+      ids = { cyber: cyber.credential.id, data: data.credential.id, list: cyber.credential.statusListId as number, index: cyber.credential.statusListIndex as number };
       fs.writeFileSync(file('cyber.png'), await bakedPng(cyber.achievement, cyber.credential.jwt));
       const svg = bakedSvg(data.achievement, data.credential.jwt);
       fs.writeFileSync(file('data.svg'), svg);
@@ -48,32 +76,56 @@ describe('socle badges (real processes on the embedded database)', () => {
     } finally {
       await store.close();
     }
+    await start();
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-  it('verifies a baked PNG (exit 0) and refuses a tampered SVG or a missing file (exit 1)', async () => {
-    const ok = await runCli(['badges', 'verify', file('cyber.png')], env);
+  it('verifies a baked PNG and a JWT file while the server runs, without any Socle variable (no store opened)', async () => {
+    const ok = await runCli(['badges', 'verify', file('cyber.png')]);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim()).toBe(`valid: Cybersécurité en santé — 5\u00a0h (${publicUrl}/badges/${ids.cyber})`);
+    const json = await runCli(['badges', 'verify', file('data.jwt'), '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'valid',
+      issuer: `${publicUrl}/badges/issuer`,
+      kid: expect.stringMatching(new RegExp(`^${publicUrl}/badges/keys/`)),
+      statusList: { url: `${publicUrl}/badges/status/${ids.list}`, revoked: false },
+    });
+  });
 
-    const bad = await runCli(['badges', 'verify', file('tampered.svg'), '--json'], env);
+  it('refuses a tampered SVG or a missing file (exit 1)', async () => {
+    const bad = await runCli(['badges', 'verify', file('tampered.svg'), '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ status: 'invalid', errors: [expect.stringMatching(/signature/)] });
 
-    const missing = await runCli(['badges', 'verify', file('nope.png')], env);
+    const missing = await runCli(['badges', 'verify', file('nope.png')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toEqual([`socle: cannot read ${file('nope.png')}: ENOENT`]);
   });
 
-  it('revokes with a reason (audited), after which verification exits 1 and says revoked', async () => {
+  it('after a revocation (audited), the status list bit is set, the command exits 1 "revoked" and the page says revoked', async () => {
+    const listUrl = `${publicUrl}/badges/status/${ids.list}`;
+    const before = await fetch(listUrl);
+    expect(before.headers.get('content-type')).toMatch(/^application\/vc\+jwt/);
+    const etag = before.headers.get('etag') as string;
+    expect((await fetch(listUrl, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+
+    // the embedded database has one process at a time: the administrator stops the server to run the command
+    await stop();
+    // the issuer out of reach: nothing can be said (exit 1, "unknown")
+    const unreachable = await runCli(['badges', 'verify', file('data.jwt'), '--json']);
+    expect(unreachable.code).toBe(1);
+    expect(JSON.parse(unreachable.stdout)).toMatchObject({ status: 'unknown', errors: [expect.any(String)] });
     const revoke = await runCli(['badges', 'revoke', `${publicUrl}/badges/${ids.cyber}`, '--reason', 'Heures retirées par la scolarité'], env);
     expect(revoke.stderr).toBe('');
     expect(revoke.stdout.trim()).toBe(`revoked ${ids.cyber}`);
-    const verify = await runCli(['badges', 'verify', file('cyber.png'), '--json'], env);
-    expect(verify.code).toBe(1);
-    expect(JSON.parse(verify.stdout)).toMatchObject({ status: 'revoked', revocationReason: 'Heures retirées par la scolarité' });
-
+    const rotate = await runCli(['badges', 'keys', 'rotate', '--alg', 'ES256', '--json'], env);
+    expect(JSON.parse(rotate.stdout)).toMatchObject({ alg: 'ES256', retired: [expect.any(String)] });
     const store = await openStore({ dataDir: env.DATA_DIR as string });
     try {
       const audit = await store.db.select().from(auditEvents).where(eq(auditEvents.subject, `badge:${ids.cyber}`));
@@ -81,15 +133,29 @@ describe('socle badges (real processes on the embedded database)', () => {
     } finally {
       await store.close();
     }
-  });
+    await start();
 
-  it('rotates the signing key; credentials signed by the retired key still verify', async () => {
-    const rotate = await runCli(['badges', 'keys', 'rotate', '--alg', 'RS256', '--json'], env);
-    expect(rotate.stderr).toBe('');
-    const result = JSON.parse(rotate.stdout) as { kid: string; alg: string; retired: string[] };
-    expect(result).toMatchObject({ alg: 'RS256', retired: [expect.any(String)] });
-    const verify = await runCli(['badges', 'verify', file('data.jwt')], env);
-    expect(verify.code).toBe(0);
-    expect(verify.stdout).toContain('valid: Données de santé — 6\u00a0h');
+    const after = await fetch(listUrl, { headers: { 'If-None-Match': etag, Accept: 'application/json' } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('etag')).not.toBe(etag);
+    const list = (await after.json()) as { type: string[]; credentialSubject: { statusPurpose: string; encodedList: string } };
+    expect(list).toMatchObject({ type: ['VerifiableCredential', 'BitstringStatusListCredential'], credentialSubject: { statusPurpose: 'revocation' } });
+    const bits = decodeBitstring(list.credentialSubject.encodedList);
+    expect(bits.length * 8).toBe(131_072);
+    expect(bitAt(bits, ids.index)).toBe(true);
+    expect([...bits].filter((b) => b !== 0)).toHaveLength(1);
+
+    const verify = await runCli(['badges', 'verify', file('cyber.png'), '--json']);
+    expect(verify.code).toBe(1);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ status: 'revoked', statusList: { url: listUrl, index: ids.index, revoked: true } });
+    // the other credential, signed by the key now retired, still verifies
+    const other = await runCli(['badges', 'verify', file('data.svg')]);
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain('valid: Données de santé — 6\u00a0h');
+
+    const page = await fetch(`${publicUrl}/badges/${ids.cyber}`, { headers: { Accept: 'application/json' } });
+    expect(await page.json()).toMatchObject({ status: 'revoked', revocationReason: 'Heures retirées par la scolarité' });
+    const html = await (await fetch(`${publicUrl}/badges/${ids.cyber}`, { headers: { Accept: 'text/html' } })).text();
+    expect(html).toContain('Badge révoqué');
   });
 });

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
-import { customType, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { customType, index, integer, jsonb, pgSequence, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Competency } from '../../domain/referential';
 import { users } from './identity';
 
@@ -57,6 +57,48 @@ export const badgeAchievements = pgTable(
 );
 
 /**
+ * The numbers that place issued credentials in the revocation status lists: number n is position n mod the list
+ * size of list n div size (see src/badges/status-list.ts). A sequence, so concurrent issuers never wait on each other.
+ */
+export const badgeStatusAllocations = pgSequence('badge_status_allocation_seq', { startWith: 0, minValue: 0 });
+
+/**
+ * A W3C Bitstring Status List (purpose `revocation`) published as a signed BitstringStatusListCredential at
+ * `/badges/status/<id>`. Its bits are the revoked credentials of the list; its revision is the number of its rows
+ * in `badge_status_revocations`, and the published credential is signed again when `signedRevision` lags behind.
+ * `permutationKey` spreads positions over the list's indexes (not an access secret: it only tells the order of issue).
+ */
+export const badgeStatusLists = pgTable('badge_status_lists', {
+  id: integer('id').primaryKey(),
+  purpose: text('purpose', { enum: ['revocation'] })
+    .notNull()
+    .default('revocation'),
+  size: integer('size').notNull(),
+  permutationKey: text('permutation_key').notNull(),
+  jwt: text('jwt'),
+  signedRevision: integer('signed_revision'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  signedAt: timestamp('signed_at', { withTimezone: true }),
+});
+
+/**
+ * The bits set in the status lists: one row per revoked credential's entry, appended in the revoking transaction and
+ * never removed, so revoking never waits on a list's row and a revoked badge stays revoked after its learner's data
+ * is erased (the credential row goes, its bit stays). A list's revision is its number of rows.
+ */
+export const badgeStatusRevocations = pgTable(
+  'badge_status_revocations',
+  {
+    listId: integer('list_id')
+      .notNull()
+      .references(() => badgeStatusLists.id),
+    statusIndex: integer('status_index').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.listId, t.statusIndex] })],
+);
+
+/**
  * An issued OpenBadgeCredential (VC-JWT). At most one active credential per learner and achievement; a revoked
  * one stays (its verification page says revoked) and a new one may be issued when the achievement is earned again.
  */
@@ -81,10 +123,14 @@ export const badgeCredentials = pgTable(
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     revocationReason: text('revocation_reason'),
+    /** Its entry in a revocation status list (null for a credential issued before status lists). */
+    statusListId: integer('status_list_id').references(() => badgeStatusLists.id),
+    statusListIndex: integer('status_list_index'),
   },
   (t) => [
     uniqueIndex('badge_credentials_one_active_idx').on(t.userId, t.achievementId).where(sql`status = 'active'`),
     index('badge_credentials_user_idx').on(t.userId),
+    uniqueIndex('badge_credentials_status_entry_idx').on(t.statusListId, t.statusListIndex),
   ],
 );
 

@@ -1,3 +1,22 @@
+CREATE SEQUENCE "public"."badge_status_allocation_seq" INCREMENT BY 1 MINVALUE 0 MAXVALUE 9223372036854775807 START WITH 0 CACHE 1;--> statement-breakpoint
+CREATE TABLE "badge_status_lists" (
+	"id" integer PRIMARY KEY NOT NULL,
+	"purpose" text DEFAULT 'revocation' NOT NULL,
+	"size" integer NOT NULL,
+	"permutation_key" text NOT NULL,
+	"jwt" text,
+	"signed_revision" integer,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"signed_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "badge_status_revocations" (
+	"list_id" integer NOT NULL,
+	"status_index" integer NOT NULL,
+	"at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "badge_status_revocations_list_id_status_index_pk" PRIMARY KEY("list_id","status_index")
+);
+--> statement-breakpoint
 CREATE TABLE "xapi_documents" (
 	"id" bigserial PRIMARY KEY NOT NULL,
 	"platform_id" integer,
@@ -67,10 +86,13 @@ CREATE TABLE "wallet_tokens" (
 --> statement-breakpoint
 ALTER TABLE "xapi_keys" ALTER COLUMN "platform_id" DROP NOT NULL;--> statement-breakpoint
 ALTER TABLE "xapi_outbox" ALTER COLUMN "statement" DROP NOT NULL;--> statement-breakpoint
+ALTER TABLE "badge_credentials" ADD COLUMN "status_list_id" integer;--> statement-breakpoint
+ALTER TABLE "badge_credentials" ADD COLUMN "status_list_index" integer;--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD COLUMN "kind" text DEFAULT 'platform' NOT NULL;--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD COLUMN "name" text;--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD COLUMN "scopes" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
 ALTER TABLE "coverage_dirty" ADD COLUMN "generation" bigserial NOT NULL;--> statement-breakpoint
+ALTER TABLE "badge_status_revocations" ADD CONSTRAINT "badge_status_revocations_list_id_badge_status_lists_id_fk" FOREIGN KEY ("list_id") REFERENCES "public"."badge_status_lists"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_documents" ADD CONSTRAINT "xapi_documents_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_documents" ADD CONSTRAINT "xapi_documents_client_id_xapi_keys_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."xapi_keys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_authorizations" ADD CONSTRAINT "wallet_authorizations_client_id_wallet_clients_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."wallet_clients"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -82,6 +104,8 @@ CREATE INDEX "xapi_documents_agent_idx" ON "xapi_documents" USING btree ("platfo
 CREATE INDEX "wallet_authorizations_expires_idx" ON "wallet_authorizations" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "wallet_tokens_user_idx" ON "wallet_tokens" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "wallet_tokens_live_idx" ON "wallet_tokens" USING btree ("client_id") WHERE revoked_at IS NULL;--> statement-breakpoint
+ALTER TABLE "badge_credentials" ADD CONSTRAINT "badge_credentials_status_list_id_badge_status_lists_id_fk" FOREIGN KEY ("status_list_id") REFERENCES "public"."badge_status_lists"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "badge_credentials_status_entry_idx" ON "badge_credentials" USING btree ("status_list_id","status_list_index");--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD CONSTRAINT "xapi_keys_kind_check" CHECK (("xapi_keys"."kind" = 'platform' AND "xapi_keys"."platform_id" IS NOT NULL) OR ("xapi_keys"."kind" = 'client' AND "xapi_keys"."name" IS NOT NULL));--> statement-breakpoint
 -- Lets one statement refuse itself (and roll back every write it made) with a SQLSTATE of Socle's: the ingest's
 -- single statement raises SC409 when a stored statement has the same id and another content, SC40R when a row
