@@ -14,7 +14,9 @@ import {
 } from './achievements';
 import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
-import { activeSigningKey, type SigningKey } from './keys';
+import { activeMultikey, activeSigningKey, type IssuerMultikey, type SigningKey } from './keys';
+import { signDataIntegrity } from './data-integrity';
+import { issuerDid } from './proofs';
 import { findInstitution } from '../identity/institution';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
@@ -228,6 +230,8 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   };
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
   let key: SigningKey | undefined;
+  // BADGE_PROOF=data-integrity: the credential JSON with an embedded proof by the Ed25519 key, kept in `jwt`
+  let multikey: IssuerMultikey | undefined;
   type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
   const store = async (part: Fresh[]): Promise<void> => {
     // one JSON parameter per chunk: cheaper to build and to parse than seven parameters a row
@@ -272,6 +276,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     const learner = learners.get(p.input.userId);
     if (!learner) throw notFound(`no user ${p.input.userId}`);
     key ??= await activeSigningKey(ex, ltiKey);
+    if (ctx.config.badgeProof === 'data-integrity') multikey ??= await activeMultikey(ex, ltiKey, issuerDid(publicUrl));
     let achievementClaim = achievementClaims.get(achievement.id);
     if (!achievementClaim) {
       achievementClaim = achievementJson(achievement, publicUrl);
@@ -288,11 +293,11 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
       learner,
       achievement: achievementClaim,
       creditsEarnedMinutes: p.input.creditsEarnedMinutes,
-    });
+    }, multikey);
     claimed.set(k, index);
     fresh.push({
       index,
-      row: { id, userId: p.input.userId, achievementId: achievement.id, kid: key.kid, jwt, creditsEarnedMinutes: p.input.creditsEarnedMinutes, issuedAt },
+      row: { id, userId: p.input.userId, achievementId: achievement.id, kid: multikey?.kid ?? key.kid, jwt, creditsEarnedMinutes: p.input.creditsEarnedMinutes, issuedAt },
     });
     if (fresh.length >= INSERT_CHUNK) await flush();
   }
@@ -334,6 +339,7 @@ async function signCredential(
     achievement: ReturnType<typeof achievementJson>;
     creditsEarnedMinutes: number;
   },
+  multikey?: IssuerMultikey,
 ): Promise<string> {
   const salt = randomBytes(16).toString('hex');
   const credentialUrl = urls.credential(c.publicUrl, c.id);
@@ -361,6 +367,7 @@ async function signCredential(
       },
     ],
   };
+  if (multikey) return JSON.stringify(await signDataIntegrity(credential, multikey, c.issuedAt));
   return new SignJWT(credential)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(c.issuer.id)

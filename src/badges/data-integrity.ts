@@ -37,6 +37,7 @@ interface Libraries {
   cryptosuite: unknown;
   Ed25519Multikey: {
     from(key: JsonObject): Promise<{ signer(): unknown; publicKeyMultibase: string }>;
+    toJwk(options: { keyPair: unknown; secretKey?: boolean }): Promise<{ kty: string; crv: string; x: string }>;
     generate(options: { id?: string; controller?: string }): Promise<{
       publicKeyMultibase: string;
       export(options: { publicKey: boolean; secretKey: boolean; includeContext: boolean }): Promise<JsonObject & { secretKeyMultibase: string }>;
@@ -99,6 +100,14 @@ export async function generateMultikey(controller: string): Promise<MultikeyPair
   const exported = await generated.export({ publicKey: true, secretKey: true, includeContext: false });
   const publicKeyMultibase = String(exported.publicKeyMultibase);
   return { id: `${controller}#${publicKeyMultibase}`, controller, publicKeyMultibase, secretKeyMultibase: exported.secretKeyMultibase };
+}
+
+/** The public key as a JWK (OKP, Ed25519). */
+export async function publicJwkOf(key: Pick<MultikeyPair, 'publicKeyMultibase'>): Promise<{ kty: string; crv: string; x: string }> {
+  const { Ed25519Multikey } = await libraries();
+  const pair = await Ed25519Multikey.from({ type: 'Multikey', publicKeyMultibase: key.publicKeyMultibase });
+  const { kty, crv, x } = await Ed25519Multikey.toJwk({ keyPair: pair });
+  return { kty, crv, x };
 }
 
 /** The public verification method of a key pair, as its controller publishes it. */

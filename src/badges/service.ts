@@ -7,22 +7,21 @@ import { bakePng, bakeSvg } from './baking';
 import { type AchievementRow, findCredential } from './credentials';
 import { badgeSvg, renderPng } from './image';
 import { publicJwks } from './keys';
+import { isEmbeddedProof, verifyEmbeddedWithSocle } from './proofs';
 import { type VerificationResult, verifyJwt } from './verify';
 
 /** Verifies a VC-JWT against Socle's own keys (current and retired) and records. */
 export async function verifyWithSocle(ex: Executor, publicUrl: string, jwt: string, now?: Date): Promise<VerificationResult> {
+  const statusOf = async (credentialId: string) => {
+    // Only ids under this Socle's public URL are Socle's.
+    if (!credentialId.startsWith(`${publicUrl}/badges/`)) return undefined;
+    const found = await findCredential(ex, credentialId);
+    return found?.credential;
+  };
+  // a credential JSON with an embedded proof (BADGE_PROOF=data-integrity)
+  if (isEmbeddedProof(jwt)) return verifyEmbeddedWithSocle(ex, publicUrl, jwt, statusOf, now);
   const { keys } = await publicJwks(ex);
-  return verifyJwt(jwt, {
-    keys,
-    issuerId: urls.issuer(publicUrl),
-    now,
-    statusOf: async (credentialId) => {
-      // Only ids under this Socle's public URL are Socle's.
-      if (!credentialId.startsWith(`${publicUrl}/badges/`)) return undefined;
-      const found = await findCredential(ex, credentialId);
-      return found?.credential;
-    },
-  });
+  return verifyJwt(jwt, { keys, issuerId: urls.issuer(publicUrl), now, statusOf });
 }
 
 /** The achievement's picture (unbaked SVG). */

@@ -12,3 +12,4 @@ export * from './coverage';
 export * from './gradebook';
 export * from './rate-limits';
 export * from './institutions';
+export * from './records';
