@@ -15,7 +15,7 @@ import {
 import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
 import { activeMultikey, activeSigningKey, type IssuerMultikey, type SigningKey } from './keys';
-import { signDataIntegrity } from './data-integrity';
+import { signDataIntegrity, withUndefinedTerms } from './data-integrity';
 import { issuerDid } from './proofs';
 import { findInstitution } from '../identity/institution';
 
@@ -367,7 +367,7 @@ async function signCredential(
       },
     ],
   };
-  if (multikey) return JSON.stringify(await signDataIntegrity(credential, multikey, c.issuedAt));
+  if (multikey) return JSON.stringify(await signDataIntegrity(withUndefinedTerms(credential), multikey, c.issuedAt));
   return new SignJWT(credential)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(c.issuer.id)

@@ -93,6 +93,18 @@ export function documentLoader(resolve: Resolve = () => undefined) {
   };
 }
 
+export const UNDEFINED_TERMS_CONTEXT = 'https://www.w3.org/ns/credentials/undefined-terms/v2';
+
+/**
+ * The credential with the VC 2.0 `undefined-terms` context last: its terms that no context defines (the OB 3.0
+ * context does not define the `1Ed…` type names of `credentialStatus` and `credentialSchema`) then expand to
+ * issuer-dependent IRIs, which canonicalisation in safe mode requires.
+ */
+export function withUndefinedTerms<T extends JsonObject>(credential: T): T {
+  const context = Array.isArray(credential['@context']) ? (credential['@context'] as unknown[]) : [credential['@context']];
+  return context.includes(UNDEFINED_TERMS_CONTEXT) ? credential : { ...credential, '@context': [...context, UNDEFINED_TERMS_CONTEXT] };
+}
+
 /** A new Ed25519 key pair whose id is `<controller>#<publicKeyMultibase>`. */
 export async function generateMultikey(controller: string): Promise<MultikeyPair> {
   const { Ed25519Multikey } = await libraries();

@@ -1,3 +1,14 @@
+import { eq } from 'drizzle-orm';
+import { extractCredential } from '../../src/badges/baking';
+import { issueCredential, revokeCredential } from '../../src/badges/credentials';
+import { listIssuerKeys } from '../../src/badges/keys';
+import { issuerDid } from '../../src/badges/proofs';
+import { verifyWithSocle } from '../../src/badges/service';
+import { badgeKeys } from '../../src/db/schema';
+import { ensurePlatform, ensureUser } from '../../src/identity/records';
+import { startTestServer, type TestServer } from '../support/app';
+import { drivers } from '../support/db';
+import { socle28 } from './referential';
 import { documentLoader, generateMultikey, type JsonObject, signDataIntegrity, verificationMethod, verifyDataIntegrity } from '../../src/badges/data-integrity';
 
 /**
@@ -109,5 +120,63 @@ describe('eddsa-rdfc-2022', () => {
     await expect(load('https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json')).resolves.toBeDefined();
     await expect(load('https://w3id.org/security/data-integrity/v2')).resolves.toBeDefined();
     await expect(load('https://example.org/context.json')).rejects.toThrow(/not available offline/);
+  });
+});
+
+describe.each(drivers)('BADGE_PROOF=data-integrity on %s', (driver) => {
+  const publicUrl = 'https://socle.univ-exemple.fr:8443';
+  let server: TestServer;
+  let userId: number;
+  const db = () => server.ctx.store.db;
+
+  beforeAll(async () => {
+    server = await startTestServer(driver, { publicUrl, badgeProof: 'data-integrity' });
+    const platform = await ensurePlatform(db(), 'https://moodle.univ-exemple.fr');
+    userId = (await ensureUser(db(), platform.id, '4')).id;
+  });
+  afterAll(() => server.destroy());
+
+  it('issues the credential JSON with an eddsa-rdfc-2022 proof by the key its did:web document publishes', async () => {
+    const { credential } = await issueCredential(db(), server.ctx, { userId, referential: socle28, domainCode: '2', creditsEarnedMinutes: 300 });
+    const signed = JSON.parse(credential.jwt) as JsonObject & { proof: JsonObject; credentialSubject: { creditsEarned: number } };
+    expect(signed).toMatchObject({ id: `${publicUrl}/badges/${credential.id}`, type: ['VerifiableCredential', 'OpenBadgeCredential'], credentialSubject: { creditsEarned: 5 } });
+    const did = 'did:web:socle.univ-exemple.fr%3A8443';
+    expect(issuerDid(publicUrl)).toBe(did);
+    expect(signed.proof).toMatchObject({ type: 'DataIntegrityProof', cryptosuite: 'eddsa-rdfc-2022', proofPurpose: 'assertionMethod', verificationMethod: `${did}#${credential.kid}` });
+
+    const res = await fetch(`${server.url}/.well-known/did.json`);
+    expect(res.headers.get('content-type')).toContain('application/did+json');
+    const document = (await res.json()) as { id: string; verificationMethod: { id: string; type: string; publicKeyMultibase: string }[]; assertionMethod: string[] };
+    expect(document.id).toBe(did);
+    expect(document.verificationMethod).toEqual([{ id: `${did}#${credential.kid}`, type: 'Multikey', controller: did, publicKeyMultibase: credential.kid }]);
+    expect(document.assertionMethod).toEqual([`${did}#${credential.kid}`]);
+    // the secret stays sealed: no multibase secret in the store's row, none published
+    const [row] = await db().select().from(badgeKeys).where(eq(badgeKeys.kid, credential.kid));
+    expect(row?.sealedPrivateJwk).not.toContain('secretKeyMultibase');
+    expect(JSON.stringify(document)).not.toContain('secretKey');
+    // a third party verifies it with the published document only
+    const fromDocument = (url: string): JsonObject | undefined =>
+      url === did ? (document as unknown as JsonObject) : document.verificationMethod.find((m) => m.id === url) && { '@context': 'https://w3id.org/security/multikey/v1', ...document.verificationMethod.find((m) => m.id === url) };
+    expect(await verifyDataIntegrity(signed, fromDocument)).toMatchObject({ verified: true });
+
+    // Socle's own verification: the page, the JSON status, then a changed copy and a revoked credential
+    await expect(verifyWithSocle(db(), publicUrl, credential.jwt)).resolves.toMatchObject({ status: 'valid', credentialId: signed.id, kid: credential.kid });
+    const page = await fetch(`${server.url}/badges/${credential.id}`, { headers: { accept: 'application/json' } });
+    expect(await page.json()).toMatchObject({ status: 'valid' });
+    const tampered = JSON.stringify({ ...signed, credentialSubject: { ...signed.credentialSubject, creditsEarned: 50 } });
+    const refused = await verifyWithSocle(db(), publicUrl, tampered);
+    expect(refused.status).toBe('invalid');
+    expect(refused.errors.join(' ')).toMatch(/signature rejected/);
+    expect((await verifyWithSocle(db(), publicUrl, '{"not": "a credential"')).status).toBe('invalid');
+    // baked as the JSON itself
+    const png = await (await fetch(`${server.url}/badges/${credential.id}/badge.png`)).arrayBuffer();
+    expect(extractCredential(Buffer.from(png))).toBe(credential.jwt);
+    await revokeCredential(db(), credential.id, 'erreur de saisie');
+    await expect(verifyWithSocle(db(), publicUrl, credential.jwt)).resolves.toMatchObject({ status: 'revoked', revocationReason: 'erreur de saisie' });
+
+    // the next credential uses the same key; the VC-JWT key stays the JWT key
+    const next = await issueCredential(db(), server.ctx, { userId, referential: socle28, domainCode: '1', creditsEarnedMinutes: 360 });
+    expect(next.credential.kid).toBe(credential.kid);
+    expect((await listIssuerKeys(db())).map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA']);
   });
 });
