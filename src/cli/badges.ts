@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { extractCredential } from '../badges/baking';
 import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
+import { isRecordJwt, verifyRecord } from '../badges/records';
 import { verifyWithSocle } from '../badges/service';
 import { auditEvents } from '../db/schema';
 import { invalid, notFound } from '../domain/errors';
@@ -14,8 +15,8 @@ export function registerBadges(program: Command, withContext: WithContext): void
 
   badges
     .command('verify')
-    .description('verify a baked PNG or SVG badge, or a VC-JWT file (exit 0 only when valid)')
-    .argument('<file>', 'badge.png, badge.svg or a file holding the JWT')
+    .description('verify a baked PNG or SVG badge, a VC-JWT or credential JSON file, or a learner record (exit 0 only when valid)')
+    .argument('<file>', 'badge.png, badge.svg, a file holding the JWT (a badge or a learner record) or the credential JSON')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       let bytes: Buffer;
@@ -26,11 +27,22 @@ export function registerBadges(program: Command, withContext: WithContext): void
       }
       let jwt: string;
       try {
-        jwt = extractCredential(bytes);
+        const text = bytes.toString('utf8').replace(/^\uFEFF/, '').trim();
+        // a credential JSON with an embedded proof (BADGE_PROOF=data-integrity), else a baked image or a JWT
+        jwt = text.startsWith('{') ? text : extractCredential(bytes);
       } catch (error) {
         const result = { status: 'invalid', errors: [(error as Error).message] };
         output(result, opts.json ?? false, () => `invalid: ${result.errors.join('; ')}`);
         process.exitCode = 1;
+        return;
+      }
+      if (isRecordJwt(jwt)) {
+        const record = await withContext((ctx) => verifyRecord(ctx.store.db, ctx.config.publicUrl, jwt));
+        output(record, opts.json ?? false, () => {
+          const what = `learner record ${record.referential ? `${record.referential.id} ${record.referential.version} ` : ''}(${record.recordId ?? file})`;
+          return record.status === 'valid' ? `valid: ${what}` : `${record.status}: ${what}: ${record.errors.join('; ')}`;
+        });
+        if (record.status !== 'valid') process.exitCode = 1;
         return;
       }
       const result = await withContext((ctx) => verifyWithSocle(ctx.store.db, ctx.config.publicUrl, jwt));

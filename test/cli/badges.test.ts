@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { issueCredential } from '../../src/badges/credentials';
+import { issueRecord } from '../../src/badges/records';
 import { bakedPng, bakedSvg } from '../../src/badges/service';
 import { auditEvents } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
@@ -20,7 +21,7 @@ jest.setTimeout(90_000);
 describe('socle badges (real processes on the embedded database)', () => {
   let dir: string;
   let env: Record<string, string>;
-  let ids: { cyber: string; data: string };
+  let ids: { cyber: string; data: string; record: string };
   const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
@@ -36,7 +37,14 @@ describe('socle badges (real processes on the embedded database)', () => {
       const user = await ensureUser(store.db, platform.id, '4');
       const cyber = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '2', creditsEarnedMinutes: 300 });
       const data = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '1', creditsEarnedMinutes: 360 });
-      ids = { cyber: cyber.credential.id, data: data.credential.id };
+      ids = { cyber: cyber.credential.id, data: data.credential.id, record: '' };
+      const domains = new Map([['1', 360], ['2', 300], ['3', 60]]);
+      const { record } = await issueRecord(store.db, ctx, { userId: user.id, referential: socle28, validatedMinutes: domains });
+      ids.record = record.id;
+      fs.writeFileSync(file('record.jwt'), record.jwt);
+      const [rh, rp, rs] = record.jwt.split('.');
+      const payload = JSON.parse(Buffer.from(rp ?? '', 'base64url').toString()) as Record<string, unknown>;
+      fs.writeFileSync(file('forged-record.jwt'), `${rh}.${Buffer.from(JSON.stringify({ ...payload, name: 'Autre' })).toString('base64url')}.${rs}`);
       fs.writeFileSync(file('cyber.png'), await bakedPng(cyber.achievement, cyber.credential.jwt));
       const svg = bakedSvg(data.achievement, data.credential.jwt);
       fs.writeFileSync(file('data.svg'), svg);
@@ -64,6 +72,18 @@ describe('socle badges (real processes on the embedded database)', () => {
     const missing = await runCli(['badges', 'verify', file('nope.png')], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toEqual([`socle: cannot read ${file('nope.png')}: ENOENT`]);
+  });
+
+  it('recognises a learner record (CLR 2.0): valid exits 0, a changed one exits 1', async () => {
+    const ok = await runCli(['badges', 'verify', file('record.jwt')], env);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim()).toBe(`valid: learner record ${socle28.id} ${socle28.version} (${ids.record})`);
+    const json = await runCli(['badges', 'verify', file('record.jwt'), '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'valid', credentials: [{ creditsEarned: 6 }, { creditsEarned: 5 }, { creditsEarned: 1 }] });
+    const forged = await runCli(['badges', 'verify', file('forged-record.jwt'), '--json'], env);
+    expect(forged.code).toBe(1);
+    expect(JSON.parse(forged.stdout)).toMatchObject({ status: 'invalid', errors: [expect.stringMatching(/signature/)] });
   });
 
   it('revokes with a reason (audited), after which verification exits 1 and says revoked', async () => {
