@@ -10,6 +10,8 @@ import { type CredentialSummary, listCredentials } from '../src/badges/credentia
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
 import { learnerView, type PendingActivity, pendingActivities } from '../src/coverage/read';
+import { currentRecords } from '../src/coverage/records';
+import { recordUrl } from '../src/badges/records';
 import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
@@ -47,6 +49,8 @@ export interface ReferentialSection {
   badges: BadgeCard[];
   /** For each domain still missing hours (or competencies), the activities of the learner's courses that would credit it. */
   nextSteps: NextStep[];
+  /** The learner's current record (CLR 2.0) of this référentiel version, once they have hours in it. */
+  record?: { id: string; issuedAt: string; download: string; verifyUrl: string };
 }
 
 export interface NextStep {
@@ -152,6 +156,9 @@ export async function learnerProgress(
   const deps = coverageDeps(ctx, ctx.store.db);
   const credentials = await listCredentials(ctx.store.db, ctx, session.user.id);
   const sections: ReferentialSection[] = [];
+  // the learner records (issued again only when their hours or badges changed)
+  const records = await ctx.store.db.transaction((tx) => currentRecords(tx, ctx, { platformId: session.platform.id, userId: session.user.id }));
+  const recordOf = (ref: { id: string; version: string }) => records.find((r) => r.record.referentialId === ref.id && r.record.referentialVersion === ref.version)?.record;
   for (const id of await referentialIds(ctx, session.user, session.course)) {
     let view: View;
     try {
@@ -162,7 +169,11 @@ export async function learnerProgress(
     }
     const pending = view.gaps.length ? await pendingActivities(ctx.store.db, session.platform.id, session.user.id, view.referential) : [];
     const credited = view.domains.some((d) => d.competencies.some((c) => c.credits.length > 0));
+    const record = credited ? recordOf(view.referential) : undefined;
     sections.push({
+      ...(record
+        ? { record: { id: record.id, issuedAt: record.issuedAt.toISOString(), download: `/records/${record.id}/record.jwt`, verifyUrl: recordUrl(ctx.config.publicUrl, record.id) } }
+        : {}),
       view,
       percent: view.hasHours ? percent(view.validatedHours, view.requiredHours) : percent(view.coveredCompetencies, view.totalCompetencies),
       empty: !credited,
@@ -227,6 +238,10 @@ addTexts({
     'me.downloadSvg': 'Télécharger (SVG)',
     'me.verify': 'Lien de vérification à partager',
     'me.badgeImage': 'Image du badge « {{name}} »',
+    'me.record': 'Mon relevé de formation',
+    'me.recordIntro': 'Un relevé vérifiable (Comprehensive Learner Record 2.0) réunit vos heures validées par domaine et vos badges de ce référentiel, signé par l’établissement.',
+    'me.recordDownload': 'Télécharger le relevé (CLR 2.0)',
+    'me.recordIssued': 'Relevé du {{date}}',
   },
   en: {
     'me.tabs': 'Page sections',
@@ -276,5 +291,9 @@ addTexts({
     'me.downloadSvg': 'Download (SVG)',
     'me.verify': 'Verification link to share',
     'me.badgeImage': 'Badge image “{{name}}”',
+    'me.record': 'My learner record',
+    'me.recordIntro': 'A verifiable record (Comprehensive Learner Record 2.0) gathers your validated hours per domain and your badges of this référentiel, signed by the institution.',
+    'me.recordDownload': 'Download the record (CLR 2.0)',
+    'me.recordIssued': 'Record of {{date}}',
   },
 });

@@ -129,6 +129,21 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     expect(subject.association[1]).toEqual({ type: 'Association', associationType: 'isParentOf', sourceId: whole?.id, targetId: d2?.id });
   });
 
+  it('offers the record on “Ma progression” and on the learner’s page of their teacher', async () => {
+    const [item] = (await (await records(learner)).json()) as [RecordItem];
+    const me = await (await learner.get('/lti/me?tab=badges')).text();
+    expect(me).toContain('Mon relevé de formation');
+    expect(me).toContain(`href="/records/${item.id}/record.jwt" download>Télécharger le relevé (CLR 2.0)</a>`);
+    expect(me).toContain(`href="${item.verifyUrl}"`);
+    const teacher = (await moodle.launch(server, 'instructor', { locale: 'fr', sub: '77' })).client;
+    const page = await (await teacher.get(`/lti/learners/${learnerId}`)).text();
+    expect(page).toContain('Mon relevé de formation');
+    expect(page).toContain(`href="/records/${item.id}/record.jwt"`);
+    // a learner with no hours has no record to offer
+    const other = (await moodle.launch(server, 'learner', { locale: 'fr', sub: '6' })).client;
+    expect(await (await other.get('/lti/me?tab=badges')).text()).not.toContain('Mon relevé de formation');
+  });
+
   it('issues a record again only when what it says changes; the older one stays verifiable as superseded', async () => {
     const [first] = (await (await records(admin)).json()) as RecordItem[];
     const [same] = (await (await records(learner)).json()) as RecordItem[];
