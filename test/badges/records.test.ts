@@ -4,6 +4,9 @@ import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
 import { identityHash } from '../../src/badges/credentials';
 import { verifyRecord } from '../../src/badges/records';
+import { type Attestation, renderAttestationPdf } from '../../src/reports/attestation';
+import { recordedAttestations } from '../../src/reports/service';
+import { pdfText } from '../support/pdf';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { ensurePlatform, ensureUser, findUser } from '../../src/identity/records';
 import { socle28 } from '../domain/coverage-fixtures';
@@ -156,6 +159,16 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     expect(await old.json()).toMatchObject({ status: 'superseded' });
     const current = await fetch(`${server.url}/records/${next?.id}`, { headers: { accept: 'application/json' } });
     expect(await current.json()).toMatchObject({ status: 'valid', referential: { id: socle28.id }, credentials: [{ creditsEarned: 2 }, { creditsEarned: 5 }] });
+  });
+
+  it('prints the current record’s URL on the learner’s attestation PDF', async () => {
+    const [item] = (await (await records(learner)).json()) as [RecordItem];
+    const out: Attestation[] = [];
+    for await (const a of recordedAttestations(server.ctx, { platformId, filters: { referential: { id: socle28.id } } })) out.push(a);
+    const mine = out.find((a) => a.learner.sub === '4');
+    expect(mine?.recordUrl).toBe(item.verifyUrl);
+    const [text] = await pdfText(await renderAttestationPdf(mine as Attestation));
+    expect(text).toContain(`Relevé de formation numérique vérifiable (CLR 2.0) : ${item.verifyUrl}`);
   });
 
   it('answers an API token of another platform 403, a learner asking for someone else 403, no token 401', async () => {
