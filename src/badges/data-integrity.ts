@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { contexts as credentialsContexts } from '@digitalbazaar/credentials-context';
 import { contexts as dataIntegrityContexts } from '@digitalbazaar/data-integrity-context';
 import { contexts as multikeyContexts } from '@digitalbazaar/multikey-context';
@@ -49,7 +50,12 @@ interface Libraries {
  * Loads an ES module at run time. TypeScript compiles `import()` to `require()` under CommonJS, which cannot load
  * these ES-module-only packages inside jest: a function built at run time keeps the real `import()`.
  */
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+const importEsm = (specifier: string): Promise<Record<string, unknown>> => {
+  // a distinct source each time: V8 may reuse a compiled function of the same source with the module loader of the
+  // context that first compiled it (under jest, a test file already torn down)
+  const load = new Function('specifier', `return import(specifier); // ${randomUUID()}`) as (s: string) => Promise<Record<string, unknown>>;
+  return load(specifier);
+};
 
 /** The libraries, loaded once per process (constant code). */
 let loading: Promise<Libraries> | undefined;
