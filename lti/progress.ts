@@ -11,6 +11,8 @@ import { linkedInAddUrl } from '../src/wallet/linkedin';
 import { badgeSvg } from '../src/badges/image';
 import type { AppContext } from '../src/context';
 import { learnerView, type PendingActivity, pendingActivities } from '../src/coverage/read';
+import { currentRecords } from '../src/coverage/records';
+import { recordUrl } from '../src/badges/records';
 import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
@@ -50,6 +52,8 @@ export interface ReferentialSection {
   badges: BadgeCard[];
   /** For each domain still missing hours (or competencies), the activities of the learner's courses that would credit it. */
   nextSteps: NextStep[];
+  /** The learner's current record (CLR 2.0) of this référentiel version, once they have hours in it. */
+  record?: { id: string; issuedAt: string; download: string; verifyUrl: string };
 }
 
 export interface NextStep {
@@ -159,6 +163,9 @@ export async function learnerProgress(
   const credentials = await listCredentials(ctx.store.db, ctx, session.user.id);
   const organizationName = credentials.length ? (await issuerProfileOf(ctx.store.db, ctx.config.publicUrl, session.platform.id)).name : '';
   const sections: ReferentialSection[] = [];
+  // the learner records (issued again only when their hours or badges changed)
+  const records = await ctx.store.db.transaction((tx) => currentRecords(tx, ctx, { platformId: session.platform.id, userId: session.user.id }));
+  const recordOf = (ref: { id: string; version: string }) => records.find((r) => r.record.referentialId === ref.id && r.record.referentialVersion === ref.version)?.record;
   for (const id of await referentialIds(ctx, session.user, session.course)) {
     let view: View;
     try {
@@ -169,7 +176,11 @@ export async function learnerProgress(
     }
     const pending = view.gaps.length ? await pendingActivities(ctx.store.db, session.platform.id, session.user.id, view.referential) : [];
     const credited = view.domains.some((d) => d.competencies.some((c) => c.credits.length > 0));
+    const record = credited ? recordOf(view.referential) : undefined;
     sections.push({
+      ...(record
+        ? { record: { id: record.id, issuedAt: record.issuedAt.toISOString(), download: `/records/${record.id}/record.jwt`, verifyUrl: recordUrl(ctx.config.publicUrl, record.id) } }
+        : {}),
       view,
       percent: view.hasHours ? percent(view.validatedHours, view.requiredHours) : percent(view.coveredCompetencies, view.totalCompetencies),
       empty: !credited,
@@ -239,6 +250,10 @@ addTexts({
     'me.walletsIntro': 'Un portefeuille de badges (Open Badges 3.0) peut recevoir vos badges. Quand il vous affiche un code de connexion à Socle, saisissez-le ici :',
     'me.walletCode': 'Code affiché par le portefeuille',
     'me.walletSubmit': 'Continuer',
+    'me.record': 'Mon relevé de formation',
+    'me.recordIntro': 'Un relevé vérifiable (Comprehensive Learner Record 2.0) réunit vos heures validées par domaine et vos badges de ce référentiel, signé par l’établissement.',
+    'me.recordDownload': 'Télécharger le relevé (CLR 2.0)',
+    'me.recordIssued': 'Relevé du {{date}}',
   },
   en: {
     'me.tabs': 'Page sections',
@@ -293,5 +308,9 @@ addTexts({
     'me.walletsIntro': 'A badge wallet (Open Badges 3.0) can receive your badges. When it shows you a code to connect to Socle, enter it here:',
     'me.walletCode': 'Code shown by the wallet',
     'me.walletSubmit': 'Continue',
+    'me.record': 'My learner record',
+    'me.recordIntro': 'A verifiable record (Comprehensive Learner Record 2.0) gathers your validated hours per domain and your badges of this référentiel, signed by the institution.',
+    'me.recordDownload': 'Download the record (CLR 2.0)',
+    'me.recordIssued': 'Record of {{date}}',
   },
 });

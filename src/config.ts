@@ -83,6 +83,7 @@ const envSchema = z
     RATE_LIMIT_API: rateLimit(DEFAULT_RATE_LIMITS.api),
     RATE_LIMIT_LOGIN: rateLimit(DEFAULT_RATE_LIMITS.login),
     RATE_LIMIT_PUBLIC: rateLimit(DEFAULT_RATE_LIMITS.public),
+    BADGE_PROOF: z.enum(['jwt', 'data-integrity'], { message: 'expected jwt or data-integrity' }).default('jwt'),
   })
   .superRefine((env, ctx) => {
     if (env.LRS_ENDPOINT && !(env.LRS_KEY && env.LRS_SECRET)) {
@@ -131,6 +132,11 @@ export interface Config {
   metricsToken?: string | undefined;
   /** Requests per client and window (0 = no limit): per xAPI key, per API token, per address for the LTI login and the public verification pages. */
   rateLimits: RateLimits;
+  /**
+   * How issued Open Badges are proven: `jwt` (VC-JWT, ES256, the default) or `data-integrity` (the credential JSON
+   * with an embedded `eddsa-rdfc-2022` proof by the Ed25519 key of Socle's did:web). Unset = `jwt`.
+   */
+  badgeProof?: Env['BADGE_PROOF'] | undefined;
 }
 
 export interface RateLimits {
@@ -217,5 +223,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       login: env.RATE_LIMIT_LOGIN,
       public: env.RATE_LIMIT_PUBLIC,
     },
+    badgeProof: env.BADGE_PROOF,
   };
 }

@@ -13,6 +13,7 @@ import { exportBody, filtersQuery, jobParams } from './reports';
 import {
   courseCoverage,
   credential,
+  learnerRecord,
   errorResponse,
   exportJob,
   health,
@@ -92,6 +93,16 @@ export function openApiDocument(): OpenApiDocument {
     summary: "A learner's Open Badges 3.0 credentials (active and revoked), oldest first",
     request: { query: credentialsQuery },
     responses: { 200: { description: 'the credentials', content: json(z.array(credential)) }, ...errors(400, 401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/records',
+    operationId: 'listLearnerRecords',
+    tags: ['credentials'],
+    summary:
+      "A learner's current records (CLR 2.0 ClrCredential, VC-JWT), one per référentiel version they have hours in; issued again when their hours or badges change",
+    request: { query: credentialsQuery },
+    responses: { 200: { description: 'the records', content: json(z.array(learnerRecord)) }, ...errors(400, 401, 403, 404) },
   });
 
   registry.registerPath({
@@ -324,7 +335,7 @@ export function openApiDocument(): OpenApiDocument {
     security: [{ apiToken: [] }, { ltiSession: [] }],
     tags: [
       { name: 'coverage', description: 'hours validated per domain and competency' },
-      { name: 'credentials', description: 'Open Badges 3.0 credentials' },
+      { name: 'credentials', description: 'Open Badges 3.0 credentials and CLR 2.0 learner records' },
       { name: 'referentials', description: 'the référentiels (public, read-only)' },
       { name: 'reports', description: 'exports and indicators of a platform, for administrator API tokens' },
       { name: 'xAPI', description: 'the xAPI resources: Statements, State, Activity and Agent Profiles, Agents, Activities, About (X-Experience-API-Version: 1.0.3 or 2.0.0)' },

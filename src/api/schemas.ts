@@ -140,6 +140,17 @@ export const credential = z
   })
   .meta({ id: 'Credential' });
 
+export const learnerRecord = z
+  .object({
+    id: z.uuid(),
+    referential: z.object({ id: z.string(), version: z.string(), title: z.string() }),
+    issuedAt: dateTime,
+    creditsEarnedMinutes: z.number().int().min(0).describe('the hours validated in the référentiel, in minutes'),
+    jwt: z.string().describe('the CLR 2.0 ClrCredential as a VC-JWT'),
+    verifyUrl: z.url().describe('public verification page (JSON with Accept: application/json); `<verifyUrl>/record.jwt` downloads the JWT'),
+  })
+  .meta({ id: 'LearnerRecord' });
+
 export const referentialList = z
   .object({
     referentials: z.array(

@@ -16,6 +16,7 @@ import { loggableError, redactUrl } from '../logger';
 import { registerDatabaseGauges, measureHttp } from '../metrics';
 import { coverageRouter } from '../api/coverage';
 import { credentialsRouter } from '../api/credentials';
+import { recordsRouter } from '../api/records';
 import { healthRouter } from '../api/health';
 import { homeRouter } from '../api/home';
 import { openApiRouter } from '../api/openapi';
@@ -29,7 +30,7 @@ import { obApiRouter } from '../api/ob-api';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The public verification routes: anyone may open them, inside a platform's frame too, and embed their images. */
-const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations'];
+const PUBLIC_PAGES = ['/badges', '/achievements', '/attestations', '/records'];
 
 /** How long the registered platforms' origins (`frame-ancestors`) are reused before being read again. */
 const FRAMING_TTL_MS = 30_000;
@@ -102,6 +103,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wake: Wake): Express
   app.use(coverageRouter(ctx, sessions));
   app.use(reportsRouter(ctx, wake.exports));
   app.use(credentialsRouter(ctx, sessions));
+  app.use(recordsRouter(ctx, sessions));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -14,8 +14,10 @@ import {
 } from './achievements';
 import { minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
-import { activeSigningKey, type SigningKey, signVcJwt } from './keys';
+import { activeMultikey, activeSigningKey, type IssuerMultikey, type SigningKey, signVcJwt } from './keys';
 import { allocateStatusEntries, type StatusEntry, statusEntryJson, touchStatusLists } from './status-list';
+import { signDataIntegrity, withUndefinedTerms } from './data-integrity';
+import { issuerDid } from './proofs';
 import { findInstitution } from '../identity/institution';
 
 export type AchievementRow = typeof badgeAchievements.$inferSelect;
@@ -242,6 +244,8 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   };
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();
   let key: SigningKey | undefined;
+  // BADGE_PROOF=data-integrity: the credential JSON with an embedded proof by the Ed25519 key, kept in `jwt`
+  let multikey: IssuerMultikey | undefined;
   type Fresh = { index: number; row: Omit<CredentialRow, 'status' | 'revokedAt' | 'revocationReason'> };
   // status list entries, taken from the sequence a chunk at a time
   let entries: StatusEntry[] = [];
@@ -298,6 +302,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     const learner = learners.get(p.input.userId);
     if (!learner) throw notFound(`no user ${p.input.userId}`);
     key ??= await activeSigningKey(ex, ltiKey);
+    if (ctx.config.badgeProof === 'data-integrity') multikey ??= await activeMultikey(ex, ltiKey, issuerDid(publicUrl));
     let achievementClaim = achievementClaims.get(achievement.id);
     if (!achievementClaim) {
       achievementClaim = achievementJson(achievement, publicUrl);
@@ -307,7 +312,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
     const issuedAt = new Date(Math.floor((p.input.now ?? new Date()).getTime() / 1000) * 1000);
     if (entries.length === 0) entries = await allocateStatusEntries(ex, Math.min(INSERT_CHUNK, prepared.length - index));
     const status = entries.shift() as StatusEntry;
-    const jwt = await signVcJwt(key, publicUrl, openBadgeCredentialJson({
+    const credential = openBadgeCredentialJson({
       id,
       publicUrl,
       status,
@@ -317,7 +322,9 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
       learner,
       achievement: achievementClaim,
       creditsEarnedMinutes: p.input.creditsEarnedMinutes,
-    }));
+    });
+    // BADGE_PROOF=data-integrity: the credential JSON with its embedded proof, else its VC-JWT
+    const jwt = multikey ? JSON.stringify(await signDataIntegrity(withUndefinedTerms(credential), multikey, issuedAt)) : await signVcJwt(key, publicUrl, credential);
     claimed.set(k, index);
     fresh.push({
       index,
@@ -325,7 +332,7 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
         id,
         userId: p.input.userId,
         achievementId: achievement.id,
-        kid: key.kid,
+        kid: multikey?.kid ?? key.kid,
         jwt,
         creditsEarnedMinutes: p.input.creditsEarnedMinutes,
         issuedAt,

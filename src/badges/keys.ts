@@ -1,8 +1,9 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, ne } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike, SignJWT } from 'jose';
 import { badgeKeys, type PublicJwk } from '../db/schema';
 import type { Executor } from '../db/store';
 import { openSecret, sealSecret } from '../secrets';
+import { generateMultikey, type MultikeyPair, publicJwkOf } from './data-integrity';
 
 /**
  * The issuer's signing algorithms: RS256 (RSA 2048, the default: OB 3.0 §8.2.3 makes it the algorithm every verifier
@@ -35,18 +36,19 @@ async function newKeyRow(ltiKey: string, alg: BadgeAlg) {
 
 async function toSigningKey(ltiKey: string, row: IssuerKeyRow): Promise<SigningKey> {
   const jwk = JSON.parse(openSecret(ltiKey, 'badge-key', row.sealedPrivateJwk)) as JWK;
-  return { kid: row.kid, alg: row.alg, privateKey: await importJWK(jwk, row.alg) };
+  return { kid: row.kid, alg: row.alg as BadgeAlg, privateKey: await importJWK(jwk, row.alg) };
 }
 
 /** The active signing key, created (RS256) on first use; safe when two processes create it at once. */
 export async function activeSigningKey(ex: Executor, ltiKey: string): Promise<SigningKey> {
-  const [active] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
+  const activeJwt = and(eq(badgeKeys.status, 'active'), ne(badgeKeys.alg, 'EdDSA'));
+  const [active] = await ex.select().from(badgeKeys).where(activeJwt);
   if (active) return toSigningKey(ltiKey, active);
   await ex
     .insert(badgeKeys)
     .values(await newKeyRow(ltiKey, 'RS256'))
     .onConflictDoNothing();
-  const [created] = await ex.select().from(badgeKeys).where(eq(badgeKeys.status, 'active'));
+  const [created] = await ex.select().from(badgeKeys).where(activeJwt);
   if (!created) throw new Error('cannot create the badge signing key');
   return toSigningKey(ltiKey, created);
 }
@@ -59,7 +61,7 @@ export async function rotateIssuerKey(ex: Executor, ltiKey: string, alg: BadgeAl
   const retired = await ex
     .update(badgeKeys)
     .set({ status: 'retired', retiredAt: new Date() })
-    .where(eq(badgeKeys.status, 'active'))
+    .where(and(eq(badgeKeys.status, 'active'), ne(badgeKeys.alg, 'EdDSA')))
     .returning({ kid: badgeKeys.kid });
   const row = await newKeyRow(ltiKey, alg);
   await ex.insert(badgeKeys).values(row);
@@ -125,4 +127,52 @@ export async function signVcJwt(key: SigningKey, publicUrl: string, credential: 
   if (credential.credentialSubject.id !== undefined) jwt.setSubject(credential.credentialSubject.id);
   if (credential.validUntil !== undefined) jwt.setExpirationTime(Math.floor(Date.parse(credential.validUntil) / 1000));
   return jwt.sign(key.privateKey);
+}
+
+/** The Ed25519 key of Data Integrity proofs (`kid` = its public key multibase), with its controller's method id. */
+export interface IssuerMultikey extends MultikeyPair {
+  kid: string;
+}
+
+/** The secret part of an Ed25519 key as sealed at rest. */
+interface SealedMultikey {
+  publicKeyMultibase: string;
+  secretKeyMultibase: string;
+}
+
+/**
+ * The active Ed25519 key, created on first use (safe when two processes create it at once); its verification method
+ * is `<controller>#<publicKeyMultibase>`, the controller being Socle's `did:web` (so a new PUBLIC_URL needs no new key).
+ */
+export async function activeMultikey(ex: Executor, ltiKey: string, controller: string): Promise<IssuerMultikey> {
+  const activeEd = and(eq(badgeKeys.status, 'active'), eq(badgeKeys.alg, 'EdDSA'));
+  let [row] = await ex.select().from(badgeKeys).where(activeEd);
+  if (!row) {
+    const pair = await generateMultikey(controller);
+    const sealed: SealedMultikey = { publicKeyMultibase: pair.publicKeyMultibase, secretKeyMultibase: pair.secretKeyMultibase };
+    await ex
+      .insert(badgeKeys)
+      .values({
+        kid: pair.publicKeyMultibase,
+        alg: 'EdDSA',
+        publicJwk: { ...(await publicJwkOf(pair)), kid: pair.publicKeyMultibase, alg: 'EdDSA', use: 'sig' },
+        sealedPrivateJwk: sealSecret(ltiKey, 'badge-key', JSON.stringify(sealed)),
+        status: 'active',
+      })
+      .onConflictDoNothing();
+    [row] = await ex.select().from(badgeKeys).where(activeEd);
+    if (!row) throw new Error('cannot create the Ed25519 badge key');
+  }
+  const { publicKeyMultibase, secretKeyMultibase } = JSON.parse(openSecret(ltiKey, 'badge-key', row.sealedPrivateJwk)) as SealedMultikey;
+  return { kid: row.kid, id: `${controller}#${publicKeyMultibase}`, controller, publicKeyMultibase, secretKeyMultibase };
+}
+
+/** The Ed25519 public keys (active and retired: a retired key still verifies what it signed), oldest first. */
+export async function publishedMultikeys(ex: Executor): Promise<{ publicKeyMultibase: string; status: 'active' | 'retired' }[]> {
+  const rows = await ex
+    .select({ kid: badgeKeys.kid, status: badgeKeys.status })
+    .from(badgeKeys)
+    .where(eq(badgeKeys.alg, 'EdDSA'))
+    .orderBy(asc(badgeKeys.createdAt), asc(badgeKeys.kid));
+  return rows.map((r) => ({ publicKeyMultibase: r.kid, status: r.status }));
 }

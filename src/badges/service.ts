@@ -4,10 +4,11 @@ import { badgeImages } from '../db/schema';
 import type { Executor } from '../db/store';
 import { bakePng, bakeSvg } from './baking';
 import type { Config } from '../config';
-import { type AchievementRow } from './credentials';
+import { type AchievementRow, findCredential } from './credentials';
 import { badgeSvg, renderPng } from './image';
 import { publishedJwks, publishedKey } from './keys';
 import { publishedStatusList } from './status-list';
+import { isEmbeddedProof, verifyEmbeddedWithSocle } from './proofs';
 import { type Resolve, type Resolved, type VerificationResult, verifyCredentialJwt } from './verify';
 
 /**
@@ -39,6 +40,13 @@ export function socleResolver(ex: Executor, ctx: { config: Pick<Config, 'publicU
 
 /** Verifies a VC-JWT as a third party would, reading Socle's published keys and status lists directly. */
 export async function verifyWithSocle(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, jwt: string, now?: Date): Promise<VerificationResult> {
+  // a credential JSON with an embedded proof (BADGE_PROOF=data-integrity): its status from Socle's records
+  if (isEmbeddedProof(jwt)) {
+    const { publicUrl } = ctx.config;
+    const statusOf = async (credentialId: string) =>
+      credentialId.startsWith(`${publicUrl}/badges/`) ? (await findCredential(ex, credentialId))?.credential : undefined;
+    return verifyEmbeddedWithSocle(ex, publicUrl, jwt, statusOf, now);
+  }
   return verifyCredentialJwt(jwt, { resolve: socleResolver(ex, ctx, now), now });
 }
 

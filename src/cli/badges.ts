@@ -4,6 +4,9 @@ import { extractCredential } from '../badges/baking';
 import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
 import { httpResolver, verifyCredentialJwt } from '../badges/verify';
+import { isRecordJwt, verifyRecord } from '../badges/records';
+import { isEmbeddedProof } from '../badges/proofs';
+import { verifyWithSocle } from '../badges/service';
 import { auditEvents } from '../db/schema';
 import { invalid, notFound } from '../domain/errors';
 import { output, type WithContext } from './command';
@@ -14,8 +17,8 @@ export function registerBadges(program: Command, withContext: WithContext): void
 
   badges
     .command('verify')
-    .description("verify a baked PNG or SVG badge, or a VC-JWT file, as a third party does: the issuer's key and status list are read over HTTP from the credential (exit 0 only when valid)")
-    .argument('<file>', 'badge.png, badge.svg or a file holding the JWT')
+    .description("verify a baked PNG or SVG badge, a VC-JWT or credential JSON file, or a learner record (exit 0 only when valid); a VC-JWT badge is checked as a third party does: the issuer's key and status list are read over HTTP from the credential, no store opened")
+    .argument('<file>', 'badge.png, badge.svg, a file holding the JWT (a badge or a learner record) or the credential JSON')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       let bytes: Buffer;
@@ -26,15 +29,29 @@ export function registerBadges(program: Command, withContext: WithContext): void
       }
       let jwt: string;
       try {
-        jwt = extractCredential(bytes);
+        const text = bytes.toString('utf8').replace(/^\uFEFF/, '').trim();
+        // a credential JSON with an embedded proof (BADGE_PROOF=data-integrity), else a baked image or a JWT
+        jwt = text.startsWith('{') ? text : extractCredential(bytes);
       } catch (error) {
         const result = { status: 'invalid', errors: [(error as Error).message] };
         output(result, opts.json ?? false, () => `invalid: ${result.errors.join('; ')}`);
         process.exitCode = 1;
         return;
       }
-      // no store, no configuration: only what the credential names, over HTTP
-      const result = await verifyCredentialJwt(jwt, { resolve: httpResolver() });
+      if (isRecordJwt(jwt)) {
+        const record = await withContext((ctx) => verifyRecord(ctx.store.db, ctx.config.publicUrl, jwt));
+        output(record, opts.json ?? false, () => {
+          const what = `learner record ${record.referential ? `${record.referential.id} ${record.referential.version} ` : ''}(${record.recordId ?? file})`;
+          return record.status === 'valid' ? `valid: ${what}` : `${record.status}: ${what}: ${record.errors.join('; ')}`;
+        });
+        if (record.status !== 'valid') process.exitCode = 1;
+        return;
+      }
+      const result = isEmbeddedProof(jwt)
+        ? // a Data Integrity credential: its key from Socle's did:web, its status from Socle's records
+          await withContext((ctx) => verifyWithSocle(ctx.store.db, ctx, jwt))
+        : // no store, no configuration: only what the credential names, over HTTP
+          await verifyCredentialJwt(jwt, { resolve: httpResolver() });
       output(result, opts.json ?? false, () => {
         const what = result.achievement ? `${result.achievement.name} (${result.credentialId})` : (result.credentialId ?? file);
         return result.status === 'valid' ? `valid: ${what}` : `${result.status}: ${what}: ${result.errors.join('; ')}`;

@@ -63,6 +63,8 @@ export const attestation = z.object({
   period: attestationPeriod.optional(),
   issuedAt: z.date(),
   verificationUrl: z.url({ protocol: /^https?$/ }),
+  /** The learner's verifiable record of this référentiel (CLR 2.0, `/records/<id>`), when Socle issues them. */
+  recordUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type Attestation = z.infer<typeof attestation>;
 
@@ -238,6 +240,12 @@ function definition(a: Attestation): Record<string, unknown> {
                 fontSize: 8,
                 margin: [0, 4, 0, 0],
               },
+              ...(a.recordUrl
+                ? [
+                    { text: 'Relevé de formation numérique vérifiable (CLR 2.0) :', margin: [0, 6, 0, 0] },
+                    { text: a.recordUrl, link: a.recordUrl, color: '#1a4f9c' },
+                  ]
+                : []),
             ],
           },
         ],

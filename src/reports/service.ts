@@ -9,6 +9,10 @@ import type { ReportContext } from './kinds/kind';
 import type { ReportMeta } from './rows';
 import type { ComplianceQuery, ComplianceSource, ReportFilters } from './source';
 import { recordAttestation } from './verification';
+import { recordUrl } from '../badges/records';
+import type { CoverageServices } from '../coverage/deps';
+import { currentRecords } from '../coverage/records';
+import { findUser } from '../identity/records';
 import { documentIssuerOf } from './institution';
 import { institutionOf } from '../identity/institution';
 import { startWorker, type Worker } from '../worker';
@@ -58,6 +62,23 @@ export async function indicatorsOf(ex: Executor, source: ComplianceSource, query
 }
 
 /**
+ * The URL of a learner's current record (CLR 2.0) of a référentiel version, issued if needed, for the attestation to
+ * print; none when the context issues no credentials (the runner and the CLI give the whole application context).
+ */
+function learnerRecordLink(ctx: ReportContext, platformId: number) {
+  const services = ctx as ReportContext & Partial<CoverageServices>;
+  return async (sub: string, referential: { id: string; version: string }): Promise<string | undefined> => {
+    if (!services.badges || !services.referentials) return undefined;
+    const user = await findUser(ctx.store.db, platformId, sub);
+    if (!user) return undefined;
+    const coverage = services as CoverageServices;
+    const records = await ctx.store.db.transaction((tx) => currentRecords(tx, coverage, { platformId, userId: user.id }, { referentialId: referential.id }));
+    const record = records.find((r) => r.record.referentialVersion === referential.version)?.record;
+    return record && recordUrl(ctx.config.publicUrl, record.id);
+  };
+}
+
+/**
  * The attestations of a query, each recorded (figures and digest) before it is printed, so that its
  * verification URL confirms what the PDF says.
  */
@@ -71,12 +92,14 @@ export async function* recordedAttestations(
   if (!platform) throw new Error(`platform ${query.platformId} does not exist`);
   const issuedAt = options.issuedAt ?? ctx.clock();
   const { name: institution, issuer } = await documentIssuerOf(db, platform);
+  const recordOf = learnerRecordLink(ctx, platform.id);
   for await (const figures of ctx.compliance.attestations(db, query)) {
+    const recordUrl = await recordOf(figures.learner.sub, figures.referential);
     yield await recordAttestation(db, {
       platformId: platform.id,
       publicUrl: ctx.config.publicUrl,
       exportJobId: options.exportJobId,
-      attestation: { ...figures, institution, issuer, issuedAt },
+      attestation: { ...figures, institution, issuer, issuedAt, ...(recordUrl ? { recordUrl } : {}) },
     });
   }
 }

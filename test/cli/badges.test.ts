@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { eq } from 'drizzle-orm';
 import { issueCredential } from '../../src/badges/credentials';
+import { issueRecord } from '../../src/badges/records';
 import { bakedPng, bakedSvg } from '../../src/badges/service';
 import { bitAt, decodeBitstring } from '../../src/badges/status-list';
 import { auditEvents } from '../../src/db/schema';
@@ -37,7 +38,7 @@ describe('socle badges (a real socle serve on loopback, the command verifying ov
   let env: Record<string, string>;
   let publicUrl: string;
   let serve: ChildProcess | undefined;
-  let ids: { cyber: string; data: string; list: number; index: number };
+  let ids: { cyber: string; data: string; list: number; index: number; record: string };
   const file = (name: string) => path.join(dir, name);
   const start = async () => {
     serve = (await startServe(env)).child;
@@ -64,7 +65,14 @@ describe('socle badges (a real socle serve on loopback, the command verifying ov
       const user = await ensureUser(store.db, platform.id, '4');
       const cyber = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '2', creditsEarnedMinutes: 300 });
       const data = await issueCredential(store.db, ctx, { userId: user.id, referential: socle28, domainCode: '1', creditsEarnedMinutes: 360 });
-      ids = { cyber: cyber.credential.id, data: data.credential.id, list: cyber.credential.statusListId as number, index: cyber.credential.statusListIndex as number };
+      ids = { cyber: cyber.credential.id, data: data.credential.id, list: cyber.credential.statusListId as number, index: cyber.credential.statusListIndex as number, record: '' };
+      const domains = new Map([['1', 360], ['2', 300], ['3', 60]]);
+      const { record } = await issueRecord(store.db, ctx, { userId: user.id, referential: socle28, validatedMinutes: domains });
+      ids.record = record.id;
+      fs.writeFileSync(file('record.jwt'), record.jwt);
+      const [rh, rp, rs] = record.jwt.split('.');
+      const payload = JSON.parse(Buffer.from(rp ?? '', 'base64url').toString()) as Record<string, unknown>;
+      fs.writeFileSync(file('forged-record.jwt'), `${rh}.${Buffer.from(JSON.stringify({ ...payload, name: 'Autre' })).toString('base64url')}.${rs}`);
       fs.writeFileSync(file('cyber.png'), await bakedPng(cyber.achievement, cyber.credential.jwt));
       const svg = bakedSvg(data.achievement, data.credential.jwt);
       fs.writeFileSync(file('data.svg'), svg);
@@ -157,5 +165,19 @@ describe('socle badges (a real socle serve on loopback, the command verifying ov
     expect(await page.json()).toMatchObject({ status: 'revoked', revocationReason: 'Heures retirées par la scolarité' });
     const html = await (await fetch(`${publicUrl}/badges/${ids.cyber}`, { headers: { Accept: 'text/html' } })).text();
     expect(html).toContain('Badge révoqué');
+  });
+
+  it('recognises a learner record (CLR 2.0): valid exits 0, a changed one exits 1', async () => {
+    // a learner record is checked against Socle's records: the command opens the embedded store (server stopped)
+    await stop();
+    const ok = await runCli(['badges', 'verify', file('record.jwt')], env);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim()).toBe(`valid: learner record ${socle28.id} ${socle28.version} (${ids.record})`);
+    const json = await runCli(['badges', 'verify', file('record.jwt'), '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'valid', credentials: [{ creditsEarned: 6 }, { creditsEarned: 5 }, { creditsEarned: 1 }] });
+    const forged = await runCli(['badges', 'verify', file('forged-record.jwt'), '--json'], env);
+    expect(forged.code).toBe(1);
+    expect(JSON.parse(forged.stdout)).toMatchObject({ status: 'invalid', errors: [expect.stringMatching(/signature/)] });
   });
 });

@@ -12,13 +12,15 @@ export type PublicJwk = JWK & { kid: string; alg: string };
 
 /**
  * The institution's badge signing keys. The private key (a JWK) is sealed with LTI_KEY (purpose `badge-key`);
- * one key is active at a time, retired keys stay published so that credentials they signed still verify.
+ * one key is active at a time, retired keys stay published so that credentials they signed still verify. The
+ * Ed25519 keys of Data Integrity proofs (`alg` EdDSA: `kid` is the public key as a multibase, the sealed secret the
+ * Multikey's) have their own active one.
  */
 export const badgeKeys = pgTable(
   'badge_keys',
   {
     kid: text('kid').primaryKey(),
-    alg: text('alg', { enum: ['ES256', 'RS256'] }).notNull(),
+    alg: text('alg', { enum: ['ES256', 'RS256', 'EdDSA'] }).notNull(),
     publicJwk: jsonb('public_jwk').$type<PublicJwk>().notNull(),
     sealedPrivateJwk: text('sealed_private_jwk').notNull(),
     status: text('status', { enum: ['active', 'retired'] })
@@ -27,7 +29,7 @@ export const badgeKeys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     retiredAt: timestamp('retired_at', { withTimezone: true }),
   },
-  (t) => [uniqueIndex('badge_keys_one_active_idx').on(t.status).where(sql`status = 'active'`)],
+  (t) => [uniqueIndex('badge_keys_one_active_idx').on(t.status, sql`(alg = 'EdDSA')`).where(sql`status = 'active'`)],
 );
 
 /**

@@ -13,3 +13,4 @@ export * from './gradebook';
 export * from './rate-limits';
 export * from './institutions';
 export * from './wallet';
+export * from './records';

@@ -84,6 +84,19 @@ CREATE TABLE "wallet_tokens" (
 	CONSTRAINT "wallet_tokens_refresh_hash_unique" UNIQUE("refresh_hash")
 );
 --> statement-breakpoint
+CREATE TABLE "learner_records" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"user_id" integer NOT NULL,
+	"referential_id" text NOT NULL,
+	"referential_version" text NOT NULL,
+	"kid" text NOT NULL,
+	"jwt" text NOT NULL,
+	"digest" text NOT NULL,
+	"credits_earned_minutes" integer NOT NULL,
+	"issued_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+DROP INDEX "badge_keys_one_active_idx";--> statement-breakpoint
 ALTER TABLE "xapi_keys" ALTER COLUMN "platform_id" DROP NOT NULL;--> statement-breakpoint
 ALTER TABLE "xapi_outbox" ALTER COLUMN "statement" DROP NOT NULL;--> statement-breakpoint
 ALTER TABLE "badge_credentials" ADD COLUMN "status_list_id" integer;--> statement-breakpoint
@@ -100,12 +113,16 @@ ALTER TABLE "wallet_authorizations" ADD CONSTRAINT "wallet_authorizations_user_i
 ALTER TABLE "wallet_tokens" ADD CONSTRAINT "wallet_tokens_client_id_wallet_clients_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."wallet_clients"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_tokens" ADD CONSTRAINT "wallet_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_tokens" ADD CONSTRAINT "wallet_tokens_authorization_id_wallet_authorizations_id_fk" FOREIGN KEY ("authorization_id") REFERENCES "public"."wallet_authorizations"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "learner_records" ADD CONSTRAINT "learner_records_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "learner_records" ADD CONSTRAINT "learner_records_kid_badge_keys_kid_fk" FOREIGN KEY ("kid") REFERENCES "public"."badge_keys"("kid") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "xapi_documents_agent_idx" ON "xapi_documents" USING btree ("platform_id","agent_hash");--> statement-breakpoint
 CREATE INDEX "wallet_authorizations_expires_idx" ON "wallet_authorizations" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "wallet_tokens_user_idx" ON "wallet_tokens" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "wallet_tokens_live_idx" ON "wallet_tokens" USING btree ("client_id") WHERE revoked_at IS NULL;--> statement-breakpoint
+CREATE INDEX "learner_records_user_idx" ON "learner_records" USING btree ("user_id","referential_id","referential_version","issued_at");--> statement-breakpoint
 ALTER TABLE "badge_credentials" ADD CONSTRAINT "badge_credentials_status_list_id_badge_status_lists_id_fk" FOREIGN KEY ("status_list_id") REFERENCES "public"."badge_status_lists"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "badge_credentials_status_entry_idx" ON "badge_credentials" USING btree ("status_list_id","status_list_index");--> statement-breakpoint
+CREATE UNIQUE INDEX "badge_keys_one_active_idx" ON "badge_keys" USING btree ("status",(alg = 'EdDSA')) WHERE status = 'active';--> statement-breakpoint
 ALTER TABLE "xapi_keys" ADD CONSTRAINT "xapi_keys_kind_check" CHECK (("xapi_keys"."kind" = 'platform' AND "xapi_keys"."platform_id" IS NOT NULL) OR ("xapi_keys"."kind" = 'client' AND "xapi_keys"."name" IS NOT NULL));--> statement-breakpoint
 -- Lets one statement refuse itself (and roll back every write it made) with a SQLSTATE of Socle's: the ingest's
 -- single statement raises SC409 when a stored statement has the same id and another content, SC40R when a row

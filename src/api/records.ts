@@ -1,0 +1,201 @@
+import express, { type Router } from 'express';
+import type { AppContext } from '../context';
+import { didDocument } from '../badges/proofs';
+import { findRecord, type LearnerRecordRow, recordSummary, recordUrl, type RecordVerification, verifyRecord } from '../badges/records';
+import { escapeXml } from '../badges/image';
+import { currentRecords } from '../coverage/records';
+import { invalid, notFound } from '../domain/errors';
+import { formatDate, formatMinutes } from '../domain/format';
+import { findPlatform, findUser } from '../identity/records';
+import { asyncHandler, parseOr400 } from '../web/http';
+import { ASSETS } from '../web/render';
+import { query } from './credentials';
+import { authorize, resolvePrincipal, type SessionResolver } from './principal';
+
+/**
+ * Learner records (CLR 2.0) and the issuer's DID:
+ * - `GET /api/v1/records?platform=<issuer>&user=<sub>`: the learner's current records, one per référentiel version
+ *   of their coverage, each with its signed `jwt` (an administrator's API token of the platform, or the learner's
+ *   own LTI session);
+ * - `GET /records/:id`: the public verification page (HTML, French or English) or, with `Accept: application/json`,
+ *   `{ id, status: valid | superseded | unknown | invalid, … }`; `GET /records/:id/record.jwt`: the signed record;
+ * - `GET /.well-known/did.json`: the DID document (did:web) of the Ed25519 keys of Data Integrity proofs.
+ */
+export function recordsRouter(ctx: AppContext, sessions: SessionResolver): Router {
+  const router = express.Router();
+  const db = ctx.store.db;
+  const { publicUrl } = ctx.config;
+
+  router.get(
+    '/api/v1/records',
+    asyncHandler(async (req, res) => {
+      const principal = await resolvePrincipal(ctx, req, sessions);
+      const missing = ['platform', 'user'].filter((p) => req.query[p] === undefined);
+      if (missing.length) {
+        throw invalid(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
+      }
+      const q = parseOr400(query, req.query, 'query');
+      const platform = await findPlatform(db, q.platform);
+      if (!platform) throw notFound(`No platform ${q.platform}.`);
+      await authorize(db, principal, { platformId: platform.id });
+      const user = await findUser(db, platform.id, q.user);
+      if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
+      await authorize(db, principal, { platformId: platform.id, userId: user.id });
+      const records = await db.transaction((tx) => currentRecords(tx, ctx, { platformId: platform.id, userId: user.id }));
+      res.json(records.map((r) => recordSummary(publicUrl, r.record, r.title)));
+    }),
+  );
+
+  router.get(
+    '/.well-known/did.json',
+    asyncHandler(async (_req, res) => {
+      res.set('Cache-Control', 'public, max-age=300').type('application/did+json').send(JSON.stringify(await didDocument(db, publicUrl)));
+    }),
+  );
+
+  router.get(
+    '/records/:id/record.jwt',
+    asyncHandler(async (req, res) => {
+      const row = await findRecord(db, req.params.id ?? '');
+      if (!row) throw notFound(`No learner record ${req.params.id ?? ''}.`);
+      res
+        .type('application/vc+jwt')
+        .set('Content-Disposition', `attachment; filename="releve-${row.id}.jwt"`)
+        .send(row.jwt);
+    }),
+  );
+
+  router.get(
+    '/records/:id',
+    asyncHandler(async (req, res) => {
+      const id = req.params.id ?? '';
+      const row = await findRecord(db, id);
+      const verification = row ? await verifyRecord(db, publicUrl, row.jwt) : undefined;
+      const body = statusBody(publicUrl, id, row, verification);
+      res.vary('Accept').vary('Accept-Language').set('Cache-Control', 'no-cache');
+      if (req.accepts(['html', 'json']) === 'json') {
+        res.status(row ? 200 : 404).json(body);
+        return;
+      }
+      const lang = req.acceptsLanguages('fr', 'en') === 'en' ? 'en' : 'fr';
+      res
+        .status(row ? 200 : 404)
+        .type('html')
+        .send(recordPage(lang, body));
+    }),
+  );
+  return router;
+}
+
+export interface RecordStatusBody {
+  id: string;
+  status: 'valid' | 'superseded' | 'unknown' | 'invalid';
+  referential?: { id: string; version: string };
+  issuer?: string;
+  issuedAt?: string;
+  creditsEarnedMinutes?: number;
+  credentials?: RecordVerification['credentials'];
+  errors?: string[];
+  jwt?: string;
+  download?: string;
+}
+
+function statusBody(publicUrl: string, id: string, row: LearnerRecordRow | undefined, verification: RecordVerification | undefined): RecordStatusBody {
+  if (!row || !verification) return { id: recordUrl(publicUrl, id), status: 'unknown' };
+  const url = recordUrl(publicUrl, row.id);
+  return {
+    id: url,
+    status: verification.status,
+    referential: { id: row.referentialId, version: row.referentialVersion },
+    issuer: `${publicUrl}/badges/issuer`,
+    issuedAt: row.issuedAt.toISOString(),
+    creditsEarnedMinutes: row.creditsEarnedMinutes,
+    credentials: verification.credentials ?? [],
+    ...(verification.status === 'valid' ? {} : { errors: verification.errors }),
+    jwt: row.jwt,
+    download: `${url}/record.jwt`,
+  };
+}
+
+const TEXT = {
+  fr: {
+    title: 'Vérification de relevé de formation',
+    valid: 'Relevé valide',
+    superseded: 'Relevé remplacé',
+    unknown: 'Relevé inconnu',
+    invalid: 'Relevé invalide',
+    validText: 'Ce relevé (Comprehensive Learner Record 2.0) a été délivré par Socle, sa signature est vérifiée et c’est le relevé en cours de l’apprenant.',
+    supersededText: 'Ce relevé a bien été délivré par Socle, mais un relevé plus récent du même apprenant pour ce référentiel l’a remplacé.',
+    unknownText: "Socle n'a délivré aucun relevé sous cet identifiant.",
+    invalidText: 'La vérification de ce relevé a échoué.',
+    referential: 'Référentiel',
+    version: 'version',
+    issuedAt: 'Délivré le',
+    hours: 'Heures validées',
+    issuer: 'Émetteur',
+    content: 'Contenu',
+    achievement: 'Domaine ou référentiel',
+    credited: 'Heures',
+    download: 'Télécharger le relevé signé (VC-JWT)',
+    credential: 'Relevé signé (VC-JWT)',
+    json: 'Version JSON',
+  },
+  en: {
+    title: 'Learner record verification',
+    valid: 'Valid record',
+    superseded: 'Superseded record',
+    unknown: 'Unknown record',
+    invalid: 'Invalid record',
+    validText: 'This record (Comprehensive Learner Record 2.0) was issued by Socle, its signature checks out and it is the learner’s current record.',
+    supersededText: 'This record was issued by Socle, but a newer record of the same learner for this référentiel replaced it.',
+    unknownText: 'Socle issued no record with this identifier.',
+    invalidText: 'This record failed verification.',
+    referential: 'Référentiel',
+    version: 'version',
+    issuedAt: 'Issued on',
+    hours: 'Hours validated',
+    issuer: 'Issuer',
+    content: 'Content',
+    achievement: 'Domain or référentiel',
+    credited: 'Hours',
+    download: 'Download the signed record (VC-JWT)',
+    credential: 'Signed record (VC-JWT)',
+    json: 'JSON version',
+  },
+} as const;
+
+function recordPage(lang: 'fr' | 'en', body: RecordStatusBody): string {
+  const t = TEXT[lang];
+  const e = escapeXml;
+  const colon = lang === 'fr' ? '\u00a0:' : ':';
+  const rows: string[] = [];
+  if (body.referential) rows.push(`<dt>${t.referential}</dt><dd>${e(body.referential.id)} (${t.version} ${e(body.referential.version)})</dd>`);
+  if (body.issuedAt) rows.push(`<dt>${t.issuedAt}</dt><dd>${e(formatDate(body.issuedAt, { locale: lang }))}</dd>`);
+  if (body.creditsEarnedMinutes !== undefined) rows.push(`<dt>${t.hours}</dt><dd>${e(formatMinutes(body.creditsEarnedMinutes))}</dd>`);
+  if (body.issuer) rows.push(`<dt>${t.issuer}</dt><dd><a href="${e(body.issuer)}">${e(body.issuer)}</a></dd>`);
+  const text = { valid: t.validText, superseded: t.supersededText, unknown: t.unknownText, invalid: t.invalidText }[body.status];
+  const content = body.credentials?.length
+    ? `<h2>${t.content}</h2><table><thead><tr><th scope="col">${t.achievement}</th><th scope="col">${t.credited}</th></tr></thead><tbody>${body.credentials
+        .map((c) => `<tr><td>${e(c.name)}</td><td>${c.creditsEarned === null ? '—' : e(formatMinutes(Math.round(c.creditsEarned * 60)))}</td></tr>`)
+        .join('')}</tbody></table>`
+    : '';
+  return `<!doctype html>
+<html lang="${lang}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(t.title)}</title>
+<link rel="stylesheet" href="${ASSETS}/verify.css"></head>
+<body>
+<main>
+<h1>${e(t.title)}</h1>
+<p class="status" data-status="${body.status === 'superseded' ? 'revoked' : body.status}"><strong>${e(t[body.status])}</strong><br>${e(text)}</p>
+<dl>${rows.join('')}</dl>
+${content}
+${body.errors?.length && body.status === 'invalid' ? `<ul>${body.errors.map((x) => `<li>${e(x)}</li>`).join('')}</ul>` : ''}
+${body.download ? `<p><a href="${e(body.download)}" download>${t.download}</a></p>` : ''}
+${body.jwt ? `<details><summary>${t.credential}</summary><textarea readonly rows="8" aria-label="${t.credential}">${e(body.jwt)}</textarea></details>` : ''}
+<p><a href="${e(body.id)}" type="application/json">${t.json}</a> (Accept${colon} application/json)</p>
+</main>
+</body>
+</html>
+`;
+}
