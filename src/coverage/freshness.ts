@@ -8,7 +8,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { type Executor, inList, queryRows } from '../db/store';
-import { type CoverageDeps, coverageDeps } from './deps';
+import { type CoverageDeps, coverageDeps, type CoverageServices } from './deps';
 import { startWorker, type Worker } from '../worker';
 import { creditingLock, refreshLearners } from './engine';
 
@@ -71,11 +71,12 @@ export async function afterPlatformPolicyChange(ex: Executor, deps: CoverageDeps
   return markOrRefresh(ex, deps, platformId, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE platform_id = ${platformId}`, limit);
 }
 
-/** Recomputes up to `limit` dirty learners, oldest first; returns how many. */
-export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500): Promise<number> {
+/** Recomputes up to `limit` dirty learners (of one platform when given), oldest first; returns how many. */
+export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500, platformId?: number): Promise<number> {
   const rows = await queryRows<{ user_id: number; platform_id: number }>(
     ex,
-    sql`SELECT user_id, platform_id FROM coverage_dirty ORDER BY marked_at, user_id LIMIT ${limit}`,
+    sql`SELECT user_id, platform_id FROM coverage_dirty ${platformId === undefined ? sql`` : sql`WHERE platform_id = ${platformId}`}
+        ORDER BY marked_at, user_id LIMIT ${limit}`,
   );
   const byPlatform = new Map<number, number[]>();
   for (const r of rows) {
@@ -85,6 +86,16 @@ export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500):
   }
   for (const [platformId, userIds] of byPlatform) await refreshLearners(ex, deps, platformId, userIds);
   return rows.length;
+}
+
+/**
+ * Credits the platform's learners still marked dirty, a transaction per 500: what reads the stored coverage of many
+ * learners at once (a compliance report) then counts every statement received before it.
+ */
+export async function creditMarked(ex: Executor, services: CoverageServices, platformId: number): Promise<void> {
+  while ((await ex.transaction((tx) => drainDirty(tx, coverageDeps(services, tx), 500, platformId))) === 500) {
+    // the next 500
+  }
 }
 
 /** How long after a batch's wake the worker credits (the learners of the batches that arrive meanwhile with it). */

@@ -1,6 +1,4 @@
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import { activityMappings, courses } from '../db/schema';
-import type { Executor } from '../db/store';
+import { type SQL, sql } from 'drizzle-orm';
 import type { ReferentialRef } from '../domain/referential';
 import { SOCLE_XAPI, type XapiStatement } from '../domain/xapi';
 
@@ -23,35 +21,19 @@ function courseContextIds(statement: XapiStatement): string[] {
 }
 
 /**
- * Statements forwarded to the institution's LRS carry what their activity credits when it is mapped: the
- * `mapped-competencies` context extension of Socle's profile (référentiel, competency key, minutes) and the
- * profile version in `contextActivities.category`. Statements whose activity is not mapped go unchanged. When the
- * statement names its course, only that course's mapping counts; otherwise every course of the platform that maps it.
+ * The mappings of a stored statement's activity (`statement`: an alias of `xapi_statements`), as a JSON array of
+ * `ObjectMapping` (a scalar subquery: read in the same statement as the rows, e.g. the outbox's claim).
  */
-export async function enrichWithMappings(ex: Executor, statements: XapiStatement[], platformId: number): Promise<XapiStatement[]> {
-  const objectIds = mappedObjectIds(statements);
-  if (!objectIds.length) return statements;
-  const rows = await ex
-    .select({
-      activityIri: activityMappings.activityIri,
-      contextId: courses.contextId,
-      id: activityMappings.referentialId,
-      version: activityMappings.referentialVersion,
-      competency: activityMappings.competencyKey,
-      minutes: activityMappings.minutes,
-    })
-    .from(activityMappings)
-    .innerJoin(courses, eq(courses.id, activityMappings.courseId))
-    .where(and(eq(courses.platformId, platformId), inArray(activityMappings.activityIri, objectIds)));
-  return applyMappings(statements, rows);
+export function statementMappingsJson(statement: string): SQL {
+  const s = sql.raw(statement);
+  return sql`(SELECT coalesce(json_agg(json_build_object('activityIri', m.activity_iri, 'contextId', c.context_id, 'id', m.referential_id,
+                'version', m.referential_version, 'competency', m.competency_key, 'minutes', m.minutes)
+                ORDER BY m.referential_id, m.referential_version, m.competency_key, c.context_id), '[]')
+              FROM activity_mappings m JOIN courses c ON c.id = m.course_id
+              WHERE c.platform_id = ${s}.platform_id AND m.activity_iri = ${s}.object_id)`;
 }
 
-/** The object ids whose mappings enrichment needs. */
-export function mappedObjectIds(statements: readonly XapiStatement[]): string[] {
-  return [...new Set(statements.map((s) => (s.object as { id?: string } | undefined)?.id).filter((id): id is string => !!id))];
-}
-
-/** One mapping of an object id, as `enrichWithMappings` reads them (callers that read them in a query of their own). */
+/** One mapping of an activity, as `statementMappingsJson` reads them. */
 export interface ObjectMapping {
   activityIri: string;
   contextId: string;
@@ -59,17 +41,6 @@ export interface ObjectMapping {
   version: string;
   competency: string;
   minutes: number;
-}
-
-/**
- * The SQL that reads the mappings of `objectIds` on the platform, as JSON rows of `ObjectMapping`, for a caller that
- * reads them in the same round trip as other things (a scalar subquery: one json value).
- */
-export function objectMappingsJson(platformId: number, objectIds: readonly string[]): SQL {
-  return sql`(SELECT coalesce(json_agg(json_build_object('activityIri', m.activity_iri, 'contextId', c.context_id, 'id', m.referential_id,
-                'version', m.referential_version, 'competency', m.competency_key, 'minutes', m.minutes)), '[]')
-              FROM activity_mappings m JOIN courses c ON c.id = m.course_id
-              WHERE c.platform_id = ${platformId} AND m.activity_iri IN (SELECT jsonb_array_elements_text(${JSON.stringify(objectIds)}::jsonb)))`;
 }
 
 /** The statements with the mappings of their activity (`rows`: those of their object ids); unmapped ones are returned as they are (same object). */

@@ -5,7 +5,7 @@ import type { AppContext } from '../context';
 import { xapiOutbox } from '../db/schema';
 import { type Executor, inList, queryRows } from '../db/store';
 import { normalizeIssuer } from '../identity/records';
-import { enrichWithMappings } from './enrich';
+import { applyMappings, type ObjectMapping, statementMappingsJson } from './enrich';
 import { statementsDeadLettered, statementsForwarded } from '../metrics';
 import { backoffDelay, startWorker, type Worker } from '../worker';
 
@@ -162,19 +162,20 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
   }
 
   /**
-   * Claims a batch. A row of a statement Socle received names the stored statement: it is read here, with the
-   * mappings of its activity added (`enrichWithMappings`, the mappings as they are at delivery); one no longer stored
-   * (erased, purged) has nothing to send and is set aside.
+   * Claims a batch. A row of a statement Socle received names the stored statement: the claim reads it, with the
+   * mappings of its activity (as they are at delivery), in the same statement, and adds them (`applyMappings`). One no
+   * longer stored (erased, purged) has nothing to send and is set aside.
    */
   async function claim(): Promise<ClaimedRow[]> {
-    const rows = await queryRows<ClaimedRow & { platform_id: number | null }>(
+    const rows = await queryRows<ClaimedRow & { mappings: ObjectMapping[] | null }>(
       db,
       sql`WITH c AS (
             UPDATE xapi_outbox SET next_attempt_at = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
             WHERE id IN (SELECT id FROM xapi_outbox WHERE status = 'pending' AND next_attempt_at <= now()
                          ORDER BY next_attempt_at, id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
             RETURNING id, statement_id, statement, attempts)
-          SELECT c.id, c.statement_id, coalesce(c.statement, s.statement) AS statement, c.attempts, s.platform_id
+          SELECT c.id, c.statement_id, coalesce(c.statement, s.statement) AS statement, c.attempts,
+                 CASE WHEN s.id IS NULL THEN NULL ELSE ${statementMappingsJson('s')} END AS mappings
           FROM c LEFT JOIN xapi_statements s ON c.statement IS NULL AND s.id = c.statement_id ORDER BY c.id`,
     );
     const gone = rows.filter((r) => r.statement === null);
@@ -182,19 +183,11 @@ export function createOutboxWorker(ctx: AppContext, options: WorkerOptions = {})
       await db.execute(sql`UPDATE xapi_outbox SET status = 'dead', last_error = 'the statement is no longer stored' WHERE id IN (${inList(gone.map((r) => r.id))})`);
       statementsDeadLettered.inc(gone.length);
     }
-    const received = new Map<number, ClaimedRow[]>();
-    for (const r of rows) {
-      if (r.statement === null || r.platform_id === null) continue;
-      if (typeof r.statement === 'string') r.statement = JSON.parse(r.statement) as XapiStatement;
-      const list = received.get(r.platform_id);
-      if (list) list.push(r);
-      else received.set(r.platform_id, [r]);
-    }
-    for (const [platformId, list] of received) {
-      const enriched = await enrichWithMappings(db, list.map((r) => r.statement as XapiStatement), platformId);
-      list.forEach((r, i) => (r.statement = enriched[i] as XapiStatement));
-    }
-    return rows.filter((r) => r.statement !== null);
+    return rows.flatMap(({ mappings, ...row }) => {
+      if (row.statement === null) return [];
+      const statement = (typeof row.statement === 'string' ? JSON.parse(row.statement) : row.statement) as XapiStatement;
+      return [{ ...row, statement: mappings?.length ? (applyMappings([statement], mappings)[0] as XapiStatement) : statement }];
+    });
   }
 
   async function send(rows: ClaimedRow[]): Promise<Outcome> {

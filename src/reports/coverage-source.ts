@@ -1,6 +1,7 @@
 /** The compliance source over the stored learner coverage (the default of every context). */
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { type CoverageServices, coverageDeps } from '../coverage/deps';
+import { creditMarked } from '../coverage/freshness';
 import { learnerView } from '../coverage/read';
 import { platforms } from '../db/schema';
 import { institutionOf } from '../identity/institution';
@@ -145,6 +146,8 @@ async function* learnerRows(ex: Executor, query: ComplianceQuery, ref: ReportRef
 export function coverageComplianceSource(services: CoverageServices): ComplianceSource {
   return {
     async referentials(ex, query) {
+      // first of every read of a report: the learners marked by the last batches are credited before it counts
+      await creditMarked(ex, services, query.platformId);
       const { id, version } = query.filters.referential ?? { id: DEFAULT_REFERENTIAL };
       // From the context's référentiel source, as the rows' coverage and the attestations' credits: columns and rows agree.
       const ref = await reportReferentialOf(services.referentials(ex), id, version);
