@@ -93,11 +93,17 @@ export async function verifyEmbeddedWithSocle(
   const proof = await verifyDataIntegrity(credential, socleResolver(ex, publicUrl));
   if (proof.verificationMethod) extra.kid = proof.verificationMethod.split('#').pop();
   if (!proof.verified) return { status: 'invalid', errors: proof.errors, ...extra };
-  // the checks shared with VC-JWT, whose registered claims (iss, nbf) an embedded proof does not have: derived here
+  // the checks shared with VC-JWT, whose registered claims (iss, jti, sub, nbf) an embedded proof does not have: derived here
   const issuer = credential.issuer as { id?: unknown } | string | undefined;
   const validFrom = typeof credential.validFrom === 'string' ? Date.parse(credential.validFrom) : Number.NaN;
   const errors = structureErrors(
-    { ...credential, iss: typeof issuer === 'string' ? issuer : (issuer?.id as string | undefined), nbf: Math.floor(validFrom / 1000) },
+    {
+      ...credential,
+      iss: typeof issuer === 'string' ? issuer : (issuer?.id as string | undefined),
+      jti: typeof credential.id === 'string' ? credential.id : undefined,
+      sub: (credential.credentialSubject as { id?: string } | undefined)?.id,
+      nbf: Math.floor(validFrom / 1000),
+    },
     now,
   );
   if (errors.length) return { status: 'invalid', errors, ...extra };

@@ -98,7 +98,7 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     expect(list).toHaveLength(1);
     const [item] = list as [RecordItem];
     expect(item).toMatchObject({ referential: { id: socle28.id, version: socle28.version }, creditsEarnedMinutes: 390, verifyUrl: `${publicUrl}/records/${item.id}` });
-    expect(decodeProtectedHeader(item.jwt)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
+    expect(decodeProtectedHeader(item.jwt)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     const clr = decodeJwt(item.jwt) as unknown as Clr & { iss: string; jti: string; nbf: number };
     expect(clr['@context']).toEqual([
       'https://www.w3.org/ns/credentials/v2',
