@@ -81,6 +81,7 @@ export function didWebDocumentUrl(did: string): string | undefined {
 
 interface DidDocument {
   id?: unknown;
+  alsoKnownAs?: unknown;
   verificationMethod?: { id?: unknown; type?: unknown; controller?: unknown; publicKeyMultibase?: unknown }[];
 }
 
@@ -159,5 +160,7 @@ export async function verifyEmbeddedCredential(text: string, options: VerifyOpti
   };
   const errors = structureErrors({ ...credential, ...claims } as Parameters<typeof structureErrors>[0], now);
   if (errors.length) return { status: 'invalid', errors, ...extra };
-  return statusOf(credential, issuer, options, extra);
+  // an issuer that is the DID: its status list may be signed under a name its document is also known as, on its origin
+  const names = issuer === did && Array.isArray(document.alsoKnownAs) ? document.alsoKnownAs.filter((n): n is string => typeof n === 'string' && originOf(n) === originOf(documentUrl)) : [];
+  return statusOf(credential, [issuer, ...names], options, extra);
 }

@@ -172,7 +172,7 @@ interface StatusEntry {
 }
 
 /** Reads the revocation bit of a `BitstringStatusListEntry` in the issuer's signed list. */
-async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolve, now: Date) {
+async function revocationBit(entry: StatusEntry, issuers: readonly string[], resolve: Resolve, now: Date) {
   const url = entry.statusListCredential;
   const index = typeof entry.statusListIndex === 'string' && /^\d+$/.test(entry.statusListIndex) ? Number(entry.statusListIndex) : Number.NaN;
   if (typeof url !== 'string' || !origin(url)) throw new Refused('statusListCredential is not a URL');
@@ -181,7 +181,7 @@ async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolv
   if (doc.status !== 200) throw new Unresolved(`the status list ${url} cannot be read (HTTP ${doc.status})`);
   // the list may have been signed just now, after this verification's clock was read: a few seconds of tolerance
   const { payload } = await verifySigned<CredentialClaims>(doc.body.trim(), resolve, now, STATUS_LIST_CLOCK_TOLERANCE_S);
-  if (issuerIdOf(payload) !== issuer) throw new Refused(`the status list ${url} is not signed by the credential's issuer`);
+  if (!issuers.includes(issuerIdOf(payload) ?? '')) throw new Refused(`the status list ${url} is not signed by the credential's issuer`);
   if (payload.id !== url) throw new Refused(`the status list's id is not ${url}`);
   const types = Array.isArray(payload.type) ? payload.type : [];
   if (!types.includes('BitstringStatusListCredential')) throw new Refused('the status list is not a BitstringStatusListCredential');
@@ -225,16 +225,17 @@ export async function verifyCredentialJwt(jwt: string, options: VerifyOptions): 
   };
   const errors = structureErrors(payload, now);
   if (errors.length) return { status: 'invalid', errors, ...extra };
-  return statusOf(payload, issuer, options, extra);
+  return statusOf(payload, [issuer], options, extra);
 }
 
 /**
  * The credential's `credentialStatus` (BitstringStatusListEntry, purpose revocation) read in the issuer's signed
- * list: the outcome of a credential whose proof and structure were verified.
+ * list (signed by one of `issuers`: the credential's issuer, or the names it is also known as): the outcome of a
+ * credential whose proof and structure were verified.
  */
 export async function statusOf(
   credential: { credentialStatus?: unknown },
-  issuer: string,
+  issuers: readonly string[],
   options: VerifyOptions,
   extra: Partial<VerificationResult>,
 ): Promise<VerificationResult> {
@@ -247,7 +248,7 @@ export async function statusOf(
     }
     if (entry.statusPurpose !== 'revocation') continue;
     try {
-      const bit = await revocationBit(entry, issuer, options.resolve, now);
+      const bit = await revocationBit(entry, issuers, options.resolve, now);
       extra.statusList = bit;
       if (bit.revoked) return { status: 'revoked', errors: ['revoked by its issuer'], ...extra };
     } catch (error) {

@@ -122,7 +122,7 @@ describe('socle badges (a real socle serve on loopback, the command verifying ov
     expect(JSON.parse(ok.stdout)).toMatchObject({
       status: 'valid',
       credentialId: `${publicUrl}/badges/${ids.di}`,
-      issuer: `${publicUrl}/badges/issuer`,
+      issuer: `did:web:127.0.0.1%3A${new URL(publicUrl).port}`,
       statusList: { url: expect.stringMatching(new RegExp(`^${publicUrl}/badges/status/`)), index: ids.diIndex, revoked: false },
     });
     const proof = (JSON.parse(fs.readFileSync(file('di.json'), 'utf8')) as { proof: { verificationMethod: string } }).proof;
