@@ -239,7 +239,13 @@ export async function issueCredentials(ex: Executor, ctx: BadgeIssuing, inputs: 
   const issuerClaims = new Map<number, IssuerClaim>();
   const issuerClaim = async (platformId: number): Promise<IssuerClaim> => {
     let claim = issuerClaims.get(platformId);
-    if (!claim) issuerClaims.set(platformId, (claim = issuerClaimOf(await issuerProfileOf(ex, publicUrl, platformId))));
+    if (!claim) {
+      claim = issuerClaimOf(await issuerProfileOf(ex, publicUrl, platformId));
+      // BADGE_PROOF=data-integrity: the issuer is the DID that controls the proof's key (its document names the
+      // profile URL in alsoKnownAs), so that verifiers requiring issuer = controller accept it
+      if (ctx.config.badgeProof === 'data-integrity') claim = { ...claim, id: issuerDid(publicUrl) };
+      issuerClaims.set(platformId, claim);
+    }
     return claim;
   };
   const achievementClaims = new Map<number, ReturnType<typeof achievementJson>>();

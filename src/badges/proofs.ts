@@ -2,15 +2,7 @@ import type { Executor } from '../db/store';
 import { urls } from './achievements';
 import { type JsonObject, verificationMethod, verifyDataIntegrity } from './data-integrity';
 import { publishedMultikeys } from './keys';
-import type { VerificationResult } from './verify';
-import { structureErrors } from './verify';
-
-/** A credential's status as Socle's records hold it (an embedded proof's credential is checked against them). */
-export interface RecordedStatus {
-  status: 'active' | 'revoked';
-  revokedAt: Date | null;
-  revocationReason: string | null;
-}
+import { statusOf, structureErrors, type VerificationResult, type VerifyOptions } from './verify';
 
 /**
  * Socle's Data Integrity keys as the world sees them: the issuer's `did:web` (from PUBLIC_URL), its DID document
@@ -65,17 +57,52 @@ export function socleResolver(ex: Executor, publicUrl: string) {
 /** Whether a stored or presented credential is a JSON credential (embedded proof) rather than a VC-JWT. */
 export const isEmbeddedProof = (signed: string): boolean => signed.trimStart().startsWith('{');
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 /**
- * Verifies an OpenBadgeCredential with an embedded `eddsa-rdfc-2022` proof against Socle's keys, then the same OB
- * 3.0 structure checks and recorded status as a VC-JWT.
+ * Where a `did:web` DID's document is (did:web method, "Read"): `https://<host>/.well-known/did.json`, or
+ * `https://<host>/<path>/did.json` for a DID with path segments; a port is `%3A`-encoded in the DID. A loopback host
+ * (localhost, 127.0.0.1, [::1]) is read over http, for development and tests. Undefined for anything else.
  */
-export async function verifyEmbeddedWithSocle(
-  ex: Executor,
-  publicUrl: string,
-  text: string,
-  statusOf: (credentialId: string) => Promise<RecordedStatus | undefined>,
-  now: Date = new Date(),
-): Promise<VerificationResult> {
+export function didWebDocumentUrl(did: string): string | undefined {
+  const match = /^did:web:([^:#?/]+)((?::[^:#?/]+)*)$/.exec(did);
+  if (!match?.[1]) return undefined;
+  try {
+    const host = decodeURIComponent(match[1]);
+    const path = (match[2] ?? '').split(':').filter(Boolean).map((segment) => encodeURIComponent(decodeURIComponent(segment)));
+    const base = new URL(`https://${host}`);
+    if (base.pathname !== '/' || base.username || base.search) return undefined;
+    const scheme = LOOPBACK.has(base.hostname) ? 'http' : 'https';
+    return `${scheme}://${base.host}${path.length ? `/${path.join('/')}/did.json` : '/.well-known/did.json'}`;
+  } catch {
+    return undefined;
+  }
+}
+
+interface DidDocument {
+  id?: unknown;
+  alsoKnownAs?: unknown;
+  verificationMethod?: { id?: unknown; type?: unknown; controller?: unknown; publicKeyMultibase?: unknown }[];
+}
+
+const originOf = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Verifies an OpenBadgeCredential with an embedded `eddsa-rdfc-2022` proof as a third party does, from the
+ * credential alone: the `did:web` of the proof's verification method is resolved to its DID document through
+ * `resolve` (over HTTP outside Socle), which must be the issuer's (the DID is the issuer's id, or its document is
+ * on the issuer's origin); the proof is checked with the offline JSON-LD loader answering that document only; then
+ * the OB 3.0 structure checks and the revocation bit of `credentialStatus`, exactly as for a VC-JWT.
+ */
+export async function verifyEmbeddedCredential(text: string, options: VerifyOptions): Promise<VerificationResult> {
+  const now = options.now ?? new Date();
   let credential: JsonObject;
   try {
     const parsed: unknown = JSON.parse(text);
@@ -85,38 +112,55 @@ export async function verifyEmbeddedWithSocle(
     return { status: 'invalid', errors: ['not JSON'] };
   }
   const subject = credential.credentialSubject as { achievement?: { id?: unknown; name?: unknown } } | undefined;
+  const issuerClaim = credential.issuer as { id?: unknown } | string | undefined;
+  const issuer = typeof issuerClaim === 'string' ? issuerClaim : typeof issuerClaim?.id === 'string' ? issuerClaim.id : undefined;
   const extra: Partial<VerificationResult> = {
+    ...(issuer ? { issuer } : {}),
     ...(typeof credential.id === 'string' ? { credentialId: credential.id } : {}),
     ...(typeof credential.validFrom === 'string' ? { validFrom: credential.validFrom } : {}),
     ...(typeof subject?.achievement?.id === 'string' ? { achievement: { id: subject.achievement.id, name: String(subject.achievement.name ?? '') } } : {}),
   };
-  const proof = await verifyDataIntegrity(credential, socleResolver(ex, publicUrl));
-  if (proof.verificationMethod) extra.kid = proof.verificationMethod.split('#').pop();
-  if (!proof.verified) return { status: 'invalid', errors: proof.errors, ...extra };
-  // the checks shared with VC-JWT, whose registered claims (iss, jti, sub, nbf) an embedded proof does not have: derived here
-  const issuer = credential.issuer as { id?: unknown } | string | undefined;
-  const validFrom = typeof credential.validFrom === 'string' ? Date.parse(credential.validFrom) : Number.NaN;
-  const errors = structureErrors(
-    {
-      ...credential,
-      iss: typeof issuer === 'string' ? issuer : (issuer?.id as string | undefined),
-      jti: typeof credential.id === 'string' ? credential.id : undefined,
-      sub: (credential.credentialSubject as { id?: string } | undefined)?.id,
-      nbf: Math.floor(validFrom / 1000),
-    },
-    now,
-  );
-  if (errors.length) return { status: 'invalid', errors, ...extra };
-  const recorded = await statusOf(credential.id as string);
-  if (!recorded) return { status: 'unknown', errors: ['the issuer has no record of this credential'], ...extra };
-  if (recorded.status === 'revoked') {
-    return {
-      status: 'revoked',
-      errors: [`revoked${recorded.revocationReason ? `: ${recorded.revocationReason}` : ''}`],
-      ...extra,
-      ...(recorded.revokedAt ? { revokedAt: recorded.revokedAt.toISOString() } : {}),
-      ...(recorded.revocationReason ? { revocationReason: recorded.revocationReason } : {}),
-    };
+  if (!issuer) return { status: 'invalid', errors: ['issuer.id is missing'], ...extra };
+  const proof = (Array.isArray(credential.proof) ? credential.proof[0] : credential.proof) as JsonObject | undefined;
+  const method = typeof proof?.verificationMethod === 'string' ? proof.verificationMethod : undefined;
+  if (method) extra.kid = method.split('#').pop();
+  const did = method?.split('#')[0] ?? '';
+  const documentUrl = didWebDocumentUrl(did);
+  if (!method || !documentUrl) return { status: 'invalid', errors: [`the proof's verification method ${String(method)} is not a did:web key`], ...extra };
+  if (issuer !== did && originOf(issuer) !== originOf(documentUrl)) {
+    return { status: 'invalid', errors: [`the proof's key ${did} is not the issuer's (${issuer})`], ...extra };
   }
-  return { status: 'valid', errors: [], ...extra };
+  let document: DidDocument;
+  try {
+    const doc = await options.resolve(documentUrl, 'application/did+json, application/json');
+    if (doc.status !== 200) return { status: 'unknown', errors: [`the DID document ${documentUrl} cannot be read (HTTP ${doc.status})`], ...extra };
+    document = JSON.parse(doc.body) as DidDocument;
+  } catch (error) {
+    return { status: 'unknown', errors: [`the DID document ${documentUrl} cannot be read: ${(error as Error).message}`], ...extra };
+  }
+  if (!document || document.id !== did) return { status: 'invalid', errors: [`the document at ${documentUrl} is not the DID document of ${did}`], ...extra };
+  // the loader answers the DID and its verification methods from this document only (contexts are bundled)
+  const fromDocument = (url: string): JsonObject | undefined => {
+    if (url === did) return document as JsonObject;
+    const found = Array.isArray(document.verificationMethod) ? document.verificationMethod.find((m) => m?.id === url) : undefined;
+    return found && { '@context': MULTIKEY_CONTEXT, ...found };
+  };
+  const verified = await verifyDataIntegrity(credential, fromDocument);
+  if (!verified.verified) return { status: 'invalid', errors: verified.errors, ...extra };
+  // the checks shared with VC-JWT, whose registered claims (iss, nbf) an embedded proof does not have: derived here
+  const validFrom = typeof credential.validFrom === 'string' ? Date.parse(credential.validFrom) : Number.NaN;
+  const validUntil = typeof credential.validUntil === 'string' ? Date.parse(credential.validUntil) : undefined;
+  const subjectId = (credential.credentialSubject as { id?: unknown } | undefined)?.id;
+  const claims = {
+    iss: issuer,
+    jti: credential.id,
+    nbf: Math.floor(validFrom / 1000),
+    ...(typeof subjectId === 'string' ? { sub: subjectId } : {}),
+    ...(validUntil !== undefined ? { exp: Math.floor(validUntil / 1000) } : {}),
+  };
+  const errors = structureErrors({ ...credential, ...claims } as Parameters<typeof structureErrors>[0], now);
+  if (errors.length) return { status: 'invalid', errors, ...extra };
+  // an issuer that is the DID: its status list may be signed under a name its document is also known as, on its origin
+  const names = issuer === did && Array.isArray(document.alsoKnownAs) ? document.alsoKnownAs.filter((n): n is string => typeof n === 'string' && originOf(n) === originOf(documentUrl)) : [];
+  return statusOf(credential, [issuer, ...names], options, extra);
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
-import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { badgeAchievements, badgeCredentials, learnerRecords, platforms, users } from '../db/schema';
 import type { Executor } from '../db/store';
 import { invalid, notFound } from '../domain/errors';
@@ -8,7 +8,8 @@ import { formatMinutes, minutesToHours } from '../domain/format';
 import { type ReferentialOutline, referentialOutlineSchema } from '../domain/referential';
 import { achievementDefinitions, achievementJson, OB3_CONTEXT, urls } from './achievements';
 import { type BadgeIssuing, ensureAchievements, identityHash, issuerProfileOf } from './credentials';
-import { activeSigningKey, BADGE_ALGS, type BadgeAlg, publicJwks } from './keys';
+import { activeSigningKey, keyUrl, publishedJwks, publishedKey } from './keys';
+import { CLR_CONTEXT as RECORD_CONTEXT, type RecordVerification, type Resolve, type Resolved, verifyRecordSignature } from './verify';
 import { isEmbeddedProof } from './proofs';
 
 /**
@@ -20,7 +21,7 @@ import { isEmbeddedProof } from './proofs';
  * issued again only when what it says changes.
  */
 
-export const CLR_CONTEXT = 'https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json';
+export const CLR_CONTEXT = RECORD_CONTEXT;
 export const CLR_SCHEMA = 'https://purl.imsglobal.org/spec/clr/v2p0/schema/json/clr_v2p0_clrcredential_schema.json';
 const OB_SCHEMA = 'https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json';
 
@@ -177,7 +178,7 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
   };
   const key = await activeSigningKey(ex, ltiKey);
   const jwt = await new SignJWT(credential)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: key.alg, kid: keyUrl(publicUrl, key.kid), typ: 'JWT' })
     .setIssuer(issuerClaim.id)
     .setJti(url)
     .setNotBefore(issuedAt.getTime() / 1000)
@@ -215,55 +216,27 @@ export function isRecordJwt(jwt: string): boolean {
   }
 }
 
-export interface RecordVerification {
-  status: 'valid' | 'superseded' | 'unknown' | 'invalid';
-  errors: string[];
-  recordId?: string;
-  referential?: { id: string; version: string };
-  validFrom?: string;
-  /** The achievements the record holds a credential of, with the hours credited. */
-  credentials?: { name: string; creditsEarned: number | null }[];
-}
+export type { RecordVerification } from './verify';
 
 /**
- * Verifies a learner record's VC-JWT against Socle's keys (current and retired) and records: the signature, the
- * issuer, the CLR 2.0 types, and that Socle issued it (`superseded` when a newer record of the same learner and
- * référentiel version exists: still authentic, no longer current).
+ * Verifies a learner record's VC-JWT as a third party would (`verifyRecordSignature`: the key of its `kid`, here
+ * read from the store, the claims and the CLR 2.0 structure), then against Socle's records: that Socle issued it
+ * (`superseded` when a newer record of the same learner and référentiel version exists: still authentic, no longer
+ * current). The page `/records/<id>` answers this; `socle badges verify` reads that answer over HTTP.
  */
 export async function verifyRecord(ex: Executor, publicUrl: string, jwt: string, now: Date = new Date()): Promise<RecordVerification> {
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(jwt);
-  } catch {
-    return { status: 'invalid', errors: ['not a JWT'] };
-  }
-  const alg = header.alg as BadgeAlg;
-  if (!BADGE_ALGS.includes(alg)) return { status: 'invalid', errors: [`algorithm ${String(header.alg)} is not accepted (ES256 or RS256)`] };
-  const jwk = (await publicJwks(ex)).keys.find((k) => k.kid === header.kid);
-  if (!jwk) return { status: 'invalid', errors: [`signed with key ${String(header.kid)}, which the issuer does not publish`] };
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(jwt, await importJWK(jwk, alg), { algorithms: [alg], currentDate: now, issuer: urls.issuer(publicUrl) }));
-  } catch (error) {
-    return { status: 'invalid', errors: [`signature, issuer or dates rejected: ${(error as Error).message}`] };
-  }
-  const errors: string[] = [];
-  const context = Array.isArray(payload['@context']) ? payload['@context'] : [];
-  if (context[0] !== 'https://www.w3.org/ns/credentials/v2') errors.push('@context must start with https://www.w3.org/ns/credentials/v2');
-  if (!context.includes(CLR_CONTEXT)) errors.push(`@context lacks ${CLR_CONTEXT}`);
-  const types = Array.isArray(payload.type) ? payload.type : [];
-  if (!types.includes('VerifiableCredential') || !types.includes('ClrCredential')) errors.push('type must hold VerifiableCredential and ClrCredential');
-  const subject = payload.credentialSubject as { type?: unknown; verifiableCredential?: unknown } | undefined;
-  const subjectTypes = Array.isArray(subject?.type) ? subject.type : [subject?.type];
-  if (!subjectTypes.includes('ClrSubject')) errors.push('credentialSubject must be a ClrSubject');
-  if (!Array.isArray(subject?.verifiableCredential)) errors.push('credentialSubject.verifiableCredential must be a list');
-  if (typeof payload.id !== 'string' || payload.id !== payload.jti) errors.push('id is missing or differs from jti');
-  const credentials = (Array.isArray(subject?.verifiableCredential) ? (subject.verifiableCredential as Record<string, unknown>[]) : []).map((vc) => {
-    const s = vc.credentialSubject as { achievement?: { name?: unknown }; creditsEarned?: unknown } | undefined;
-    return { name: String(s?.achievement?.name ?? vc.name ?? ''), creditsEarned: typeof s?.creditsEarned === 'number' ? s.creditsEarned : null };
-  });
-  const extra = { ...(typeof payload.validFrom === 'string' ? { validFrom: payload.validFrom } : {}), credentials };
-  if (errors.length) return { status: 'invalid', errors, ...extra };
+  // the keys as Socle publishes them (`/badges/keys/<kid>`, `/badges/jwks.json`), read from the store
+  const json = (value: unknown): Resolved => ({ status: 200, contentType: 'application/json', body: JSON.stringify(value) });
+  const resolve: Resolve = async (url) => {
+    if (url === `${publicUrl}/badges/jwks.json`) return json(await publishedJwks(ex, publicUrl));
+    const kid = url.startsWith(keyUrl(publicUrl, '')) ? url.slice(keyUrl(publicUrl, '').length) : undefined;
+    const jwk = kid ? await publishedKey(ex, publicUrl, kid) : undefined;
+    return jwk ? json(jwk) : { status: 404, contentType: 'text/plain', body: 'not found' };
+  };
+  const signed = await verifyRecordSignature(jwt, { resolve, now });
+  if ('status' in signed) return signed;
+  const { payload, extra } = signed;
+  if (payload.iss !== urls.issuer(publicUrl)) return { status: 'unknown', errors: ['the issuer has no record of this learner record'], ...extra };
   const id = payload.id as string;
   const row = id.startsWith(`${publicUrl}/records/`) ? await findRecord(ex, id) : undefined;
   if (!row || row.jwt !== jwt) return { status: 'unknown', errors: ['the issuer has no record of this learner record'], ...extra };

@@ -4,16 +4,16 @@ import { badgeImages } from '../db/schema';
 import type { Executor } from '../db/store';
 import { bakePng, bakeSvg } from './baking';
 import type { Config } from '../config';
-import { type AchievementRow, findCredential } from './credentials';
+import type { AchievementRow } from './credentials';
 import { badgeSvg, renderPng } from './image';
 import { publishedJwks, publishedKey } from './keys';
 import { publishedStatusList } from './status-list';
-import { isEmbeddedProof, verifyEmbeddedWithSocle } from './proofs';
+import { didDocument, didDocumentUrl, isEmbeddedProof, verifyEmbeddedCredential } from './proofs';
 import { type Resolve, type Resolved, type VerificationResult, verifyCredentialJwt } from './verify';
 
 /**
- * Socle's own published documents by URL, as `GET /badges/keys/<kid>`, `/badges/jwks.json` and
- * `/badges/status/<list>` serve them (404 for any other URL): what its verification page reads instead of calling
+ * Socle's own published documents by URL, as `GET /badges/keys/<kid>`, `/badges/jwks.json`,
+ * `/badges/status/<list>` and its DID document (`/.well-known/did.json`) serve them (404 for any other URL): what its verification page reads instead of calling
  * itself over HTTP.
  */
 export function socleResolver(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, now?: Date): Resolve {
@@ -21,6 +21,7 @@ export function socleResolver(ex: Executor, ctx: { config: Pick<Config, 'publicU
   const json = (value: unknown): Resolved => ({ status: 200, contentType: 'application/json', body: JSON.stringify(value) });
   const missing: Resolved = { status: 404, contentType: 'text/plain', body: 'not found' };
   return async (url) => {
+    if (url === didDocumentUrl(publicUrl)) return json(await didDocument(ex, publicUrl));
     if (!url.startsWith(`${publicUrl}/badges/`)) return missing;
     const rest = url.slice(`${publicUrl}/badges/`.length);
     if (rest === 'jwks.json') return json(await publishedJwks(ex, publicUrl));
@@ -38,16 +39,13 @@ export function socleResolver(ex: Executor, ctx: { config: Pick<Config, 'publicU
   };
 }
 
-/** Verifies a VC-JWT as a third party would, reading Socle's published keys and status lists directly. */
-export async function verifyWithSocle(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, jwt: string, now?: Date): Promise<VerificationResult> {
-  // a credential JSON with an embedded proof (BADGE_PROOF=data-integrity): its status from Socle's records
-  if (isEmbeddedProof(jwt)) {
-    const { publicUrl } = ctx.config;
-    const statusOf = async (credentialId: string) =>
-      credentialId.startsWith(`${publicUrl}/badges/`) ? (await findCredential(ex, credentialId))?.credential : undefined;
-    return verifyEmbeddedWithSocle(ex, publicUrl, jwt, statusOf, now);
-  }
-  return verifyCredentialJwt(jwt, { resolve: socleResolver(ex, ctx, now), now });
+/**
+ * Verifies a VC-JWT, or a credential JSON with an embedded proof (BADGE_PROOF=data-integrity), as a third party
+ * would, reading Socle's published keys, DID document and status lists directly.
+ */
+export async function verifyWithSocle(ex: Executor, ctx: { config: Pick<Config, 'publicUrl' | 'ltiKey'> }, signed: string, now?: Date): Promise<VerificationResult> {
+  const options = { resolve: socleResolver(ex, ctx, now), ...(now ? { now } : {}) };
+  return isEmbeddedProof(signed) ? verifyEmbeddedCredential(signed, options) : verifyCredentialJwt(signed, options);
 }
 
 /** The achievement's picture (unbaked SVG). */

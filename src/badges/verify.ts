@@ -117,7 +117,8 @@ export function structureErrors(vc: CredentialClaims, now: Date): string[] {
   return errors;
 }
 
-class Refused extends Error {}
+/** A verification that fails on what the credential says (invalid); `Unresolved`: on what cannot be read (unknown). */
+export class Refused extends Error {}
 
 /** The issuer's public key named by the header (`kid` URL dereferenced to a JWK, or a JWKS holding it). */
 async function issuerKey(header: { kid?: string; jwk?: unknown }, issuer: string, resolve: Resolve): Promise<JWK> {
@@ -131,14 +132,15 @@ async function issuerKey(header: { kid?: string; jwk?: unknown }, issuer: string
   const doc = await resolve(url, 'application/jwk+json, application/jwk-set+json, application/json');
   if (doc.status !== 200) throw new Refused(`the key ${kid} cannot be read (HTTP ${doc.status})`);
   const json = JSON.parse(doc.body) as JWK & { keys?: JWK[] };
-  const jwk = Array.isArray(json.keys) ? json.keys.find((k) => k.kid === kid) : json;
+  // in the JWKS, a key named by its URL or by that URL's last segment (a bare kid, as learner records once had)
+  const jwk = Array.isArray(json.keys) ? json.keys.find((k) => k.kid === kid || (origin(kid) === undefined && k.kid?.split('/').pop() === kid)) : json;
   if (!jwk || typeof jwk.kty !== 'string') throw new Refused(`the issuer does not publish the key ${kid}`);
   if ('d' in jwk) throw new Refused('the published key holds a private part');
   return jwk;
 }
 
 /** Verifies a compact JWS signed by the issuer of its payload; returns the payload. */
-async function verifySigned<T extends JWTPayload>(jwt: string, resolve: Resolve, now: Date, clockTolerance = 0): Promise<{ payload: T; kid?: string }> {
+export async function verifySigned<T extends JWTPayload>(jwt: string, resolve: Resolve, now: Date, clockTolerance = 0): Promise<{ payload: T; kid?: string }> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: T;
   try {
@@ -170,7 +172,7 @@ interface StatusEntry {
 }
 
 /** Reads the revocation bit of a `BitstringStatusListEntry` in the issuer's signed list. */
-async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolve, now: Date) {
+async function revocationBit(entry: StatusEntry, issuers: readonly string[], resolve: Resolve, now: Date) {
   const url = entry.statusListCredential;
   const index = typeof entry.statusListIndex === 'string' && /^\d+$/.test(entry.statusListIndex) ? Number(entry.statusListIndex) : Number.NaN;
   if (typeof url !== 'string' || !origin(url)) throw new Refused('statusListCredential is not a URL');
@@ -179,7 +181,7 @@ async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolv
   if (doc.status !== 200) throw new Unresolved(`the status list ${url} cannot be read (HTTP ${doc.status})`);
   // the list may have been signed just now, after this verification's clock was read: a few seconds of tolerance
   const { payload } = await verifySigned<CredentialClaims>(doc.body.trim(), resolve, now, STATUS_LIST_CLOCK_TOLERANCE_S);
-  if (issuerIdOf(payload) !== issuer) throw new Refused(`the status list ${url} is not signed by the credential's issuer`);
+  if (!issuers.includes(issuerIdOf(payload) ?? '')) throw new Refused(`the status list ${url} is not signed by the credential's issuer`);
   if (payload.id !== url) throw new Refused(`the status list's id is not ${url}`);
   const types = Array.isArray(payload.type) ? payload.type : [];
   if (!types.includes('BitstringStatusListCredential')) throw new Refused('the status list is not a BitstringStatusListCredential');
@@ -198,7 +200,7 @@ async function revocationBit(entry: StatusEntry, issuer: string, resolve: Resolv
   return { url, index, revoked: bitAt(bits, index) };
 }
 
-class Unresolved extends Error {}
+export class Unresolved extends Error {}
 
 const STATUS_LIST_CLOCK_TOLERANCE_S = 5;
 
@@ -223,14 +225,30 @@ export async function verifyCredentialJwt(jwt: string, options: VerifyOptions): 
   };
   const errors = structureErrors(payload, now);
   if (errors.length) return { status: 'invalid', errors, ...extra };
-  const entries = (Array.isArray(payload.credentialStatus) ? payload.credentialStatus : payload.credentialStatus ? [payload.credentialStatus] : []) as StatusEntry[];
+  return statusOf(payload, [issuer], options, extra);
+}
+
+/**
+ * The credential's `credentialStatus` (BitstringStatusListEntry, purpose revocation) read in the issuer's signed
+ * list (signed by one of `issuers`: the credential's issuer, or the names it is also known as): the outcome of a
+ * credential whose proof and structure were verified.
+ */
+export async function statusOf(
+  credential: { credentialStatus?: unknown },
+  issuers: readonly string[],
+  options: VerifyOptions,
+  extra: Partial<VerificationResult>,
+): Promise<VerificationResult> {
+  const now = options.now ?? new Date();
+  const status = credential.credentialStatus;
+  const entries = (Array.isArray(status) ? status : status ? [status] : []) as StatusEntry[];
   for (const entry of entries) {
     if (entry?.type !== 'BitstringStatusListEntry') {
       return { status: 'unknown', errors: [`credentialStatus of type ${String(entry?.type)} cannot be checked`], ...extra };
     }
     if (entry.statusPurpose !== 'revocation') continue;
     try {
-      const bit = await revocationBit(entry, issuer, options.resolve, now);
+      const bit = await revocationBit(entry, issuers, options.resolve, now);
       extra.statusList = bit;
       if (bit.revoked) return { status: 'revoked', errors: ['revoked by its issuer'], ...extra };
     } catch (error) {
@@ -239,4 +257,109 @@ export async function verifyCredentialJwt(jwt: string, options: VerifyOptions): 
     }
   }
   return { status: 'valid', errors: [], ...extra };
+}
+
+export const CLR_CONTEXT = 'https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json';
+
+export interface RecordVerification {
+  status: 'valid' | 'superseded' | 'unknown' | 'invalid';
+  errors: string[];
+  recordId?: string;
+  referential?: { id: string; version: string };
+  validFrom?: string;
+  /** The achievements the record holds a credential of, with the hours credited. */
+  credentials?: { name: string; creditsEarned: number | null }[];
+}
+
+/** The CLR 2.0 structure checks of a learner record's payload and its claims' agreement with it (iss, jti, nbf). */
+export function recordStructureErrors(payload: JWTPayload & Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  const context = Array.isArray(payload['@context']) ? payload['@context'] : [];
+  if (context[0] !== 'https://www.w3.org/ns/credentials/v2') errors.push('@context must start with https://www.w3.org/ns/credentials/v2');
+  if (!context.includes(CLR_CONTEXT)) errors.push(`@context lacks ${CLR_CONTEXT}`);
+  const types = Array.isArray(payload.type) ? payload.type : [];
+  if (!types.includes('VerifiableCredential') || !types.includes('ClrCredential')) errors.push('type must hold VerifiableCredential and ClrCredential');
+  const subject = payload.credentialSubject as { type?: unknown; verifiableCredential?: unknown } | undefined;
+  const subjectTypes = Array.isArray(subject?.type) ? subject.type : [subject?.type];
+  if (!subjectTypes.includes('ClrSubject')) errors.push('credentialSubject must be a ClrSubject');
+  if (!Array.isArray(subject?.verifiableCredential)) errors.push('credentialSubject.verifiableCredential must be a list');
+  if (typeof payload.id !== 'string' || payload.id !== payload.jti) errors.push('id is missing or differs from jti');
+  const issuer = issuerIdOf(payload as CredentialClaims);
+  if (!issuer) errors.push('issuer.id is missing');
+  else if (payload.iss !== issuer) errors.push(`iss is ${String(payload.iss)}, issuer.id is ${issuer}`);
+  const validFrom = typeof payload.validFrom === 'string' ? Date.parse(payload.validFrom) : Number.NaN;
+  if (Number.isNaN(validFrom)) errors.push('validFrom is missing or not a date');
+  else if (payload.nbf !== Math.floor(validFrom / 1000)) errors.push('nbf differs from validFrom');
+  return errors;
+}
+
+/** The credentials a record's subject holds, with the hours credited. */
+export function recordCredentials(payload: Record<string, unknown>): NonNullable<RecordVerification['credentials']> {
+  const subject = payload.credentialSubject as { verifiableCredential?: unknown } | undefined;
+  const list = Array.isArray(subject?.verifiableCredential) ? (subject.verifiableCredential as Record<string, unknown>[]) : [];
+  return list.map((vc) => {
+    const s = vc?.credentialSubject as { achievement?: { name?: unknown }; creditsEarned?: unknown } | undefined;
+    return { name: String(s?.achievement?.name ?? vc?.name ?? ''), creditsEarned: typeof s?.creditsEarned === 'number' ? s.creditsEarned : null };
+  });
+}
+
+/**
+ * Verifies a learner record's VC-JWT (CLR 2.0 `ClrCredential`): the signature as for a badge (the key read from the
+ * header's `kid`, on the issuer's origin) and the CLR structure. Returns the payload, or the refusal.
+ */
+export async function verifyRecordSignature(
+  jwt: string,
+  options: VerifyOptions,
+): Promise<{ payload: JWTPayload & Record<string, unknown>; extra: Partial<RecordVerification> } | RecordVerification> {
+  const now = options.now ?? new Date();
+  let payload: JWTPayload & Record<string, unknown>;
+  try {
+    ({ payload } = await verifySigned<JWTPayload & Record<string, unknown>>(jwt.trim(), options.resolve, now));
+  } catch (error) {
+    return { status: error instanceof Refused ? 'invalid' : 'unknown', errors: [(error as Error).message] };
+  }
+  const extra = { ...(typeof payload.validFrom === 'string' ? { validFrom: payload.validFrom } : {}), credentials: recordCredentials(payload) };
+  const errors = recordStructureErrors(payload);
+  if (errors.length) return { status: 'invalid', errors, ...extra };
+  return { payload, extra };
+}
+
+/**
+ * Verifies a learner record as a third party: its signature and structure (`verifyRecordSignature`), then whether
+ * it is still the learner's current record, as the issuer publishes it at the record's id (its JSON answer's
+ * `status`, `superseded` when a newer record replaced it, and the record it holds there, which must be this one).
+ */
+export async function verifyRecordJwt(jwt: string, options: VerifyOptions): Promise<RecordVerification> {
+  const signed = await verifyRecordSignature(jwt, options);
+  if ('status' in signed) return signed;
+  const { payload, extra } = signed;
+  const id = payload.id as string;
+  if (origin(id) !== origin(issuerIdOf(payload as CredentialClaims) ?? '')) return { status: 'invalid', errors: [`the record ${id} is not on the issuer's origin`], ...extra };
+  let doc: Resolved;
+  try {
+    doc = await options.resolve(id, 'application/json');
+  } catch (error) {
+    return { status: 'unknown', errors: [`the record's status cannot be read: ${(error as Error).message}`], ...extra };
+  }
+  if (doc.status === 404) return { status: 'unknown', errors: ['the issuer has no record of this learner record'], ...extra };
+  if (doc.status !== 200) return { status: 'unknown', errors: [`the record's status cannot be read (HTTP ${doc.status})`], ...extra };
+  let published: { status?: unknown; jwt?: unknown; referential?: { id?: unknown; version?: unknown } };
+  try {
+    published = JSON.parse(doc.body) as typeof published;
+  } catch {
+    return { status: 'unknown', errors: [`the issuer's answer at ${id} is not JSON`], ...extra };
+  }
+  if (typeof published.jwt !== 'string' || published.jwt.trim() !== jwt.trim()) {
+    return { status: 'unknown', errors: ['the issuer has no record of this learner record'], ...extra };
+  }
+  const found = {
+    recordId: id.replace(/\/+$/, '').split('/').pop() as string,
+    ...(typeof published.referential?.id === 'string' && typeof published.referential.version === 'string'
+      ? { referential: { id: published.referential.id, version: published.referential.version } }
+      : {}),
+    ...extra,
+  };
+  if (published.status === 'superseded') return { status: 'superseded', errors: ['a newer record of this learner and référentiel was issued'], ...found };
+  if (published.status !== 'valid') return { status: 'unknown', errors: [`the issuer says ${String(published.status)}`], ...found };
+  return { status: 'valid', errors: [], ...found };
 }

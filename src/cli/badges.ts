@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import { extractCredential } from '../badges/baking';
 import { revokeCredential } from '../badges/credentials';
 import { BADGE_ALGS, type BadgeAlg, listIssuerKeys, rotateIssuerKey } from '../badges/keys';
-import { httpResolver, verifyCredentialJwt } from '../badges/verify';
-import { isRecordJwt, verifyRecord } from '../badges/records';
-import { isEmbeddedProof } from '../badges/proofs';
-import { verifyWithSocle } from '../badges/service';
+import { httpResolver, verifyCredentialJwt, verifyRecordJwt } from '../badges/verify';
+import { isRecordJwt } from '../badges/records';
+import { isEmbeddedProof, verifyEmbeddedCredential } from '../badges/proofs';
 import { auditEvents } from '../db/schema';
 import { invalid, notFound } from '../domain/errors';
 import { output, type WithContext } from './command';
@@ -17,7 +16,7 @@ export function registerBadges(program: Command, withContext: WithContext): void
 
   badges
     .command('verify')
-    .description("verify a baked PNG or SVG badge, a VC-JWT or credential JSON file, or a learner record (exit 0 only when valid); a VC-JWT badge is checked as a third party does: the issuer's key and status list are read over HTTP from the credential, no store opened")
+    .description("verify a baked PNG or SVG badge, a VC-JWT or credential JSON file, or a learner record (exit 0 only when valid); checked as a third party does: the issuer's key (kid URL or did:web document), status list and the record's status are read over HTTP from the credential, no store opened")
     .argument('<file>', 'badge.png, badge.svg, a file holding the JWT (a badge or a learner record) or the credential JSON')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
@@ -39,7 +38,8 @@ export function registerBadges(program: Command, withContext: WithContext): void
         return;
       }
       if (isRecordJwt(jwt)) {
-        const record = await withContext((ctx) => verifyRecord(ctx.store.db, ctx.config.publicUrl, jwt));
+        // no store, no configuration: the key of its kid and the record's status at its id, over HTTP
+        const record = await verifyRecordJwt(jwt, { resolve: httpResolver() });
         output(record, opts.json ?? false, () => {
           const what = `learner record ${record.referential ? `${record.referential.id} ${record.referential.version} ` : ''}(${record.recordId ?? file})`;
           return record.status === 'valid' ? `valid: ${what}` : `${record.status}: ${what}: ${record.errors.join('; ')}`;
@@ -47,11 +47,9 @@ export function registerBadges(program: Command, withContext: WithContext): void
         if (record.status !== 'valid') process.exitCode = 1;
         return;
       }
-      const result = isEmbeddedProof(jwt)
-        ? // a Data Integrity credential: its key from Socle's did:web, its status from Socle's records
-          await withContext((ctx) => verifyWithSocle(ctx.store.db, ctx, jwt))
-        : // no store, no configuration: only what the credential names, over HTTP
-          await verifyCredentialJwt(jwt, { resolve: httpResolver() });
+      // no store, no configuration: only what the credential names, over HTTP (a Data Integrity credential's key
+      // from the did:web document of its proof's verification method)
+      const result = isEmbeddedProof(jwt) ? await verifyEmbeddedCredential(jwt, { resolve: httpResolver() }) : await verifyCredentialJwt(jwt, { resolve: httpResolver() });
       output(result, opts.json ?? false, () => {
         const what = result.achievement ? `${result.achievement.name} (${result.credentialId})` : (result.credentialId ?? file);
         return result.status === 'valid' ? `valid: ${what}` : `${result.status}: ${what}: ${result.errors.join('; ')}`;

@@ -2,7 +2,8 @@ import { eq } from 'drizzle-orm';
 import { extractCredential } from '../../src/badges/baking';
 import { issueCredential, revokeCredential } from '../../src/badges/credentials';
 import { listIssuerKeys } from '../../src/badges/keys';
-import { issuerDid } from '../../src/badges/proofs';
+import { didDocumentUrl, didWebDocumentUrl, issuerDid, verifyEmbeddedCredential } from '../../src/badges/proofs';
+import { httpResolver, type Resolve } from '../../src/badges/verify';
 import { verifyWithSocle } from '../../src/badges/service';
 import { badgeKeys } from '../../src/db/schema';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
@@ -123,6 +124,19 @@ describe('eddsa-rdfc-2022', () => {
   });
 });
 
+describe('did:web', () => {
+  it('reads a DID document at /.well-known/did.json, or <path>/did.json; over http only on a loopback host', () => {
+    expect(didWebDocumentUrl('did:web:socle.univ-exemple.fr')).toBe('https://socle.univ-exemple.fr/.well-known/did.json');
+    expect(didWebDocumentUrl('did:web:socle.univ-exemple.fr%3A8443')).toBe('https://socle.univ-exemple.fr:8443/.well-known/did.json');
+    expect(didWebDocumentUrl('did:web:univ-exemple.fr:apps:socle')).toBe('https://univ-exemple.fr/apps/socle/did.json');
+    expect(didWebDocumentUrl('did:web:127.0.0.1%3A3000')).toBe('http://127.0.0.1:3000/.well-known/did.json');
+    expect(didWebDocumentUrl('did:web:localhost')).toBe('http://localhost/.well-known/did.json');
+    expect(didWebDocumentUrl(issuerDid('https://univ-exemple.fr/apps/socle'))).toBe(didDocumentUrl('https://univ-exemple.fr/apps/socle'));
+    expect(didWebDocumentUrl('did:key:z6Mk')).toBeUndefined();
+    expect(didWebDocumentUrl('did:web:user%40host')).toBeUndefined();
+  });
+});
+
 describe.each(drivers)('BADGE_PROOF=data-integrity on %s', (driver) => {
   const publicUrl = 'https://socle.univ-exemple.fr:8443';
   let server: TestServer;
@@ -160,7 +174,9 @@ describe.each(drivers)('BADGE_PROOF=data-integrity on %s', (driver) => {
     expect(await verifyDataIntegrity(signed, fromDocument)).toMatchObject({ verified: true });
 
     // Socle's own verification: the page, the JSON status, then a changed copy and a revoked credential
-    await expect(verifyWithSocle(db(), server.ctx, credential.jwt)).resolves.toMatchObject({ status: 'valid', credentialId: signed.id, kid: credential.kid });
+    const own = await verifyWithSocle(db(), server.ctx, credential.jwt);
+    expect(own.errors).toEqual([]);
+    expect(own).toMatchObject({ status: 'valid', credentialId: signed.id, kid: credential.kid });
     const page = await fetch(`${server.url}/badges/${credential.id}`, { headers: { accept: 'application/json' } });
     expect(await page.json()).toMatchObject({ status: 'valid' });
     const tampered = JSON.stringify({ ...signed, credentialSubject: { ...signed.credentialSubject, creditsEarned: 50 } });
@@ -171,8 +187,36 @@ describe.each(drivers)('BADGE_PROOF=data-integrity on %s', (driver) => {
     // baked as the JSON itself
     const png = await (await fetch(`${server.url}/badges/${credential.id}/badge.png`)).arrayBuffer();
     expect(extractCredential(Buffer.from(png))).toBe(credential.jwt);
+
+    // a third party over HTTP only (PUBLIC_URL answered by the test server): the did:web document, then the status list
+    const http = httpResolver();
+    const overHttp: Resolve = (url, accept) => http(url.replace(publicUrl, server.url), accept);
+    const list = `${publicUrl}/badges/status/${credential.statusListId}`;
+    // the issuer is the DID controlling the proof's key; its status list, signed under the profile URL its document
+    // is also known as
+    expect(signed.issuer).toMatchObject({ id: did });
+    expect(document).toMatchObject({ alsoKnownAs: [`${publicUrl}/badges/issuer`] });
+    await expect(verifyEmbeddedCredential(credential.jwt, { resolve: overHttp })).resolves.toMatchObject({
+      status: 'valid',
+      issuer: did,
+      kid: credential.kid,
+      statusList: { url: list, index: credential.statusListIndex, revoked: false },
+    });
+    expect((await verifyEmbeddedCredential(tampered, { resolve: overHttp })).errors.join(' ')).toMatch(/signature rejected/);
+    // a proof by another did:web than the issuer's is refused before anything is read
+    const elsewhere = JSON.stringify({ ...signed, proof: { ...signed.proof, verificationMethod: `did:web:attacker.example#${credential.kid}` } });
+    expect(await verifyEmbeddedCredential(elsewhere, { resolve: () => Promise.reject(new Error('no network')) })).toMatchObject({
+      status: 'invalid',
+      errors: [`the proof's key did:web:attacker.example is not the issuer's (${did})`],
+    });
+    // the issuer out of reach: nothing can be said
+    expect((await verifyEmbeddedCredential(credential.jwt, { resolve: () => Promise.reject(new Error('connection refused')) })).status).toBe('unknown');
+
     await revokeCredential(db(), credential.id, 'erreur de saisie');
-    await expect(verifyWithSocle(db(), server.ctx, credential.jwt)).resolves.toMatchObject({ status: 'revoked', revocationReason: 'erreur de saisie' });
+    await expect(verifyWithSocle(db(), server.ctx, credential.jwt)).resolves.toMatchObject({ status: 'revoked', statusList: { url: list, revoked: true } });
+    await expect(verifyEmbeddedCredential(credential.jwt, { resolve: overHttp })).resolves.toMatchObject({ status: 'revoked', statusList: { url: list, revoked: true } });
+    const revokedPage = await fetch(`${server.url}/badges/${credential.id}`, { headers: { accept: 'application/json' } });
+    expect(await revokedPage.json()).toMatchObject({ status: 'revoked', revocationReason: 'erreur de saisie' });
 
     // the next credential uses the same key; the VC-JWT key stays the JWT key
     const next = await issueCredential(db(), server.ctx, { userId, referential: socle28, domainCode: '1', creditsEarnedMinutes: 360 });

@@ -4,6 +4,7 @@ import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
 import { identityHash } from '../../src/badges/credentials';
 import { verifyRecord } from '../../src/badges/records';
+import { httpResolver, type Resolve, verifyRecordJwt } from '../../src/badges/verify';
 import { type Attestation, renderAttestationPdf } from '../../src/reports/attestation';
 import { recordedAttestations } from '../../src/reports/service';
 import { pdfText } from '../support/pdf';
@@ -98,7 +99,8 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     expect(list).toHaveLength(1);
     const [item] = list as [RecordItem];
     expect(item).toMatchObject({ referential: { id: socle28.id, version: socle28.version }, creditsEarnedMinutes: 390, verifyUrl: `${publicUrl}/records/${item.id}` });
-    expect(decodeProtectedHeader(item.jwt)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
+    // signed by the badges' key (RS256 by default), named by its URL as for badges
+    expect(decodeProtectedHeader(item.jwt)).toMatchObject({ alg: 'RS256', typ: 'JWT', kid: expect.stringMatching(new RegExp(`^${publicUrl}/badges/keys/`)) });
     const clr = decodeJwt(item.jwt) as unknown as Clr & { iss: string; jti: string; nbf: number };
     expect(clr['@context']).toEqual([
       'https://www.w3.org/ns/credentials/v2',
@@ -159,6 +161,26 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     expect(await old.json()).toMatchObject({ status: 'superseded' });
     const current = await fetch(`${server.url}/records/${next?.id}`, { headers: { accept: 'application/json' } });
     expect(await current.json()).toMatchObject({ status: 'valid', referential: { id: socle28.id }, credentials: [{ creditsEarned: 2 }, { creditsEarned: 5 }] });
+
+    // a third party, over HTTP only (PUBLIC_URL answered by the test server): the key of the header's kid URL, the
+    // record's status at its id
+    expect(decodeProtectedHeader(next?.jwt ?? '').kid).toMatch(new RegExp(`^${publicUrl}/badges/keys/`));
+    const http = httpResolver();
+    const overHttp: Resolve = (url, accept) => http(url.replace(publicUrl, server.url), accept);
+    await expect(verifyRecordJwt(next?.jwt ?? '', { resolve: overHttp })).resolves.toMatchObject({
+      status: 'valid',
+      recordId: next?.id,
+      referential: { id: socle28.id, version: socle28.version },
+      credentials: [{ creditsEarned: 2 }, { creditsEarned: 5 }],
+    });
+    await expect(verifyRecordJwt(first?.jwt ?? '', { resolve: overHttp })).resolves.toMatchObject({ status: 'superseded', recordId: first?.id });
+    // signed by Socle but not the record it holds at that id: not vouched for
+    const [h, , s] = (next?.jwt ?? '').split('.');
+    const moved = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(next?.jwt ?? ''), name: 'Autre' })).toString('base64url')}.${s}`;
+    expect((await verifyRecordJwt(moved, { resolve: overHttp })).status).toBe('invalid');
+    // the issuer out of reach: nothing can be said
+    const unreachable = await verifyRecordJwt(next?.jwt ?? '', { resolve: () => Promise.reject(new Error('connection refused')) });
+    expect(unreachable.status).toBe('unknown');
   });
 
   it('prints the current record’s URL on the learner’s attestation PDF', async () => {
