@@ -15,6 +15,7 @@ import { storableDateTime } from '../domain/storable';
 import { queryInteger } from './schemas';
 import { ACCEPTED_VERSION, authenticateXapi, versionHeader } from './xapi-auth';
 import { xapiDocumentsRouter } from './xapi-documents';
+import { alternateRequestSyntax } from './xapi-alternate';
 
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID');
 /** A `seq` cursor: a bigint column, read as a JavaScript number (safe up to 2^53 - 1). */
@@ -157,6 +158,17 @@ function writerOf(principal: XapiPrincipal, platforms: Map<string, Platform> | u
   return { platform: principal.platform, strict: principal.kind === 'platform', keyId: principal.keyId, platforms };
 }
 
+/** The request's JSON body (parsed here when the alternate request syntax gave it as bytes); undefined when it is not JSON. */
+function statementBody(req: Request): unknown {
+  if (!req.is('application/json')) return undefined;
+  if (!Buffer.isBuffer(req.body)) return req.body as unknown;
+  try {
+    return JSON.parse(req.body.toString('utf8')) as unknown;
+  } catch {
+    throw invalid('The content is not JSON.', [{ path: 'content', message: 'invalid JSON' }]);
+  }
+}
+
 /**
  * Runs `store` (which calls its `beforeCommit` before it writes for good) within the request's allowance: past the limit
  * nothing is committed and the answer is 429, also when the request is refused for another reason.
@@ -182,7 +194,7 @@ function authority(ctx: AppContext, req: Request) {
 /** The inbound xAPI Statements resource (what Moodle's logstore_xapi sends to), and the document resources. */
 export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   const router = express.Router();
-  router.use('/xapi', versionHeader);
+  router.use('/xapi', alternateRequestSyntax, versionHeader);
   router.use(xapiDocumentsRouter(ctx));
   const json = express.json({ limit: '10mb', strict: true });
 
@@ -192,11 +204,12 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
     asyncHandler(async (req, res) => {
       const { principal, allowance } = await authenticate(ctx, req, true);
       const result = await withinAllowance(allowance, async (beforeCommit) => {
-        if (req.body === undefined || !req.is('application/json')) {
+        const body = statementBody(req);
+        if (body === undefined) {
           throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
         }
-        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, req.body));
-        const prepared = prepareStatements(req.body, writer, authority(ctx, req), new Date());
+        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
+        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date());
         return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);
@@ -212,11 +225,12 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
       const { principal, allowance } = await authenticate(ctx, req, true);
       const result = await withinAllowance(allowance, async (beforeCommit) => {
         const { statementId } = parseOr400(putQuery, req.query, 'query');
-        if (!req.is('application/json') || Array.isArray(req.body)) {
+        const body = statementBody(req);
+        if (body === undefined || Array.isArray(body)) {
           throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
         }
-        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, req.body));
-        const prepared = prepareStatements(req.body, writer, authority(ctx, req), new Date(), statementId.toLowerCase());
+        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
+        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), statementId.toLowerCase());
         return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { inArray, type SQL, sql } from 'drizzle-orm';
 import { platforms } from '../db/schema';
 import { type Database, queryRows } from '../db/store';
@@ -84,6 +85,30 @@ function clientActor(statement: Json, writer: StatementWriter): { platform: Plat
   return platform ? { platform, sub: actor.account.name } : undefined;
 }
 
+function arrayContext(context: unknown): unknown {
+  const activities = (context as { contextActivities?: unknown } | null | undefined)?.contextActivities;
+  if (activities === null || typeof activities !== 'object' || Array.isArray(activities)) return context;
+  const entries = Object.entries(activities as Json);
+  if (!entries.some(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v))) return context;
+  const arrays = Object.fromEntries(entries.map(([k, v]) => [k, v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v]));
+  return { ...(context as Json), contextActivities: arrays };
+}
+
+/**
+ * A statement whose context activities (its own, or its SubStatement's) are given as one Activity, with them as
+ * arrays: xAPI 1.0.3 allows the single form and the LRS returns the array form.
+ */
+export function contextActivityArrays(statement: Json): Json {
+  const context = arrayContext(statement.context);
+  const object = statement.object as Json | null | undefined;
+  const subContext = object !== null && typeof object === 'object' && object.objectType === 'SubStatement' ? arrayContext(object.context) : undefined;
+  if (context === statement.context && (subContext === undefined || subContext === object?.context)) return statement;
+  const out: Json = { ...statement, context };
+  if (statement.context === undefined) delete out.context;
+  if (subContext !== undefined && subContext !== object?.context) out.object = { ...object, context: subContext };
+  return out;
+}
+
 /** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
 export function prepareStatements(
   body: unknown,
@@ -105,7 +130,7 @@ export function prepareStatements(
       details.push({ path: prefix, message: 'expected a statement object' });
       return;
     }
-    const input = raw as Json;
+    const input = contextActivityArrays(raw as Json);
     const errors = statementErrors(input, prefix);
     if (errors.length) {
       details.push(...errors);
@@ -129,7 +154,9 @@ export function prepareStatements(
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
     const { derivedId, hash, content: contentJson } = statementIdentity(content);
-    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
+    // A platform key's statement without id gets its content's (logstore_xapi resends a batch it is unsure of); an
+    // LRS client's gets a new one, as xAPI asks.
+    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : writer.strict ? derivedId : randomUUID());
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
       return;
