@@ -107,7 +107,7 @@ function objectIds(object: unknown): unknown {
   const o = object as Json;
   if (o.objectType === 'Agent' || o.objectType === 'Group') return agentIds(o);
   if (o.objectType === 'SubStatement') return statementIds(o);
-  return o.objectType === undefined ? { id: o.id } : { objectType: o.objectType, id: o.id };
+  return o.objectType === undefined || o.objectType === 'Activity' ? { id: o.id } : { objectType: o.objectType, id: o.id };
 }
 
 /** A statement in xAPI's `ids` format: agents, groups and activities by their identifiers only. */
@@ -262,6 +262,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
       const limit = Math.min(q.limit === undefined || q.limit === 0 ? 100 : q.limit, 500);
       const ascending = q.ascending === 'true';
       const where: SQL[] = [owned, eq(xapiStatements.voided, false)];
+      const filters: SQL[] = [];
       if (q.agent !== undefined) {
         let parsed: unknown;
         try {
@@ -275,11 +276,21 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
         const platform = principal.platform;
         const user =
           'account' in ifi && platform && normalizeIssuer(ifi.account.homePage) === platform.issuer ? await findUser(ctx.store.db, platform.id, ifi.account.name) : undefined;
-        where.push(user ? (or(eq(xapiStatements.userId, user.id), match) as SQL) : match);
+        filters.push(user ? (or(eq(xapiStatements.userId, user.id), match) as SQL) : match);
       }
-      if (q.verb) where.push(eq(xapiStatements.verb, q.verb));
-      if (q.activity) where.push(activityMatch(q.activity, q.related_activities === 'true'));
-      if (q.registration) where.push(sql`${xapiStatements.statement}->'context'->>'registration' = ${q.registration.toLowerCase()}`);
+      if (q.verb) filters.push(eq(xapiStatements.verb, q.verb));
+      if (q.activity) filters.push(activityMatch(q.activity, q.related_activities === 'true'));
+      if (q.registration) filters.push(sql`${xapiStatements.statement}->'context'->>'registration' = ${q.registration.toLowerCase()}`);
+      if (filters.length) {
+        // a statement targeting (StatementRef) one that matches the filters matches them too, even when that one is voided
+        const matching = and(...filters) as SQL;
+        where.push(
+          or(
+            matching,
+            sql`(${xapiStatements.statement}->'object'->>'objectType' = 'StatementRef' AND lower(${xapiStatements.statement}->'object'->>'id') IN (SELECT xapi_statements.id::text FROM xapi_statements WHERE ${owned} AND ${matching}))`,
+          ) as SQL,
+        );
+      }
       if (q.since) where.push(gt(xapiStatements.stored, new Date(q.since)));
       if (q.until) where.push(lte(xapiStatements.stored, new Date(q.until)));
       if (q.cursor !== undefined) where.push(ascending ? gt(xapiStatements.seq, q.cursor) : lt(xapiStatements.seq, q.cursor));
