@@ -129,8 +129,75 @@ export function statementIds(statement: Json): Json {
   return out;
 }
 
-function formatted(statement: unknown, format: string | undefined): unknown {
-  return format === 'ids' ? statementIds(statement as Json) : statement;
+/** The language ranges of an Accept-Language header, most wanted first. */
+export function languageRanges(header: string | undefined): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((part, i) => {
+      const [range = '', ...params] = part.trim().split(';');
+      const q = Number(params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined) ?? 1);
+      return { range: range.trim().toLowerCase(), q: Number.isFinite(q) ? q : 0, i };
+    })
+    .filter((r) => r.range && r.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i)
+    .map((r) => r.range);
+}
+
+/** A language map reduced to the one entry the reader prefers (xAPI `format=canonical`). */
+function oneLanguage(map: unknown, ranges: readonly string[]): unknown {
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) return map;
+  const keys = Object.keys(map);
+  if (keys.length <= 1) return map;
+  const chosen =
+    ranges
+      .map((r) => (r === '*' ? keys[0] : (keys.find((k) => k.toLowerCase() === r) ?? keys.find((k) => k.toLowerCase().startsWith(`${r}-`)))))
+      .find((k) => k !== undefined) ?? keys[0];
+  return chosen === undefined ? map : { [chosen]: (map as Json)[chosen] };
+}
+
+function canonicalDefinition(definition: unknown, ranges: readonly string[]): unknown {
+  if (definition === null || typeof definition !== 'object') return definition;
+  const d: Json = { ...(definition as Json) };
+  for (const k of ['name', 'description']) if (d[k] !== undefined) d[k] = oneLanguage(d[k], ranges);
+  for (const k of ['choices', 'scale', 'source', 'target', 'steps']) {
+    const list = d[k];
+    if (Array.isArray(list)) d[k] = list.map((c: unknown) => (c && typeof c === 'object' ? { ...(c as Json), description: oneLanguage((c as Json).description, ranges) } : c));
+  }
+  return d;
+}
+
+function canonicalActivity(activity: unknown, ranges: readonly string[]): unknown {
+  if (activity === null || typeof activity !== 'object' || (activity as Json).definition === undefined) return activity;
+  return { ...(activity as Json), definition: canonicalDefinition((activity as Json).definition, ranges) };
+}
+
+/** A statement in xAPI's `canonical` format: every language map in the one language the reader prefers. */
+export function statementCanonical(statement: Json, ranges: readonly string[]): Json {
+  const out: Json = { ...statement };
+  if (statement.verb && typeof statement.verb === 'object') out.verb = { ...(statement.verb as Json), display: oneLanguage((statement.verb as Json).display, ranges) };
+  const object = statement.object as Json | undefined;
+  if (object && typeof object === 'object') out.object = object.objectType === 'SubStatement' ? statementCanonical(object, ranges) : canonicalActivity(object, ranges);
+  const context = statement.context as Json | undefined;
+  const ca = context?.contextActivities as Record<string, unknown> | undefined;
+  if (context && ca && typeof ca === 'object') {
+    out.context = {
+      ...context,
+      contextActivities: Object.fromEntries(Object.entries(ca).map(([k, v]) => [k, Array.isArray(v) ? v.map((a) => canonicalActivity(a, ranges)) : v])),
+    };
+  }
+  if (Array.isArray(statement.attachments)) {
+    out.attachments = statement.attachments.map((a: unknown) =>
+      a && typeof a === 'object' ? { ...(a as Json), display: oneLanguage((a as Json).display, ranges), description: oneLanguage((a as Json).description, ranges) } : a,
+    );
+  }
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out;
+}
+
+function formatted(statement: unknown, format: string | undefined, req: Request): unknown {
+  if (format === 'ids') return statementIds(statement as Json);
+  if (format === 'canonical') return statementCanonical(statement as Json, languageRanges(req.header('accept-language')));
+  return statement;
 }
 
 interface StatementReader {
@@ -255,7 +322,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
           .where(and(eq(xapiStatements.id, id), owned));
         if (!row || row.voided !== Boolean(q.voidedStatementId)) throw notFound(`No ${q.voidedStatementId ? 'voided ' : ''}statement ${id}.`);
         res.setHeader('Last-Modified', row.stored.toUTCString());
-        res.json(formatted(row.statement, q.format));
+        res.json(formatted(row.statement, q.format, req));
         return;
       }
       const q = parseOr400(listQuery, req.query, 'query');
@@ -308,7 +375,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
         params.set('cursor', String(page[page.length - 1]?.seq));
         more = `${req.baseUrl}/xapi/statements?${params.toString()}`;
       }
-      res.json({ statements: page.map((r) => formatted(r.statement, q.format)), more });
+      res.json({ statements: page.map((r) => formatted(r.statement, q.format, req)), more });
     }),
   );
   return router;
