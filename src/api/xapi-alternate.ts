@@ -44,6 +44,9 @@ export const alternateRequestSyntax: RequestHandler = (req: Request, res: Respon
     const fields = (req.body ?? {}) as Record<string, unknown>;
     const query: Record<string, string> = {};
     let content: string | undefined;
+    // the request's own Content-Type and Content-Length are the form's, not the content's
+    delete req.headers['content-type'];
+    delete req.headers['content-length'];
     for (const [name, value] of Object.entries(fields)) {
       if (typeof value !== 'string') continue;
       const lower = name.toLowerCase();
@@ -57,7 +60,8 @@ export const alternateRequestSyntax: RequestHandler = (req: Request, res: Respon
       delete req.headers['content-length'];
     } else {
       req.headers['content-length'] = String(bytes.length);
-      if (!req.headers['content-type']) req.headers['content-type'] = 'application/octet-stream';
+      // statements are JSON: a form without Content-Type still sends one
+      if (!req.headers['content-type']) req.headers['content-type'] = req.path.startsWith('/statements') ? 'application/json' : 'application/octet-stream';
     }
     req.method = wanted.data;
     req.query = query;

@@ -189,6 +189,13 @@ describe.each(drivers)('the Statements resource for LRS clients on %s', (driver)
     });
     expect(got.status).toBe(200);
     expect(((await got.json()) as Statement).id).toBe(id);
+    // a statement's content needs no Content-Type field
+    const posted = await fetch(`${server.url}/xapi/statements?method=POST`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form({ Authorization: auth, 'X-Experience-API-Version': '1.0.3', content }),
+    });
+    expect(posted.status).toBe(200);
     // parameters in the query besides method, or another method: 400
     expect((await fetch(`${server.url}/xapi/statements?method=GET&statementId=${id}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form({ Authorization: auth, 'X-Experience-API-Version': '1.0.3' }) })).status).toBe(400);
     expect((await fetch(`${server.url}/xapi/statements?method=PATCH`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form({ Authorization: auth, 'X-Experience-API-Version': '1.0.3' }) })).status).toBe(400);
