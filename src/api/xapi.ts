@@ -222,7 +222,8 @@ async function authenticate(ctx: AppContext, req: Request, write: boolean): Prom
 }
 
 function writerOf(principal: XapiPrincipal, platforms: Map<string, Platform> | undefined): StatementWriter {
-  return { platform: principal.platform, strict: principal.kind === 'platform', keyId: principal.keyId, platforms };
+  const strict = principal.kind === 'platform';
+  return { platform: principal.platform, strict, keyId: strict ? null : principal.keyId, platforms };
 }
 
 /** The request's JSON body (parsed here when the alternate request syntax gave it as bytes); undefined when it is not JSON. */
