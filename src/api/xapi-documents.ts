@@ -212,7 +212,7 @@ export function xapiDocumentsRouter(ctx: AppContext): Router {
       const { principal, allowance } = await authenticateXapi(ctx, req, 'activities', false);
       await allowance.check();
       const q = parseOr400(activitiesQuery, req.query, 'query');
-      res.json(await activityObject(ctx.store.db, principal.platform?.id, q.activityId));
+      res.json(await activityObject(ctx.store.db, principal.platform?.id, q.activityId, principal.keyId));
     }),
   );
   return router;

@@ -1,41 +1,49 @@
 import express, { type Request, type Router } from 'express';
 import { statementsReceived } from '../metrics';
-import { and, asc, desc, eq, gt, lt, lte, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import { xapiStatements } from '../db/schema';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
-import { prepareStatements, storeStatements } from '../xapi/ingest';
+import type { XapiPrincipal } from '../xapi/keys';
+import { accountPlatforms, prepareStatements, type StatementWriter, storeStatements } from '../xapi/ingest';
 import { grantingScope } from '../xapi/scopes';
 import type { RequestAllowance } from '../web/rate-limit';
 import { asyncHandler, parseOr400 } from '../web/http';
-import { forbidden, invalid, notFound, SocleError } from '../domain/errors';
+import { invalid, notFound } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
 import { queryInteger } from './schemas';
 import { ACCEPTED_VERSION, authenticateXapi, versionHeader } from './xapi-auth';
 import { xapiDocumentsRouter } from './xapi-documents';
+import { alternateRequestSyntax } from './xapi-alternate';
 
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID');
 /** A `seq` cursor: a bigint column, read as a JavaScript number (safe up to 2^53 - 1). */
 const cursor = queryInteger('expected a paging cursor from `more`').refine((n) => Number.isSafeInteger(n), 'not a paging cursor of this resource');
 
+const flag = z.enum(['true', 'false']).optional();
+
 export const listQuery = z
   .object({
-    agent: z.string().optional().describe('a JSON Agent with an account (homePage = the platform, name = the LTI sub)'),
+    agent: z.string().optional().describe('a JSON Agent or identified Group (mbox, mbox_sha1sum, openid or account)'),
     verb: z.string().optional().describe('a verb IRI'),
     activity: z.string().optional().describe('an activity IRI'),
+    registration: uuid.optional().describe('context.registration'),
+    related_agents: flag.describe('agent also matches authority, instructor, team, group members and SubStatements'),
+    related_activities: flag.describe('activity also matches context activities and SubStatements'),
     since: storableDateTime.optional().describe('stored after'),
     until: storableDateTime.optional().describe('stored at or before'),
     limit: queryInteger('expected a whole number').optional().describe('at most 500; 0 or absent: 100'),
-    ascending: z.enum(['true', 'false']).optional(),
+    ascending: flag,
     format: z.enum(['exact', 'ids', 'canonical']).optional(),
+    attachments: flag.describe('only false: attachments are not kept'),
     cursor: cursor.optional().describe('given in `more`'),
   })
   .strict();
 
 /** GET of one statement (by id, or a voided one by its id). */
 export const singleQuery = z
-  .object({ statementId: uuid.optional(), voidedStatementId: uuid.optional(), format: z.string().optional(), attachments: z.string().optional() })
+  .object({ statementId: uuid.optional(), voidedStatementId: uuid.optional(), format: z.enum(['exact', 'ids', 'canonical']).optional(), attachments: flag })
   .strict();
 
 export const putQuery = z.object({ statementId: uuid }).strict();
@@ -43,28 +51,190 @@ export const putQuery = z.object({ statementId: uuid }).strict();
 /** The version header every request carries (checked by `authenticate`). */
 export const xapiHeaders = z.object({ 'x-experience-api-version': z.string().regex(ACCEPTED_VERSION).describe('1.0.3 or 2.0.0') });
 
-const agentSchema = z.object({ account: z.object({ homePage: z.string(), name: z.string() }) });
+/** An Inverse Functional Identifier of the `agent` parameter: what a stored Agent or Group contains when it is that agent. */
+const agentIfi = z.union([
+  z.object({ mbox: z.string().regex(/^mailto:/, 'expected a mailto: IRI') }).transform((a) => ({ mbox: a.mbox })),
+  z.object({ mbox_sha1sum: z.string().regex(/^[0-9a-f]{40}$/i, 'expected a SHA-1 hex digest') }).transform((a) => ({ mbox_sha1sum: a.mbox_sha1sum })),
+  z.object({ openid: z.string().min(1) }).transform((a) => ({ openid: a.openid })),
+  z.object({ account: z.object({ homePage: z.string().min(1), name: z.string().min(1) }) }).transform((a) => ({ account: { homePage: a.account.homePage, name: a.account.name } })),
+]);
+
+type Ifi = z.infer<typeof agentIfi>;
+
+/** Where an agent may stand in a statement (`related`: everywhere xAPI's related_agents looks). */
+function agentMatch(ifi: Ifi, related: boolean): SQL {
+  const one = JSON.stringify(ifi);
+  const list = JSON.stringify([ifi]);
+  const s = xapiStatements.statement;
+  const direct = sql`(${s}->'actor' @> ${one}::jsonb OR (${s}->'object' @> ${one}::jsonb AND ${s}->'object'->>'objectType' IN ('Agent', 'Group')))`;
+  if (!related) return direct;
+  return sql`(${direct} OR ${s}->'authority' @> ${one}::jsonb OR ${s}->'actor'->'member' @> ${list}::jsonb
+    OR ${s}->'object'->'member' @> ${list}::jsonb OR ${s}->'authority'->'member' @> ${list}::jsonb
+    OR ${s}->'context'->'instructor' @> ${one}::jsonb OR ${s}->'context'->'team' @> ${one}::jsonb
+    OR ${s}->'context'->'instructor'->'member' @> ${list}::jsonb OR ${s}->'context'->'team'->'member' @> ${list}::jsonb
+    OR ${s}->'object'->'actor' @> ${one}::jsonb OR ${s}->'object'->'object' @> ${one}::jsonb
+    OR ${s}->'object'->'actor'->'member' @> ${list}::jsonb
+    OR ${s}->'object'->'context'->'instructor' @> ${one}::jsonb OR ${s}->'object'->'context'->'team' @> ${one}::jsonb)`;
+}
+
+function activityMatch(activity: string, related: boolean): SQL {
+  const s = xapiStatements.statement;
+  const direct = sql`(${xapiStatements.objectId} = ${activity} AND coalesce(${s}->'object'->>'objectType', 'Activity') = 'Activity')`;
+  if (!related) return direct;
+  const list = JSON.stringify([{ id: activity }]);
+  const ca = (base: SQL) =>
+    sql`(${base}->'parent' @> ${list}::jsonb OR ${base}->'grouping' @> ${list}::jsonb OR ${base}->'category' @> ${list}::jsonb OR ${base}->'other' @> ${list}::jsonb)`;
+  return sql`(${direct} OR ${ca(sql`${s}->'context'->'contextActivities'`)}
+    OR (${s}->'object'->'object'->>'id' = ${activity} AND coalesce(${s}->'object'->'object'->>'objectType', 'Activity') = 'Activity')
+    OR ${ca(sql`${s}->'object'->'context'->'contextActivities'`)})`;
+}
+
+type Json = Record<string, unknown>;
+
+/** An Agent or Group reduced to its identifier (xAPI `format=ids`); an anonymous Group keeps its members reduced. */
+function agentIds(agent: unknown): unknown {
+  if (agent === null || typeof agent !== 'object') return agent;
+  const a = agent as Json;
+  const out: Json = {};
+  if (a.objectType !== undefined) out.objectType = a.objectType;
+  for (const k of ['mbox', 'mbox_sha1sum', 'openid', 'account']) if (a[k] !== undefined) out[k] = a[k];
+  if (a.objectType === 'Group' && Array.isArray(a.member) && Object.keys(out).length === 1) out.member = a.member.map(agentIds);
+  return out;
+}
+
+function objectIds(object: unknown): unknown {
+  if (object === null || typeof object !== 'object') return object;
+  const o = object as Json;
+  if (o.objectType === 'Agent' || o.objectType === 'Group') return agentIds(o);
+  if (o.objectType === 'SubStatement') return statementIds(o);
+  return o.objectType === undefined || o.objectType === 'Activity' ? { id: o.id } : { objectType: o.objectType, id: o.id };
+}
+
+/** A statement in xAPI's `ids` format: agents, groups and activities by their identifiers only. */
+export function statementIds(statement: Json): Json {
+  const out: Json = { ...statement, actor: agentIds(statement.actor), object: objectIds(statement.object) };
+  if (statement.verb && typeof statement.verb === 'object') out.verb = { id: (statement.verb as Json).id };
+  if (statement.authority !== undefined) out.authority = agentIds(statement.authority);
+  const context = statement.context as Json | undefined;
+  if (context && typeof context === 'object') {
+    const c: Json = { ...context };
+    if (c.instructor !== undefined) c.instructor = agentIds(c.instructor);
+    if (c.team !== undefined) c.team = agentIds(c.team);
+    const ca = c.contextActivities as Record<string, unknown> | undefined;
+    if (ca && typeof ca === 'object') {
+      c.contextActivities = Object.fromEntries(Object.entries(ca).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => ({ id: (x as Json).id })) : v]));
+    }
+    out.context = c;
+  }
+  return out;
+}
+
+/** The language ranges of an Accept-Language header, most wanted first. */
+export function languageRanges(header: string | undefined): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((part, i) => {
+      const [range = '', ...params] = part.trim().split(';');
+      const q = Number(params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined) ?? 1);
+      return { range: range.trim().toLowerCase(), q: Number.isFinite(q) ? q : 0, i };
+    })
+    .filter((r) => r.range && r.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i)
+    .map((r) => r.range);
+}
+
+/** A language map reduced to the one entry the reader prefers (xAPI `format=canonical`). */
+function oneLanguage(map: unknown, ranges: readonly string[]): unknown {
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) return map;
+  const keys = Object.keys(map);
+  if (keys.length <= 1) return map;
+  const chosen =
+    ranges
+      .map((r) => (r === '*' ? keys[0] : (keys.find((k) => k.toLowerCase() === r) ?? keys.find((k) => k.toLowerCase().startsWith(`${r}-`)))))
+      .find((k) => k !== undefined) ?? keys[0];
+  return chosen === undefined ? map : { [chosen]: (map as Json)[chosen] };
+}
+
+function canonicalDefinition(definition: unknown, ranges: readonly string[]): unknown {
+  if (definition === null || typeof definition !== 'object') return definition;
+  const d: Json = { ...(definition as Json) };
+  for (const k of ['name', 'description']) if (d[k] !== undefined) d[k] = oneLanguage(d[k], ranges);
+  for (const k of ['choices', 'scale', 'source', 'target', 'steps']) {
+    const list = d[k];
+    if (Array.isArray(list)) d[k] = list.map((c: unknown) => (c && typeof c === 'object' ? { ...(c as Json), description: oneLanguage((c as Json).description, ranges) } : c));
+  }
+  return d;
+}
+
+function canonicalActivity(activity: unknown, ranges: readonly string[]): unknown {
+  if (activity === null || typeof activity !== 'object' || (activity as Json).definition === undefined) return activity;
+  return { ...(activity as Json), definition: canonicalDefinition((activity as Json).definition, ranges) };
+}
+
+/** A statement in xAPI's `canonical` format: every language map in the one language the reader prefers. */
+export function statementCanonical(statement: Json, ranges: readonly string[]): Json {
+  const out: Json = { ...statement };
+  if (statement.verb && typeof statement.verb === 'object') out.verb = { ...(statement.verb as Json), display: oneLanguage((statement.verb as Json).display, ranges) };
+  const object = statement.object as Json | undefined;
+  if (object && typeof object === 'object') out.object = object.objectType === 'SubStatement' ? statementCanonical(object, ranges) : canonicalActivity(object, ranges);
+  const context = statement.context as Json | undefined;
+  const ca = context?.contextActivities as Record<string, unknown> | undefined;
+  if (context && ca && typeof ca === 'object') {
+    out.context = {
+      ...context,
+      contextActivities: Object.fromEntries(Object.entries(ca).map(([k, v]) => [k, Array.isArray(v) ? v.map((a) => canonicalActivity(a, ranges)) : v])),
+    };
+  }
+  if (Array.isArray(statement.attachments)) {
+    out.attachments = statement.attachments.map((a: unknown) =>
+      a && typeof a === 'object' ? { ...(a as Json), display: oneLanguage((a as Json).display, ranges), description: oneLanguage((a as Json).description, ranges) } : a,
+    );
+  }
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out;
+}
+
+function formatted(statement: unknown, format: string | undefined, req: Request): unknown {
+  if (format === 'ids') return statementIds(statement as Json);
+  if (format === 'canonical') return statementCanonical(statement as Json, languageRanges(req.header('accept-language')));
+  return statement;
+}
+
+interface StatementReader {
+  principal: XapiPrincipal;
+  allowance: RequestAllowance;
+  /** The statements this request may read: its platform's, or an unrestricted client's own; `statements/read/mine`: its own. */
+  owned: SQL;
+}
 
 /**
  * Requests need a supported `X-Experience-API-Version` and Basic credentials with a statements scope (see
- * `authenticateXapi`). Statements belong to a platform: a platform key writes and reads its platform's; an LRS
- * client restricted to a platform acts as that platform's key; an unrestricted client is refused here for now.
+ * `authenticateXapi`). A platform key, and a client restricted to a platform, read their platform's statements; an
+ * unrestricted client reads the statements it sent; `statements/read/mine` alone reads only those it sent.
  */
-async function authenticate(ctx: AppContext, req: Request, write: boolean): Promise<{ platform: Platform; allowance: RequestAllowance }> {
+async function authenticate(ctx: AppContext, req: Request, write: boolean): Promise<StatementReader> {
   const { principal, allowance } = await authenticateXapi(ctx, req, 'statements', write);
-  if (!principal.platform) {
-    await allowance.check();
-    throw forbidden(
-      'This LRS client is not restricted to a platform: statements are stored per platform, so the statements resource is open only to platform keys and clients created with --platform for now (the document resources are open to it).',
-    );
+  const mine = eq(xapiStatements.keyId, principal.keyId);
+  const own = !principal.platform || (!write && grantingScope(principal.scopes, 'statements', false) === 'statements/read/mine');
+  const platformOnly = principal.platform ? eq(xapiStatements.platformId, principal.platform.id) : undefined;
+  const owned = (own ? and(platformOnly, mine) : platformOnly) as SQL;
+  return { principal, allowance, owned };
+}
+
+function writerOf(principal: XapiPrincipal, platforms: Map<string, Platform> | undefined): StatementWriter {
+  const strict = principal.kind === 'platform';
+  return { platform: principal.platform, strict, keyId: strict ? null : principal.keyId, platforms };
+}
+
+/** The request's JSON body (parsed here when the alternate request syntax gave it as bytes); undefined when it is not JSON. */
+function statementBody(req: Request): unknown {
+  if (!req.is('application/json')) return undefined;
+  if (!Buffer.isBuffer(req.body)) return req.body as unknown;
+  try {
+    return JSON.parse(req.body.toString('utf8')) as unknown;
+  } catch {
+    throw invalid('The content is not JSON.', [{ path: 'content', message: 'invalid JSON' }]);
   }
-  if (!write && grantingScope(principal.scopes, 'statements', false) === 'statements/read/mine') {
-    await allowance.check();
-    throw forbidden('Reading only this client\'s own statements (scope statements/read/mine) is not available yet: give the client statements/read or all/read.', [
-      { path: 'scope', message: 'one of statements/read, all/read, all' },
-    ]);
-  }
-  return { platform: principal.platform, allowance };
 }
 
 /**
@@ -92,7 +262,7 @@ function authority(ctx: AppContext, req: Request) {
 /** The inbound xAPI Statements resource (what Moodle's logstore_xapi sends to), and the document resources. */
 export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   const router = express.Router();
-  router.use('/xapi', versionHeader);
+  router.use('/xapi', alternateRequestSyntax, versionHeader);
   router.use(xapiDocumentsRouter(ctx));
   const json = express.json({ limit: '10mb', strict: true });
 
@@ -100,13 +270,15 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req, true);
-      const result = await withinAllowance(allowance, (beforeCommit) => {
-        if (req.body === undefined || !req.is('application/json')) {
+      const { principal, allowance } = await authenticate(ctx, req, true);
+      const result = await withinAllowance(allowance, async (beforeCommit) => {
+        const body = statementBody(req);
+        if (body === undefined) {
           throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
         }
-        const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date());
-        return storeStatements(ctx.store.db, platform, prepared, beforeCommit);
+        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
+        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date());
+        return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);
       if (result.marked) wakeCoverage();
@@ -118,14 +290,16 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
     '/xapi/statements',
     json,
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req, true);
-      const result = await withinAllowance(allowance, (beforeCommit) => {
+      const { principal, allowance } = await authenticate(ctx, req, true);
+      const result = await withinAllowance(allowance, async (beforeCommit) => {
         const { statementId } = parseOr400(putQuery, req.query, 'query');
-        if (!req.is('application/json') || Array.isArray(req.body)) {
+        const body = statementBody(req);
+        if (body === undefined || Array.isArray(body)) {
           throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
         }
-        const prepared = prepareStatements(req.body, platform, authority(ctx, req), new Date(), statementId.toLowerCase());
-        return storeStatements(ctx.store.db, platform, prepared, beforeCommit);
+        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
+        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), statementId.toLowerCase());
+        return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
       });
       statementsReceived.inc(result.stored);
       if (result.marked) wakeCoverage();
@@ -136,42 +310,55 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   router.get(
     '/xapi/statements',
     asyncHandler(async (req, res) => {
-      const { platform, allowance } = await authenticate(ctx, req, false);
+      const { principal, allowance, owned } = await authenticate(ctx, req, false);
       await allowance.check();
+      res.setHeader('X-Experience-API-Consistent-Through', new Date().toISOString());
       if ('statementId' in req.query || 'voidedStatementId' in req.query) {
         const q = parseOr400(singleQuery, req.query, 'query');
         if (q.statementId && q.voidedStatementId) throw invalid('Give statementId or voidedStatementId, not both.');
         const id = (q.statementId ?? q.voidedStatementId ?? '').toLowerCase();
         const [row] = await ctx.store.db
-          .select({ statement: xapiStatements.statement, voided: xapiStatements.voided })
+          .select({ statement: xapiStatements.statement, voided: xapiStatements.voided, stored: xapiStatements.stored })
           .from(xapiStatements)
-          .where(and(eq(xapiStatements.id, id), eq(xapiStatements.platformId, platform.id)));
+          .where(and(eq(xapiStatements.id, id), owned));
         if (!row || row.voided !== Boolean(q.voidedStatementId)) throw notFound(`No ${q.voidedStatementId ? 'voided ' : ''}statement ${id}.`);
-        res.json(row.statement);
+        res.setHeader('Last-Modified', row.stored.toUTCString());
+        res.json(formatted(row.statement, q.format, req));
         return;
       }
       const q = parseOr400(listQuery, req.query, 'query');
       const limit = Math.min(q.limit === undefined || q.limit === 0 ? 100 : q.limit, 500);
       const ascending = q.ascending === 'true';
-      const where: SQL[] = [eq(xapiStatements.platformId, platform.id), eq(xapiStatements.voided, false)];
+      const where: SQL[] = [owned, eq(xapiStatements.voided, false)];
+      const filters: SQL[] = [];
       if (q.agent !== undefined) {
-        let agent: z.infer<typeof agentSchema>;
+        let parsed: unknown;
         try {
-          agent = parseOr400(agentSchema, JSON.parse(q.agent), 'query.agent');
-        } catch (error) {
-          if (error instanceof SocleError) throw error;
+          parsed = JSON.parse(q.agent);
+        } catch {
           throw invalid('query.agent must be a JSON Agent.', [{ path: 'query.agent', message: 'invalid JSON' }]);
         }
+        const ifi = parseOr400(agentIfi, parsed, 'query.agent');
+        const match = agentMatch(ifi, q.related_agents === 'true');
+        // a platform's learner: also the statements credited to them (an account whose homePage differs in its trailing slash)
+        const platform = principal.platform;
         const user =
-          normalizeIssuer(agent.account.homePage) === platform.issuer ? await findUser(ctx.store.db, platform.id, agent.account.name) : undefined;
-        if (!user) {
-          res.json({ statements: [], more: '' });
-          return;
-        }
-        where.push(eq(xapiStatements.userId, user.id));
+          'account' in ifi && platform && normalizeIssuer(ifi.account.homePage) === platform.issuer ? await findUser(ctx.store.db, platform.id, ifi.account.name) : undefined;
+        filters.push(user ? (or(eq(xapiStatements.userId, user.id), match) as SQL) : match);
       }
-      if (q.verb) where.push(eq(xapiStatements.verb, q.verb));
-      if (q.activity) where.push(eq(xapiStatements.objectId, q.activity));
+      if (q.verb) filters.push(eq(xapiStatements.verb, q.verb));
+      if (q.activity) filters.push(activityMatch(q.activity, q.related_activities === 'true'));
+      if (q.registration) filters.push(sql`${xapiStatements.statement}->'context'->>'registration' = ${q.registration.toLowerCase()}`);
+      if (filters.length) {
+        // a statement targeting (StatementRef) one that matches the filters matches them too, even when that one is voided
+        const matching = and(...filters) as SQL;
+        where.push(
+          or(
+            matching,
+            sql`(${xapiStatements.statement}->'object'->>'objectType' = 'StatementRef' AND lower(${xapiStatements.statement}->'object'->>'id') IN (SELECT xapi_statements.id::text FROM xapi_statements WHERE ${owned} AND ${matching}))`,
+          ) as SQL,
+        );
+      }
       if (q.since) where.push(gt(xapiStatements.stored, new Date(q.since)));
       if (q.until) where.push(lte(xapiStatements.stored, new Date(q.until)));
       if (q.cursor !== undefined) where.push(ascending ? gt(xapiStatements.seq, q.cursor) : lt(xapiStatements.seq, q.cursor));
@@ -187,10 +374,9 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
         const params = new URLSearchParams();
         for (const [k, v] of Object.entries(req.query)) if (k !== 'cursor' && typeof v === 'string') params.set(k, v);
         params.set('cursor', String(page[page.length - 1]?.seq));
-        more = `/xapi/statements?${params.toString()}`;
+        more = `${req.baseUrl}/xapi/statements?${params.toString()}`;
       }
-      res.setHeader('X-Experience-API-Consistent-Through', new Date().toISOString());
-      res.json({ statements: page.map((r) => r.statement), more });
+      res.json({ statements: page.map((r) => formatted(r.statement, q.format, req)), more });
     }),
   );
   return router;

@@ -43,7 +43,7 @@ export function registerXapi(program: Command, withContext: WithContext): void {
           `  key:      ${created.key}`,
           `  secret:   ${created.secret}`,
           `  scopes:   ${created.scopes.join(', ')}`,
-          `  platform: ${created.platform ?? 'none (its documents are its own; statements need a platform)'}`,
+          `  platform: ${created.platform ?? 'none (its documents and statements are its own)'}`,
           'Endpoint: <PUBLIC_URL>/xapi/, Basic authentication with key and secret.',
         ].join('\n'),
       );

@@ -23,20 +23,28 @@ function mergeDefinitions(definitions: readonly Definition[]): Definition {
 
 /**
  * The Activity object of the Activities resource: the definitions carried by the platform's latest statements about
- * it, else the name Socle recorded for it, else only its id. An unrestricted LRS client's platform is none: only the id.
+ * it, else the name Socle recorded for it, else only its id. An unrestricted LRS client (no platform) reads the
+ * definitions of the statements it sent (`keyId`).
  */
-export async function activityObject(ex: Executor, platformId: number | undefined, activityId: string) {
+export async function activityObject(ex: Executor, platformId: number | undefined, activityId: string, keyId?: number) {
   const bare = { objectType: 'Activity' as const, id: activityId };
-  if (platformId === undefined) return bare;
+  if (platformId === undefined && keyId === undefined) return bare;
   const definition = sql<unknown>`${xapiStatements.statement} -> 'object' -> 'definition'`;
   const rows = await ex
     .select({ definition })
     .from(xapiStatements)
-    .where(and(eq(xapiStatements.platformId, platformId), eq(xapiStatements.objectId, activityId), isNotNull(definition)))
+    .where(
+      and(
+        platformId === undefined ? eq(xapiStatements.keyId, keyId as number) : eq(xapiStatements.platformId, platformId),
+        eq(xapiStatements.objectId, activityId),
+        isNotNull(definition),
+      ),
+    )
     .orderBy(desc(xapiStatements.seq))
     .limit(DEFINITION_STATEMENTS);
   const definitions = rows.map((r) => r.definition).filter(isMap).reverse();
   if (definitions.length) return { ...bare, definition: mergeDefinitions(definitions) };
+  if (platformId === undefined) return bare;
   const [known] = await ex
     .select({ name: xapiActivities.name })
     .from(xapiActivities)

@@ -1,7 +1,9 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { inArray, type SQL, sql } from 'drizzle-orm';
+import { platforms } from '../db/schema';
 import { type Database, queryRows } from '../db/store';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
-import type { Platform } from '../identity/records';
+import { normalizeIssuer, type Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
 import { VERBS, type XapiStatement } from '../domain/xapi';
 import { type ActivityFact, type CompletionFact, type CourseFact, statementFacts } from './sources';
@@ -17,7 +19,10 @@ interface Prepared {
   id: string;
   hash: string;
   explicitId: boolean;
-  sub: string;
+  /** The learner credited (the LTI `sub` of an account actor of `platform`); undefined: stored only. */
+  sub: string | undefined;
+  /** The platform the statement belongs to (undefined: an unrestricted client's statement about no platform's learner). */
+  platform: Platform | undefined;
   statement: XapiStatement;
   /** `statement` as JSON (its canonical content completed with what the LRS sets): serialised once. */
   json: string;
@@ -39,14 +44,80 @@ export interface IngestResult {
   marked: number;
 }
 
+/**
+ * Who writes a batch. A platform key (`strict`) sends statements of its platform's learners only (an account actor
+ * of its issuer, else 403). An LRS client sends any actor: a statement whose actor is an account of its platform
+ * (a client restricted to one) or of a registered platform (`platforms`, by normalised issuer: an unrestricted
+ * client) is credited to that platform's learner, any other is stored only, under the client's platform or, for an
+ * unrestricted client, under the client itself (`keyId`).
+ */
+export interface StatementWriter {
+  platform: Platform | undefined;
+  strict: boolean;
+  keyId: number | null;
+  platforms?: ReadonlyMap<string, Platform>;
+}
+
+function writerOf(target: Platform | StatementWriter): StatementWriter {
+  return 'strict' in target ? target : { platform: target, strict: true, keyId: null };
+}
+
+/** The registered platforms whose issuer is the `account.homePage` of a statement's actor in `body` (one query). */
+export async function accountPlatforms(db: Database, body: unknown): Promise<Map<string, Platform>> {
+  const issuers = new Set<string>();
+  for (const s of Array.isArray(body) ? body : [body]) {
+    const homePage = (s as { actor?: { account?: { homePage?: unknown } } } | null)?.actor?.account?.homePage;
+    if (typeof homePage === 'string') issuers.add(normalizeIssuer(homePage));
+  }
+  const found = new Map<string, Platform>();
+  if (issuers.size === 0) return found;
+  const rows = await db.select().from(platforms).where(inArray(platforms.issuer, [...issuers]));
+  for (const row of rows) found.set(normalizeIssuer(row.issuer), row);
+  return found;
+}
+
+/** The learner a client's statement credits, or undefined (stored only). */
+function clientActor(statement: Json, writer: StatementWriter): { platform: Platform; sub: string } | undefined {
+  const actor = statement.actor as { objectType?: unknown; account?: { homePage?: unknown; name?: unknown } } | undefined;
+  if (actor?.objectType === 'Group' || typeof actor?.account?.homePage !== 'string' || typeof actor.account.name !== 'string') return undefined;
+  const issuer = normalizeIssuer(actor.account.homePage);
+  const platform = writer.platform ? (normalizeIssuer(writer.platform.issuer) === issuer ? writer.platform : undefined) : writer.platforms?.get(issuer);
+  return platform ? { platform, sub: actor.account.name } : undefined;
+}
+
+function arrayContext(context: unknown): unknown {
+  const activities = (context as { contextActivities?: unknown } | null | undefined)?.contextActivities;
+  if (activities === null || typeof activities !== 'object' || Array.isArray(activities)) return context;
+  const entries = Object.entries(activities as Json);
+  if (!entries.some(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v))) return context;
+  const arrays = Object.fromEntries(entries.map(([k, v]) => [k, v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v]));
+  return { ...(context as Json), contextActivities: arrays };
+}
+
+/**
+ * A statement whose context activities (its own, or its SubStatement's) are given as one Activity, with them as
+ * arrays: xAPI 1.0.3 allows the single form and the LRS returns the array form.
+ */
+export function contextActivityArrays(statement: Json): Json {
+  const context = arrayContext(statement.context);
+  const object = statement.object as Json | null | undefined;
+  const subContext = object !== null && typeof object === 'object' && object.objectType === 'SubStatement' ? arrayContext(object.context) : undefined;
+  if (context === statement.context && (subContext === undefined || subContext === object?.context)) return statement;
+  const out: Json = { ...statement, context };
+  if (statement.context === undefined) delete out.context;
+  if (subContext !== undefined && subContext !== object?.context) out.object = { ...object, context: subContext };
+  return out;
+}
+
 /** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
 export function prepareStatements(
   body: unknown,
-  platform: Platform,
+  target: Platform | StatementWriter,
   authority: Json,
   now: Date,
   forcedId?: string,
 ): Prepared[] {
+  const writer = writerOf(target);
   const list = statementList(body);
   const details: ErrorDetail[] = [];
   let forbiddenActor = false;
@@ -59,17 +130,23 @@ export function prepareStatements(
       details.push({ path: prefix, message: 'expected a statement object' });
       return;
     }
-    const input = raw as Json;
+    const input = contextActivityArrays(raw as Json);
     const errors = statementErrors(input, prefix);
     if (errors.length) {
       details.push(...errors);
       return;
     }
-    const actor = platformActor(input, platform.issuer, prefix);
-    if ('path' in actor) {
-      if (actor.path.endsWith('homePage')) forbiddenActor = true;
-      details.push(actor);
-      return;
+    let credited: { platform: Platform; sub: string } | undefined;
+    if (writer.strict && writer.platform) {
+      const actor = platformActor(input, writer.platform.issuer, prefix);
+      if ('path' in actor) {
+        if (actor.path.endsWith('homePage')) forbiddenActor = true;
+        details.push(actor);
+        return;
+      }
+      credited = { platform: writer.platform, sub: actor.name };
+    } else {
+      credited = clientActor(input, writer);
     }
     if (forcedId !== undefined && input.id !== undefined && input.id !== forcedId) {
       details.push({ path: `${prefix}.id`, message: `differs from the statementId parameter (${forcedId})` });
@@ -77,13 +154,15 @@ export function prepareStatements(
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
     const { derivedId, hash, content: contentJson } = statementIdentity(content);
-    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : derivedId);
+    // A platform key's statement without id gets its content's (logstore_xapi resends a batch it is unsure of); an
+    // LRS client's gets a new one, as xAPI asks.
+    const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : writer.strict ? derivedId : randomUUID());
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });
       return;
     }
     const verb = (input.verb as { id: string }).id;
-    const object = input.object as { id: string };
+    const object = input.object as { id?: unknown; objectType?: unknown };
     const timestamp = typeof input.timestamp === 'string' ? new Date(input.timestamp) : now;
     if (Number.isNaN(timestamp.getTime())) {
       details.push({ path: `${prefix}.timestamp`, message: 'expected an ISO 8601 date and time' });
@@ -107,17 +186,18 @@ export function prepareStatements(
       id,
       hash,
       explicitId: forcedId !== undefined || typeof input.id === 'string',
-      sub: actor.name,
+      sub: credited?.sub,
+      platform: credited?.platform ?? writer.platform,
       statement,
       json,
       verb,
-      objectId: String(object.id),
+      objectId: typeof object.id === 'string' ? object.id : '',
       timestamp,
     };
     if (verb === VERBS.voided) {
       entry.voidTarget = String(object.id).toLowerCase();
-    } else {
-      const { source: _source, ...facts } = statementFacts(input, platform);
+    } else if (credited) {
+      const { source: _source, ...facts } = statementFacts(input, credited.platform);
       Object.assign(entry, facts);
     }
     prepared.push(entry);
@@ -149,28 +229,56 @@ export function prepareStatements(
  * in a second statement of the same transaction (so it also voids what the batch itself stored). Nothing is stored
  * when anything fails, `beforeWrite` included (the request's rate-limit allowance, checked just before the writes).
  */
-export async function storeStatements(db: Database, platform: Platform, prepared: Prepared[], beforeWrite?: () => Promise<void>): Promise<IngestResult> {
+export async function storeStatements(
+  db: Database,
+  target: Platform | StatementWriter,
+  prepared: Prepared[],
+  beforeWrite?: () => Promise<void>,
+): Promise<IngestResult> {
+  const writer = writerOf(target);
   const ids = prepared.map((p) => p.id);
   if (prepared.length === 0) return { ids, stored: 0, marked: 0 };
   const unique = [...new Map(prepared.map((p) => [p.id, p])).values()];
   const voiding = unique.filter((p) => p.voidTarget !== undefined);
-  const query = ingestQuery(platform.id, unique, voiding.length > 0);
+  // One query per platform credited, one per owner of statements stored only (a platform key's batch: one query).
+  const groups = new Map<string, { platformId: number | null; credited: boolean; batch: Prepared[] }>();
+  for (const p of unique) {
+    const platformId = p.platform?.id ?? null;
+    const key = `${p.sub === undefined ? 's' : 'c'}${platformId ?? ''}`;
+    const group = groups.get(key) ?? groups.set(key, { platformId, credited: p.sub !== undefined, batch: [] }).get(key);
+    group?.batch.push(p);
+  }
+  const returnIds = voiding.length > 0;
+  const queries = [...groups.values()].map((g) =>
+    g.credited && g.platformId !== null
+      ? ingestQuery(g.platformId, g.batch, returnIds, writer.keyId)
+      : storeOnlyQuery(g.platformId, g.batch, returnIds, writer.keyId),
+  );
+  const owner = writer.platform ? sql`platform_id = ${writer.platform.id}::int` : sql`key_id = ${writer.keyId}::int`;
   for (let attempt = 1; ; attempt++) {
     try {
-      const { stored, marked } = voiding.length
-        ? await db.transaction(async (tx) => {
-            const [answer] = await queryRows<IngestAnswer>(tx, query);
-            const inserted = new Set(answer?.inserted ?? []);
-            const targets = voiding.filter((p) => inserted.has(p.id) && UUID.test(p.voidTarget as string)).map((p) => p.voidTarget as string);
-            const voided = targets.length ? await queryRows<{ user_id: number }>(tx, voidStatementsQuery(platform.id, targets)) : [];
-            await beforeWrite?.();
-            return { stored: answer?.stored ?? 0, marked: (answer?.marked ?? 0) + voided.length };
-          })
-        : await (async () => {
-            await beforeWrite?.();
-            const [answer] = await queryRows<IngestAnswer>(db, query);
-            return { stored: answer?.stored ?? 0, marked: answer?.marked ?? 0 };
-          })();
+      const { stored, marked } =
+        voiding.length || queries.length > 1
+          ? await db.transaction(async (tx) => {
+              let stored = 0;
+              let marked = 0;
+              const inserted = new Set<string>();
+              for (const query of queries) {
+                const [answer] = await queryRows<IngestAnswer>(tx, query);
+                stored += answer?.stored ?? 0;
+                marked += answer?.marked ?? 0;
+                for (const id of answer?.inserted ?? []) inserted.add(id);
+              }
+              const targets = voiding.filter((p) => inserted.has(p.id) && UUID.test(p.voidTarget as string)).map((p) => p.voidTarget as string);
+              const voided = targets.length ? await queryRows<{ user_id: number }>(tx, voidQuery(owner, targets)) : [];
+              await beforeWrite?.();
+              return { stored, marked: marked + voided.length };
+            })
+          : await (async () => {
+              await beforeWrite?.();
+              const [answer] = await queryRows<IngestAnswer>(db, queries[0] as SQL);
+              return { stored: answer?.stored ?? 0, marked: answer?.marked ?? 0 };
+            })();
       return { ids, stored, marked };
     } catch (error) {
       const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
@@ -217,18 +325,14 @@ function uuidArray(ids: readonly string[]): SQL {
  * Rows are written in a stable order (learners, courses, activities, dirty marks sorted; statements and events in
  * batch order) so that concurrent batches lock shared rows in the same order.
  */
-export function ingestQuery(platformId: number, batch: readonly Prepared[], returnIds = false): SQL {
+export function ingestQuery(platformId: number, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): SQL {
   const p = sql`${platformId}::int`;
+  const k = sql`${keyId}::int`;
   const subs = JSON.stringify([...new Set(batch.map((s) => s.sub))].sort());
   const courses = new Map<string, string | null>();
   for (const s of batch) if (s.course && !courses.has(s.course.contextId)) courses.set(s.course.contextId, s.course.title);
   const courseRows = JSON.stringify([...courses].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, t]) => ({ c, t })));
-  const rows = `[${batch
-    .map(
-      (s) =>
-        `{"id":"${s.id}","a":${JSON.stringify(s.sub)},"v":${JSON.stringify(s.verb)},"o":${JSON.stringify(s.objectId)},"s":"${s.statement.stored}","t":"${s.timestamp.toISOString()}","h":"${s.hash}","j":${s.json}}`,
-    )
-    .join(',')}]`;
+  const rows = batchRows(batch);
   // In batch order: the event id (arrival order) then follows the position within the batch.
   const events = JSON.stringify(
     batch
@@ -261,8 +365,8 @@ export function ingestQuery(platformId: number, batch: readonly Prepared[], retu
       ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${p} AND c.context_id = wc.context_id),
       b AS (SELECT r, n FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS x(r, n)),
       known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
-      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
-              SELECT (r->>'id')::uuid, ${p}, au.id, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
+              SELECT (r->>'id')::uuid, ${p}, au.id, ${k}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
               FROM b JOIN au ON au.sub = b.r->>'a' ORDER BY n
               ON CONFLICT (id) DO NOTHING RETURNING id, seq, user_id),
       ev AS (INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
@@ -289,6 +393,35 @@ export function ingestQuery(platformId: number, batch: readonly Prepared[], retu
       (SELECT count(socle_refuse(${REFUSED.again}, context_id)) FROM wc WHERE NOT EXISTS (SELECT 1 FROM ac WHERE ac.context_id = wc.context_id)) AS unseen_courses`;
 }
 
+/** The statements of a batch as one JSON array (each statement's JSON is the one prepared). */
+function batchRows(batch: readonly Prepared[]): string {
+  return `[${batch
+    .map(
+      (s) =>
+        `{"id":"${s.id}","a":${JSON.stringify(s.sub ?? null)},"v":${JSON.stringify(s.verb)},"o":${JSON.stringify(s.objectId)},"s":"${s.statement.stored}","t":"${s.timestamp.toISOString()}","h":"${s.hash}","j":${s.json}}`,
+    )
+    .join(',')}]`;
+}
+
+/**
+ * Stores statements that credit no learner (an LRS client's statements of any other actor), under platform
+ * `platformId` or (null) the client `keyId` alone: the statements only, with the same verdict as `ingestQuery`.
+ */
+export function storeOnlyQuery(platformId: number | null, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): SQL {
+  const ids = batch.map((s) => s.id);
+  return sql`WITH b AS (SELECT r, n FROM jsonb_array_elements(${batchRows(batch)}::jsonb) WITH ORDINALITY AS x(r, n)),
+      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
+      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
+              SELECT (r->>'id')::uuid, ${platformId}::int, NULL, ${keyId}::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+              FROM b ORDER BY n
+              ON CONFLICT (id) DO NOTHING RETURNING id)
+    SELECT (SELECT count(*) FROM ins)::int AS stored, 0 AS marked,
+      ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
+      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
+       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
+       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused`;
+}
+
 /** Marks the learners `users` (a query answering user_id) of platform `p` dirty, sorted (concurrent batches lock in one order). */
 function markDirty(p: SQL, users: SQL): SQL {
   return sql`INSERT INTO coverage_dirty (user_id, platform_id) SELECT user_id, ${p} FROM (${users}) AS d ORDER BY user_id
@@ -300,11 +433,16 @@ function markDirty(p: SQL, users: SQL): SQL {
  * marks the learners of those events dirty, in one statement. Exported for the query-plan test.
  */
 export function voidStatementsQuery(platformId: number, targets: readonly string[]): SQL {
-  const p = sql`${platformId}::int`;
+  return voidQuery(sql`platform_id = ${platformId}::int`, targets);
+}
+
+/** `voidStatementsQuery` for the statements `owner` (a condition on xapi_statements: a platform's, or a client's). */
+function voidQuery(owner: SQL, targets: readonly string[]): SQL {
   return sql`WITH v AS (
         UPDATE xapi_statements SET voided = true
-        WHERE id = ANY(${uuidArray(targets)}) AND platform_id = ${p} AND verb <> ${VERBS.voided} RETURNING id),
-      e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id),
-      d AS (${markDirty(p, sql`SELECT DISTINCT user_id FROM e`)})
+        WHERE id = ANY(${uuidArray(targets)}) AND ${owner} AND verb <> ${VERBS.voided} RETURNING id),
+      e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id, platform_id),
+      d AS (INSERT INTO coverage_dirty (user_id, platform_id) SELECT DISTINCT user_id, platform_id FROM e ORDER BY user_id
+            ON CONFLICT (user_id) DO UPDATE SET marked_at = now(), generation = DEFAULT RETURNING user_id)
       SELECT DISTINCT user_id FROM e`;
 }

@@ -96,12 +96,15 @@ export const xapiStatements = pgTable(
   {
     seq: bigserial('seq', { mode: 'number' }).primaryKey(),
     id: uuid('id').notNull().unique(),
-    platformId: integer('platform_id')
-      .notNull()
-      .references(() => platforms.id, { onDelete: 'cascade' }),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The platform the statement belongs to; null for a statement of an unrestricted LRS client about no platform's learner. */
+    platformId: integer('platform_id').references(() => platforms.id, { onDelete: 'cascade' }),
+    /** The learner credited (an account actor of the platform); null for a statement stored only (any other actor). */
+    userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /**
+     * The LRS client that sent it (its authority): what `statements/read/mine` and an unrestricted client read by;
+     * null for a platform key's (its platform reads them; no index entry, no key lookup on Moodle's ingest).
+     */
+    keyId: integer('key_id').references(() => xapiKeys.id, { onDelete: 'set null' }),
     verb: text('verb').notNull(),
     objectId: text('object_id').notNull(),
     stored: timestamp('stored', { withTimezone: true }).notNull(),
@@ -112,6 +115,7 @@ export const xapiStatements = pgTable(
   },
   (t) => [
     index('xapi_statements_platform_seq_idx').on(t.platformId, t.seq),
+    index('xapi_statements_key_seq_idx').on(t.keyId, t.seq).where(sql`${t.keyId} IS NOT NULL`),
     index('xapi_statements_object_idx').on(t.objectId),
   ],
 );
