@@ -4,13 +4,12 @@ import { didDocument } from '../badges/proofs';
 import { findRecord, type LearnerRecordRow, recordSummary, recordUrl, type RecordVerification, verifyRecord } from '../badges/records';
 import { escapeXml } from '../badges/image';
 import { currentRecords } from '../coverage/records';
-import { invalid, notFound } from '../domain/errors';
+import { notFound } from '../domain/errors';
 import { formatDate, formatMinutes } from '../domain/format';
-import { findPlatform, findUser } from '../identity/records';
-import { asyncHandler, parseOr400 } from '../web/http';
+import { asyncHandler } from '../web/http';
 import { ASSETS } from '../web/render';
-import { query } from './credentials';
-import { authorize, resolvePrincipal, type SessionResolver } from './principal';
+import { authorizedLearner } from './credentials';
+import type { SessionResolver } from './principal';
 
 /**
  * Learner records (CLR 2.0) and the issuer's DID:
@@ -29,18 +28,7 @@ export function recordsRouter(ctx: AppContext, sessions: SessionResolver): Route
   router.get(
     '/api/v1/records',
     asyncHandler(async (req, res) => {
-      const principal = await resolvePrincipal(ctx, req, sessions);
-      const missing = ['platform', 'user'].filter((p) => req.query[p] === undefined);
-      if (missing.length) {
-        throw invalid(`Missing query parameter: ${missing.join(', ')}.`, missing.map((p) => ({ path: `query.${p}`, message: 'required' })));
-      }
-      const q = parseOr400(query, req.query, 'query');
-      const platform = await findPlatform(db, q.platform);
-      if (!platform) throw notFound(`No platform ${q.platform}.`);
-      await authorize(db, principal, { platformId: platform.id });
-      const user = await findUser(db, platform.id, q.user);
-      if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
-      await authorize(db, principal, { platformId: platform.id, userId: user.id });
+      const { platform, user } = await authorizedLearner(ctx, req, sessions);
       const records = await db.transaction((tx) => currentRecords(tx, ctx, { platformId: platform.id, userId: user.id }));
       res.json(records.map((r) => recordSummary(publicUrl, r.record, r.title)));
     }),

@@ -47,3 +47,12 @@ export function databaseFault(error: unknown): SocleError | undefined {
   const reason = lostReason(error);
   return reason === undefined ? undefined : new SocleError('unavailable', `The database is unavailable (${reason}). Try again in a few seconds.`);
 }
+
+/** The SQLSTATE of a database error, on either driver (drizzle wraps the driver's error in `cause`). */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
 import { xapiDocuments } from '../db/schema';
 import type { Executor } from '../db/store';
+import { sqlState } from '../db/faults';
 import { conflict, invalid, preconditionFailed } from '../domain/errors';
 import { agentHash } from '../domain/xapi-agents';
 import type { XapiPrincipal } from './keys';
@@ -201,15 +202,6 @@ export async function writeDocument(
       if (attempt === 2) throw conflict('Another request created this document at the same moment: GET it, then write again with If-Match.');
     }
   }
-}
-
-/** The SQLSTATE of a database error (drizzle wraps the driver's in `cause`). */
-function sqlState(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
 }
 
 function storeDocument(

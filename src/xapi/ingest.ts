@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { inArray, type SQL, sql } from 'drizzle-orm';
 import { platforms } from '../db/schema';
 import { type Database, queryRows } from '../db/store';
+import { sqlState } from '../db/faults';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import { normalizeIssuer, type Platform } from '../identity/records';
 import { statementIdentity } from '../domain/statement-ids';
@@ -281,7 +282,7 @@ export async function storeStatements(
             })();
       return { ids, stored, marked };
     } catch (error) {
-      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      const code = sqlState(error);
       if (code === REFUSED.conflict) {
         // the message of the refusal is the statement's id
         const message = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
