@@ -122,7 +122,7 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
     .where(
       and(eq(learnerRecords.userId, input.userId), eq(learnerRecords.referentialId, referential.id), eq(learnerRecords.referentialVersion, referential.version)),
     )
-    .orderBy(desc(learnerRecords.issuedAt))
+    .orderBy(desc(learnerRecords.seq))
     .limit(1);
   if (latest && latest.digest === digest) return { record: latest, created: false };
 
@@ -193,7 +193,7 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
 
 /** A learner's records, newest first. */
 export async function listRecords(ex: Executor, userId: number): Promise<LearnerRecordRow[]> {
-  return ex.select().from(learnerRecords).where(eq(learnerRecords.userId, userId)).orderBy(desc(learnerRecords.issuedAt), desc(learnerRecords.id));
+  return ex.select().from(learnerRecords).where(eq(learnerRecords.userId, userId)).orderBy(desc(learnerRecords.seq));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -245,7 +245,7 @@ export async function verifyRecord(ex: Executor, publicUrl: string, jwt: string,
     .select({ id: learnerRecords.id })
     .from(learnerRecords)
     .where(and(eq(learnerRecords.userId, row.userId), eq(learnerRecords.referentialId, row.referentialId), eq(learnerRecords.referentialVersion, row.referentialVersion)))
-    .orderBy(desc(learnerRecords.issuedAt), desc(learnerRecords.id))
+    .orderBy(desc(learnerRecords.seq))
     .limit(1);
   if (newest && newest.id !== row.id) return { status: 'superseded', errors: ['a newer record of this learner and référentiel was issued'], ...found };
   return { status: 'valid', errors: [], ...found };

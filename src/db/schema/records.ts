@@ -1,4 +1,4 @@
-import { index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { badgeKeys } from './badges';
 import { users } from './identity';
 
@@ -24,6 +24,8 @@ export const learnerRecords = pgTable(
     /** Hours the record gives, for lists (the signed record holds them per domain). */
     creditsEarnedMinutes: integer('credits_earned_minutes').notNull(),
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
+    /** The order of issue: `issued_at` has whole seconds (as the credential's `validFrom`), two records may share one. */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
   },
   (t) => [index('learner_records_user_idx').on(t.userId, t.referentialId, t.referentialVersion, t.issuedAt)],
 );

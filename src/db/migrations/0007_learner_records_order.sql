@@ -1,0 +1,1 @@
+ALTER TABLE "learner_records" ADD COLUMN "seq" bigserial NOT NULL;
