@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
 import { identityHash } from '../../src/badges/credentials';
-import { verifyRecord } from '../../src/badges/records';
+import { type RecordSummary, verifyRecord } from '../../src/badges/records';
 import { httpResolver, type Resolve, verifyRecordJwt } from '../../src/badges/verify';
 import { type Attestation, renderAttestationPdf } from '../../src/reports/attestation';
 import { recordedAttestations } from '../../src/reports/service';
@@ -19,14 +19,8 @@ import { MOODLE } from '../xapi/support';
 
 const publicUrl = 'https://socle.univ-exemple.fr';
 
-interface RecordItem {
-  id: string;
-  referential: { id: string; version: string; title: string };
-  issuedAt: string;
-  creditsEarnedMinutes: number;
-  jwt: string;
-  verifyUrl: string;
-}
+/** What `GET /api/v1/records` lists (the type the API answers with). */
+type RecordItem = RecordSummary;
 
 type Clr = {
   '@context': string[];
