@@ -16,7 +16,8 @@ function urlencodedForm(): RequestHandler {
  * xAPI 1.0.3's alternate request syntax (Communication 1.3): a POST with `?method=GET|PUT|POST|DELETE` and nothing
  * else in its query, whose form-encoded body carries the headers, the parameters and the `content`. It is turned
  * into the request it stands for: the method, the headers and the query from the form, and the content as the raw
- * body (the resources parse it as they parse a body: a Buffer is what a parser left unread).
+ * body (the resources parse it as they parse a body: a Buffer is what a parser left unread). xAPI 2.0.0 dropped
+ * it: a request whose form says 2.0.0 is refused.
  */
 export const alternateRequestSyntax: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
   if (req.method !== 'POST' || !('method' in req.query)) {
@@ -53,6 +54,10 @@ export const alternateRequestSyntax: RequestHandler = (req: Request, res: Respon
       if (FORM_HEADERS.includes(lower)) req.headers[lower] = value;
       else if (name === 'content') content = value;
       else query[name] = value;
+    }
+    if (req.header('x-experience-api-version')?.trim() === '2.0.0') {
+      next(invalid('xAPI 2.0.0 has no alternate request syntax: send the request itself.', [{ path: 'query.method', message: 'not in xAPI 2.0.0' }]));
+      return;
     }
     const bytes = Buffer.from(content ?? '', 'utf8');
     if (content === undefined) {

@@ -17,9 +17,36 @@ export function answeredVersion(requested: string | undefined): XapiVersion {
   return requested?.trim() === '2.0.0' ? '2.0.0' : '1.0.3';
 }
 
-/** Sets the answer's `X-Experience-API-Version` from the request's (an error answer carries it too). */
+/**
+ * The version each key last spoke in an authenticated request (by key name; at most `SPOKEN_KEYS` keys, the least
+ * recent forgotten): what answers a request of that key that has no version header. Such a request is refused
+ * (400) and its answer must carry a version: xAPI 1.0.3 wants 1.0.3 there, 2.0 wants 2.0.0, so a client is answered
+ * in the version it speaks; a key never heard of gets the latest, 2.0.0.
+ */
+const spoken = new Map<string, XapiVersion>();
+const SPOKEN_KEYS = 10_000;
+
+function remember(key: string, version: XapiVersion): void {
+  if (spoken.get(key) === version) return;
+  spoken.delete(key);
+  spoken.set(key, version);
+  if (spoken.size > SPOKEN_KEYS) spoken.delete(spoken.keys().next().value as string);
+}
+
+/** The key name of a request's Basic credentials (unchecked), or ''. */
+function basicKey(req: Request): string {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.header('authorization') ?? '');
+  const decoded = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
+  return decoded.slice(0, Math.max(decoded.indexOf(':'), 0));
+}
+
+/**
+ * Sets the answer's `X-Experience-API-Version` from the request's (an error answer carries it too); without one,
+ * the version the key last spoke, else 2.0.0.
+ */
 export const versionHeader: RequestHandler = (req, res, next) => {
-  res.setHeader('X-Experience-API-Version', answeredVersion(req.header('x-experience-api-version')));
+  const requested = req.header('x-experience-api-version');
+  res.setHeader('X-Experience-API-Version', requested ? answeredVersion(requested) : (spoken.get(basicKey(req)) ?? '2.0.0'));
   next();
 };
 
@@ -59,6 +86,7 @@ export async function authenticateXapi(ctx: AppContext, req: Request, resource: 
   const key = decoded.slice(0, colon);
   const principal = colon > 0 ? await authenticateXapiCredentials(ctx.store.db, key, decoded.slice(colon + 1), ctx.xapiKeys) : undefined;
   if (!principal) throw unauthorized('Unknown or revoked xAPI key, or wrong secret.', challenge);
+  remember(key, version);
   const allowance = countRequest(ctx, 'xapi', key);
   // PGlite runs one query at a time: nothing to overlap
   if (ctx.store.driver !== 'postgres') await allowance.check();

@@ -1,19 +1,32 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { statementsReceived } from '../metrics';
 import { and, asc, desc, eq, gt, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import { xapiStatements } from '../db/schema';
+import type { Executor } from '../db/store';
 import { findUser, normalizeIssuer, type Platform } from '../identity/records';
 import type { XapiPrincipal } from '../xapi/keys';
 import { accountPlatforms, prepareStatements, type StatementWriter, storeStatements } from '../xapi/ingest';
+import {
+  type AttachmentContent,
+  attachmentContents,
+  attachmentHashes,
+  type AttachmentOwner,
+  attachmentRows,
+  checkAttachments,
+  multipartStatements,
+  storeAttachments,
+} from '../xapi/attachments';
+import { newBoundary, serializeMultipart } from '../xapi/multipart';
+import { XAPI_LIMITS } from '../xapi/validate';
 import { grantingScope } from '../xapi/scopes';
 import type { RequestAllowance } from '../web/rate-limit';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound } from '../domain/errors';
 import { storableDateTime } from '../domain/storable';
 import { queryInteger } from './schemas';
-import { ACCEPTED_VERSION, authenticateXapi, versionHeader } from './xapi-auth';
+import { ACCEPTED_VERSION, authenticateXapi, versionHeader, type XapiVersion } from './xapi-auth';
 import { xapiDocumentsRouter } from './xapi-documents';
 import { alternateRequestSyntax } from './xapi-alternate';
 
@@ -36,7 +49,7 @@ export const listQuery = z
     limit: queryInteger('expected a whole number').optional().describe('at most 500; 0 or absent: 100'),
     ascending: flag,
     format: z.enum(['exact', 'ids', 'canonical']).optional(),
-    attachments: flag.describe('only false: attachments are not kept'),
+    attachments: flag.describe('true: a multipart/mixed answer, the statements then the contents of their attachments'),
     cursor: cursor.optional().describe('given in `more`'),
   })
   .strict();
@@ -205,6 +218,7 @@ interface StatementReader {
   allowance: RequestAllowance;
   /** The statements this request may read: its platform's, or an unrestricted client's own; `statements/read/mine`: its own. */
   owned: SQL;
+  version: XapiVersion;
 }
 
 /**
@@ -213,12 +227,12 @@ interface StatementReader {
  * unrestricted client reads the statements it sent; `statements/read/mine` alone reads only those it sent.
  */
 async function authenticate(ctx: AppContext, req: Request, write: boolean): Promise<StatementReader> {
-  const { principal, allowance } = await authenticateXapi(ctx, req, 'statements', write);
+  const { principal, allowance, version } = await authenticateXapi(ctx, req, 'statements', write);
   const mine = eq(xapiStatements.keyId, principal.keyId);
   const own = !principal.platform || (!write && grantingScope(principal.scopes, 'statements', false) === 'statements/read/mine');
   const platformOnly = principal.platform ? eq(xapiStatements.platformId, principal.platform.id) : undefined;
   const owned = (own ? and(platformOnly, mine) : platformOnly) as SQL;
-  return { principal, allowance, owned };
+  return { principal, allowance, owned, version };
 }
 
 function writerOf(principal: XapiPrincipal, platforms: Map<string, Platform> | undefined): StatementWriter {
@@ -235,6 +249,59 @@ function statementBody(req: Request): unknown {
   } catch {
     throw invalid('The content is not JSON.', [{ path: 'content', message: 'invalid JSON' }]);
   }
+}
+
+/**
+ * The statements of a POST or PUT and the contents of their attachments: a JSON body (no attachment content), or a
+ * `multipart/mixed` one (the statements, then one part per attachment content).
+ */
+function requestStatements(req: Request): { body: unknown; parts: AttachmentContent[] } {
+  if (req.is('multipart/mixed')) {
+    if (!Buffer.isBuffer(req.body)) throw invalid('The multipart/mixed body is empty.', [{ path: 'body', message: 'expected the statements and their attachments' }]);
+    const { statements, parts } = multipartStatements(req.body, req.header('content-type') ?? '');
+    return { body: statements, parts };
+  }
+  const body = statementBody(req);
+  if (body === undefined) {
+    throw invalid('The body must be JSON (Content-Type: application/json) or multipart/mixed with attachments.', [
+      { path: 'headers.content-type', message: 'expected application/json or multipart/mixed' },
+    ]);
+  }
+  return { body, parts: [] };
+}
+
+/** Validates and stores the statements of a POST or PUT, with their attachments (in the batch's transaction). */
+async function receive(ctx: AppContext, req: Request, reader: StatementReader, forcedId: string | undefined, beforeCommit: () => Promise<void>) {
+  const { principal, version } = reader;
+  const { body, parts } = requestStatements(req);
+  if (forcedId !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+    throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
+  }
+  const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
+  const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), forcedId, version);
+  await checkAttachments(
+    prepared.map((p) => p.statement),
+    parts,
+    (i) => (Array.isArray(body) ? `statements[${prepared[i]?.index}]` : 'statement'),
+  );
+  const alsoWrite = parts.length ? (tx: Executor) => storeAttachments(tx, attachmentRows(prepared, parts, writer.keyId)) : undefined;
+  return storeStatements(ctx.store.db, writer, prepared, beforeCommit, alsoWrite);
+}
+
+/** A GET's answer with `attachments=true`: multipart/mixed, `payload` as JSON then the stored contents of the attachments. */
+async function sendWithAttachments(ctx: AppContext, res: Response, payload: unknown, rows: readonly (AttachmentOwner & { statement: unknown })[]) {
+  const contents = await attachmentContents(
+    ctx.store.db,
+    rows.map((r) => ({ platformId: r.platformId, clientId: r.clientId, sha2: attachmentHashes(r.statement) })),
+  );
+  const json = Buffer.from(JSON.stringify(payload), 'utf8');
+  const boundary = newBoundary([json, ...contents.map((c) => c.content)]);
+  const parts = [
+    { headers: { 'Content-Type': 'application/json' }, body: json },
+    ...contents.map((c) => ({ headers: { 'Content-Type': c.contentType, 'Content-Transfer-Encoding': 'binary', 'X-Experience-API-Hash': c.sha2 }, body: c.content })),
+  ];
+  res.setHeader('Content-Type', `multipart/mixed; boundary=${boundary}`);
+  res.send(serializeMultipart(parts, boundary));
 }
 
 /**
@@ -265,21 +332,16 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   router.use('/xapi', alternateRequestSyntax, versionHeader);
   router.use(xapiDocumentsRouter(ctx));
   const json = express.json({ limit: '10mb', strict: true });
+  // only a multipart/mixed request is read as bytes: a JSON one passes (the type is all it checks)
+  const multipart = express.raw({ type: 'multipart/mixed', limit: XAPI_LIMITS.maxMultipartBytes });
 
   router.post(
     '/xapi/statements',
     json,
+    multipart,
     asyncHandler(async (req, res) => {
-      const { principal, allowance } = await authenticate(ctx, req, true);
-      const result = await withinAllowance(allowance, async (beforeCommit) => {
-        const body = statementBody(req);
-        if (body === undefined) {
-          throw invalid('The body must be JSON (Content-Type: application/json).', [{ path: 'headers.content-type', message: 'expected application/json' }]);
-        }
-        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
-        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date());
-        return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
-      });
+      const reader = await authenticate(ctx, req, true);
+      const result = await withinAllowance(reader.allowance, (beforeCommit) => receive(ctx, req, reader, undefined, beforeCommit));
       statementsReceived.inc(result.stored);
       if (result.marked) wakeCoverage();
       res.status(200).json(result.ids);
@@ -289,17 +351,12 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
   router.put(
     '/xapi/statements',
     json,
+    multipart,
     asyncHandler(async (req, res) => {
-      const { principal, allowance } = await authenticate(ctx, req, true);
-      const result = await withinAllowance(allowance, async (beforeCommit) => {
+      const reader = await authenticate(ctx, req, true);
+      const result = await withinAllowance(reader.allowance, (beforeCommit) => {
         const { statementId } = parseOr400(putQuery, req.query, 'query');
-        const body = statementBody(req);
-        if (body === undefined || Array.isArray(body)) {
-          throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
-        }
-        const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
-        const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), statementId.toLowerCase());
-        return storeStatements(ctx.store.db, writer, prepared, beforeCommit);
+        return receive(ctx, req, reader, statementId.toLowerCase(), beforeCommit);
       });
       statementsReceived.inc(result.stored);
       if (result.marked) wakeCoverage();
@@ -318,12 +375,20 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
         if (q.statementId && q.voidedStatementId) throw invalid('Give statementId or voidedStatementId, not both.');
         const id = (q.statementId ?? q.voidedStatementId ?? '').toLowerCase();
         const [row] = await ctx.store.db
-          .select({ statement: xapiStatements.statement, voided: xapiStatements.voided, stored: xapiStatements.stored })
+          .select({
+            statement: xapiStatements.statement,
+            voided: xapiStatements.voided,
+            stored: xapiStatements.stored,
+            platformId: xapiStatements.platformId,
+            clientId: xapiStatements.keyId,
+          })
           .from(xapiStatements)
           .where(and(eq(xapiStatements.id, id), owned));
         if (!row || row.voided !== Boolean(q.voidedStatementId)) throw notFound(`No ${q.voidedStatementId ? 'voided ' : ''}statement ${id}.`);
         res.setHeader('Last-Modified', row.stored.toUTCString());
-        res.json(formatted(row.statement, q.format, req));
+        const statement = formatted(row.statement, q.format, req);
+        if (q.attachments === 'true') await sendWithAttachments(ctx, res, statement, [row]);
+        else res.json(statement);
         return;
       }
       const q = parseOr400(listQuery, req.query, 'query');
@@ -363,7 +428,7 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
       if (q.until) where.push(lte(xapiStatements.stored, new Date(q.until)));
       if (q.cursor !== undefined) where.push(ascending ? gt(xapiStatements.seq, q.cursor) : lt(xapiStatements.seq, q.cursor));
       const rows = await ctx.store.db
-        .select({ seq: xapiStatements.seq, statement: xapiStatements.statement })
+        .select({ seq: xapiStatements.seq, statement: xapiStatements.statement, platformId: xapiStatements.platformId, clientId: xapiStatements.keyId })
         .from(xapiStatements)
         .where(and(...where))
         .orderBy(ascending ? asc(xapiStatements.seq) : desc(xapiStatements.seq))
@@ -376,7 +441,9 @@ export function xapiRouter(ctx: AppContext, wakeCoverage: () => void): Router {
         params.set('cursor', String(page[page.length - 1]?.seq));
         more = `${req.baseUrl}/xapi/statements?${params.toString()}`;
       }
-      res.json({ statements: page.map((r) => formatted(r.statement, q.format, req)), more });
+      const result = { statements: page.map((r) => formatted(r.statement, q.format, req)), more };
+      if (q.attachments === 'true') await sendWithAttachments(ctx, res, result, page);
+      else res.json(result);
     }),
   );
   return router;

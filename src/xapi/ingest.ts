@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, type SQL, sql } from 'drizzle-orm';
 import { platforms } from '../db/schema';
-import { type Database, queryRows } from '../db/store';
+import { type Database, type Executor, queryRows } from '../db/store';
 import { sqlState } from '../db/faults';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import { normalizeIssuer, type Platform } from '../identity/records';
@@ -117,6 +117,7 @@ export function prepareStatements(
   authority: Json,
   now: Date,
   forcedId?: string,
+  xapiVersion: '1.0.3' | '2.0.0' = '1.0.3',
 ): Prepared[] {
   const writer = writerOf(target);
   const list = statementList(body);
@@ -132,7 +133,7 @@ export function prepareStatements(
       return;
     }
     const input = contextActivityArrays(raw as Json);
-    const errors = statementErrors(input, prefix);
+    const errors = statementErrors(input, prefix, xapiVersion);
     if (errors.length) {
       details.push(...errors);
       return;
@@ -203,12 +204,13 @@ export function prepareStatements(
     }
     prepared.push(entry);
   });
-  // The same id twice in one batch: fine if the content is the same (kept once), else the batch is refused.
+  // The same id twice in one batch: fine if the content is the same (kept once), else the batch is refused; xAPI
+  // 2.0 refuses an id given twice whatever the content (an id Socle derived from the content stays kept once).
   const seen = new Map<string, Prepared>();
   for (const p of prepared) {
     const first = seen.get(p.id);
-    if (first && first.hash !== p.hash) {
-      details.push({ path: `statements[${p.index}].id`, message: `same id as statements[${first.index}] with a different content` });
+    if (first && (first.hash !== p.hash || (xapiVersion === '2.0.0' && p.explicitId))) {
+      details.push({ path: `statements[${p.index}].id`, message: `same id as statements[${first.index}]${first.hash === p.hash ? '' : ' with a different content'}` });
     } else if (!first) seen.set(p.id, p);
   }
   if (details.length) {
@@ -229,12 +231,14 @@ export function prepareStatements(
  * A batch without voiding is one SQL statement, atomic on its own; a batch with voiding statements adds the voiding
  * in a second statement of the same transaction (so it also voids what the batch itself stored). Nothing is stored
  * when anything fails, `beforeWrite` included (the request's rate-limit allowance, checked just before the writes).
+ * `alsoWrite` writes what goes with the batch (its attachments) in the same transaction, before the statements.
  */
 export async function storeStatements(
   db: Database,
   target: Platform | StatementWriter,
   prepared: Prepared[],
   beforeWrite?: () => Promise<void>,
+  alsoWrite?: (tx: Executor) => Promise<void>,
 ): Promise<IngestResult> {
   const writer = writerOf(target);
   const ids = prepared.map((p) => p.id);
@@ -259,8 +263,9 @@ export async function storeStatements(
   for (let attempt = 1; ; attempt++) {
     try {
       const { stored, marked } =
-        voiding.length || queries.length > 1
+        voiding.length || queries.length > 1 || alsoWrite
           ? await db.transaction(async (tx) => {
+              await alsoWrite?.(tx);
               let stored = 0;
               let marked = 0;
               const inserted = new Set<string>();

@@ -20,6 +20,11 @@ export const XAPI_LIMITS = {
   maxIdentifierBytes: 2_048,
   /** Faults named in one refusal (`details`); the message counts them all. */
   maxDetails: 100,
+  /**
+   * Bytes of a `multipart/mixed` request (statements and their attachments' contents, which Socle stores): above, 413.
+   * An attachment is at most this size; larger contents belong at a `fileUrl`.
+   */
+  maxMultipartBytes: 16 * 1024 * 1024,
   /** `result.duration` in seconds: an `integer` column (about 68 years). */
   maxDurationSeconds: STORABLE.maxInteger,
 } as const;
@@ -85,15 +90,75 @@ export function statementList(body: unknown): unknown[] {
  * hold at all (one pass over the whole value, before anything recursive reads it), the xAPI 1.0.3 structure, then
  * the fields Socle stores in columns. Empty when the statement can be stored.
  */
-export function statementErrors(statement: unknown, prefix: string): ErrorDetail[] {
+export function statementErrors(statement: unknown, prefix: string, version: '1.0.3' | '2.0.0' = '1.0.3'): ErrorDetail[] {
   const storable = storableIssues(statement, prefix);
   if (storable.length) return storable;
   // The common statement, faultless: the same answer as the checks below, without their cost (`fast-check.ts`).
   if (commonStatementValid(statement) && commonFieldsStorable(statement as CommonStatement)) return [];
-  const structural = structuralErrors(statement, prefix);
+  let checked = statement;
+  if (version === '2.0.0') {
+    const xapi2 = xapi2Errors(statement, prefix);
+    if (xapi2.errors.length) return xapi2.errors;
+    checked = xapi2.rest;
+  }
+  const structural = structuralErrors(checked, prefix);
   if (structural.length) return structural;
   const fields = storedStatementFields.safeParse(statement);
   return fields.success ? [] : zodDetails(fields.error, prefix);
+}
+
+const iri = z.string().regex(/^[a-z][a-z0-9+.-]*:\S+$/i, 'expected an IRI');
+const relevantTypes = z.array(iri).min(1, 'must not be empty').optional();
+const contextAgents = z.array(z.strictObject({ objectType: z.literal('contextAgent'), agent: z.unknown(), relevantTypes }));
+const contextGroups = z.array(z.strictObject({ objectType: z.literal('contextGroup'), group: z.unknown(), relevantTypes }));
+const PROBE = { verb: { id: 'http://adlnet.gov/expapi/verbs/experienced' }, object: { id: 'http://example.org/probe' } };
+
+/** The faults of an Agent (`group` false) or a Group, as the 1.0.3 checks of an actor find them. */
+function actorErrors(actor: unknown, group: boolean, path: string): ErrorDetail[] {
+  const kind = (actor as { objectType?: unknown } | null)?.objectType;
+  if (group ? kind !== 'Group' : kind !== undefined && kind !== 'Agent') return [{ path: `${path}.objectType`, message: `expected ${group ? 'Group' : 'Agent'}` }];
+  return structuralErrors({ ...PROBE, actor }, 'probe').map((e) => ({ path: e.path.replace(/^probe\.actor/, path), message: e.message }));
+}
+
+/** A context's xAPI 2.0 properties (`contextAgents`, `contextGroups`), checked; `rest`: the context without them. */
+function contextXapi2(context: unknown, path: string): { rest: unknown; errors: ErrorDetail[] } {
+  if (context === null || typeof context !== 'object' || Array.isArray(context)) return { rest: context, errors: [] };
+  const { contextAgents: agents, contextGroups: groups, ...rest } = context as Record<string, unknown>;
+  const errors: ErrorDetail[] = [];
+  if (agents !== undefined) {
+    const parsed = contextAgents.safeParse(agents);
+    if (!parsed.success) errors.push(...zodDetails(parsed.error, `${path}.contextAgents`));
+    else parsed.data.forEach((a, i) => errors.push(...actorErrors(a.agent, false, `${path}.contextAgents[${i}].agent`)));
+  }
+  if (groups !== undefined) {
+    const parsed = contextGroups.safeParse(groups);
+    if (!parsed.success) errors.push(...zodDetails(parsed.error, `${path}.contextGroups`));
+    else parsed.data.forEach((g, i) => errors.push(...actorErrors(g.group, true, `${path}.contextGroups[${i}].group`)));
+  }
+  return { rest, errors };
+}
+
+/**
+ * What xAPI 2.0 adds to a statement (a `version` of 2.0.0, `context.contextAgents` and `contextGroups`, in the
+ * statement and its SubStatement), checked; `rest`: the statement without them, for the 1.0.3 checks.
+ */
+function xapi2Errors(statement: unknown, prefix: string): { rest: unknown; errors: ErrorDetail[] } {
+  if (statement === null || typeof statement !== 'object' || Array.isArray(statement)) return { rest: statement, errors: [] };
+  const rest: Record<string, unknown> = { ...(statement as Record<string, unknown>) };
+  if (typeof rest.version === 'string' && /^2\.0(\.\d+)?$/.test(rest.version)) delete rest.version;
+  const errors: ErrorDetail[] = [];
+  if (rest.context !== undefined) {
+    const c = contextXapi2(rest.context, `${prefix}.context`);
+    rest.context = c.rest;
+    errors.push(...c.errors);
+  }
+  const object = rest.object as Record<string, unknown> | null | undefined;
+  if (object && typeof object === 'object' && object.objectType === 'SubStatement' && object.context !== undefined) {
+    const c = contextXapi2(object.context, `${prefix}.object.context`);
+    rest.object = { ...object, context: c.rest };
+    errors.push(...c.errors);
+  }
+  return { rest, errors };
 }
 
 interface CommonActivity {

@@ -88,6 +88,29 @@ export const xapiDocuments = pgTable(
 );
 
 /**
+ * The bytes of statement attachments sent in `multipart/mixed` (xAPI "raw" attachments, signatures included), one
+ * row per content (its SHA-2 as the statement's `sha2`: 64, 96 or 128 hex digits) and owner: the platform of the
+ * statements that reference it, or the unrestricted LRS client that sent them (as `xapi_statements`). At most
+ * `XAPI_LIMITS.maxMultipartBytes` (16 MiB: the size of the whole request that brought them).
+ */
+export const xapiAttachments = pgTable(
+  'xapi_attachments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    platformId: integer('platform_id').references(() => platforms.id, { onDelete: 'cascade' }),
+    clientId: integer('client_id').references(() => xapiKeys.id, { onDelete: 'cascade' }),
+    sha2: text('sha2').notNull(),
+    contentType: text('content_type').notNull(),
+    content: bytea('content').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    unique('xapi_attachments_key_unique').on(t.platformId, t.clientId, t.sha2).nullsNotDistinct(),
+    check('xapi_attachments_owner_check', sql`num_nonnulls(${t.platformId}, ${t.clientId}) = 1`),
+  ],
+);
+
+/**
  * Every statement accepted by the inbound endpoint, as stored (id assigned, `stored`, `authority`).
  * `seq` is the arrival order (paging cursor); `content_hash` compares a re-sent statement with the stored one.
  */
