@@ -1,6 +1,8 @@
 /**
- * The admin page's xAPI keys of the administrator's platform (what Moodle's logstore_xapi sends statements with):
- * created here with the secret shown once, listed, revoked. Another platform's keys are neither listed nor revoked.
+ * The admin page's xAPI keys of the administrator's platform: its platform keys (what Moodle's logstore_xapi sends
+ * statements with, created here with the secret shown once) and the LRS clients restricted to it (created with
+ * `socle xapi-keys create --client`), listed with their name and scopes, and revoked here. Another platform's keys,
+ * and the clients restricted to no platform, are neither listed nor revoked.
  */
 import type { Express } from 'express';
 import { z } from 'zod';
@@ -22,6 +24,10 @@ export async function xapiKeysPanel(ctx: AppContext, s: LtiSession) {
       createUrl: `${ADMIN_BASE}/xapi-keys`,
       keys: keys.reverse().map((k) => ({
         key: k.key,
+        /** A client's name; null for a platform key. */
+        name: k.kind === 'client' ? k.name : null,
+        /** A client's scopes; null for a platform key (all of them). */
+        scopes: k.kind === 'client' ? k.scopes : null,
         createdAt: formatDate(k.createdAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }),
         revokedAt: k.revokedAt ? formatDate(k.revokedAt, { locale: s.locale, style: 'dateTime', timeZone: s.timeZone }) : null,
         revokeUrl: `${ADMIN_BASE}/xapi-keys/${k.key}/revoke`,

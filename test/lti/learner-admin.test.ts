@@ -8,7 +8,7 @@ import { coverageDeps } from '../../src/coverage/deps';
 import { MAX_EVIDENCE_BYTES } from '../../src/coverage/evidence';
 import { ensurePlatform, ensureUser, findPlatform, type User } from '../../src/identity/records';
 import { sealSecret } from '../../src/secrets';
-import { authenticateXapiKey, createXapiKey, listXapiKeys } from '../../src/xapi/keys';
+import { authenticateXapiCredentials, authenticateXapiKey, createXapiClient, createXapiKey, listXapiKeys } from '../../src/xapi/keys';
 import { listPlatforms, registerPlatform } from '../../lti/registration';
 import { fixtureReferentials } from '../coverage/support';
 import { startTestServer, type TestServer } from '../support/app';
@@ -301,6 +301,21 @@ describe.each(drivers)('per-learner page, manual credits and the admin sections 
     expect((await admin.post(`/lti/admin/xapi-keys/${key}/revoke`, { headers: json })).status).toBe(200);
     expect(await authenticateXapiKey(db(), key, secret)).toBeUndefined();
     expect((await teacher.post('/lti/admin/xapi-keys', { headers: json })).status).toBe(403);
+
+    // LRS clients restricted to the platform are listed with their name and scopes, and revoked here; a client
+    // restricted to no platform is neither listed nor revoked
+    const h5p = await createXapiClient(db(), { name: 'Contenus H5P', scopes: ['statements/write', 'state'], issuer: moodle.issuer });
+    const global = await createXapiClient(db(), { name: 'Entrepôt national', scopes: ['all'] });
+    const listed = text(await (await admin.get('/lti/admin')).text());
+    expect(listed).toContain(h5p.key);
+    expect(listed).toContain('client LRS « Contenus H5P », limité à votre plateforme');
+    expect(listed).toContain('statements/write, state');
+    expect(listed).toContain('votre plateforme (logstore_xapi)');
+    expect(listed).not.toContain(global.key);
+    expect((await admin.post(`/lti/admin/xapi-keys/${global.key}/revoke`, { headers: json })).status).toBe(404);
+    expect(await authenticateXapiCredentials(db(), global.key, global.secret)).toBeDefined();
+    expect((await admin.post(`/lti/admin/xapi-keys/${h5p.key}/revoke`, { headers: json })).status).toBe(200);
+    expect(await authenticateXapiCredentials(db(), h5p.key, h5p.secret)).toBeUndefined();
     // a browser without scripts gets the section as a page of its own, with the way back
     const plain = await admin.post('/lti/admin/xapi-keys', { headers: { Accept: 'text/html' } });
     expect(plain.status).toBe(201);
