@@ -95,6 +95,27 @@ export interface ErasureReport {
 
 const VOIDED = 'http://adlnet.gov/expapi/verbs/voided';
 
+/** The `sha2` of a stored statement's attachments (`path`: the statement, or its SubStatement) include `a.sha2`. */
+const references = (path: string) =>
+  `EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.statement${path}->'attachments') = 'array' THEN s.statement${path}->'attachments' ELSE '[]'::jsonb END) AS x(v) WHERE lower(x.v->>'sha2') = a.sha2)`;
+
+/**
+ * Deletes the stored attachment contents (of platform `platformId`, or of every owner) that no remaining statement
+ * of their owner references: what an erasure or the retention purge leaves behind. Reads only when there are such
+ * contents (an ingest with no attachment stores none).
+ */
+async function deleteUnreferencedAttachments(tx: Executor, platformId: number | undefined): Promise<number> {
+  const rows = await queryRows<{ id: number }>(
+    tx,
+    sql`DELETE FROM xapi_attachments a WHERE ${platformId === undefined ? sql`true` : sql`a.platform_id = ${platformId}`}
+      AND NOT EXISTS (SELECT 1 FROM xapi_statements s
+        WHERE (s.platform_id = a.platform_id OR (a.platform_id IS NULL AND s.platform_id IS NULL AND s.key_id = a.client_id))
+          AND (${sql.raw(references(''))} OR ${sql.raw(references("->'object'"))}))
+      RETURNING a.id`,
+  );
+  return rows.length;
+}
+
 /**
  * Erases a learner: their statements already delivered to the external LRS are voided through the outbox (the
  * voiding statements name the same actor, pseudonymised at delivery when configured); undelivered ones are dropped;
@@ -154,6 +175,8 @@ export async function eraseLearner(
       );
     await tx.update(auditEvents).set({ actor: 'erased-user' }).where(eq(auditEvents.actor, ltiActor(platform.issuer, sub)));
     await tx.delete(users).where(eq(users.id, user.id));
+    // the contents of their statements' attachments that no other statement of the platform references
+    counts.xapi_attachments = await deleteUnreferencedAttachments(tx, platform.id);
     await tx.insert(auditEvents).values({
       actor: options.actor,
       action: 'privacy.erase',
@@ -176,6 +199,7 @@ export async function purgeOlderThan(ex: Executor, cutoff: Date) {
       .delete(xapiOutbox)
       .where(and(eq(xapiOutbox.status, 'delivered'), sql`${xapiOutbox.deliveredAt} < ${cutoff}`))
       .returning({ id: xapiOutbox.id });
-    return { statements: statements.length, completionEvents: facts.length, affectedUsers: [...new Set(facts.map((f) => f.user_id))], outbox: outbox.length };
+    const attachments = await deleteUnreferencedAttachments(tx, undefined);
+    return { statements: statements.length, completionEvents: facts.length, affectedUsers: [...new Set(facts.map((f) => f.user_id))], outbox: outbox.length, attachments };
   });
 }

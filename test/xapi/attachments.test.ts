@@ -3,10 +3,11 @@ import { sql } from 'drizzle-orm';
 import { CompactSign, generateKeyPair, type KeyLike } from 'jose';
 import { queryRows } from '../../src/db/store';
 import { createXapiClient } from '../../src/xapi/keys';
+import { eraseLearner } from '../../src/privacy/service';
 import { multipartBoundary, parseMultipart } from '../../src/xapi/multipart';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
-import { basic, type Statement } from './support';
+import { basic, MOODLE, platformKeyAuth, type Statement } from './support';
 
 jest.setTimeout(120_000);
 
@@ -178,5 +179,19 @@ describe.each(drivers)('statement attachments and signatures on %s', (driver) =>
     const wrongType = await signed(statement());
     const asText = { ...wrongType.statement, attachments: [{ ...(wrongType.statement.attachments[0] as object), contentType: 'text/plain' }] };
     expect((await post(asText, wrongType.parts)).status).toBe(400);
+  });
+
+  it('takes a platform key\u2019s statement with an attachment, credited to its learner; erasing the learner erases the content', async () => {
+    const moodle = await platformKeyAuth(db(), MOODLE);
+    const content = Buffer.from('a learner\u2019s essay');
+    const sha2 = digest('sha256', content);
+    const s = statement({ actor: { account: { homePage: MOODLE, name: '4242' } }, attachments: [attachment(content, sha2)] });
+    const res = await send(multipartBody('test-boundary-42', [s], [part(content, sha2)]), 'POST', '', '1.0.3', moodle);
+    expect(res.status).toBe(200);
+    const owned = sql`SELECT count(*)::int AS n FROM xapi_attachments a JOIN platforms p ON p.id = a.platform_id WHERE a.sha2 = ${sha2}`;
+    expect((await queryRows<{ n: number }>(db(), owned))[0]?.n).toBe(1);
+    const report = await eraseLearner(db(), MOODLE, '4242', { actor: 'test' });
+    expect(report.tables.xapi_attachments).toBe(1);
+    expect((await queryRows<{ n: number }>(db(), owned))[0]?.n).toBe(0);
   });
 });
