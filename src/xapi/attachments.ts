@@ -57,12 +57,15 @@ function attachmentPart(part: Part, index: number): AttachmentContent {
 }
 
 /** A statement's attachments, and its SubStatement's. */
-function attachmentsOf(statement: Json): Json[] {
-  const own = Array.isArray(statement.attachments) ? statement.attachments : [];
+function attachmentsOf(statement: Json): readonly Json[] {
+  const own = Array.isArray(statement.attachments) ? (statement.attachments as unknown[]) : undefined;
   const object = statement.object as Json | undefined;
-  const sub = object?.objectType === 'SubStatement' && Array.isArray(object.attachments) ? object.attachments : [];
-  return [...own, ...sub].filter((a): a is Json => a !== null && typeof a === 'object');
+  const sub = object?.objectType === 'SubStatement' && Array.isArray(object.attachments) ? (object.attachments as unknown[]) : undefined;
+  // a statement without attachments (every one of Moodle's) allocates nothing
+  if (!own && !sub) return NONE;
+  return [...(own ?? []), ...(sub ?? [])].filter((a): a is Json => a !== null && typeof a === 'object');
 }
+const NONE: readonly Json[] = [];
 
 /**
  * The rules between a request's statements (already valid xAPI) and its attachment parts (none for a JSON request):
