@@ -33,6 +33,7 @@ function sorted(value: unknown): unknown {
 function comparable(statement: Json, without: readonly string[]): string {
   const out: Json = { ...contextActivityArrays(statement) };
   for (const k of [...LRS_SET, ...without]) delete out[k];
+  if (typeof out.id === 'string') out.id = out.id.toLowerCase();
   if (Array.isArray(out.attachments)) {
     const kept = out.attachments.filter((a) => (a as Json | null)?.usageType !== SIGNATURE_USAGE);
     if (kept.length) out.attachments = kept;

@@ -1,6 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import { CompactSign, generateKeyPair, type KeyLike } from 'jose';
+import { CompactSign, generateKeyPair, importPKCS8, type KeyLike } from 'jose';
 import { queryRows } from '../../src/db/store';
 import { createXapiClient } from '../../src/xapi/keys';
 import { eraseLearner } from '../../src/privacy/service';
@@ -67,8 +71,8 @@ describe.each(drivers)('statement attachments and signatures on %s', (driver) =>
   };
   const post = (statements: unknown, parts: RawPart[], method = 'POST', query = '', version = '1.0.3') =>
     send(multipartBody('test-boundary-42', statements, parts), method, query, version);
-  const signed = async (s: Statement, alg = 'RS256', key: KeyLike | Uint8Array = keys.privateKey) => {
-    const jws = Buffer.from(await new CompactSign(Buffer.from(JSON.stringify(s))).setProtectedHeader({ alg }).sign(key));
+  const signed = async (s: Statement, alg = 'RS256', key: KeyLike | Uint8Array = keys.privateKey, x5c?: string[]) => {
+    const jws = Buffer.from(await new CompactSign(Buffer.from(JSON.stringify(s))).setProtectedHeader({ alg, ...(x5c ? { x5c } : {}) }).sign(key));
     const sha2 = digest('sha256', jws);
     return { statement: { ...s, attachments: [attachment(jws, sha2, 'application/octet-stream', SIGNATURE)] }, parts: [part(jws, sha2, 'application/octet-stream')] };
   };
@@ -193,5 +197,23 @@ describe.each(drivers)('statement attachments and signatures on %s', (driver) =>
     const report = await eraseLearner(db(), MOODLE, '4242', { actor: 'test' });
     expect(report.tables.xapi_attachments).toBe(1);
     expect((await queryRows<{ n: number }>(db(), owned))[0]?.n).toBe(0);
+  });
+
+  it('verifies a signature with the certificate of its x5c header (a self-signed certificate made by openssl)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socle-x5c-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=Signer', '-days', '1', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' });
+      const der = new X509Certificate(fs.readFileSync(`${dir}/cert.pem`)).raw.toString('base64');
+      const key = await importPKCS8(fs.readFileSync(`${dir}/key.pem`, 'utf8'), 'RS384');
+      const good = await signed(statement(), 'RS384', key, [der]);
+      expect((await post(good.statement, good.parts)).status).toBe(200);
+      // signed with another key than the certificate's
+      const forged = await signed(statement(), 'RS384', keys.privateKey, [der]);
+      const refused = await post(forged.statement, forged.parts);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('does not verify with the certificate of its x5c header');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
