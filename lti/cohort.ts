@@ -20,6 +20,7 @@ import { render } from '../src/web/render';
 import type { LtiRuntime } from './runtime';
 import { LTI_BASE } from '../src/lms/tool-config';
 import { assertSameCourse, type LtiSession, requireRole } from './session';
+import { alertsPanel } from './alerts';
 
 export const COHORT_PAGE_SIZE = 25;
 
@@ -265,6 +266,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
           nextUrl: nextPage ? link({ after: nextPage.after, from: from + shown }) : undefined,
           levels: [0, 1, 2, 3, 4].map((l) => ({ level: l, label: t(`cohort.level${l}`) })),
           hasLineItem: Boolean(services?.lineitemUrl),
+          ...(await alertsPanel(ctx, s, 'course', req.query.alerts === 'saved')),
           publishUrl: `${LTI_BASE}/api/courses/${course.id}/gradebook/publish`,
         },
         s.locale,

@@ -33,6 +33,8 @@ import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
 import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
 import { connectedWallets } from '../src/wallet/tokens';
+import { recordRecipient } from '../src/alerts/preferences';
+import { alertsPanel, alertsRoutes } from './alerts';
 
 /** ltijs' reasons that mean "no session" on a page (no ltik, or one whose stored session has expired). */
 const NO_SESSION = new Set(['NO_LTIK_OR_IDTOKEN_FOUND', 'IDTOKEN_NOT_FOUND_DB', 'CONTEXTTOKEN_NOT_FOUND_DB']);
@@ -86,6 +88,10 @@ async function recordLaunch(ctx: AppContext, token: IdToken, roles: SocleRole[])
       ...(pc?.launchPresentation?.locale ? { locale: pc.launchPresentation.locale } : {}),
     });
     await tx.update(users).set({ lastSeenAt: sql`now()` }).where(eq(users.id, user.id));
+    // teachers and administrators receive the weekly digests: their address is kept for them (src/alerts)
+    if (roles.includes('instructor') || roles.includes('administrator')) {
+      await recordRecipient(tx, platform.id, user.id, { email: token.userInfo?.email, manager: roles.includes('administrator') });
+    }
     let course;
     if (pc?.context?.id) {
       course = await ensureCourse(tx, platform.id, pc.context.id, pc.context.title ?? null);
@@ -310,6 +316,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           outbox: await outboxStatus(ctx.store.db),
           reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik, s.timeZone),
           institution: await institutionPanel(ctx, s),
+          ...(await alertsPanel(ctx, s, 'programmes', req.query.alerts === 'saved')),
           saved: req.query.saved,
         },
         s.locale,
@@ -388,6 +395,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminLearnerRoutes(ctx, app);
   institutionRoutes(ctx, app);
   walletRoutes(ctx, app);
+  alertsRoutes(ctx, app);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

@@ -5,6 +5,7 @@ import { registerBadges } from './badges';
 import type { Services } from '../context';
 import { cliExitCodes, cliLines, type CommandModule, contextOpener } from './command';
 import { registerInstitution } from './institution';
+import { registerAlerts } from './alerts';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
 import { registerMappings } from './mappings';
@@ -17,7 +18,7 @@ import { version } from '../version';
 import { registerCoverage } from './coverage';
 
 /** The commands that run in a context `withContext` opens (`serve` starts the service: registered on its own). */
-const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution];
+const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution, registerAlerts];
 
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')
