@@ -103,8 +103,8 @@ export async function learnersOf(ex: Executor, courseIds: readonly number[]): Pr
   if (!courseIds.length) return [];
   const rows = await queryRows<{ user_id: number }>(
     ex,
-    sql`WITH c AS (SELECT course_id, user_id FROM course_members WHERE course_id IN ${inList(courseIds)} AND status <> 'deleted'
-                   UNION SELECT course_id, user_id FROM course_learners WHERE course_id IN ${inList(courseIds)})
+    sql`WITH c AS (SELECT course_id, user_id FROM course_members WHERE course_id IN (${inList(courseIds)}) AND status <> 'deleted'
+                   UNION SELECT course_id, user_id FROM course_learners WHERE course_id IN (${inList(courseIds)}))
         SELECT DISTINCT user_id FROM c WHERE NOT ${teacherIn(sql`c.course_id`, sql`c.user_id`)} ORDER BY user_id`,
   );
   return rows.map((r) => r.user_id);
@@ -117,7 +117,7 @@ export async function uncoveredDomains(ex: Executor, platformId: number, referen
     ex,
     sql`SELECT DISTINCT d->>'code' AS code FROM learner_coverage lc, jsonb_array_elements(lc.domains) d
          WHERE lc.platform_id = ${platformId} AND lc.referential_id = ${referential.id} AND lc.referential_version = ${referential.version}
-           AND lc.user_id IN ${inList(userIds)} AND (d->>'validatedMinutes')::int > 0`,
+           AND lc.user_id IN (${inList(userIds)}) AND (d->>'validatedMinutes')::int > 0`,
   );
   const done = new Set(covered.map((c) => c.code));
   return referential.domains.filter((d) => !done.has(d.code)).map((d) => ({ code: d.code, title: d.title }));
@@ -130,7 +130,7 @@ export async function neverCompleted(ex: Executor, courseIds: readonly number[],
     ex,
     sql`SELECT coalesce(ca.name, xa.name, m.activity_iri) AS name, c.title AS "courseTitle"
           FROM (SELECT DISTINCT course_id, activity_iri FROM activity_mappings
-                 WHERE course_id IN ${inList(courseIds)} AND referential_id = ${referential.id} AND referential_version = ${referential.version}) m
+                 WHERE course_id IN (${inList(courseIds)}) AND referential_id = ${referential.id} AND referential_version = ${referential.version}) m
           JOIN courses c ON c.id = m.course_id
           LEFT JOIN course_activities ca ON ca.course_id = m.course_id AND ca.iri = m.activity_iri
           LEFT JOIN xapi_activities xa ON xa.platform_id = c.platform_id AND xa.activity_iri = m.activity_iri
