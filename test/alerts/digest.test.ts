@@ -143,7 +143,7 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     expect(mails).toHaveLength(2);
     const body = mails[1]?.text ?? '';
     expect(mails[1]?.subject).toContain('08/03/2027');
-    expect(body).toMatch(/Apprenants nouvellement à risque \(1\)\u00a0:\n   - Sue Student\u00a0: /);
+    expect(body).toMatch(/Apprenants nouvellement à risque \(1\)\u00a0:\n {3}- Sue Student\u00a0: /);
     expect(body).not.toMatch(/ - Sam Student/);
     expect(body).toContain('1 autre(s) apprenant(s) déjà signalé(s) reste(nt) à risque.');
   });
