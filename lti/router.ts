@@ -11,7 +11,7 @@ import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
-import { hoursText, learnerProgress } from './progress';
+import { hoursText, learnerForecast, learnerProgress } from './progress';
 import { formatDate, formatMinutes } from '../src/domain/format';
 import { render } from '../src/web/render';
 import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
@@ -285,6 +285,9 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           walletDisconnectUrl: WALLET_DISCONNECT_PATH,
           wallets: tab === 'badges' ? await connectedWallets(ctx.store.db, s.user.id) : [],
           sections: await learnerProgress(ctx, s),
+          ...(await learnerForecast(ctx, s)),
+          reminderUrl: `${LTI_BASE}/alerts/preference?ltik=${encodeURIComponent(s.ltik)}`,
+          reminderSaved: req.query.alerts === 'saved',
           hoursText,
           formatMinutes,
           formatDate: (iso: string) => formatDate(iso, { locale: s.locale, timeZone: s.timeZone }),
