@@ -7,26 +7,17 @@
  */
 import nock from 'nock';
 import { sql } from 'drizzle-orm';
-import { coverageDeps } from '../../src/coverage/deps';
-import { drainDirty } from '../../src/coverage/freshness';
 import { queryRows, openStore } from '../../src/db/store';
 import type { Referential } from '../../src/domain/referential';
-import { ensurePlatform, findCourse, type Platform } from '../../src/identity/records';
-import { setCoursePolicy } from '../../src/mapping/course';
-import { saveMapping } from '../../src/mapping/service';
-import { addProgramme } from '../../src/programmes/service';
-import { getReferential } from '../../src/referentials/catalogue';
-import { prepareStatements, storeStatements } from '../../src/xapi/ingest';
 import { sendDigests } from '../../src/alerts/send';
 import { smtpTransport } from '../../src/mail';
 import { startTestServer, testContext, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
 import { type Client, SimulatedMoodle } from '../support/moodle';
 import { startLoopbackSmtp, type LoopbackSmtp } from '../support/smtp';
-import { completionStatement, pageIri, uuidOf } from '../coverage/support';
-import { MOODLE } from '../xapi/support';
+import { pageIri } from '../coverage/support';
+import { type SeededProgramme, seedProgramme } from './support';
 
-const REF = 'socle-sante-niveaux-4-8';
 const DAY_MS = 86_400_000;
 /** Monday 1 March 2027, 8:00 in Paris: week 1 of the test. */
 const WEEK1 = new Date('2027-03-01T07:00:00Z');
@@ -36,19 +27,13 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
   let server: TestServer;
   let smtp: LoopbackSmtp;
   let moodle: SimulatedMoodle;
-  let platform: Platform;
   let ref: Referential;
   let teacher: Client;
   // the launches are checked on the context's clock: real time until the test's weeks begin
   let now: Date | undefined;
-  let n = 0;
 
-  async function complete(sub: string, cmids: number[], success: boolean) {
-    const db = server.ctx.store.db;
-    const body = cmids.map((cmid) => completionStatement({ id: uuidOf(++n), sub, cmid, course: 2, kind: 'completed', success, at: new Date(Date.UTC(2026, 10, 1, 10, n)) }));
-    await storeStatements(db, platform, prepareStatements(body, platform, { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } }, new Date()));
-    while ((await drainDirty(db, coverageDeps(server.ctx, db), 50)) > 0);
-  }
+  let seeded: SeededProgramme;
+  const complete = (sub: string, cmids: number[], success: boolean) => seeded.complete(sub, cmids, success);
   const mailsTo = (address: string) => smtp.received.filter((m) => m.to.includes(address));
 
   beforeAll(async () => {
@@ -61,23 +46,14 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     );
     moodle = await SimulatedMoodle.create();
     await moodle.register(server);
-    const db = server.ctx.store.db;
     // the teacher's Moodle is in French; the administrator's in English (the captured launch's locale)
     teacher = (await moodle.launch(server, 'instructor', { locale: 'fr' })).client;
     await moodle.launch(server, 'administrator', { sub: '2', claims: { name: 'Ada Admin', email: 'admin@example.com' } });
     // a teacher whose platform does not send the address: no digest by e-mail
     await moodle.launch(server, 'instructor', { sub: '6', claims: { email: undefined, name: 'Nora Noemail' } });
     now = WEEK1;
-    platform = await ensurePlatform(db, MOODLE);
-    const course = await findCourse(db, platform.id, '2');
-    if (!course) throw new Error('no course after the launch');
-    ref = (await getReferential(db, REF)) as Referential;
-    // page 11+i credits all of domain i; page 16 a little of domain 1 and nobody ever completes it
-    const entries = ref.domains.map((d, i) => ({ activityIri: pageIri(11 + i), competencyKey: d.competencies[0]?.key as string, minutes: d.requiredMinutes ?? 0 }));
-    entries.push({ activityIri: pageIri(16), competencyKey: ref.domains[0]?.competencies[1]?.key as string, minutes: 60 });
-    await saveMapping(db, server.ctx, { courseId: course.id, referential: ref, activityIris: new Set(entries.map((e) => e.activityIri)), entries, actor: 'test' });
-    await setCoursePolicy(db, server.ctx, { course, policy: { requireSuccess: true, capToMeasuredDuration: false }, actor: 'test' });
-    await addProgramme(db, platform, { name: 'IFSI promotion 2025', referential: REF, courses: ['2'], intakeYear: 2025 }, 'test');
+    seeded = await seedProgramme(server);
+    ref = seeded.ref;
     // Sam (4): four domains validated, the fifth failed: nothing left to credit it → at risk. Sue (5): one page.
     await complete('4', [11, 12, 13, 14], true);
     await complete('4', [15], false);
