@@ -36,7 +36,7 @@ export async function seedProgramme(server: RunningServer, programme: { intakeYe
   entries.push({ activityIri: pageIri(16), competencyKey: ref.domains[0]?.competencies[1]?.key as string, minutes: 60 });
   await saveMapping(db, server.ctx, { courseId: course.id, referential: ref, activityIris: new Set(entries.map((e) => e.activityIri)), entries, actor: 'test' });
   await setCoursePolicy(db, server.ctx, { course, policy: { requireSuccess: true, capToMeasuredDuration: false }, actor: 'test' });
-  await addProgramme(db, platform, { name: 'IFSI promotion 2025', referential: REF, courses: ['2'], ...programme }, 'test');
+  await addProgramme(db, platform, { name: `IFSI promotion ${programme.intakeYear}`, referential: REF, courses: ['2'], ...programme }, 'test');
   let n = 0;
   return {
     platform,
