@@ -29,6 +29,7 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
   let moodle: SimulatedMoodle;
   let ref: Referential;
   let teacher: Client;
+  let admin: Client;
   // the launches are checked on the context's clock: real time until the test's weeks begin
   let now: Date | undefined;
 
@@ -48,7 +49,7 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     await moodle.register(server);
     // the teacher's Moodle is in French; the administrator's in English (the captured launch's locale)
     teacher = (await moodle.launch(server, 'instructor', { locale: 'fr' })).client;
-    await moodle.launch(server, 'administrator', { sub: '2', claims: { name: 'Ada Admin', email: 'admin@example.com' } });
+    admin = (await moodle.launch(server, 'administrator', { sub: '2', claims: { name: 'Ada Admin', email: 'admin@example.com' } })).client;
     // a teacher whose platform does not send the address: no digest by e-mail
     await moodle.launch(server, 'instructor', { sub: '6', claims: { email: undefined, name: 'Nora Noemail' } });
     now = WEEK1;
@@ -124,7 +125,7 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     expect(body).toContain('1 autre(s) apprenant(s) déjà signalé(s) reste(nt) à risque.');
   });
 
-  it('shows the current digest on the teacher’s cohort page, with the switch of the e-mail', async () => {
+  it('shows the current digest on the teacher’s cohort page and the administration, with the switch of the e-mail', async () => {
     const res = await teacher.get('/lti/course/cohort');
     expect(res.status).toBe(200);
     const page = text(await res.text());
@@ -135,6 +136,11 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     expect(page).toContain('1 autre(s) apprenant(s) déjà signalé(s) reste(nt) à risque.');
     expect(page).toContain('Vous recevez ce récapitulatif chaque semaine par courriel, à l’adresse teacher1@example.com.');
     expect(page).toContain('Ne plus recevoir le courriel hebdomadaire');
+    // the administrator's page: the programmes, in their language
+    const adminPage = text(await (await admin.get('/lti/admin')).text());
+    expect(adminPage).toContain('This week’s alerts');
+    expect(adminPage).toContain('Programme “IFSI promotion 2025” · 2 learner(s) Learners newly at risk (1) Sue Student: 22 h to validate by 31/08/2028');
+    expect(adminPage).toContain('You receive this digest every week by e-mail, at admin@example.com.');
   });
 
   it('respects the opt-out link of the e-mail: a GET asks, a POST opts out, no login needed; an altered token changes nothing', async () => {
