@@ -49,6 +49,8 @@ export interface SendOptions {
   onSchedule?: boolean;
 }
 
+const noMail = () => new SocleError('invalid_config', 'SMTP_URL and MAIL_FROM are not set: digests cannot be e-mailed (they are shown on Socle’s pages; --dry-run says what would be sent).');
+
 /** The opt-out link of a recipient's e-mails (a public page: no login). */
 export const optOutUrl = (ctx: AppContext, userId: number) => `${ctx.config.publicUrl}/alerts/opt-out?token=${optOutToken(ctx.config.ltiKey, userId)}`;
 
@@ -109,7 +111,7 @@ async function sendOne(ctx: AppContext, issuer: string, r: Recipient, week: stri
     const digest = await buildDigest(ctx, ctx.store.db, r, { week, today, previous: await previousAtRisk(ctx, r.userId, week) });
     return { ...base, ...counts(digest), outcome: digest.empty ? 'would_skip' : 'would_send' };
   }
-  if (!mail) throw new SocleError('invalid_config', 'SMTP_URL and MAIL_FROM are not set: digests cannot be e-mailed (they are shown on Socle’s pages).');
+  if (!mail) throw noMail();
   const attempt = await claim(ctx, r.userId, week);
   if (attempt === undefined) return { ...base, outcome: 'taken', newlyAtRisk: 0, uncoveredDomains: 0, neverCompleted: 0 };
   let digest: Digest | undefined;
@@ -137,6 +139,7 @@ async function sendOne(ctx: AppContext, issuer: string, r: Recipient, week: stri
 
 /** Sends the digests of the week that are due (or, from the command, of this week now). */
 export async function sendDigests(ctx: AppContext, options: SendOptions = {}): Promise<DigestResult[]> {
+  if (!options.dryRun && !ctx.mail) throw noMail();
   const schedule = ctx.config.alerts ?? DEFAULT_SCHEDULE;
   const rows = await ctx.store.db
     .select({ id: platforms.id, issuer: platforms.issuer })
