@@ -31,3 +31,23 @@ describe('the mail configuration', () => {
     expect(refusal({ ALERTS_HOUR: '24' })).toContain('ALERTS_HOUR: expected a whole hour from 0 to 23');
   });
 });
+
+describe('the SMTP transport', () => {
+  it('reports a failed delivery by its codes only: neither the URL, its password nor the recipient', async () => {
+    const net = await import('node:net');
+    // a port nothing listens on
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise((resolve) => probe.close(resolve));
+    const { smtpTransport } = await import('../../src/mail');
+    const transport = smtpTransport({ url: `smtp://socle:s3cret@127.0.0.1:${port}`, from: 'socle@chu.example' });
+    const error = await transport.send({ to: 'teacher1@example.com', subject: 's', text: 't', html: '<p>t</p>' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/^SMTP delivery failed \(E[A-Z]+\)$/);
+    expect(error?.message).not.toMatch(/s3cret|socle:|teacher1/);
+    transport.close();
+  });
+});
