@@ -7,6 +7,7 @@ import { cliExitCodes, cliLines, type CommandModule, contextOpener } from './com
 import { registerInstitution } from './institution';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
+import { registerProgrammes } from './programmes';
 import { registerMappings } from './mappings';
 import { registerReferentials } from './referentials';
 import { registerReports } from './reports';
@@ -17,7 +18,7 @@ import { version } from '../version';
 import { registerCoverage } from './coverage';
 
 /** The commands that run in a context `withContext` opens (`serve` starts the service: registered on its own). */
-const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution];
+const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution, registerProgrammes];
 
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')
