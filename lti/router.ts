@@ -31,6 +31,7 @@ import { adminPlatformRoutes, platformsPanel } from './admin-platforms';
 import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
 import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
+import { adminProgrammeRoutes, programmesPanel } from './admin-programmes';
 import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
 import { connectedWallets } from '../src/wallet/tokens';
 import { recordRecipient } from '../src/alerts/preferences';
@@ -314,6 +315,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           ...(await webServicePanel(ctx, s)),
           ...(await xapiKeysPanel(ctx, s)),
           ...(await learnersPanel(ctx, s, req.query)),
+          ...(await programmesPanel(ctx, s)),
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
@@ -396,6 +398,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminWebServiceRoutes(ctx, app);
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
+  adminProgrammeRoutes(ctx, app);
   institutionRoutes(ctx, app);
   walletRoutes(ctx, app);
   alertsRoutes(ctx, app);
