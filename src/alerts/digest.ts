@@ -8,7 +8,7 @@ import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { alertDigests, alertPreferences, courseMembers, courses, users } from '../db/schema';
 import { type Executor, inList, queryRows } from '../db/store';
-import type { Locale } from '../domain/locale';
+import { type Locale, pickLocale } from '../domain/locale';
 import { socleRoles } from '../domain/roles';
 import type { ReferentialVersion } from '../domain/coverage';
 import { SocleError } from '../domain/errors';
@@ -58,8 +58,6 @@ export interface Recipient {
   manager: boolean;
 }
 
-const localeOf = (value: string | null): Locale => (value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr');
-
 /**
  * The people of a platform who receive digests: teachers and administrators with an address who did not opt out;
  * with `pendingWeek`, only those whose digest of that week is neither done nor claimed by a live lease.
@@ -84,7 +82,7 @@ export async function recipients(ex: Executor, platformId: number, only: { userI
       ),
     )
     .orderBy(alertPreferences.userId);
-  return rows.map((r) => ({ ...r, locale: localeOf(r.locale) }));
+  return rows.map((r) => ({ ...r, locale: pickLocale(r.locale) }));
 }
 
 /** The courses a person teaches (an active membership with an instructor's role). */
@@ -123,7 +121,7 @@ export async function uncoveredDomains(ex: Executor, platformId: number, referen
   return referential.domains.filter((d) => !done.has(d.code)).map((d) => ({ code: d.code, title: d.title }));
 }
 
-/** The activities mapped in some courses (to this référentiel version) that no learner ever completed. */
+/** The activities mapped in some courses (to this référentiel version), still in the course, that no learner ever completed. */
 export async function neverCompleted(ex: Executor, courseIds: readonly number[], referential: { id: string; version: string }) {
   if (!courseIds.length) return [];
   return queryRows<{ name: string; courseTitle: string | null }>(
@@ -134,7 +132,8 @@ export async function neverCompleted(ex: Executor, courseIds: readonly number[],
           JOIN courses c ON c.id = m.course_id
           LEFT JOIN course_activities ca ON ca.course_id = m.course_id AND ca.iri = m.activity_iri
           LEFT JOIN xapi_activities xa ON xa.platform_id = c.platform_id AND xa.activity_iri = m.activity_iri
-         WHERE NOT EXISTS (SELECT 1 FROM completion_events e WHERE e.course_id = m.course_id AND e.activity_iri = m.activity_iri
+         WHERE ca.gone_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM completion_events e WHERE e.course_id = m.course_id AND e.activity_iri = m.activity_iri
                              AND e.kind = 'completed' AND NOT e.voided)
          ORDER BY c.id, ca.section_number NULLS LAST, ca.position, 1`,
   );
@@ -194,16 +193,15 @@ export async function programmeSections(ctx: AppContext, ex: Executor, platformI
     const scope = `programme:${programme.id}`;
     const forecasts = await programmeForecasts(ex, platformId, programme.id, at.today, deps);
     const referential = await deps.lookup(programme.referential.id, programme.referential.version);
-    // a domain is covered once one learner has validated minutes in it
-    const covered = new Set(forecasts.flatMap((f) => f.domains.filter((d) => d.validatedMinutes > 0).map((d) => d.code)));
+    const learners = forecasts.map((f) => f.userId);
     sections.push({
       scope,
       kind: 'programme',
       title: programme.name,
       learners: forecasts.length,
       ...atRiskOf(forecasts, at.previous[scope]),
-      uncoveredDomains: forecasts.length && referential ? referential.domains.filter((d) => !covered.has(d.code)).map((d) => ({ code: d.code, title: d.title })) : [],
-      neverCompleted: forecasts.length ? await neverCompleted(ex, programme.courses.map((c) => c.id), programme.referential) : [],
+      uncoveredDomains: referential ? await uncoveredDomains(ex, platformId, referential, learners) : [],
+      neverCompleted: learners.length ? await neverCompleted(ex, programme.courses.map((c) => c.id), programme.referential) : [],
     });
   }
   return sections;

@@ -97,6 +97,7 @@ async function failed(ctx: AppContext, userId: number, week: string, attempts: n
     .where(and(eq(alertDigests.userId, userId), eq(alertDigests.week, week)));
 }
 
+const NOTHING = { newlyAtRisk: 0, uncoveredDomains: 0, neverCompleted: 0 };
 const counts = (digest: Digest) => ({
   newlyAtRisk: digest.sections.reduce((n, s) => n + s.newlyAtRisk.length, 0),
   uncoveredDomains: digest.sections.reduce((n, s) => n + s.uncoveredDomains.length, 0),
@@ -113,7 +114,7 @@ async function sendOne(ctx: AppContext, issuer: string, r: Recipient, week: stri
   }
   if (!mail) throw noMail();
   const attempt = await claim(ctx, r.userId, week);
-  if (attempt === undefined) return { ...base, outcome: 'taken', newlyAtRisk: 0, uncoveredDomains: 0, neverCompleted: 0 };
+  if (attempt === undefined) return { ...base, ...NOTHING, outcome: 'taken' };
   let digest: Digest | undefined;
   try {
     digest = await buildDigest(ctx, ctx.store.db, r, { week, today, previous: await previousAtRisk(ctx, r.userId, week) });
@@ -121,11 +122,11 @@ async function sendOne(ctx: AppContext, issuer: string, r: Recipient, week: stri
       await finish(ctx, digest, 'empty');
       return { ...base, ...counts(digest), outcome: 'empty' };
     }
-    const message = renderDigest(digest, optOutUrl(ctx, r.userId));
+    const optOut = optOutUrl(ctx, r.userId);
     await mail.send({
       to: r.email,
-      ...message,
-      headers: { 'List-Unsubscribe': `<${optOutUrl(ctx, r.userId)}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click', 'Auto-Submitted': 'auto-generated' },
+      ...renderDigest(digest, optOut),
+      headers: { 'List-Unsubscribe': `<${optOut}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click', 'Auto-Submitted': 'auto-generated' },
     });
     await finish(ctx, digest, 'sent');
     return { ...base, ...counts(digest), outcome: 'sent' };
@@ -133,7 +134,7 @@ async function sendOne(ctx: AppContext, issuer: string, r: Recipient, week: stri
     // never the address or the message: the user id and the error's codes
     ctx.logger.warn({ userId: r.userId, week, attempt, error: loggableError(error) }, 'weekly digest not sent; tried again later');
     await failed(ctx, r.userId, week, attempt);
-    return { ...base, ...(digest ? counts(digest) : { newlyAtRisk: 0, uncoveredDomains: 0, neverCompleted: 0 }), outcome: 'failed' };
+    return { ...base, ...(digest ? counts(digest) : NOTHING), outcome: 'failed' };
   }
 }
 
