@@ -204,4 +204,24 @@ describe.each(drivers)('weekly digests on %s', (driver) => {
     const [rows] = await queryRows<{ n: number }>(server.ctx.store.db, sql`SELECT count(*)::int AS n FROM alert_digests WHERE week = '2027-03-29'`);
     expect(rows?.n).toBe(0);
   });
+
+  it('tries a refused delivery again later in the week, and sends it once', async () => {
+    now = new Date(WEEK1.getTime() + 35 * DAY_MS);
+    smtp.refuse.add('admin@example.com');
+    const first = await sendDigests(server.ctx);
+    expect(first.map((r) => [r.name, r.outcome]).sort()).toEqual([
+      ['Ada Admin', 'failed'],
+      ['Terry Teacher', 'sent'],
+    ]);
+    // not before its retry time
+    expect(await sendDigests(server.ctx)).toEqual([]);
+    smtp.refuse.clear();
+    // the retry time has come (the lease is on the database's clock)
+    await server.ctx.store.db.execute(sql`UPDATE alert_digests SET lease_until = now() - interval '1 second' WHERE status = 'sending'`);
+    const again = await sendDigests(server.ctx);
+    expect(again.map((r) => [r.name, r.outcome])).toEqual([['Ada Admin', 'sent']]);
+    const [row] = await queryRows<{ attempts: number; status: string }>(server.ctx.store.db, sql`SELECT attempts, status FROM alert_digests WHERE week = '2027-04-05' AND status = 'sent' ORDER BY attempts DESC LIMIT 1`);
+    expect(row).toEqual({ attempts: 2, status: 'sent' });
+    expect(mailsTo('admin@example.com').filter((m) => m.subject.includes('05/04/2027'))).toHaveLength(1);
+  });
 });

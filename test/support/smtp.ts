@@ -13,6 +13,8 @@ export interface ReceivedMail {
 export interface LoopbackSmtp {
   url: string;
   received: ReceivedMail[];
+  /** Recipients the server refuses (550), as a mailbox that does not exist. */
+  refuse: Set<string>;
   close(): Promise<void>;
 }
 
@@ -65,10 +67,17 @@ export function parseMail(raw: string): Omit<ReceivedMail, 'from' | 'to'> {
 /** A real SMTP server on loopback (no TLS, no authentication): what Socle sends arrives in `received`. */
 export async function startLoopbackSmtp(): Promise<LoopbackSmtp> {
   const received: ReceivedMail[] = [];
+  const refuse = new Set<string>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (!refuse.has(address.address)) return callback();
+      const error = new Error('mailbox unavailable') as Error & { responseCode: number };
+      error.responseCode = 550;
+      return callback(error);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -85,5 +94,5 @@ export async function startLoopbackSmtp(): Promise<LoopbackSmtp> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as { port: number };
-  return { url: `smtp://127.0.0.1:${port}`, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `smtp://127.0.0.1:${port}`, received, refuse, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
