@@ -1,7 +1,7 @@
 // @ts-check
 // The dependency rule of docs/architecture.md, checked by `npm run deps` (part of `npm test`).
-const FEATURES = '^src/(xapi|forwarding|mapping|coverage|badges|reports|gradebook|lms|identity|referentials|privacy)/';
-const INFRA = '^src/(db/|types/|config\\.ts|logger\\.ts|metrics\\.ts|secrets\\.ts|version\\.ts|context\\.ts|worker\\.ts)';
+const FEATURES = '^src/(xapi|alerts|forwarding|mapping|coverage|badges|programmes|reports|gradebook|lms|identity|referentials|privacy)/';
+const INFRA = '^src/(db/|types/|config\\.ts|logger\\.ts|metrics\\.ts|secrets\\.ts|version\\.ts|context\\.ts|worker\\.ts|mail\\.ts)';
 const ENTRY = '^(src/(api|cli|app)/|lti/)';
 
 /** Features in layers: a feature imports only features of a lower layer (or its own folder). */
@@ -11,7 +11,9 @@ const LAYERS = [
   ['forwarding'],
   ['badges'],
   ['coverage'],
+  ['programmes'],
   ['mapping', 'gradebook', 'reports', 'privacy'],
+  ['alerts'],
   ['xapi'],
 ];
 const layerRules = LAYERS.flatMap((names, level) => {

@@ -9,8 +9,9 @@ import { z } from 'zod';
 import type { AppContext } from '../src/context';
 import { ltiCourseServices } from '../src/db/schema';
 import { coverageDeps } from '../src/coverage/deps';
-import { type CohortPage, cohortPage, CURSOR_PATTERN, cursorText, displayName, parseCursor, type SortDir, type SortKey } from '../src/gradebook/cohort';
-import { formatMinutes } from '../src/domain/format';
+import { type CohortPage, cohortPage, CURSOR_PATTERN, cursorText, displayName, isKeyed, parseCursor, type SortDir, type SortKey } from '../src/gradebook/cohort';
+import '../src/web/texts/programmes';
+import { formatDate, formatMinutes } from '../src/domain/format';
 import { publishCourse } from '../src/gradebook/publish';
 import { asyncHandler, parseOr400 } from '../src/web/http';
 import { notFound, SocleError } from '../src/domain/errors';
@@ -20,6 +21,7 @@ import { render } from '../src/web/render';
 import type { LtiRuntime } from './runtime';
 import { LTI_BASE } from '../src/lms/tool-config';
 import { assertSameCourse, type LtiSession, requireRole } from './session';
+import { alertsPanel } from './alerts';
 
 export const COHORT_PAGE_SIZE = 25;
 
@@ -117,7 +119,7 @@ const query = z
   .object({
     sort: z
       .string()
-      .regex(/^(missing|name|total|domain:[\w.-]{1,40})$/, 'missing, name, total or domain:<code>')
+      .regex(/^(missing|name|total|risk|domain:[\w.-]{1,40})$/, 'missing, name, total, risk or domain:<code>')
       .default('missing'),
     dir: z.enum(['asc', 'desc']).optional(),
     after: cursor.optional(),
@@ -128,7 +130,7 @@ const query = z
   .refine((q) => !(q.after && q.before), { message: 'after or before, not both' })
   .refine((q) => {
     const c = q.after ?? q.before;
-    const keyed = q.sort === 'missing' || q.sort === 'total';
+    const keyed = isKeyed(q.sort);
     return !c || (c.kind === 'key') === keyed;
   }, { message: 'this cursor belongs to another sort' })
   .refine((q) => !(q.before && q.before.kind === 'offset'), { message: 'before is for keyed sorts' });
@@ -136,8 +138,8 @@ const query = z
 /** The JSON API pages the same way, up to 500 learners a page (25 unless asked). */
 const apiQuery = query.and(z.object({ limit: z.coerce.number().int().min(1).max(500).default(COHORT_PAGE_SIZE) }));
 
-/** Which way a sort goes unless asked: names A→Z, everything else most first (most missing hours first by default). */
-const defaultDir = (sort: string): SortDir => (sort === 'name' ? 'asc' : 'desc');
+/** Which way a sort goes unless asked: names A→Z and risk at risk first, everything else most first (most missing hours first by default). */
+const defaultDir = (sort: string): SortDir => (sort === 'name' || sort === 'risk' ? 'asc' : 'desc');
 
 /** 0…4: nothing, < 1/3, < 2/3, < 1, complete (the figure is always written in the cell too). */
 export function level(validated: number | null, required: number | null): number {
@@ -226,6 +228,9 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
         missing: l.missingHours ? hoursText(l.missingHours) : t('cohort.missingNone'),
         domains: l.domains.map((d) => cell(d.validatedHours, d.requiredHours)),
         total: cell(l.validatedHours, l.requiredHours),
+        forecast: l.forecast
+          ? { status: l.forecast.status, text: t(`forecast.${l.forecast.status}`), due: t('forecast.dueOn', { date: formatDate(`${l.forecast.dueDate}T12:00:00Z`, { locale: s.locale, style: 'short', timeZone: 'UTC' }) }) }
+          : undefined,
       }));
       const shown = rows.length;
       const previous = cohort?.previous;
@@ -250,6 +255,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
                 columns: {
                   name: column('name', t('cohort.learner')),
                   missing: column('missing', t('cohort.missing')),
+                  risk: column('risk', t('forecast.status')),
                   domains: cohort.domains.map((d) => ({ ...column(`domain:${d.code}`, `${d.code}. ${d.title}`), code: d.code, title: d.title, required: hoursText(d.requiredHours) })),
                   total: column('total', t('cohort.total')),
                 },
@@ -265,6 +271,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
           nextUrl: nextPage ? link({ after: nextPage.after, from: from + shown }) : undefined,
           levels: [0, 1, 2, 3, 4].map((l) => ({ level: l, label: t(`cohort.level${l}`) })),
           hasLineItem: Boolean(services?.lineitemUrl),
+          ...(await alertsPanel(ctx, s, 'course', req.query.alerts === 'saved')),
           publishUrl: `${LTI_BASE}/api/courses/${course.id}/gradebook/publish`,
         },
         s.locale,
@@ -290,7 +297,7 @@ export function cohortRoutes(ctx: AppContext, runtime: LtiRuntime, app: Express)
         dir: q.dir ?? defaultDir(q.sort),
         next: cohort.next,
         previous: cohort.previous,
-        learners: cohort.learners.map(({ userId: _id, ...l }) => l),
+        learners: cohort.learners.map(({ userId: _id, forecast, ...l }) => ({ ...l, forecast: forecast ? { status: forecast.status, dueDate: forecast.dueDate, programme: { id: forecast.programmeId, name: forecast.programmeName } } : null })),
       });
     }),
   );

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import type { AppContext } from '../src/context';
 import { attestationRecords, platformSettings } from '../src/db/schema';
 import { coverageDeps } from '../src/coverage/deps';
+import { forecastDay, learnerForecasts } from '../src/programmes/forecasts';
+import '../src/web/texts/programmes';
 import { creditEvidence, grantManualCredit, hoursToMinutes, listLearnerCredits, revokeManualCredit } from '../src/coverage/credits';
 import { MAX_EVIDENCE_BYTES } from '../src/coverage/evidence';
 import { notFound, SocleError } from '../src/domain/errors';
@@ -132,6 +134,21 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
     .where(and(eq(attestationRecords.platformId, s.platform.id), eq(attestationRecords.learnerSub, user.sub)))
     .orderBy(desc(attestationRecords.issuedAt))
     .limit(20);
+  // the forecasts of the learner's programmes, each under its référentiel version's section
+  const today = await forecastDay(db, s.platform.id, ctx.clock());
+  const forecasts = (await learnerForecasts(db, s.platform.id, user.id, today, coverageDeps(ctx, db))).map((f) => ({
+    referential: `${f.referential.id}@${f.referential.version}`,
+    status: f.status,
+    label: t(`forecast.${f.status}`),
+    summary: t('forecast.summary', {
+      programme: f.programmeName,
+      status: t(`forecast.${f.status}`).toLowerCase(),
+      date: formatDate(`${f.dueDate}T12:00:00Z`, { locale: s.locale, timeZone: 'UTC' }),
+      days: f.daysLeft,
+      missing: formatMinutes(f.missingMinutes),
+      mappable: formatMinutes(f.mappableMinutes),
+    }),
+  }));
   const backUrl = s.roles.includes('administrator') ? `${LTI_BASE}/admin?ltik=${ltik}#learners-title` : `${LTI_BASE}/course?ltik=${ltik}`;
   render(
     res,
@@ -150,6 +167,7 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
       competencyOptions,
       grantUrl: `${base}/credits`,
       maxEvidenceMiB: MAX_EVIDENCE_BYTES / 1024 / 1024,
+      forecasts,
       attestations: attestations.map((a) => ({ url: `/attestations/${a.id}`, title: a.referentialTitle, at: formatDate(a.issuedAt, { locale: s.locale, timeZone: s.timeZone }) })),
       notice,
     },

@@ -17,7 +17,12 @@ import { SocleError } from '../src/domain/errors';
 import { coverageDeps } from '../src/coverage/deps';
 import { queryRows } from '../src/db/store';
 import type { Course, Platform, User } from '../src/identity/records';
-import { addTexts } from '../src/web/i18n';
+import { addTexts, translator } from '../src/web/i18n';
+import { forecastDay, learnerForecasts } from '../src/programmes/forecasts';
+import { preferenceOf } from '../src/alerts/preferences';
+import { dayText } from '../src/alerts/render';
+import type { ForecastStatus } from '../src/domain/forecast';
+import type { Locale } from '../src/domain/locale';
 
 type View = Awaited<ReturnType<typeof learnerView>>;
 
@@ -195,9 +200,90 @@ export async function learnerProgress(
   return sections;
 }
 
+/** One programme's forecast as "Ma progression" shows it: the status, the due date, what is left and where. */
+export interface ForecastCard {
+  programme: string;
+  status: ForecastStatus;
+  dueDate: string;
+  daysLeft: number;
+  missing: string;
+  available: string;
+  expected: string;
+  /** The domains still missing minutes: what is left and what the courses still offer. */
+  domains: { code: string; title: string; missing: string; available: string; short: boolean }[];
+  /** The learner's reminder (null when done). */
+  reminder: string | null;
+}
+
+/**
+ * The learner's forecasts (one per programme they belong to through their courses), at today in the institution's
+ * time zone, and whether they turned their reminder off.
+ */
+export async function learnerForecast(ctx: AppContext, session: { platform: Platform; user: User; locale: Locale }) {
+  const t = translator(session.locale);
+  const deps = coverageDeps(ctx, ctx.store.db);
+  const today = await forecastDay(ctx.store.db, session.platform.id, ctx.clock());
+  const forecasts = await learnerForecasts(ctx.store.db, session.platform.id, session.user.id, today, deps);
+  const cards: ForecastCard[] = [];
+  for (const f of forecasts) {
+    const referential = await deps.lookup(f.referential.id, f.referential.version);
+    const titleOf = (code: string) => referential?.domains.find((d) => d.code === code)?.title ?? code;
+    const due = dayText(f.dueDate, session.locale);
+    const missing = formatMinutes(f.missingMinutes);
+    const available = formatMinutes(f.mappableMinutes);
+    cards.push({
+      programme: f.programmeName,
+      status: f.status,
+      dueDate: due,
+      daysLeft: f.daysLeft,
+      missing,
+      available,
+      expected: formatMinutes(f.expectedMinutes),
+      domains: f.domains
+        .filter((d) => d.requiredMinutes > d.validatedMinutes)
+        .map((d) => ({
+          code: d.code,
+          title: titleOf(d.code),
+          missing: formatMinutes(d.requiredMinutes - d.validatedMinutes),
+          available: formatMinutes(d.mappableMinutes),
+          short: f.shortDomains.includes(d.code),
+        })),
+      reminder: f.status === 'done' ? null : t(f.mappableMinutes > 0 ? 'me.reminder' : 'me.reminderNothingLeft', { missing, due, available }),
+    });
+  }
+  const preference = await preferenceOf(ctx.store.db, session.user.id);
+  return { forecasts: cards, reminderOff: Boolean(preference?.optedOutAt) };
+}
 
 addTexts({
   fr: {
+    'me.forecastTitle': 'Mon échéance',
+    'me.forecastNone': 'Vos cours ne font partie d’aucune formation suivie par Socle : votre échéance et ce qu’il vous reste à valider apparaîtront ici quand votre établissement aura déclaré la formation de vos cours.',
+    'me.forecastProgramme': 'Formation « {{programme}} »',
+    'me.forecastStatus': 'Prévision',
+    'me.status.on_track': 'Dans les temps',
+    'me.status.behind': 'En retard',
+    'me.status.at_risk': 'À risque',
+    'me.status.done': 'Terminé',
+    'me.explain.on_track': 'Au rythme actuel, vous aurez tout validé avant l’échéance.',
+    'me.explain.behind': 'Vous avez validé moins d’heures que prévu à cette date ({{expected}} attendues) : vous pouvez encore rattraper avec les activités de vos cours.',
+    'me.explain.at_risk': 'Les activités de vos cours ne suffisent plus à tout valider avant l’échéance. Parlez-en à votre enseignant : il peut rattacher d’autres activités ou vous créditer une formation suivie ailleurs.',
+    'me.explain.done': 'Vous avez validé toutes les heures requises de la formation.',
+    'me.dueDate': 'Échéance',
+    'me.daysLeft': '{{date}} (dans {{days}} jours)',
+    'me.daysPast': '{{date}} (dépassée)',
+    'me.hoursLeft': 'Heures restant à valider',
+    'me.hoursAvailable': 'Heures disponibles dans vos cours',
+    'me.leftByDomain': 'Ce qu’il vous reste par domaine',
+    'me.leftMissing': 'Reste à valider',
+    'me.leftAvailable': 'Disponible dans vos cours',
+    'me.leftShort': 'insuffisant',
+    'me.reminderTitle': 'Rappel',
+    'me.reminder': 'Il vous reste {{missing}} à valider avant le {{due}} ; vos cours en proposent encore {{available}}.',
+    'me.reminderNothingLeft': 'Il vous reste {{missing}} à valider avant le {{due}} ; vos cours n’en proposent plus : parlez-en à votre enseignant.',
+    'me.reminderOff': 'Ne plus afficher ce rappel',
+    'me.reminderOn': 'Afficher de nouveau le rappel',
+    'me.reminderHidden': 'Vous avez masqué le rappel de votre échéance.',
     'me.tabs': 'Sections de la page',
     'me.tabHours': 'Mes heures',
     'me.tabBadges': 'Mes badges',
@@ -256,6 +342,33 @@ addTexts({
     'me.recordIssued': 'Relevé du {{date}}',
   },
   en: {
+    'me.forecastTitle': 'My deadline',
+    'me.forecastNone': 'Your courses are in no programme Socle follows: your deadline and what is left to validate will appear here once your institution has declared your courses’ programme.',
+    'me.forecastProgramme': 'Programme “{{programme}}”',
+    'me.forecastStatus': 'Forecast',
+    'me.status.on_track': 'On track',
+    'me.status.behind': 'Behind',
+    'me.status.at_risk': 'At risk',
+    'me.status.done': 'Done',
+    'me.explain.on_track': 'At your current pace, you will have validated everything by the deadline.',
+    'me.explain.behind': 'You have validated fewer hours than expected by now ({{expected}} expected): the activities of your courses can still get you there.',
+    'me.explain.at_risk': 'The activities of your courses are no longer enough to validate everything by the deadline. Ask your teacher: they can link other activities or credit training you followed elsewhere.',
+    'me.explain.done': 'You have validated every required hour of the programme.',
+    'me.dueDate': 'Deadline',
+    'me.daysLeft': '{{date}} (in {{days}} days)',
+    'me.daysPast': '{{date}} (passed)',
+    'me.hoursLeft': 'Hours left to validate',
+    'me.hoursAvailable': 'Hours available in your courses',
+    'me.leftByDomain': 'What is left per domain',
+    'me.leftMissing': 'Left to validate',
+    'me.leftAvailable': 'Available in your courses',
+    'me.leftShort': 'not enough',
+    'me.reminderTitle': 'Reminder',
+    'me.reminder': 'You have {{missing}} left to validate by {{due}}; your courses still offer {{available}}.',
+    'me.reminderNothingLeft': 'You have {{missing}} left to validate by {{due}}; your courses offer none any more: ask your teacher.',
+    'me.reminderOff': 'Stop showing this reminder',
+    'me.reminderOn': 'Show the reminder again',
+    'me.reminderHidden': 'You hid the reminder of your deadline.',
     'me.tabs': 'Page sections',
     'me.tabHours': 'My hours',
     'me.tabBadges': 'My badges',

@@ -11,7 +11,7 @@ import { launches } from '../src/metrics';
 import { mappingRoutes, renderMappingPage } from './mapping';
 import { ensureCourse, ensurePlatform, ensureUser } from '../src/identity/records';
 import { type Locale, pickLocale, translator } from '../src/web/i18n';
-import { hoursText, learnerProgress } from './progress';
+import { hoursText, learnerForecast, learnerProgress } from './progress';
 import { formatDate, formatMinutes } from '../src/domain/format';
 import { render } from '../src/web/render';
 import { allowFormTarget, allowFraming, originOf } from '../src/web/security';
@@ -31,8 +31,11 @@ import { adminPlatformRoutes, platformsPanel } from './admin-platforms';
 import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
 import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
+import { adminProgrammeRoutes, programmesPanel } from './admin-programmes';
 import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
 import { connectedWallets } from '../src/wallet/tokens';
+import { recordRecipient } from '../src/alerts/preferences';
+import { alertsPanel, alertsRoutes } from './alerts';
 
 /** ltijs' reasons that mean "no session" on a page (no ltik, or one whose stored session has expired). */
 const NO_SESSION = new Set(['NO_LTIK_OR_IDTOKEN_FOUND', 'IDTOKEN_NOT_FOUND_DB', 'CONTEXTTOKEN_NOT_FOUND_DB']);
@@ -86,6 +89,10 @@ async function recordLaunch(ctx: AppContext, token: IdToken, roles: SocleRole[])
       ...(pc?.launchPresentation?.locale ? { locale: pc.launchPresentation.locale } : {}),
     });
     await tx.update(users).set({ lastSeenAt: sql`now()` }).where(eq(users.id, user.id));
+    // teachers and administrators receive the weekly digests: their address is kept for them (src/alerts)
+    if (roles.includes('instructor') || roles.includes('administrator')) {
+      await recordRecipient(tx, platform.id, user.id, { email: token.userInfo?.email, manager: roles.includes('administrator') });
+    }
     let course;
     if (pc?.context?.id) {
       course = await ensureCourse(tx, platform.id, pc.context.id, pc.context.title ?? null);
@@ -279,6 +286,9 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           walletDisconnectUrl: WALLET_DISCONNECT_PATH,
           wallets: tab === 'badges' ? await connectedWallets(ctx.store.db, s.user.id) : [],
           sections: await learnerProgress(ctx, s),
+          ...(await learnerForecast(ctx, s)),
+          reminderUrl: `${LTI_BASE}/alerts/preference?ltik=${encodeURIComponent(s.ltik)}`,
+          reminderSaved: req.query.alerts === 'saved',
           hoursText,
           formatMinutes,
           formatDate: (iso: string) => formatDate(iso, { locale: s.locale, timeZone: s.timeZone }),
@@ -305,11 +315,13 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           ...(await webServicePanel(ctx, s)),
           ...(await xapiKeysPanel(ctx, s)),
           ...(await learnersPanel(ctx, s, req.query)),
+          ...(await programmesPanel(ctx, s)),
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
           reports: await reportsPanel(ctx, reportPrincipalOf(s), s.ltik, s.timeZone),
           institution: await institutionPanel(ctx, s),
+          ...(await alertsPanel(ctx, s, 'programmes', req.query.alerts === 'saved')),
           saved: req.query.saved,
         },
         s.locale,
@@ -386,8 +398,10 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminWebServiceRoutes(ctx, app);
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
+  adminProgrammeRoutes(ctx, app);
   institutionRoutes(ctx, app);
   walletRoutes(ctx, app);
+  alertsRoutes(ctx, app);
 
   const router = express.Router();
   const limits = { tokenMaxAgeSeconds: TOKEN_MAX_AGE, clockSkewSeconds: CLOCK_SKEW };

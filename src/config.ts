@@ -47,6 +47,9 @@ const rateLimit = (fallback: number) =>
  * sends its batches (30 statements) one after the other, about 10 per second here, far below 3,000 a minute; a
  * hospital behind one address launching a course at 9:00 stays under 600 logins a minute.
  */
+/** The days of the week, Monday first (ISO 8601: Monday is day 1). */
+export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+
 export const DEFAULT_RATE_LIMITS = { windowSeconds: 60, xapi: 3000, api: 600, login: 600, public: 600 } as const;
 
 const envSchema = z
@@ -84,6 +87,25 @@ const envSchema = z
     RATE_LIMIT_LOGIN: rateLimit(DEFAULT_RATE_LIMITS.login),
     RATE_LIMIT_PUBLIC: rateLimit(DEFAULT_RATE_LIMITS.public),
     BADGE_PROOF: z.enum(['jwt', 'data-integrity'], { message: 'expected jwt or data-integrity' }).default('jwt'),
+    // the message never repeats the value: an SMTP URL carries its password
+    SMTP_URL: z
+      .string()
+      .refine((v) => URL.canParse(v) && /^smtps?:$/.test(new URL(v).protocol), 'expected an smtp:// or smtps:// URL such as smtp://user:password@smtp.example.fr:587')
+      .optional(),
+    MAIL_FROM: z
+      .string()
+      .max(320)
+      .regex(/^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, 'expected an address such as socle@chu.example.fr or "Socle <socle@chu.example.fr>"')
+      .optional(),
+    ALERTS_DAY: z
+      .enum(WEEKDAYS, { message: `expected one of ${WEEKDAYS.join(', ')}` })
+      .default('monday'),
+    ALERTS_HOUR: z
+      .string()
+      .regex(/^\d{1,2}$/, 'expected a whole hour from 0 to 23')
+      .transform(Number)
+      .pipe(z.number().int().min(0, 'expected a whole hour from 0 to 23').max(23, 'expected a whole hour from 0 to 23'))
+      .default(7),
   })
   .superRefine((env, ctx) => {
     if (env.LRS_ENDPOINT && !(env.LRS_KEY && env.LRS_SECRET)) {
@@ -92,6 +114,9 @@ const envSchema = z
         path: ['LRS_KEY'],
         message: 'LRS_KEY and LRS_SECRET are required when LRS_ENDPOINT is set',
       });
+    }
+    if (env.SMTP_URL && !env.MAIL_FROM) {
+      ctx.addIssue({ code: 'custom', path: ['MAIL_FROM'], message: 'required when SMTP_URL is set (the sender of the weekly digests)' });
     }
     if (env.DATABASE_URL && !env.LTI_KEY) {
       ctx.addIssue({
@@ -137,6 +162,10 @@ export interface Config {
    * with an embedded `eddsa-rdfc-2022` proof by the Ed25519 key of Socle's did:web). Unset = `jwt`.
    */
   badgeProof?: Env['BADGE_PROOF'] | undefined;
+  /** Where the weekly digests are sent from (SMTP_URL, MAIL_FROM); unset: digests are shown on Socle's pages only. */
+  mail?: { url: string; from: string } | undefined;
+  /** When the weekly digests go out, in each institution's time zone (ALERTS_DAY, ALERTS_HOUR; default Monday 7:00). */
+  alerts?: { weekday: number; hour: number } | undefined;
 }
 
 export interface RateLimits {
@@ -224,5 +253,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       public: env.RATE_LIMIT_PUBLIC,
     },
     badgeProof: env.BADGE_PROOF,
+    mail: env.SMTP_URL && env.MAIL_FROM ? { url: env.SMTP_URL, from: env.MAIL_FROM } : undefined,
+    alerts: { weekday: WEEKDAYS.indexOf(env.ALERTS_DAY) + 1, hour: env.ALERTS_HOUR },
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from './config';
 import type { ReferentialSource } from './coverage/referentials';
 import type { Store } from './db/store';
 import type { Logger } from './logger';
+import type { MailTransport } from './mail';
 import type { ExportRegistry } from './reports/kinds/kind';
 import type { ComplianceSource } from './reports/source';
 import type { VerifiedKeys } from './xapi/keys';
@@ -21,6 +22,8 @@ export interface Services {
   reports: ExportRegistry;
   /** The xAPI keys this process recently verified (`KEY_CACHE_MS`). */
   xapiKeys: VerifiedKeys;
+  /** Where e-mail goes (the weekly digests); undefined without SMTP_URL: digests stay on Socle's pages. */
+  mail: MailTransport | undefined;
 }
 
 /** What every adapter (HTTP routes, CLI commands, workers) is given: configuration, store, logger and the services. */

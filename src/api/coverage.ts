@@ -1,9 +1,13 @@
+import { sql } from 'drizzle-orm';
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context';
 import { coverageDeps } from '../coverage/deps';
-import { courseView, learnerView, MAX_PAGE } from '../coverage/read';
+import { courseView, hours, learnerView, MAX_PAGE } from '../coverage/read';
+import { type Executor, queryRows } from '../db/store';
 import { findCourse, findPlatform, findUser } from '../identity/records';
+import { forecastDay, type LearnerForecast, referentialForecasts } from '../programmes/forecasts';
+import type { forecast } from './schemas';
 import { asyncHandler, parseOr400 } from '../web/http';
 import { invalid, notFound } from '../domain/errors';
 import { authorize, resolvePrincipal, type SessionResolver } from './principal';
@@ -26,6 +30,33 @@ export const query = z
     after: queryInteger('expected the `next` cursor of the previous page').optional().describe('course: the `next` cursor of the previous page'),
   })
   .strict();
+
+/** A learner's forecast as the API answers it: hours, like the rest of the coverage. */
+export function forecastJson(f: LearnerForecast): z.infer<typeof forecast> {
+  return {
+    status: f.status,
+    dueDate: f.dueDate,
+    daysLeft: f.daysLeft,
+    programme: { id: f.programmeId, name: f.programmeName },
+    expectedHours: hours(f.expectedMinutes) ?? 0,
+    missingHours: hours(f.missingMinutes) ?? 0,
+    mappableHours: hours(f.mappableMinutes) ?? 0,
+    shortDomains: f.shortDomains,
+  };
+}
+
+/** The forecasts of these learners (by sub) for one référentiel version, at today in the institution's time zone. */
+async function forecastsBySub(ctx: AppContext, ex: Executor, platformId: number, referential: { id: string; version: string }, subs: readonly string[]) {
+  // (stale coverage of these learners is recomputed first, as the coverage views do)
+  if (!subs.length) return new Map<string, LearnerForecast>();
+  const users = await queryRows<{ id: number }>(
+    ex,
+    sql`SELECT id FROM users WHERE platform_id = ${platformId} AND sub IN (SELECT jsonb_array_elements_text(${JSON.stringify(subs)}::jsonb))`,
+  );
+  const today = await forecastDay(ex, platformId, ctx.clock());
+  const found = await referentialForecasts(ex, platformId, referential, users.map((u) => u.id), today, coverageDeps(ctx, ex));
+  return new Map([...found.values()].map((f) => [f.user.sub, f]));
+}
 
 /** GET /api/v1/coverage (one learner or a course). */
 export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Router {
@@ -53,13 +84,23 @@ export function coverageRouter(ctx: AppContext, sessions: SessionResolver): Rout
         const user = await findUser(db, platform.id, q.user);
         if (!user) throw notFound(`No user ${q.user} on ${platform.issuer}.`);
         await authorize(db, principal, { platformId: platform.id, userId: user.id });
-        res.json(await learnerView(db, deps, platform, user, q.referential as string, q.version));
+        const view = await learnerView(db, deps, platform, user, q.referential as string, q.version);
+        const f = (await forecastsBySub(ctx, db, platform.id, view.referential, [user.sub])).get(user.sub);
+        res.json({ ...view, ...(f ? { forecast: forecastJson(f) } : {}) });
         return;
       }
       const course = await findCourse(db, platform.id, q.context as string);
       if (!course) throw notFound(`No course ${q.context} on ${platform.issuer}.`);
       await authorize(db, principal, { platformId: platform.id, courseId: course.id });
-      res.json(await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit, after: q.after }));
+      const view = await courseView(db, deps, platform, course, { referentialId: q.referential, limit: q.limit, after: q.after });
+      const forecasts = await forecastsBySub(ctx, db, platform.id, view.referential, view.learners.map((l) => l.user.sub));
+      res.json({
+        ...view,
+        learners: view.learners.map((l) => {
+          const f = forecasts.get(l.user.sub);
+          return f ? { ...l, forecast: forecastJson(f) } : l;
+        }),
+      });
     }),
   );
   return router;

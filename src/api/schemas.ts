@@ -9,6 +9,7 @@ import { exportJobs } from '../db/schema';
 import { reportKinds } from '../reports/kinds';
 import { errorCode, errorDetail } from '../domain/errors';
 import { KINDS, referentialSchema } from '../domain/referential';
+import { forecastStatusSchema } from '../domain/forecast';
 
 /**
  * A whole number written in a query string (`"25"`), parsed to a number; documented as an integer (query
@@ -48,6 +49,22 @@ export const credit = z
     z.object({ source: z.literal('manual'), manualCreditId: z.number().int(), hours, justification: z.string() }),
   ])
   .meta({ id: 'Credit' });
+
+/** A learner's forecast in the programme of the référentiel version they belong to (src/domain/forecast.ts). */
+export const forecast = z
+  .object({
+    status: forecastStatusSchema.describe(
+      'done: every required hour validated; at_risk: what is missing cannot be covered by what the programme\'s courses still offer (overall or in a domain), or the due date has passed; behind: fewer hours validated than the trajectory from the intake (1 September) to the due date expects today; on_track otherwise',
+    ),
+    dueDate: z.iso.date().describe('the programme\'s due date (YYYY-MM-DD)'),
+    daysLeft: z.number().int().describe('days from today to the due date (negative once passed)'),
+    programme: z.object({ id: z.number().int(), name: z.string() }),
+    expectedHours: hours.describe('hours the trajectory expects validated today'),
+    missingHours: hours.describe('required hours not validated yet'),
+    mappableHours: hours.describe('hours the programme\'s courses still offer the learner (mapped activities not completed)'),
+    shortDomains: z.array(z.string()).describe('codes of the domains missing more hours than the courses still offer'),
+  })
+  .meta({ id: 'Forecast', description: 'present when the learner is in a programme of this référentiel version' });
 
 export const learnerCoverage = z
   .object({
@@ -96,6 +113,7 @@ export const learnerCoverage = z
     manualCredits: z.array(
       z.object({ id: z.number().int(), competencyKey: z.string(), hours, justification: z.string(), revoked: z.boolean() }),
     ),
+    forecast: forecast.optional(),
   })
   .meta({ id: 'LearnerCoverage' });
 
@@ -115,6 +133,7 @@ export const courseCoverage = z
         validatedHours: hours,
         domains: z.array(z.object({ code: z.string(), requiredHours: nullableHours, creditedHours: hours, validatedHours: hours })),
         computedAt: dateTime.nullable(),
+        forecast: forecast.optional(),
       }),
     ),
     next: z.string().nullable().describe('cursor of the next page (pass as after), null on the last'),

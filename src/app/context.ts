@@ -3,13 +3,14 @@ import type { AppContext, Services } from '../context';
 import { catalogueReferentials } from '../coverage/referentials';
 import type { Store } from '../db/store';
 import type { Logger } from '../logger';
+import { smtpTransport } from '../mail';
 import { coverageComplianceSource } from '../reports/coverage-source';
 import { reportKinds } from '../reports/kinds';
 import { VerifiedKeys } from '../xapi/keys';
 
 /**
  * The context of the server and of the CLI's commands. By default: référentiels from the catalogue, badges issued
- * with this configuration, reports over the stored coverage, the report kinds of `reportKinds`, the system clock. `overrides` replace any of them (tests
+ * with this configuration, reports over the stored coverage, the report kinds of `reportKinds`, the system clock, the SMTP transport of SMTP_URL. `overrides` replace any of them (tests
  * give fixtures; `badges: undefined` computes coverage without issuing).
  */
 export function createContext(config: Config, store: Store, logger: Logger, overrides: Partial<Services> = {}): AppContext {
@@ -26,6 +27,7 @@ export function createContext(config: Config, store: Store, logger: Logger, over
     compliance: overrides.compliance ?? coverageComplianceSource(coverage),
     reports: overrides.reports ?? reportKinds,
     xapiKeys: overrides.xapiKeys ?? new VerifiedKeys(),
+    mail: 'mail' in overrides ? overrides.mail : config.mail ? smtpTransport(config.mail) : undefined,
   };
 }
 

@@ -26,6 +26,7 @@ import type { SessionResolver } from '../api/principal';
 import { unauthorized } from '../domain/errors';
 import { xapiRouter } from '../api/xapi';
 import { obApiRouter } from '../api/ob-api';
+import { alertsRouter, OPT_OUT_PATH } from '../api/alerts';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -91,7 +92,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wake: Wake): Express
   // per address: the LTI login (each launch starts there) and the public verification pages; the xAPI keys and
   // API tokens are counted where they are authenticated
   app.use('/lti/login', rateLimitByAddress(ctx, 'login'));
-  app.use(PUBLIC_PAGES, rateLimitByAddress(ctx, 'public'));
+  app.use([...PUBLIC_PAGES, OPT_OUT_PATH], rateLimitByAddress(ctx, 'public'));
   app.use('/lti', ltiRouter(ctx, lti, { reportRoutes }));
   // The JSON API accepts an LTI session's ltik as well as API tokens.
   const sessions: SessionResolver = (req, ltik) => sessionPrincipal(ctx, req, ltik);
@@ -104,6 +105,7 @@ export function createApp(ctx: AppContext, lti: LtiRuntime, wake: Wake): Express
   app.use(reportsRouter(ctx, wake.exports));
   app.use(credentialsRouter(ctx, sessions));
   app.use(recordsRouter(ctx, sessions));
+  app.use(alertsRouter(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

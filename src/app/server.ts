@@ -13,6 +13,7 @@ import { startCoverageWorker } from '../coverage/freshness';
 import { startOutboxWorker } from '../forwarding/outbox';
 import { type ScoreWorker, startScoreWorker } from '../gradebook/worker';
 import { startExportRunner } from '../reports/service';
+import { startAlertsWorker } from '../alerts/send';
 import { startWorker, type Worker } from '../worker';
 import { purgeRateLimits } from '../rate-limit';
 
@@ -38,6 +39,8 @@ export interface Workers {
   ltiPurge: Worker;
   /** Counters of rate-limit windows long over are deleted every few minutes. */
   rateLimitPurge: Worker;
+  /** With SMTP_URL set: the weekly digests, sent on ALERTS_DAY at ALERTS_HOUR. */
+  alerts?: Worker;
 }
 
 export interface RunningServer {
@@ -114,6 +117,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         await purgeRateLimits(store.db, config.rateLimits.windowSeconds);
       },
     }),
+    alerts: startAlertsWorker(ctx),
   };
   running.workers = workers;
   const { port } = server.address() as AddressInfo;
@@ -135,6 +139,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // the workers in the reverse order of their start, each after its tick in flight; then the LTI runtime
       for (const worker of Object.values(workers).reverse()) await worker?.stop();
       await lti.close();
+      ctx.mail?.close();
       await store.close();
     })();
     return closing;

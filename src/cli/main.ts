@@ -5,8 +5,10 @@ import { registerBadges } from './badges';
 import type { Services } from '../context';
 import { cliExitCodes, cliLines, type CommandModule, contextOpener } from './command';
 import { registerInstitution } from './institution';
+import { registerAlerts } from './alerts';
 import { registerLtiCommands } from './lti';
 import { registerPrivacy } from './privacy';
+import { registerProgrammes } from './programmes';
 import { registerMappings } from './mappings';
 import { registerReferentials } from './referentials';
 import { registerReports } from './reports';
@@ -17,7 +19,7 @@ import { version } from '../version';
 import { registerCoverage } from './coverage';
 
 /** The commands that run in a context `withContext` opens (`serve` starts the service: registered on its own). */
-const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution];
+const modules: CommandModule[] = [registerApiTokens, registerLtiCommands, registerBadges, registerReferentials, registerXapi, registerPrivacy, registerCoverage, registerReports, registerMappings, registerInstitution, registerProgrammes, registerAlerts];
 
 export function buildProgram(services: Partial<Services> = {}): Command {
   const program = new Command('socle')

@@ -10,6 +10,8 @@ import type { CoverageDeps } from '../coverage/deps';
 import { refreshLearners } from '../coverage/engine';
 import { type Executor, queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
+import { RISK_ORDER } from '../domain/forecast';
+import { forecastDay, type LearnerForecast, referentialForecasts } from '../programmes/forecasts';
 
 export type CourseView = Awaited<ReturnType<typeof courseView>>;
 export type CohortLearner = CourseView['learners'][number] & { userId: number };
@@ -58,7 +60,13 @@ export async function loadCohort(ex: Executor, deps: CoverageDeps, platform: Pla
   return { referential: view.referential, requiredHours: view.requiredHours, domains: view.domains, learners: cohort };
 }
 
-export type SortKey = 'missing' | 'name' | 'total' | `domain:${string}`;
+export type SortKey = 'missing' | 'name' | 'total' | 'risk' | `domain:${string}`;
+
+/** A keyed sort: paged by a (value, user id) cursor. */
+export const isKeyed = (sort: string) => sort === 'missing' || sort === 'total' || sort === 'risk';
+
+/** The rank of a forecast in the "by risk" order (at risk first, …, done, then learners in no programme). */
+export const riskRank = (f: LearnerForecast | undefined) => (f ? RISK_ORDER.indexOf(f.status) : RISK_ORDER.length);
 export type SortDir = 'asc' | 'desc';
 
 const collator = new Intl.Collator('fr', { sensitivity: 'base', numeric: true });
@@ -98,7 +106,8 @@ export interface CohortPage {
   domains: CourseView['domains'];
   /** Learners in the whole cohort. */
   total: number;
-  learners: (CohortLearner & { missingHours: number | null })[];
+  /** Each with their forecast in the programme of the course's référentiel version they belong to (null: none). */
+  learners: (CohortLearner & { missingHours: number | null; forecast: LearnerForecast | null })[];
   /** Cursors of the next page (`after`) and of the previous one (`before` for keyed sorts, `after` for offsets). */
   next: { after: string } | null;
   previous: { after: string } | { before: string } | null;
@@ -170,7 +179,41 @@ export async function cohortPage(
   let ids: number[];
   let next: CohortPage['next'] = null;
   let previous: CohortPage['previous'] = null;
-  if (options.sort === 'missing' || options.sort === 'total') {
+  const today = await forecastDay(ex, platform.id, deps.clock());
+  let forecasts: Map<number, LearnerForecast> | undefined;
+  const keyedPage = (walked: { user_id: number; value: number }[], more: boolean, back: boolean, cursor: CohortCursor | undefined) => {
+    const page = walked.slice(0, limit);
+    if (back) page.reverse();
+    const first = page[0];
+    const last = page[page.length - 1];
+    const keyed = (r: { value: number; user_id: number }) => cursorText({ kind: 'key', value: r.value, userId: r.user_id });
+    return {
+      ids: page.map((r) => r.user_id),
+      next: last && (back || more) ? { after: keyed(last) } : null,
+      previous: first && (back ? more : cursor !== undefined) ? { before: keyed(first) } : null,
+    };
+  };
+  if (options.sort === 'risk') {
+    // by risk: every learner of the cohort ranked by their forecast (computed for the cohort's learners, ids and
+    // ranks only in memory), then the same keyset pages as the other keyed sorts, on (rank, user id)
+    const back = options.before !== undefined;
+    const cursor = options.before ?? options.after;
+    if (cursor && cursor.kind !== 'key') throw new Error('a keyed sort pages with a keyed cursor');
+    const members = await queryRows<{ user_id: number }>(
+      ex,
+      sql`SELECT m.user_id FROM (SELECT user_id FROM course_learners WHERE course_id = ${course.id}
+                                 UNION SELECT user_id FROM course_members WHERE course_id = ${course.id} AND status <> 'deleted') m
+           WHERE NOT ${notLearner(course.id, sql`m.user_id`)}`,
+    );
+    forecasts = await referentialForecasts(ex, platform.id, referential, members.map((m) => m.user_id), today, deps);
+    const ascending = (options.dir === 'asc') !== back;
+    const sign = ascending ? 1 : -1;
+    const ranked = members
+      .map((m) => ({ user_id: m.user_id, value: riskRank(forecasts?.get(m.user_id)) }))
+      .filter((r) => !cursor || sign * (r.value - cursor.value || r.user_id - cursor.userId) > 0)
+      .sort((a, b) => sign * (a.value - b.value || a.user_id - b.user_id));
+    ({ ids, next, previous } = keyedPage(ranked.slice(0, limit + 1), ranked.length > limit, back, cursor));
+  } else if (options.sort === 'missing' || options.sort === 'total') {
     /** What a learner without stored coverage counts for: all hours missing, none validated. */
     const none = options.sort === 'missing' ? empty.requiredMinutes ?? 0 : 0;
     const back = options.before !== undefined;
@@ -200,15 +243,7 @@ export async function cohortPage(
       : [];
     const sign = ascending ? 1 : -1;
     const merged = [...walked, ...uncovered].sort((a, b) => sign * (a.value - b.value || a.user_id - b.user_id)).slice(0, limit + 1);
-    const more = merged.length > limit;
-    const page = merged.slice(0, limit);
-    if (back) page.reverse();
-    ids = page.map((r) => r.user_id);
-    const first = page[0];
-    const last = page[page.length - 1];
-    const keyed = (r: { value: number; user_id: number }) => cursorText({ kind: 'key', value: r.value, userId: r.user_id });
-    if (last && (back || more)) next = { after: keyed(last) };
-    if (first && (back ? more : cursor !== undefined)) previous = { before: keyed(first) };
+    ({ ids, next, previous } = keyedPage(merged, merged.length > limit, back, cursor));
   } else {
     const start = options.after ?? options.before;
     const offset = start?.kind === 'offset' ? start.offset : 0;
@@ -254,12 +289,20 @@ export async function cohortPage(
     await refreshLearners(ex, deps, platform.id, dirty);
     rows = await details();
   }
+  forecasts ??= await referentialForecasts(ex, platform.id, referential, ids, today);
   const byId = new Map(rows.map((r) => [r.user_id, r]));
   const learners = ids.flatMap((id) => {
     const r = byId.get(id);
     if (!r) return [];
     const required = r.required_minutes ?? empty.requiredMinutes;
-    return [{ userId: r.user_id, ...storedFigures(r, empty), missingHours: required === null ? null : hours(Math.max(0, required - (r.validated_minutes ?? 0))) }];
+    return [
+      {
+        userId: r.user_id,
+        ...storedFigures(r, empty),
+        missingHours: required === null ? null : hours(Math.max(0, required - (r.validated_minutes ?? 0))),
+        forecast: forecasts?.get(r.user_id) ?? null,
+      },
+    ];
   });
   return {
     referential: { id: referential.id, version: referential.version, title: referential.title },

@@ -20,6 +20,8 @@ import {
   type ReportReferential,
   reportTimeZone,
   statusLabelFr,
+  dueDateFr,
+  forecastLabelFr,
   yieldToEventLoop,
 } from './rows';
 
@@ -179,7 +181,7 @@ const hoursCell = (validated: number, required: number, columnRequired: number) 
  */
 function columnsOf(pages: Pages, referential: ReportReferential): { header: string[]; columns: Column[] } {
   const total = totalOf(referential);
-  const header = ['Nom', 'Identifiant', ...referential.domains.map(domainHead), `Total (${formatMinutes(total)})`, 'Statut', 'Complété le', 'Crédits manuels'];
+  const header = ['Nom', 'Identifiant', ...referential.domains.map(domainHead), `Total (${formatMinutes(total)})`, 'Statut', 'Complété le', 'Crédits manuels', 'Prévision (échéance)'];
   const widest = (font: Font, ...texts: string[]) => Math.max(...texts.map((t) => pages.width(t, font)));
   // a header wraps between words: as wide as its longest word with the space after it (pdfkit cuts a word whose
   // width with that space exceeds the line)
@@ -198,6 +200,8 @@ function columnsOf(pages: Pages, referential: ReportReferential): { header: stri
     { width: Math.max(head('Statut'), widest('normal', ...Object.values(statusLabelFr))), font: 'normal', align: 'left' },
     { width: Math.max(head('Complété le'), widest('normal', '00/00/0000')), font: 'normal', align: 'left' },
     { width: head('Crédits manuels'), font: 'normal', align: 'left' },
+    // the status over the due date, on two lines (as wide as the widest with the space after it: see `head`)
+    { width: Math.max(head('Prévision (échéance)'), widest('normal', '00/00/0000 ', ...Object.values(forecastLabelFr).map((l) => `${l} `)) + 0.5), font: 'normal', align: 'left' },
   ];
   const last = widths.length - 1;
   const padding = (i: number) => (i === 0 ? 0 : CELL_PADDING.x) + (i === last ? 0 : CELL_PADDING.x);
@@ -227,6 +231,7 @@ function cellsOf(referential: ReportReferential, row: ComplianceRow, timeZone: s
     statusLabelFr[row.status],
     row.completedAt ? frDate(row.completedAt, timeZone) : '',
     row.hasManualCredits ? 'oui' : '',
+    row.forecast ? `${forecastLabelFr[row.forecast.status]}\n${dueDateFr(row.forecast.dueDate)}` : '',
   ];
 }
 

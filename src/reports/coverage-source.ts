@@ -7,6 +7,7 @@ import { platforms } from '../db/schema';
 import { institutionOf } from '../identity/institution';
 import { DEFAULT_TIME_ZONE } from '../domain/format';
 import { type Executor, inList, queryRows } from '../db/store';
+import { forecastDay, referentialForecasts } from '../programmes/forecasts';
 import type { ComplianceRow, ReportReferential } from './rows';
 import { type AttestationFigures, type ComplianceQuery, type ComplianceSource, type ComplianceSummary, DEFAULT_REFERENTIAL, reportReferentialOf } from './source';
 
@@ -107,7 +108,7 @@ async function summaryOf(ex: Executor, query: ComplianceQuery, ref: ReportRefere
   };
 }
 
-function toRow(ref: ReportReferential, r: LearnerRow): ComplianceRow {
+function toRow(ref: ReportReferential, r: LearnerRow, forecast: ComplianceRow['forecast'] = null): ComplianceRow {
   const validated = new Map((r.domains ?? []).map((d) => [d.code, d.validatedMinutes]));
   const domains = ref.domains.map((d) => ({
     code: d.code,
@@ -125,18 +126,23 @@ function toRow(ref: ReportReferential, r: LearnerRow): ComplianceRow {
     status: r.status ?? 'not_started',
     completedAt: r.completed_at ? new Date(r.completed_at) : null,
     hasManualCredits: r.manual,
+    forecast,
   };
 }
 
-async function* learnerRows(ex: Executor, query: ComplianceQuery, ref: ReportReferential): AsyncGenerator<LearnerRow> {
+async function* learnerChunks(ex: Executor, query: ComplianceQuery, ref: ReportReferential): AsyncGenerator<LearnerRow[]> {
   let after: { rank: number; sub: string } | null = null;
   for (;;) {
     const chunk: (LearnerRow & { rank: number })[] = await queryRows(ex, learnersQuery(query, ref, after));
-    for (const r of chunk) yield r;
+    if (chunk.length) yield chunk;
     const last = chunk[chunk.length - 1];
     if (!last || chunk.length < CHUNK) return;
     after = { rank: last.rank, sub: last.sub };
   }
+}
+
+async function* learnerRows(ex: Executor, query: ComplianceQuery, ref: ReportReferential): AsyncGenerator<LearnerRow> {
+  for await (const chunk of learnerChunks(ex, query, ref)) yield* chunk;
 }
 
 /**
@@ -163,7 +169,15 @@ export function coverageComplianceSource(services: CoverageServices): Compliance
     async *rows(ex, query) {
       const [ref] = await this.referentials(ex, query);
       if (!ref) return;
-      for await (const r of learnerRows(ex, query, ref)) yield toRow(ref, r);
+      // each chunk's forecasts (their programmes of this version) at today in the institution's time zone
+      const today = await forecastDay(ex, query.platformId, services.clock());
+      for await (const chunk of learnerChunks(ex, query, ref)) {
+        const forecasts = await referentialForecasts(ex, query.platformId, ref, chunk.map((r) => r.user_id), today);
+        for (const r of chunk) {
+          const f = forecasts.get(r.user_id);
+          yield toRow(ref, r, f ? { status: f.status, dueDate: f.dueDate } : null);
+        }
+      }
     },
     async summary(ex, query) {
       const [ref] = await this.referentials(ex, query);

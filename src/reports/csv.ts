@@ -5,6 +5,8 @@ import { formatDate, minutesToHours } from '../domain/format';
 import {
   allDomainCodes,
   type ComplianceRow,
+  dueDateFr,
+  forecastLabelFr,
   type ProgressCallback,
   referentialOf,
   type ReportMeta,
@@ -56,6 +58,8 @@ export async function writeComplianceCsv(
         'Statut',
         'Date de complétion',
         'Crédits manuels',
+        'Statut prévisionnel',
+        'Échéance',
       ]
     : [
         'learner_sub',
@@ -69,6 +73,8 @@ export async function writeComplianceCsv(
         'status',
         'completed_at',
         'manual_credits',
+        'forecast_status',
+        'due_date',
       ];
   const every = options.progressEvery ?? 1000;
   let count = 0;
@@ -95,6 +101,8 @@ export async function writeComplianceCsv(
         fr ? statusLabelFr[row.status] : row.status,
         row.completedAt ? date(row.completedAt) : '',
         fr ? (row.hasManualCredits ? 'oui' : 'non') : String(row.hasManualCredits),
+        row.forecast ? (fr ? forecastLabelFr[row.forecast.status] : row.forecast.status) : '',
+        row.forecast ? (fr ? dueDateFr(row.forecast.dueDate) : row.forecast.dueDate) : '',
       );
       yield cells;
       count++;

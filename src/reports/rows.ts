@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SocleError } from '../domain/errors';
 import { DEFAULT_TIME_ZONE } from '../domain/format';
+import { type ForecastStatus, forecastStatusSchema, isoDateSchema } from '../domain/forecast';
 import { domainSchema, type ReferentialRef, referentialRefSchema, titledReferentialRefSchema } from '../domain/referential';
 
 /**
@@ -37,6 +38,8 @@ export const complianceRow = z.object({
   status: complianceStatus,
   completedAt: z.date().nullable(),
   hasManualCredits: z.boolean(),
+  /** The learner's forecast in the programme of this référentiel version they belong to; absent or null: none. */
+  forecast: z.object({ status: forecastStatusSchema, dueDate: isoDateSchema }).nullable().optional(),
 });
 export type ComplianceRow = z.infer<typeof complianceRow>;
 
@@ -92,6 +95,17 @@ export const statusLabelFr: Record<ComplianceStatus, string> = {
   in_progress: 'En cours',
   complete: 'Complet',
 };
+
+/** The forecast statuses as people's documents write them. */
+export const forecastLabelFr: Record<ForecastStatus, string> = {
+  on_track: 'en bonne voie',
+  behind: 'en retard',
+  at_risk: 'à risque',
+  done: 'terminé',
+};
+
+/** A due date YYYY-MM-DD as JJ/MM/AAAA. */
+export const dueDateFr = (date: string): string => `${date.slice(8, 10)}/${date.slice(5, 7)}/${date.slice(0, 4)}`;
 
 /** Resolves after pending I/O callbacks: long loops call it so timers, progress and sockets keep running. */
 export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

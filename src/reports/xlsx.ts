@@ -4,6 +4,7 @@ import { wallClock } from '../domain/format';
 import {
   type ComplianceRow,
   type ComplianceStatus,
+  forecastLabelFr,
   type ProgressCallback,
   referentialKey,
   referentialOf,
@@ -22,6 +23,10 @@ export interface XlsxOptions {
 const HOURS = '0.00';
 const PERCENT = '0.0%';
 const DATE = 'dd/mm/yyyy hh:mm';
+const DAY = 'dd/mm/yyyy';
+
+/** A calendar date YYYY-MM-DD as the Date whose UTC fields hold it (what exceljs writes as an Excel date). */
+const excelDay = (date: string) => new Date(Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))));
 
 interface SheetState {
   referential: ReportReferential;
@@ -102,6 +107,8 @@ export async function writeComplianceXlsx(
       { header: 'Statut', key: 'status', width: 14 },
       { header: 'Date de complétion', key: 'completedAt', width: 18, style: { numFmt: DATE } },
       { header: 'Crédits manuels', key: 'manual', width: 10 },
+      { header: 'Statut prévisionnel', key: 'forecast', width: 16 },
+      { header: 'Échéance', key: 'dueDate', width: 12, style: { numFmt: DAY } },
     ];
     sheet.columns = columns;
     sheet.getRow(1).font = { bold: true };
@@ -130,6 +137,8 @@ export async function writeComplianceXlsx(
       status: statusLabelFr[row.status],
       completedAt: row.completedAt ? wallClock(row.completedAt, timeZone) : null,
       manual: row.hasManualCredits ? 'oui' : 'non',
+      forecast: row.forecast ? forecastLabelFr[row.forecast.status] : null,
+      dueDate: row.forecast ? excelDay(row.forecast.dueDate) : null,
     };
     for (const d of row.domains) {
       values[`v:${d.code}`] = d.validatedMinutes / 60;

@@ -1,12 +1,9 @@
 import type { Request } from 'express';
 import i18next, { type TFunction } from 'i18next';
-import type { Locale } from '../domain/locale';
+import { type Locale, pickLocale } from '../domain/locale';
 
 export type { Locale };
-
-export function pickLocale(value: string | null | undefined): Locale {
-  return value && /^en([-_]|$)/i.test(value) ? 'en' : 'fr';
-}
+export { pickLocale };
 
 /**
  * The language of a page or error page: the LTI session's (`res.locals.locale`, set once the session is

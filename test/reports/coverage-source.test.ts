@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { createApiToken } from '../../src/identity/api-tokens';
 import { ensureCourse, ensurePlatform, ensureUser } from '../../src/identity/records';
 import { saveMapping } from '../../src/mapping/service';
+import { addProgramme } from '../../src/programmes/service';
 import { getReferential } from '../../src/referentials/catalogue';
 import { writeComplianceCsv } from '../../src/reports/csv';
 import { coverageComplianceSource } from '../../src/reports/coverage-source';
@@ -120,6 +121,33 @@ describe.each(drivers)('compliance reports read the stored coverage on %s', (dri
     // learner 4 validated the whole cybersecurity domain: the comparison was not between zeros
     expect(compliantDomains).toBeGreaterThan(0);
     expect((await complianceSummary(db, source, queries[0] as (typeof queries)[0])).learners).toBe(3);
+  });
+
+  it('gives each learner of a programme of the version its forecast and due date, in the CSV too', async () => {
+    const db = server.ctx.store.db;
+    const query = { platformId, filters: { courses: ['2'], referential: { id: REF } } };
+    const source = coverageComplianceSource(server.ctx);
+    const before = [];
+    for await (const row of source.rows(db, query)) before.push(row.forecast);
+    expect(before).toEqual([null, null, null]);
+    // a programme whose due date has passed: nobody is done, everyone is at risk
+    const platform = await ensurePlatform(db, MOODLE);
+    const programme = await addProgramme(db, platform, { name: 'Promotion 2020', referential: REF, courses: ['2'], intakeYear: 2020 }, 'test');
+    const rows = [];
+    for await (const row of source.rows(db, query)) rows.push(row);
+    expect(rows.map((r) => [r.learner.sub, r.forecast])).toEqual(
+      expect.arrayContaining(['4', '5', '9'].map((sub) => [sub, { status: 'at_risk', dueDate: '2023-08-31' }])),
+    );
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const meta = { institution: 'Université test', platform: { issuer: MOODLE, name: null }, filters: [], generatedAt: new Date(), referentials: await source.referentials(db, query) };
+    await writeComplianceCsv(meta, source.rows(db, query), out, { variant: 'rfc4180' });
+    const [header, ...data] = parse(Buffer.concat(chunks).toString('utf8'), { delimiter: ',' }) as string[][];
+    const status = header?.indexOf('forecast_status') ?? -1;
+    const due = header?.indexOf('due_date') ?? -1;
+    expect(data.map((r) => [r[status], r[due]])).toEqual(data.map(() => ['at_risk', '2023-08-31']));
+    await db.execute(sql`DELETE FROM programmes WHERE id = ${programme.id}`);
   });
 
   it("takes the report's référentiel from the context's référentiel source, as the rows", async () => {

@@ -68,6 +68,11 @@ describe('compliance CSV', () => {
         expect(cells[col('status')]).toBe(r.status);
         expect(cells[col('manual_credits')]).toBe(String(r.hasManualCredits));
       }
+      // the forecast: codes and ISO dates for programs, French words and JJ/MM/AAAA for people
+      const labels = { on_track: 'en bonne voie', behind: 'en retard', at_risk: 'à risque', done: 'terminé' };
+      const [y, m, d] = (r.forecast?.dueDate ?? '--').split('-');
+      expect(cells[col(fr ? 'Statut prévisionnel' : 'forecast_status')]).toBe(r.forecast ? (fr ? labels[r.forecast.status] : r.forecast.status) : '');
+      expect(cells[col(fr ? 'Échéance' : 'due_date')]).toBe(r.forecast ? (fr ? `${d}/${m}/${y}` : r.forecast.dueDate) : '');
     });
   });
 

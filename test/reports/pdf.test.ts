@@ -13,7 +13,7 @@ import { elide, formatMinutes as hoursWithNbsp } from '../../src/domain/format';
 
 /** Hours as the PDF's text reads back: pdf.js gives no-break spaces as spaces. */
 const formatMinutes = (minutes: number) => hoursWithNbsp(minutes).replace(/\u00a0/g, ' ');
-import { type ComplianceRow, statusLabelFr } from '../../src/reports/rows';
+import { type ComplianceRow, forecastLabelFr, statusLabelFr } from '../../src/reports/rows';
 import { attestationOf, fromArray, generatedRows, socle12, socle28, testMeta, must } from '../support/compliance-rows';
 import { pdfText } from '../support/pdf';
 import { unzip } from '../support/zip';
@@ -55,6 +55,15 @@ describe('compliance PDF', () => {
         statusLabelFr[r.status],
       ].join(' ');
       expect(all).toContain(spaced(expected));
+      // then the completion date and manual credits when there are, and the forecast with its due date
+      const [y, m, d] = (r.forecast?.dueDate ?? '--').split('-');
+      const tail = [
+        statusLabelFr[r.status],
+        ...(r.completedAt ? [r.completedAt.toLocaleDateString('fr-FR', { timeZone: 'Europe/Paris' })] : []),
+        ...(r.hasManualCredits ? ['oui'] : []),
+        ...(r.forecast ? [forecastLabelFr[r.forecast.status], `${d}/${m}/${y}`] : []),
+      ].join(' ');
+      expect(all).toContain(spaced(`${r.learner.sub} ${figures(r, domains).join(' ')} ${formatMinutes(r.validatedMinutes)} ${tail}`));
     }
     expect(all).toMatch(/ \d+ h [1-5]0 /);
     expect(all).not.toMatch(/\d,\d/);
@@ -73,8 +82,8 @@ describe('compliance PDF', () => {
     });
     // every table's header names its domains in full, with their required hours
     const heads = (r: typeof socle28) =>
-      ['Nom Identifiant', ...r.domains.map((d) => `${d.code} ${d.title} (${formatMinutes(d.requiredMinutes)})`), `Total (${formatMinutes(r.domains.reduce((s, d) => s + d.requiredMinutes, 0))})`, 'Statut Complété le Crédits manuels'].join(' ');
-    expect(spaced(heads(socle28))).toBe('Nom Identifiant D1 Données de santé (6 h) D2 Cybersécurité en santé (5 h) D3 Communication en santé (5 h) D4 Outils numériques en santé (6 h) D5 Télésanté (6 h) Total (28 h) Statut Complété le Crédits manuels');
+      ['Nom Identifiant', ...r.domains.map((d) => `${d.code} ${d.title} (${formatMinutes(d.requiredMinutes)})`), `Total (${formatMinutes(r.domains.reduce((s, d) => s + d.requiredMinutes, 0))})`, 'Statut Complété le Crédits manuels Prévision (échéance)'].join(' ');
+    expect(spaced(heads(socle28))).toBe('Nom Identifiant D1 Données de santé (6 h) D2 Cybersécurité en santé (5 h) D3 Communication en santé (5 h) D4 Outils numériques en santé (6 h) D5 Télésanté (6 h) Total (28 h) Statut Complété le Crédits manuels Prévision (échéance)');
     pages.forEach((text) => {
       const page = spaced(text);
       expect(page.includes(spaced(heads(socle28))) || page.includes(spaced(heads(socle12)))).toBe(true);

@@ -62,6 +62,32 @@ describe('compliance XLSX', () => {
     }
   });
 
+  it('gives each learner in a programme the forecast in French and the due date as an Excel date', () => {
+    const sheet = must(workbook.getWorksheet(`${socle28.id} ${socle28.version}`));
+    const header = (sheet.getRow(1).values as unknown[]).slice(1);
+    const status = header.indexOf('Statut prévisionnel') + 1;
+    const due = header.indexOf('Échéance') + 1;
+    const labels = { on_track: 'en bonne voie', behind: 'en retard', at_risk: 'à risque', done: 'terminé' };
+    const mine = rows.filter((r) => r.referential.id === socle28.id);
+    const seen = new Set<unknown>();
+    mine.forEach((r, i) => {
+      const line = sheet.getRow(i + 2);
+      expect(line.getCell(1).value).toBe(r.learner.sub);
+      const cell = line.getCell(due);
+      if (!r.forecast) {
+        expect([null, undefined, '']).toContain(line.getCell(status).value);
+        expect([null, undefined, '']).toContain(cell.value);
+        return;
+      }
+      expect(line.getCell(status).value).toBe(labels[r.forecast.status]);
+      seen.add(line.getCell(status).value);
+      expect(cell.type).toBe(ExcelJS.ValueType.Date);
+      expect(cell.numFmt).toBe('dd/mm/yyyy');
+      expect((cell.value as Date).toISOString()).toBe(`${r.forecast.dueDate}T00:00:00.000Z`);
+    });
+    expect(seen.size).toBe(4);
+  });
+
   it('keeps a formula-looking name as plain text, never a formula', () => {
     const sheet = must(workbook.worksheets[0]);
     const line = sheet.getRow(7);
@@ -94,7 +120,7 @@ describe('compliance XLSX', () => {
       const sheet = must(workbook.getWorksheet(`${referential.id} ${referential.version}`));
       const learners = rows.filter((r) => r.referential.id === referential.id).length;
       const lastColumn = sheet.getRow(1).cellCount;
-      expect(sheet.getRow(1).getCell(lastColumn).value).toBe('Crédits manuels');
+      expect(sheet.getRow(1).getCell(lastColumn).value).toBe('Échéance');
       expect(sheet.autoFilter).toBe(`A1:${sheet.getColumn(lastColumn).letter}${learners + 1}`);
     }
   });

@@ -83,8 +83,13 @@ export function generatedRow(i: number, random: () => number, referentials: Repo
     status,
     completedAt: status === 'complete' ? new Date(Date.UTC(2026, 0, 1 + (i % 60), 9, i % 60)) : null,
     hasManualCredits: random() < 0.1,
+    // every fifth learner in no programme; the others' status from their row number (done when complete)
+    forecast:
+      i % 5 === 4 ? null : { status: status === 'complete' ? 'done' : FORECASTS[i % 3] ?? 'behind', dueDate: i % 2 ? '2028-08-31' : '2029-06-30' },
   };
 }
+
+const FORECASTS = ['on_track', 'behind', 'at_risk'] as const;
 
 export function generatedRows(n: number, seed = 42, referentials?: ReportReferential[]): ComplianceRow[] {
   const random = prng(seed);

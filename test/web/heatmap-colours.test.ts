@@ -37,3 +37,11 @@ describe('cohort heatmap colours', () => {
     }
   });
 });
+
+describe('forecast badges', () => {
+  it.each(['at_risk', 'behind', 'on_track', 'done'])('%s: its word reads at 4.5:1 or more on its ground', (status) => {
+    const rule = new RegExp(`\\.fc-${status} \\{ background: (#[0-9a-f]{3,6}); color: (#[0-9a-f]{3,6}); \\}`, 'i').exec(css);
+    if (!rule) throw new Error(`no .fc-${status} rule with a background and a colour in socle.css`);
+    expect(contrast(rule[1] as string, rule[2] as string)).toBeGreaterThanOrEqual(4.5);
+  });
+});

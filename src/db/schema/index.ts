@@ -14,3 +14,5 @@ export * from './rate-limits';
 export * from './institutions';
 export * from './wallet';
 export * from './records';
+export * from './programmes';
+export * from './alerts';

@@ -1,0 +1,38 @@
+import { addTexts } from '../i18n';
+
+addTexts({
+  fr: {
+    'alerts.optOutTitle': 'Alertes hebdomadaires de Socle',
+    'alerts.optOutAsk': 'Vous ne recevrez plus le récapitulatif hebdomadaire de Socle par courriel. Il restera affiché dans Socle.',
+    'alerts.optOutConfirm': 'Ne plus recevoir les alertes',
+    'alerts.optOutDone': 'C’est fait : vous ne recevrez plus les alertes hebdomadaires de Socle par courriel.',
+    'alerts.optOutAgain': 'Pour les recevoir de nouveau, ouvrez Socle depuis Moodle et réactivez-les sur votre page.',
+    'alerts.title': 'Alertes de la semaine',
+    'alerts.lead': 'Le récapitulatif de la semaine du {{week}}, tel que le courriel hebdomadaire l’envoie.',
+    'alerts.none': 'Aucune formation ni aucun cours à suivre pour l’instant.',
+    'alerts.mailOn': 'Vous recevez ce récapitulatif chaque semaine par courriel, à l’adresse {{email}}.',
+    'alerts.mailNoAddress': 'Moodle ne transmet pas votre adresse électronique à Socle : le récapitulatif n’est visible qu’ici.',
+    'alerts.mailOff': 'Vous avez désactivé le courriel hebdomadaire.',
+    'alerts.mailUnset': 'L’envoi de courriels n’est pas configuré sur ce Socle (SMTP_URL) : le récapitulatif n’est visible qu’ici.',
+    'alerts.turnOff': 'Ne plus recevoir le courriel hebdomadaire',
+    'alerts.turnOn': 'Recevoir de nouveau le courriel hebdomadaire',
+    'alerts.saved': 'Préférence enregistrée.',
+  },
+  en: {
+    'alerts.optOutTitle': 'Socle’s weekly alerts',
+    'alerts.optOutAsk': 'You will no longer receive Socle’s weekly digest by e-mail. It stays on your Socle page.',
+    'alerts.optOutConfirm': 'Stop receiving the alerts',
+    'alerts.optOutDone': 'Done: you will no longer receive Socle’s weekly alerts by e-mail.',
+    'alerts.optOutAgain': 'To receive them again, open Socle from Moodle and turn them back on on your page.',
+    'alerts.title': 'This week’s alerts',
+    'alerts.lead': 'The digest of the week of {{week}}, as the weekly e-mail sends it.',
+    'alerts.none': 'No programme or course to follow yet.',
+    'alerts.mailOn': 'You receive this digest every week by e-mail, at {{email}}.',
+    'alerts.mailNoAddress': 'Moodle does not send your e-mail address to Socle: the digest is shown here only.',
+    'alerts.mailOff': 'You turned the weekly e-mail off.',
+    'alerts.mailUnset': 'Sending e-mail is not configured on this Socle (SMTP_URL): the digest is shown here only.',
+    'alerts.turnOff': 'Stop the weekly e-mail',
+    'alerts.turnOn': 'Receive the weekly e-mail again',
+    'alerts.saved': 'Preference saved.',
+  },
+});
