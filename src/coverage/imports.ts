@@ -5,7 +5,9 @@
  * salted hash of an LTI user id of another platform, which no one here can link to the learner). Its competencies'
  * hours become manual credits of the import, with a justification naming the issuer and the record's date; the import
  * is audited and revocable (its credits with it). The same record twice imports once; a newer record of the same
- * issuer for the same learner and référentiel version replaces the older import; hours never exceed what the record
+ * issuer and source platform for the same learner and référentiel version replaces the older import (records of other
+ * platforms or issuers add up: a record carries only the hours earned where it was issued, src/coverage/records.ts,
+ * so none is counted twice); hours never exceed what the record
  * states (per competency, and per domain in total); competencies this Socle does not know are listed, not credited.
  */
 import { createHash } from 'node:crypto';
@@ -109,7 +111,9 @@ export async function importRecord(
   const { claims } = await verifyRecordForImport(ex, issuing, jwt, { ...options, now });
 
   // the record's subject names its platform: a record of this very platform is of one of its own learners
-  if (claims.subject.platform === learner.issuer) {
+  const sourcePlatform = claims.subject.platform;
+  if (sourcePlatform === undefined) throw refused("the record does not name its learner's platform (ltiPlatformId)", 'record');
+  if (sourcePlatform === learner.issuer) {
     const own = claims.subject.userHash && identityHash(learner.sub, claims.subject.userHash.salt) === claims.subject.userHash.hash;
     throw own
       ? refused('this record was issued for this learner on this platform: its hours are already theirs', 'record', 'conflict')
@@ -149,6 +153,7 @@ export async function importRecord(
       and(
         eq(importedRecords.userId, input.userId),
         eq(importedRecords.issuer, claims.issuer.id),
+        eq(importedRecords.sourcePlatform, sourcePlatform),
         eq(importedRecords.referentialId, referential.id),
         eq(importedRecords.referentialVersion, referential.version),
         eq(importedRecords.status, 'active'),
@@ -175,6 +180,7 @@ export async function importRecord(
       issuer: claims.issuer.id,
       issuerName: claims.issuer.name,
       recordId: claims.recordId,
+      sourcePlatform,
       referentialId: referential.id,
       referentialVersion: referential.version,
       recordIssuedAt: claims.issuedAt,
@@ -208,6 +214,7 @@ export async function importRecord(
     after: {
       id: row.id,
       issuer: claims.issuer.id,
+      sourcePlatform,
       record: claims.recordId,
       sha256: digest,
       referential: `${referential.id}@${referential.version}`,

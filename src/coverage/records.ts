@@ -2,9 +2,9 @@
  * Learner records from the stored coverage: for each référentiel version a learner has coverage in, their current
  * CLR 2.0 record (issued again only when their hours or badges changed). A learner marked stale is recomputed first.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNotNull } from 'drizzle-orm';
 import { issueRecord, type LearnerRecordRow } from '../badges/records';
-import { coverageDirty, learnerCoverage } from '../db/schema';
+import { coverageDirty, learnerCoverage, manualCredits } from '../db/schema';
 import type { Executor } from '../db/store';
 import { referentialOutlineSchema } from '../domain/referential';
 import { type CoverageServices, coverageDeps } from './deps';
@@ -55,15 +55,21 @@ export async function currentRecords(
 }
 
 /**
- * The validated minutes of each competency of the learner, by référentiel version (`versionKey`): the breakdown of
- * the stored domains' hours, computed from the same facts and rules as the stored coverage.
+ * The validated minutes of each competency of the learner, by référentiel version (`versionKey`), computed from the
+ * same facts and rules as the stored coverage, less the credits of imported records: the hours earned here, which
+ * another Socle (or platform) imports from this record.
  */
 async function competencyBreakdown(
   ex: Executor,
   deps: ReturnType<typeof coverageDeps>,
   learner: { platformId: number; userId: number },
 ): Promise<Map<string, Map<string, number>>> {
-  const facts = (await loadFacts(ex, { userIds: [learner.userId] })).get(learner.userId) ?? { events: [], credits: [] };
+  const all = (await loadFacts(ex, { userIds: [learner.userId] })).get(learner.userId) ?? { events: [], credits: [] };
+  // hours imported from other records are not passed on: the learner brings each institution's record, none counts twice
+  const imported = new Set(
+    (await ex.select({ id: manualCredits.id }).from(manualCredits).where(and(eq(manualCredits.userId, learner.userId), isNotNull(manualCredits.importId)))).map((c) => c.id),
+  );
+  const facts = { ...all, credits: all.credits.filter((c) => !imported.has(c.id)) };
   const rules = await loadVersionRules(ex, deps.lookup, learner.platformId, [...new Set(facts.events.map((e) => e.courseId))]);
   const out = new Map<string, Map<string, number>>();
   for (const coverage of await learnerCoverages(rules, facts)) {

@@ -5,6 +5,7 @@ CREATE TABLE "imported_records" (
 	"issuer" text NOT NULL,
 	"issuer_name" text NOT NULL,
 	"record_id" text NOT NULL,
+	"source_platform" text NOT NULL,
 	"referential_id" text NOT NULL,
 	"referential_version" text NOT NULL,
 	"record_issued_at" timestamp with time zone NOT NULL,
@@ -26,5 +27,5 @@ ALTER TABLE "imported_records" ADD CONSTRAINT "imported_records_platform_id_plat
 ALTER TABLE "imported_records" ADD CONSTRAINT "imported_records_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "imported_records_user_idx" ON "imported_records" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "imported_records_one_active_record_idx" ON "imported_records" USING btree ("platform_id","record_id") WHERE status = 'active';--> statement-breakpoint
-CREATE UNIQUE INDEX "imported_records_one_active_source_idx" ON "imported_records" USING btree ("user_id","issuer","referential_id","referential_version") WHERE status = 'active';--> statement-breakpoint
+CREATE UNIQUE INDEX "imported_records_one_active_source_idx" ON "imported_records" USING btree ("user_id","issuer","source_platform","referential_id","referential_version") WHERE status = 'active';--> statement-breakpoint
 ALTER TABLE "manual_credits" ADD CONSTRAINT "manual_credits_import_id_imported_records_id_fk" FOREIGN KEY ("import_id") REFERENCES "public"."imported_records"("id") ON DELETE cascade ON UPDATE no action;

@@ -7,7 +7,7 @@ import { courses, platforms, users } from './identity';
  * this one for another platform), verified (signature by the issuer's published key, still the learner's current
  * record, no embedded credential revoked) and imported for a learner of a platform; its hours become manual credits
  * (`manual_credits.import_id`). One active import per record and platform, and per learner, issuer and référentiel
- * version (a newer record of the same issuer replaces the older import: `replaced`). Revoked, never deleted.
+ * version and source platform (a newer record of the same issuer and platform replaces the older import: `replaced`). Revoked, never deleted.
  * `missing`: what the record states on competencies this Socle does not know ({domainCode, key, code, minutes}).
  */
 export const importedRecords = pgTable(
@@ -23,6 +23,8 @@ export const importedRecords = pgTable(
     issuer: text('issuer').notNull(),
     issuerName: text('issuer_name').notNull(),
     recordId: text('record_id').notNull(),
+    /** The platform the record names its learner on (its subject's `ltiPlatformId`): with the issuer, the record's source. */
+    sourcePlatform: text('source_platform').notNull(),
     referentialId: text('referential_id').notNull(),
     referentialVersion: text('referential_version').notNull(),
     recordIssuedAt: timestamp('record_issued_at', { withTimezone: true }).notNull(),
@@ -41,7 +43,7 @@ export const importedRecords = pgTable(
   (t) => [
     index('imported_records_user_idx').on(t.userId),
     uniqueIndex('imported_records_one_active_record_idx').on(t.platformId, t.recordId).where(sql`status = 'active'`),
-    uniqueIndex('imported_records_one_active_source_idx').on(t.userId, t.issuer, t.referentialId, t.referentialVersion).where(sql`status = 'active'`),
+    uniqueIndex('imported_records_one_active_source_idx').on(t.userId, t.issuer, t.sourcePlatform, t.referentialId, t.referentialVersion).where(sql`status = 'active'`),
   ],
 );
 
