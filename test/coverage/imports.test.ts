@@ -259,15 +259,19 @@ describe.each(drivers)('prior learning from learner records on %s', (driver) => 
   it('two platforms of one Socle: a record issued for platform A imported on B (verified by its signature, read from the store); a newer one replaces it', async () => {
     await withStore(async (db, store) => {
       const ctx = testContext(store, services, testConfig({ publicUrl, ltiKey }));
-      const a = (await findPlatform(db, 'https://moodle.autre-site.univ-exemple.fr'))!;
-      const b = (await findPlatform(db, HERE))!;
-      const onA = (await findUser(db, a.id, '40'))!;
+      const found = <T>(value: T | undefined): T => {
+        if (value === undefined) throw new Error('not found');
+        return value;
+      };
+      const a = found(await findPlatform(db, 'https://moodle.autre-site.univ-exemple.fr'));
+      const b = found(await findPlatform(db, HERE));
+      const onA = found(await findUser(db, a.id, '40'));
       const onB = await ensureUser(db, b.id, '50');
       const grant = (competencyKey: string, minutes: number) =>
         db.transaction((tx) =>
           grantManualCredit(tx, coverageDeps(ctx, tx), { platformId: a.id, userId: onA.id, referentialId: socle28.id, competencyKey, minutes, justification: 'Présentiel', actor: 'test' }),
         );
-      const record = async () => (await db.transaction((tx) => currentRecords(tx, ctx, { platformId: a.id, userId: onA.id })))[0]!.record;
+      const record = async () => found((await db.transaction((tx) => currentRecords(tx, ctx, { platformId: a.id, userId: onA.id })))[0]).record;
       const importOn = (platformId: number, userId: number, jwt: string) =>
         db.transaction((tx) => importRecord(tx, coverageDeps(ctx, tx), ctx, { platformId, userId, record: jwt, actor: 'test' }));
       await grant('5.1', 90);
