@@ -6,6 +6,7 @@ import { coverageDeps } from '../../src/coverage/deps';
 import { importRecord } from '../../src/coverage/imports';
 import { currentRecords } from '../../src/coverage/records';
 import { auditEvents, importedRecords, manualCredits } from '../../src/db/schema';
+import { createApiToken } from '../../src/identity/api-tokens';
 import { ensurePlatform, ensureUser, findUser, type User } from '../../src/identity/records';
 import { fixtureReferentials } from '../coverage/support';
 import { startTestServer, type TestServer } from '../support/app';
@@ -145,5 +146,48 @@ describe.each(drivers)('importing a learner record on the learner’s page on %s
     });
     expect(res.status).toBe(404);
     expect(await activeMinutes(other.id)).toBe(30);
+  });
+
+  it('POST /api/v1/records/imports: an administrator’s API token of the platform imports; another platform’s token, a learner or no token cannot', async () => {
+    const here = (await findUser(db(), sam.platformId, '4')) as User;
+    const a = await ensurePlatform(db(), SITE_A);
+    const apiLearner = await ensureUser(db(), a.id, '806');
+    const post = (authorization: string | undefined, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/api/v1/records/imports`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(authorization ? { Authorization: `Bearer ${authorization}` } : {}), ...headers },
+        body: JSON.stringify(body),
+      });
+    const record = async () => (await db().transaction((tx) => currentRecords(tx, server.ctx, { platformId: here.platformId, userId: here.id })))[0]?.record.jwt;
+    // the record imported for another learner of site A just before: refused for this one
+    const taken = await record();
+    const mine = (await createApiToken(db(), { name: 'site-a', role: 'admin', platformId: a.id })).token;
+    expect((await post(mine, { platform: SITE_A, user: '806', record: taken })).status).toBe(409);
+    await db().transaction((tx) =>
+      grantManualCredit(tx, coverageDeps(server.ctx, tx), { platformId: here.platformId, userId: here.id, referentialId: REF, competencyKey: '3.2', minutes: 15, justification: 'Présentiel', actor: 'cli' }),
+    );
+    const samRecord = await record();
+    // superseded by now
+    expect((await post(mine, { platform: SITE_A, user: '806', record: taken })).status).toBe(400);
+    const theirs = (await createApiToken(db(), { name: 'moodle', role: 'admin', platformId: here.platformId })).token;
+    const body = { platform: SITE_A, user: '806', record: samRecord, justification: 'Dossier de mutation' };
+    expect((await post(undefined, body)).status).toBe(401);
+    // a learner's own LTI session (or any session: the binding is an administrator's word)
+    expect((await post(String(learner.ltik), body, { Cookie: learner.cookieHeader() })).status).toBe(403);
+    expect((await post(theirs, body)).status).toBe(403);
+    expect((await post(mine, { ...body, record: 'not a record' })).status).toBe(400);
+    expect((await post(mine, { ...body, user: '999' })).status).toBe(404);
+    expect(await activeMinutes(apiLearner.id)).toBe(0);
+    const res = await post(mine, body);
+    expect(res.status).toBe(201);
+    const out = (await res.json()) as { import: { importedBy: string; jwt?: string; justification: string }; credits: unknown[] };
+    expect(out.import).toMatchObject({ importedBy: 'api-token:site-a', justification: expect.stringMatching(/^Acquis antérieurs : relevé de .+ — Dossier de mutation$/) });
+    expect(out.import.jwt).toBeUndefined();
+    expect(out.credits).toEqual([
+      { competencyKey: '3.1', minutes: 30 },
+      { competencyKey: '3.2', minutes: 15 },
+    ]);
+    expect((await post(mine, body)).status).toBe(200);
+    expect(await activeMinutes(apiLearner.id)).toBe(45);
   });
 });
