@@ -4,7 +4,6 @@ import { didDocument } from '../badges/proofs';
 import { findRecord, type LearnerRecordRow, recordSummary, recordUrl, type RecordVerification, verifyRecord } from '../badges/records';
 import { escapeXml } from '../badges/image';
 import { currentRecords } from '../coverage/records';
-import { coverageDeps } from '../coverage/deps';
 import { importRecord } from '../coverage/imports';
 import { forbidden, notFound } from '../domain/errors';
 import { findPlatform, findUser } from '../identity/records';
@@ -61,15 +60,13 @@ export function recordsRouter(ctx: AppContext, sessions: SessionResolver): Route
       await authorize(db, principal, { platformId: platform.id });
       const user = await findUser(db, platform.id, body.user);
       if (!user) throw notFound(`No user ${body.user} on ${platform.issuer}.`);
-      const result = await db.transaction((tx) =>
-        importRecord(tx, coverageDeps(ctx, tx), ctx, {
-          platformId: platform.id,
-          userId: user.id,
-          record: body.record,
-          actor: `api-token:${principal.name}`,
-          ...(body.justification ? { justification: body.justification } : {}),
-        }),
-      );
+      const result = await importRecord(db, ctx, ctx, {
+        platformId: platform.id,
+        userId: user.id,
+        record: body.record,
+        actor: `api-token:${principal.name}`,
+        ...(body.justification ? { justification: body.justification } : {}),
+      });
       const { jwt: _jwt, ...summary } = result.import;
       res.status(result.created ? 201 : 200).json({ ...result, import: summary });
     }),

@@ -34,23 +34,21 @@ export function registerImports(credits: Command, withContext: WithContext): voi
       if (!stat?.isFile()) throw invalid(`--file: no file ${opts.file}`);
       if (stat.size > MAX_RECORD_BYTES) throw new SocleError('payload_too_large', `--file: ${opts.file} is larger than ${MAX_RECORD_BYTES / 1024 / 1024} MiB`);
       const record = fs.readFileSync(opts.file, 'utf8');
-      const result = await withContext((ctx) =>
-        ctx.store.db.transaction(async (tx) => {
-          const { platform, user } = await learnerOf(tx, opts.platform, opts.user);
-          try {
-            return await importRecord(tx, coverageDeps(ctx, tx), ctx, {
-              platformId: platform.id,
-              userId: user.id,
-              record,
-              actor: 'cli',
-              ...(opts.justification ? { justification: opts.justification } : {}),
-            });
-          } catch (error) {
-            if (error instanceof SocleError && error.details[0]?.path === 'record') throw new SocleError(error.code, `--file: ${error.message}`, error.details);
-            throw error;
-          }
-        }),
-      );
+      const result = await withContext(async (ctx) => {
+        const { platform, user } = await learnerOf(ctx.store.db, opts.platform, opts.user);
+        try {
+          return await importRecord(ctx.store.db, ctx, ctx, {
+            platformId: platform.id,
+            userId: user.id,
+            record,
+            actor: 'cli',
+            ...(opts.justification ? { justification: opts.justification } : {}),
+          });
+        } catch (error) {
+          if (error instanceof SocleError && error.details[0]?.path === 'record') throw new SocleError(error.code, `--file: ${error.message}`, error.details);
+          throw error;
+        }
+      });
       const { import: row, ...rest } = result;
       const { jwt: _jwt, ...summary } = row;
       output({ import: summary, ...rest }, Boolean(opts.json), () =>

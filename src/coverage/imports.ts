@@ -15,11 +15,11 @@ import { and, desc, eq, getTableColumns, isNull } from 'drizzle-orm';
 import { identityHash } from '../badges/credentials';
 import { type ImportVerifyOptions, type RecordClaims, recordJwtOf, verifyRecordForImport } from '../badges/record-import';
 import { auditEvents, importedRecords, manualCredits, platforms, users } from '../db/schema';
-import type { Executor } from '../db/store';
+import type { Executor, Store } from '../db/store';
 import { invalid, SocleError } from '../domain/errors';
 import { formatDate } from '../domain/format';
 import { refreshLearners } from './engine';
-import type { CoverageDeps } from './deps';
+import { type CoverageDeps, type CoverageServices, coverageDeps } from './deps';
 
 export type ImportedRecordRow = typeof importedRecords.$inferSelect;
 
@@ -89,26 +89,25 @@ const refused = (message: string, path: string, code: 'invalid_request' | 'not_f
   new SocleError(code, message, [{ path, message }]);
 
 /**
- * Verifies and imports a record for a learner (see the file's comment). Run it in a transaction: the import, its
- * credits, the replaced import, the audit event and the recompute commit together.
+ * Verifies and imports a record for a learner (see the file's comment). The record is verified first, outside any
+ * transaction (its issuer is read over HTTP); then the import, its credits, the replaced import, the audit event and
+ * the recompute commit in one transaction of its own.
  */
 export async function importRecord(
-  ex: Executor,
-  deps: CoverageDeps,
+  db: Store['db'],
+  services: CoverageServices,
   issuing: ImportIssuing,
   input: ImportInput,
   options: Pick<ImportVerifyOptions, 'resolve'> = {},
 ): Promise<ImportResult> {
   const jwt = recordJwtOf(input.record);
-  const [learner] = await ex
+  const [learner] = await db
     .select({ sub: users.sub, issuer: platforms.issuer })
     .from(users)
     .innerJoin(platforms, eq(platforms.id, users.platformId))
     .where(and(eq(users.id, input.userId), eq(users.platformId, input.platformId)));
   if (!learner) throw refused(`no learner ${input.userId} on this platform`, 'user', 'not_found');
-  const digest = createHash('sha256').update(jwt).digest('hex');
-  const now = deps.clock();
-  const { claims } = await verifyRecordForImport(ex, issuing, jwt, { ...options, now });
+  const { claims } = await verifyRecordForImport(db, issuing, jwt, { ...options, now: services.clock() });
 
   // the record's subject names its platform: a record of this very platform is of one of its own learners
   const sourcePlatform = claims.subject.platform;
@@ -119,6 +118,19 @@ export async function importRecord(
       ? refused('this record was issued for this learner on this platform: its hours are already theirs', 'record', 'conflict')
       : refused("this record is another learner's of this platform", 'user');
   }
+  return db.transaction((tx) => store(tx, coverageDeps(services, tx), input, { jwt, claims, sourcePlatform }));
+}
+
+/** Stores a verified record's import (see `importRecord`). */
+async function store(
+  ex: Executor,
+  deps: CoverageDeps,
+  input: ImportInput,
+  verified: { jwt: string; claims: RecordClaims; sourcePlatform: string },
+): Promise<ImportResult> {
+  const { jwt, claims, sourcePlatform } = verified;
+  const digest = createHash('sha256').update(jwt).digest('hex');
+  const now = deps.clock();
   const [same] = await ex
     .select()
     .from(importedRecords)

@@ -135,9 +135,7 @@ describe.each(drivers)('importing a learner record on the learner’s page on %s
       await grantManualCredit(tx, coverageDeps(server.ctx, tx), { platformId: here.platformId, userId: here.id, referentialId: REF, competencyKey: '3.1', minutes: 30, justification: 'Présentiel', actor: 'cli' });
       return currentRecords(tx, server.ctx, { platformId: here.platformId, userId: here.id });
     });
-    const imported = await db().transaction((tx) =>
-      importRecord(tx, coverageDeps(server.ctx, tx), server.ctx, { platformId: a.id, userId: other.id, record: samRecord?.record.jwt ?? '', actor: 'cli' }),
-    );
+    const imported = await importRecord(db(), server.ctx, server.ctx, { platformId: a.id, userId: other.id, record: samRecord?.record.jwt ?? '', actor: 'cli' });
     const page = text(await (await admin.get(`/lti/learners/${sam.id}`)).text());
     expect(page).not.toContain(`n° ${imported.import.id} `);
     const res = await fetch(`${server.url}/lti/learners/${sam.id}/imports/${imported.import.id}/revoke`, {
