@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { Executor } from '../db/store';
 import { SocleError } from '../domain/errors';
+import { storableIssues } from '../domain/storable';
 import { urls } from './achievements';
 import { COMPETENCY_SEGMENT, storeKeyResolver, verifyRecord } from './records';
 import { publishedStatusList } from './status-list';
@@ -34,9 +35,24 @@ export const recordRefused = (status: string, errors: readonly string[]) =>
     { path: 'record', message: status },
   ]);
 
+/** More hours than any référentiel holds: a record stating them is refused. */
+const MAX_STATED_HOURS = 10_000;
+
 /** Hours as a record states them → whole minutes, never more than stated. */
-const statedMinutes = (hours: unknown): number | undefined =>
-  typeof hours === 'number' && Number.isFinite(hours) && hours >= 0 ? Math.floor(hours * 60 + 1e-6) : undefined;
+function statedMinutes(hours: unknown): number | undefined {
+  if (typeof hours !== 'number' || !Number.isFinite(hours) || hours < 0) return undefined;
+  if (hours > MAX_STATED_HOURS) throw recordRefused('invalid', [`it states ${hours} hours, more than ${MAX_STATED_HOURS}`]);
+  return Math.floor(hours * 60 + 1e-6);
+}
+
+/** A path segment of an achievement id, decoded (as is when it is not valid percent-encoding). */
+const segment = (value: string): string => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+};
 
 /** A domain's achievement id (`…/domains/<code>`) or one of its competencies' (`…/domains/<code>/competencies/<key>`). */
 const DOMAIN_OR_COMPETENCY = new RegExp(`/domains/([^/]+)(?:${COMPETENCY_SEGMENT}([^/]+))?$`);
@@ -80,7 +96,7 @@ export function recordClaims(payload: Record<string, unknown>, referential: { id
     if (minutes === undefined) continue;
     const match = DOMAIN_OR_COMPETENCY.exec(id);
     if (!match?.[1]) continue; // the whole référentiel's badge: its hours are the domains'
-    const domainCode = decodeURIComponent(match[1]);
+    const domainCode = segment(match[1]);
     if (!match[2]) {
       domains.set(domainCode, minutes);
       continue;
@@ -88,7 +104,7 @@ export function recordClaims(payload: Record<string, unknown>, referential: { id
     const alignment = (Array.isArray(achievement?.alignment) ? achievement.alignment : [])[0] as { targetCode?: unknown; targetName?: unknown } | undefined;
     const code = typeof achievement?.humanCode === 'string' ? achievement.humanCode : String(alignment?.targetCode ?? '');
     const name = typeof achievement?.name === 'string' ? achievement.name : '';
-    competencies.push({ domainCode, key: decodeURIComponent(match[2]), code, title: name.startsWith(`${code} `) ? name.slice(code.length + 1) : name, minutes });
+    competencies.push({ domainCode, key: segment(match[2]), code, title: name.startsWith(`${code} `) ? name.slice(code.length + 1) : name, minutes });
   }
   return {
     recordId: String(payload.id),
@@ -146,6 +162,8 @@ export async function verifyRecordForImport(
   if (verification.status !== 'valid') throw recordRefused(verification.status, verification.errors);
   if (!verification.referential) throw recordRefused('unknown', ['the issuer does not say which référentiel version the record is of']);
   const payload = decodeJwt(jwt) as Record<string, unknown>;
+  const unstorable = storableIssues(payload, 'record');
+  if (unstorable.length) throw recordRefused('invalid', unstorable.slice(0, 3).map((i) => `${i.path}: ${i.message}`));
   if (payload.validUntil !== undefined) {
     const until = typeof payload.validUntil === 'string' ? Date.parse(payload.validUntil) : Number.NaN;
     if (Number.isNaN(until) || until < now.getTime()) throw recordRefused('expired', [`valid until ${String(payload.validUntil)}`]);

@@ -15,6 +15,7 @@ import { and, desc, eq, getTableColumns, isNull } from 'drizzle-orm';
 import { identityHash } from '../badges/credentials';
 import { type ImportVerifyOptions, type RecordClaims, recordJwtOf, verifyRecordForImport } from '../badges/record-import';
 import { auditEvents, importedRecords, manualCredits, platforms, users } from '../db/schema';
+import { sqlState } from '../db/faults';
 import type { Executor, Store } from '../db/store';
 import { invalid, SocleError } from '../domain/errors';
 import { formatDate } from '../domain/format';
@@ -85,6 +86,8 @@ export function creditsOf(
   return { credits: [...credits].map(([competencyKey, minutes]) => ({ competencyKey, minutes })), missing };
 }
 
+const UNIQUE_VIOLATION = '23505';
+
 const refused = (message: string, path: string, code: 'invalid_request' | 'not_found' | 'conflict' = 'invalid_request') =>
   new SocleError(code, message, [{ path, message }]);
 
@@ -118,7 +121,13 @@ export async function importRecord(
       ? refused('this record was issued for this learner on this platform: its hours are already theirs', 'record', 'conflict')
       : refused("this record is another learner's of this platform", 'user');
   }
-  return db.transaction((tx) => store(tx, coverageDeps(services, tx), input, { jwt, claims, sourcePlatform }));
+  try {
+    return await db.transaction((tx) => store(tx, coverageDeps(services, tx), input, { jwt, claims, sourcePlatform }));
+  } catch (error) {
+    // the same record (or source) imported by a concurrent request, committed first: one active import only
+    if (sqlState(error) === UNIQUE_VIOLATION) throw refused('this record was imported meanwhile by another request: reload to see it', 'record', 'conflict');
+    throw error;
+  }
 }
 
 /** Stores a verified record's import (see `importRecord`). */
