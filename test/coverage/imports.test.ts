@@ -8,6 +8,7 @@ import { issueCredential, revokeCredential } from '../../src/badges/credentials'
 import { issueRecord } from '../../src/badges/records';
 import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
+import { recordClaims } from '../../src/badges/record-import';
 import { creditsOf, importRecord, listImports } from '../../src/coverage/imports';
 import { currentRecords } from '../../src/coverage/records';
 import { auditEvents, manualCredits } from '../../src/db/schema';
@@ -141,6 +142,27 @@ describe('creditsOf (what a record credits here)', () => {
       ],
       missing: [{ domainCode: '1', key: '1.9', code: '1.9', minutes: 20 }],
     });
+  });
+});
+
+describe('recordClaims (what a verified record states)', () => {
+  const vc = (achievementId: string, creditsEarned: unknown) => ({ credentialSubject: { achievement: { id: achievementId, humanCode: '1.1', name: '1.1 Identifier' }, creditsEarned } });
+  const payload = (...credentials: unknown[]) => ({
+    id: 'https://socle.autre.fr/records/r',
+    iss: 'https://socle.autre.fr/badges/issuer',
+    issuer: { id: 'https://socle.autre.fr/badges/issuer', name: 'CHU d’Ailleurs' },
+    validFrom: '2026-06-30T08:00:00Z',
+    credentialSubject: { identifier: [{ identityType: 'ltiPlatformId', hashed: false, identityHash: OTHER_MOODLE }], verifiableCredential: credentials },
+  });
+  const base = 'https://socle.autre.fr/achievements/socle/V1/domains';
+  it('reads the domains’ and competencies’ hours in whole minutes, never rounding up; skips the référentiel’s badge', () => {
+    const claims = recordClaims(payload(vc(`${base}/1`, 1.5), vc(`${base}/1/competencies/1.1`, 0.33), vc('https://socle.autre.fr/achievements/socle/V1', 28)), { id: 'socle', version: 'V1' });
+    expect(claims).toMatchObject({ issuer: { name: 'CHU d’Ailleurs' }, subject: { platform: OTHER_MOODLE }, competencies: [{ domainCode: '1', key: '1.1', code: '1.1', title: 'Identifier', minutes: 19 }] });
+    expect([...claims.domains]).toEqual([['1', 90]]);
+  });
+  it('refuses implausible hours and keeps a malformed id segment as it is (4xx, never a crash)', () => {
+    expect(() => recordClaims(payload(vc(`${base}/1`, 1e9)), { id: 'socle', version: 'V1' })).toThrow(/not importable: invalid/);
+    expect(recordClaims(payload(vc(`${base}/1/competencies/%E0%A4%A`, 1)), { id: 'socle', version: 'V1' }).competencies[0]?.key).toBe('%E0%A4%A');
   });
 });
 
