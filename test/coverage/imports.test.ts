@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -17,7 +16,7 @@ import { SocleError } from '../../src/domain/errors';
 import type { ReferentialVersion } from '../../src/domain/coverage';
 import { ensurePlatform, ensureUser, findPlatform, findUser } from '../../src/identity/records';
 import { testConfig, testContext } from '../support/app';
-import { runCliInProcess as runCli, startServe, waitForExit } from '../support/cli';
+import { freePort, runCliInProcess as runCli, startServe, waitForExit } from '../support/cli';
 import { createTestDatabase, drivers } from '../support/db';
 import { arm18, socle28 } from '../domain/coverage-fixtures';
 import { fixtureReferentials } from './support';
@@ -43,14 +42,6 @@ const localSocle28: ReferentialVersion = {
 };
 const services = { referentials: fixtureReferentials([localSocle28, arm18]) };
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
 
 let dir: string;
 let issuerUrl: string;
