@@ -1,7 +1,8 @@
 /**
  * One learner seen by a teacher (a learner of their course) or an administrator (anyone of their platform):
  * `/lti/learners/:userId` with the learner's hours by domain and competency, credited activities, manual credits
- * (granted and revoked here, with their evidence file), badges and attestations. Another platform's learner is 404,
+ * (granted and revoked here, with their evidence file), learner records of another Socle imported as prior learning
+ * (imported and revoked here: src/coverage/imports.ts), badges and attestations. Another platform's learner is 404,
  * a learner outside the teacher's course 403, and a learner's own session never reaches these routes.
  */
 import { and, desc, eq } from 'drizzle-orm';
@@ -14,6 +15,7 @@ import { forecastDay, learnerForecasts } from '../src/programmes/forecasts';
 import '../src/web/texts/programmes';
 import { creditEvidence, grantManualCredit, hoursToMinutes, listLearnerCredits, revokeManualCredit } from '../src/coverage/credits';
 import { MAX_EVIDENCE_BYTES } from '../src/coverage/evidence';
+import { importRecord, listImports, type MissingCompetency, revokeImport } from '../src/coverage/imports';
 import { notFound, SocleError } from '../src/domain/errors';
 import { formatDate, formatMinutes } from '../src/domain/format';
 import { canSee } from '../src/identity/access';
@@ -34,6 +36,11 @@ export const learnerPath = (userId: number) => `${LTI_BASE}/learners/${userId}`;
 
 const params = z.object({ userId: z.coerce.number().int().positive().max(2_147_483_647) });
 const creditParams = params.extend({ creditId: z.coerce.number().int().positive().max(2_147_483_647) });
+const importParams = params.extend({ importId: z.coerce.number().int().positive().max(2_147_483_647) });
+
+/** The largest record file accepted (a whole référentiel's record with its badges is some tens of kB). */
+const MAX_RECORD_BYTES = 2 * 1024 * 1024;
+const importBody = z.object({ justification: z.string().trim().max(2_000, 'at most 2000 characters').optional() });
 
 /** The grant form: the competency as `<référentiel id>@<version>|<competency key>`, hours as "2" or "1,5". */
 const grantBody = z.object({
@@ -128,6 +135,20 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
     evidence: c.evidence ? { name: c.evidence.fileName, size: Math.max(1, Math.round(c.evidence.size / 1024)), url: `${base}/credits/${c.id}/evidence?ltik=${ltik}` } : null,
     revokeUrl: `${base}/credits/${c.id}/revoke`,
   }));
+  const imports = (await listImports(db, { platformId: s.platform.id, userId: user.id })).map((i) => ({
+    id: i.id,
+    issuerName: i.issuerName,
+    recordId: i.recordId,
+    referential: `${i.referentialId} ${i.referentialVersion}`,
+    issuedAt: formatDate(i.recordIssuedAt, { locale: s.locale, timeZone: s.timeZone }),
+    importedAt: formatDate(i.verifiedAt, { locale: s.locale, timeZone: s.timeZone }),
+    hours: formatMinutes(i.creditedMinutes),
+    status: i.status,
+    endedAt: i.revokedAt ? formatDate(i.revokedAt, { locale: s.locale, timeZone: s.timeZone }) : null,
+    revocationReason: i.revocationReason,
+    missing: (i.missing as MissingCompetency[]).map((m) => ({ code: m.code, hours: formatMinutes(m.minutes) })),
+    revokeUrl: `${base}/imports/${i.id}/revoke`,
+  }));
   const attestations = await db
     .select({ id: attestationRecords.id, referentialTitle: attestationRecords.referentialTitle, issuedAt: attestationRecords.issuedAt })
     .from(attestationRecords)
@@ -166,6 +187,8 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
       credits,
       competencyOptions,
       grantUrl: `${base}/credits`,
+      imports,
+      importUrl: `${base}/imports`,
       maxEvidenceMiB: MAX_EVIDENCE_BYTES / 1024 / 1024,
       forecasts,
       attestations: attestations.map((a) => ({ url: `/attestations/${a.id}`, title: a.referentialTitle, at: formatDate(a.issuedAt, { locale: s.locale, timeZone: s.timeZone }) })),
@@ -177,7 +200,10 @@ async function learnerPage(ctx: AppContext, req: Request, res: Response, user: U
 }
 
 /** After a change: htmx reloads the page, a plain form goes back to it (303), an API client gets JSON. */
-function answerChange(req: Request, res: Response, user: User, json: unknown, status: number, notice: 'granted' | 'revoked') {
+const NOTICES = ['granted', 'revoked', 'imported', 'importRevoked'] as const;
+type Notice = (typeof NOTICES)[number];
+
+function answerChange(req: Request, res: Response, user: User, json: unknown, status: number, notice: Notice) {
   const s = session(req);
   if (isHtmx(req)) {
     res.set('HX-Redirect', `${learnerPath(user.id)}?ltik=${encodeURIComponent(s.ltik)}&done=${notice}`).status(204).end();
@@ -200,7 +226,8 @@ export function learnerRoutes(ctx: AppContext, app: Express): void {
       const s = session(req);
       const { userId } = parseOr400(params, req.params, 'params');
       const user = await visibleLearner(ctx, s, userId);
-      const done = req.query.done === 'granted' || req.query.done === 'revoked' ? translator(s.locale)(`learner.done.${req.query.done}`) : undefined;
+      const notice = NOTICES.find((n) => n === req.query.done);
+      const done = notice ? translator(s.locale)(`learner.done.${notice}`) : undefined;
       await learnerPage(ctx, req, res, user, 200, done);
     }),
   );
@@ -252,6 +279,53 @@ export function learnerRoutes(ctx: AppContext, app: Express): void {
       );
       if (!record) throw notFound('No active manual credit with this number for this learner.');
       answerChange(req, res, user, { revoked: record.id }, 200, 'revoked');
+    }),
+  );
+
+  app.post(
+    '/learners/:userId/imports',
+    express.raw({ type: 'multipart/form-data', limit: MAX_RECORD_BYTES + 64 * 1024 }),
+    staff,
+    asyncHandler(async (req, res) => {
+      const s = session(req);
+      const { userId } = parseOr400(params, req.params, 'params');
+      const user = await visibleLearner(ctx, s, userId);
+      const form = await parseMultipart(req.body, req.get('Content-Type'));
+      const body = parseOr400(importBody, form.fields, 'body');
+      const file = form.files.record;
+      if (!file) throw new SocleError('invalid_request', 'Choose the record file (record.jwt or its JSON).', [{ path: 'record', message: 'required' }]);
+      if (file.data.length > MAX_RECORD_BYTES) throw new SocleError('payload_too_large', `The record file is larger than ${MAX_RECORD_BYTES / 1024 / 1024} MiB.`);
+      const result = await importRecord(ctx.store.db, ctx, ctx, {
+        platformId: s.platform.id,
+        userId: user.id,
+        record: file.data.toString('utf8'),
+        actor: actorOf(s),
+        ...(body.justification ? { justification: body.justification } : {}),
+      });
+      const { jwt: _jwt, ...summary } = result.import;
+      answerChange(req, res, user, { ...result, import: summary }, result.created ? 201 : 200, 'imported');
+    }),
+  );
+
+  app.post(
+    '/learners/:userId/imports/:importId/revoke',
+    staff,
+    asyncHandler(async (req, res) => {
+      const s = session(req);
+      const { userId, importId } = parseOr400(importParams, req.params, 'params');
+      const user = await visibleLearner(ctx, s, userId);
+      const body = parseOr400(revokeBody, req.body ?? {}, 'body');
+      const row = await ctx.store.db.transaction((tx) =>
+        revokeImport(tx, coverageDeps(ctx, tx), {
+          id: importId,
+          actor: actorOf(s),
+          ...(body.reason ? { reason: body.reason } : {}),
+          platformId: s.platform.id,
+          userId: user.id,
+        }),
+      );
+      if (!row) throw notFound('No active imported record with this number for this learner.');
+      answerChange(req, res, user, { revoked: row.id }, 200, 'importRevoked');
     }),
   );
 

@@ -9,11 +9,13 @@ import { z } from 'zod';
 import { query as coverageQuery } from './coverage';
 import { query as credentialsQuery } from './credentials';
 import { showParams, showQuery } from './referentials';
+import { importBody } from './records';
 import { exportBody, filtersQuery, jobParams } from './reports';
 import {
   courseCoverage,
   credential,
   learnerRecord,
+  recordImport,
   errorResponse,
   exportJob,
   health,
@@ -103,6 +105,21 @@ export function openApiDocument(): OpenApiDocument {
       "A learner's current records (CLR 2.0 ClrCredential, VC-JWT), one per référentiel version they have hours in; issued again when their hours or badges change",
     request: { query: credentialsQuery },
     responses: { 200: { description: 'the records', content: json(z.array(learnerRecord)) }, ...errors(400, 401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/api/v1/records/imports',
+    operationId: 'importLearnerRecord',
+    tags: ['credentials'],
+    summary:
+      "Imports a learner record (CLR 2.0) of another Socle as prior learning for a learner, after verifying its signature and status with its issuer: its competencies' hours become manual credits (an administrator's API token; 201 imported, 200 already imported)",
+    security: token,
+    request: { body: { required: true, content: json(importBody) } },
+    responses: {
+      201: { description: 'the import', content: json(recordImport) },
+      200: { description: 'this record was already imported for this learner', content: json(recordImport) },
+      ...errors(400, 401, 403, 404, 409, 413),
+    },
   });
 
   registry.registerPath({

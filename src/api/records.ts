@@ -4,12 +4,23 @@ import { didDocument } from '../badges/proofs';
 import { findRecord, type LearnerRecordRow, recordSummary, recordUrl, type RecordVerification, verifyRecord } from '../badges/records';
 import { escapeXml } from '../badges/image';
 import { currentRecords } from '../coverage/records';
-import { notFound } from '../domain/errors';
+import { importRecord } from '../coverage/imports';
+import { forbidden, notFound } from '../domain/errors';
+import { findPlatform, findUser } from '../identity/records';
+import { z } from 'zod';
 import { formatDate, formatMinutes } from '../domain/format';
-import { asyncHandler } from '../web/http';
+import { asyncHandler, parseOr400 } from '../web/http';
 import { ASSETS } from '../web/render';
 import { authorizedLearner } from './credentials';
-import type { SessionResolver } from './principal';
+import { authorize, resolvePrincipal, type SessionResolver } from './principal';
+
+/** `POST /api/v1/records/imports`: a learner record of another Socle to import for a learner of a platform. */
+export const importBody = z.object({
+  platform: z.string().min(1).describe('the LTI issuer of the learner’s platform'),
+  user: z.string().min(1).describe('the learner (LTI sub) the record is of: the token’s holder vouches for it'),
+  record: z.string().min(1).max(2 * 1024 * 1024).describe('the record: its VC-JWT, or the JSON of its /records/<id> page'),
+  justification: z.string().trim().max(2_000).optional().describe('added to the justification of the credits'),
+});
 
 /**
  * Learner records (CLR 2.0) and the issuer's DID:
@@ -18,6 +29,8 @@ import type { SessionResolver } from './principal';
  *   own LTI session);
  * - `GET /records/:id`: the public verification page (HTML, French or English) or, with `Accept: application/json`,
  *   `{ id, status: valid | superseded | unknown | invalid, … }`; `GET /records/:id/record.jwt`: the signed record;
+ * - `POST /api/v1/records/imports`: imports a learner record of another Socle as prior learning for a learner
+ *   (an administrator's API token of the platform; src/coverage/imports.ts);
  * - `GET /.well-known/did.json`: the DID document (did:web) of the Ed25519 keys of Data Integrity proofs.
  */
 export function recordsRouter(ctx: AppContext, sessions: SessionResolver): Router {
@@ -31,6 +44,31 @@ export function recordsRouter(ctx: AppContext, sessions: SessionResolver): Route
       const { platform, user } = await authorizedLearner(ctx, req, sessions);
       const records = await db.transaction((tx) => currentRecords(tx, ctx, { platformId: platform.id, userId: user.id }));
       res.json(records.map((r) => recordSummary(publicUrl, r.record, r.title)));
+    }),
+  );
+
+  router.post(
+    '/api/v1/records/imports',
+    express.json({ limit: '3mb' }),
+    asyncHandler(async (req, res) => {
+      const principal = await resolvePrincipal(ctx, req, sessions);
+      // the binding of the record to the learner is the importer's word: an administrator's API token only
+      if (principal.kind !== 'api-token' || principal.role !== 'admin') throw forbidden('Importing a learner record needs an administrator’s API token.');
+      const body = parseOr400(importBody, req.body ?? {}, 'body');
+      const platform = await findPlatform(db, body.platform);
+      if (!platform) throw notFound(`No platform ${body.platform}.`);
+      await authorize(db, principal, { platformId: platform.id });
+      const user = await findUser(db, platform.id, body.user);
+      if (!user) throw notFound(`No user ${body.user} on ${platform.issuer}.`);
+      const result = await importRecord(db, ctx, ctx, {
+        platformId: platform.id,
+        userId: user.id,
+        record: body.record,
+        actor: `api-token:${principal.name}`,
+        ...(body.justification ? { justification: body.justification } : {}),
+      });
+      const { jwt: _jwt, ...summary } = result.import;
+      res.status(result.created ? 201 : 200).json({ ...result, import: summary });
     }),
   );
 
@@ -122,7 +160,7 @@ const TEXT = {
     hours: 'Heures validées',
     issuer: 'Émetteur',
     content: 'Contenu',
-    achievement: 'Domaine ou référentiel',
+    achievement: 'Domaine, compétence ou référentiel',
     credited: 'Heures',
     download: 'Télécharger le relevé signé (VC-JWT)',
     credential: 'Relevé signé (VC-JWT)',
@@ -144,7 +182,7 @@ const TEXT = {
     hours: 'Hours validated',
     issuer: 'Issuer',
     content: 'Content',
-    achievement: 'Domain or référentiel',
+    achievement: 'Domain, competency or référentiel',
     credited: 'Hours',
     download: 'Download the signed record (VC-JWT)',
     credential: 'Signed record (VC-JWT)',

@@ -170,6 +170,39 @@ export const learnerRecord = z
   })
   .meta({ id: 'LearnerRecord' });
 
+const missingCompetency = z.object({ domainCode: z.string(), key: z.string(), code: z.string(), minutes: z.number().int() });
+
+export const recordImport = z
+  .object({
+    import: z.object({
+      id: z.number().int(),
+      platformId: z.number().int(),
+      userId: z.number().int(),
+      issuer: z.url().describe("the record's issuer (its issuer profile's id)"),
+      issuerName: z.string(),
+      recordId: z.url().describe("the record's id (its verification page at its issuer)"),
+      sourcePlatform: z.string().describe('the platform the record names its learner on (LTI issuer)'),
+      referentialId: z.string(),
+      referentialVersion: z.string(),
+      recordIssuedAt: dateTime,
+      jwtDigest: z.string().describe('SHA-256 of the VC-JWT, hex'),
+      creditedMinutes: z.number().int(),
+      missing: z.array(missingCompetency),
+      justification: z.string(),
+      status: z.enum(['active', 'revoked', 'replaced']),
+      verifiedAt: dateTime,
+      importedBy: z.string(),
+      revokedAt: dateTime.nullable(),
+      revokedBy: z.string().nullable(),
+      revocationReason: z.string().nullable(),
+    }),
+    created: z.boolean().describe('false: this record was already imported for this learner, nothing changed'),
+    credits: z.array(z.object({ competencyKey: z.string(), minutes: z.number().int() })).describe('the manual credits of the import'),
+    missing: z.array(missingCompetency).describe('competencies the record states hours on that this Socle does not know: not credited'),
+    replaced: z.number().int().optional().describe('the older import of the same issuer and platform this one replaced'),
+  })
+  .meta({ id: 'RecordImport' });
+
 export const referentialList = z
   .object({
     referentials: z.array(

@@ -29,11 +29,50 @@ export type LearnerRecordRow = typeof learnerRecords.$inferSelect;
 
 export const recordUrl = (publicUrl: string, id: string) => `${publicUrl}/records/${id}`;
 
+/** The path segment that names a competency's achievement under its domain's (`…/domains/<code>/competencies/<key>`). */
+export const COMPETENCY_SEGMENT = '/competencies/';
+
+type OutlineCompetency = ReferentialOutline['domains'][number]['competencies'][number];
+
+/**
+ * The OB 3.0 `Achievement` of one competency, as a record's breakdown holds it: named under its domain's achievement,
+ * aligned to the competency (CFItem: its code, and its key in the fragment of the référentiel's URL).
+ */
+function competencyAchievementJson(publicUrl: string, referential: ReferentialOutline, domainAchievementId: string, c: OutlineCompetency) {
+  const framework = `${referential.title} (${referential.version})`;
+  return {
+    id: `${domainAchievementId}${COMPETENCY_SEGMENT}${encodeURIComponent(c.key)}`,
+    type: ['Achievement'],
+    achievementType: 'Competency',
+    name: `${c.code} ${c.title}`,
+    description: `Compétence ${c.code} « ${c.title} » du référentiel « ${referential.title} » (version ${referential.version}).`,
+    criteria: { narrative: `Heures de formation validées au titre de la compétence ${c.code}, suivies par Socle à partir des activités réalisées.` },
+    ...(c.requiredMinutes === null ? {} : { creditsAvailable: minutesToHours(c.requiredMinutes) }),
+    inLanguage: 'fr',
+    humanCode: c.code,
+    alignment: [
+      {
+        type: ['Alignment'],
+        targetType: 'CFItem',
+        targetName: `${c.code} ${c.title}`,
+        targetCode: c.code,
+        targetFramework: framework,
+        targetUrl: urls.competency(publicUrl, referential.id, referential.version, c.key),
+      },
+    ],
+  };
+}
+
 export interface RecordInput {
   userId: number;
   referential: ReferentialOutline;
   /** Validated minutes per domain code (the learner's stored coverage). */
   validatedMinutes: ReadonlyMap<string, number>;
+  /**
+   * Validated minutes per competency key (the breakdown of the domains' hours): each competency with minutes gets a
+   * credential of its own in the record, which another Socle imports as prior learning. Absent: domains only.
+   */
+  competencyMinutes?: ReadonlyMap<string, number>;
   now?: Date;
 }
 
@@ -87,6 +126,11 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
     if (!referential.domains.some((d) => d.code === code)) throw notFound(`référentiel ${referential.id} ${referential.version} has no domain ${code}`);
     if (!Number.isInteger(minutes) || minutes < 0) throw invalid(`validated minutes must be whole minutes ≥ 0, got ${minutes}`);
   }
+  const competencyKeys = new Set(referential.domains.flatMap((d) => d.competencies.map((c) => c.key)));
+  for (const [key, minutes] of input.competencyMinutes ?? []) {
+    if (!competencyKeys.has(key)) throw notFound(`référentiel ${referential.id} ${referential.version} has no competency ${key}`);
+    if (!Number.isInteger(minutes) || minutes < 0) throw invalid(`validated minutes must be whole minutes ≥ 0, got ${minutes}`);
+  }
 
   const defs = achievementDefinitions(referential);
   await ensureAchievements(ex, defs); // their ids resolve at /achievements/…
@@ -113,8 +157,24 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
   const { description: _description, ...issuerClaim } = issuer;
   const domains = referential.domains.map((d) => ({ domain: d, minutes: input.validatedMinutes.get(d.code) ?? 0 }));
   const earnedMinutes = domains.reduce((sum, d) => sum + d.minutes, 0);
+  const competencies = domains.flatMap(({ domain }) =>
+    domain.competencies.flatMap((c) => {
+      const minutes = input.competencyMinutes?.get(c.key) ?? 0;
+      return minutes > 0 ? [{ domain, competency: c, minutes }] : [];
+    }),
+  );
+  const breakdown = competencies.map((c) => [c.competency.key, c.minutes]);
   const digest = createHash('sha256')
-    .update(JSON.stringify({ issuerClaim, achievements, domains: domains.map((d) => [d.domain.code, d.minutes]), held: held.map((h) => h.id).sort() }))
+    .update(
+      JSON.stringify({
+        issuerClaim,
+        achievements,
+        domains: domains.map((d) => [d.domain.code, d.minutes]),
+        held: held.map((h) => h.id).sort(),
+        // absent when empty: the digest of a record without a breakdown is what it was before breakdowns
+        ...(breakdown.length ? { competencies: breakdown } : {}),
+      }),
+    )
     .digest('hex');
   const [latest] = await ex
     .select()
@@ -153,6 +213,22 @@ export async function issueRecord(ex: Executor, ctx: BadgeIssuing, input: Record
       issuer: issuerClaim,
       validFrom: issuedAt.toISOString(),
       credentialSubject: { type: ['AchievementSubject'], identifier, achievement, creditsEarned: minutesToHours(minutes) },
+      credentialSchema: [{ id: OB_SCHEMA, type: '1EdTechJsonSchemaValidator2019' }],
+    });
+  }
+  // the breakdown: one credential per competency with validated hours (exact hours: minutes / 60, unrounded)
+  for (const { domain, competency, minutes } of competencies) {
+    const parent = domainAchievement.get(domain.code);
+    if (!parent) continue;
+    const achievement = competencyAchievementJson(publicUrl, referential, parent.id, competency);
+    verifiableCredential.push({
+      '@context': [...OB3_CONTEXT],
+      id: `${url}#${encodeURIComponent(domain.code)}/${encodeURIComponent(competency.key)}`,
+      type: ['VerifiableCredential', 'AchievementCredential'],
+      name: `${achievement.name} — ${formatMinutes(minutes)}`,
+      issuer: issuerClaim,
+      validFrom: issuedAt.toISOString(),
+      credentialSubject: { type: ['AchievementSubject'], identifier, achievement, creditsEarned: minutes / 60 },
       credentialSchema: [{ id: OB_SCHEMA, type: '1EdTechJsonSchemaValidator2019' }],
     });
   }
@@ -218,6 +294,17 @@ export function isRecordJwt(jwt: string): boolean {
 
 export type { RecordVerification } from './verify';
 
+/** The keys as Socle publishes them (`/badges/keys/<kid>`, `/badges/jwks.json`), read from the store; 404 otherwise. */
+export function storeKeyResolver(ex: Executor, publicUrl: string): Resolve {
+  const json = (value: unknown): Resolved => ({ status: 200, contentType: 'application/json', body: JSON.stringify(value) });
+  return async (url) => {
+    if (url === `${publicUrl}/badges/jwks.json`) return json(await publishedJwks(ex, publicUrl));
+    const kid = url.startsWith(keyUrl(publicUrl, '')) ? url.slice(keyUrl(publicUrl, '').length) : undefined;
+    const jwk = kid ? await publishedKey(ex, publicUrl, kid) : undefined;
+    return jwk ? json(jwk) : { status: 404, contentType: 'text/plain', body: 'not found' };
+  };
+}
+
 /**
  * Verifies a learner record's VC-JWT as a third party would (`verifyRecordSignature`: the key of its `kid`, here
  * read from the store, the claims and the CLR 2.0 structure), then against Socle's records: that Socle issued it
@@ -225,15 +312,7 @@ export type { RecordVerification } from './verify';
  * current). The page `/records/<id>` answers this; `socle badges verify` reads that answer over HTTP.
  */
 export async function verifyRecord(ex: Executor, publicUrl: string, jwt: string, now: Date = new Date()): Promise<RecordVerification> {
-  // the keys as Socle publishes them (`/badges/keys/<kid>`, `/badges/jwks.json`), read from the store
-  const json = (value: unknown): Resolved => ({ status: 200, contentType: 'application/json', body: JSON.stringify(value) });
-  const resolve: Resolve = async (url) => {
-    if (url === `${publicUrl}/badges/jwks.json`) return json(await publishedJwks(ex, publicUrl));
-    const kid = url.startsWith(keyUrl(publicUrl, '')) ? url.slice(keyUrl(publicUrl, '').length) : undefined;
-    const jwk = kid ? await publishedKey(ex, publicUrl, kid) : undefined;
-    return jwk ? json(jwk) : { status: 404, contentType: 'text/plain', body: 'not found' };
-  };
-  const signed = await verifyRecordSignature(jwt, { resolve, now });
+  const signed = await verifyRecordSignature(jwt, { resolve: storeKeyResolver(ex, publicUrl), now });
   if ('status' in signed) return signed;
   const { payload, extra } = signed;
   if (payload.iss !== urls.issuer(publicUrl)) return { status: 'unknown', errors: ['the issuer has no record of this learner record'], ...extra };

@@ -10,6 +10,7 @@ import type { Executor } from '../db/store';
 import { invalid, notFound, SocleError } from '../domain/errors';
 import { output, type WithContext } from './command';
 import { formatMinutes } from '../domain/format';
+import { registerImports } from './imports';
 
 async function platformOf(ex: Executor, issuer: string) {
   const platform = await findPlatform(ex, issuer);
@@ -18,7 +19,7 @@ async function platformOf(ex: Executor, issuer: string) {
 }
 
 
-/** `socle credits grant|revoke|list` and `socle coverage recompute`. */
+/** `socle credits grant|revoke|list|import|imports` and `socle coverage recompute`. */
 export function registerCoverage(program: Command, withContext: WithContext): void {
   const credits = program.command('credits').description('manual credits (recognition of prior learning, face-to-face attendance)');
   credits
@@ -104,6 +105,8 @@ export function registerCoverage(program: Command, withContext: WithContext): vo
           : 'No manual credit.',
       );
     });
+
+  registerImports(credits, withContext);
 
   const coverage = program.command('coverage').description('stored coverage of the learners');
   coverage

@@ -1,3 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv2019 from 'ajv/dist/2019';
+import addFormats from 'ajv-formats';
 import nock from 'nock';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { grantManualCredit } from '../../src/coverage/credits';
@@ -118,12 +122,40 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     // domain 2: the learner's Open Badge itself; domain 1: the hours validated so far, asserted by the record
     const badges = (await (await learner.get(`/api/v1/credentials?platform=${encodeURIComponent(MOODLE)}&user=4`)).json()) as { id: string; verifyUrl: string }[];
     expect(badges).toHaveLength(1);
+    // then the breakdown: one credential per competency with validated hours, its achievement under its domain's
     expect(subject.verifiableCredential.map((c) => [c.credentialSubject.achievement.id, c.credentialSubject.creditsEarned])).toEqual([
       [d1?.id, 1.5],
       [d2?.id, 5],
+      [`${d1?.id}/competencies/1.1`, 1.5],
+      [`${d2?.id}/competencies/2.1`, 4],
+      [`${d2?.id}/competencies/2.2`, 1],
     ]);
+    expect(subject.verifiableCredential[2]).toMatchObject({
+      id: `${item.verifyUrl}#1/1.1`,
+      type: ['VerifiableCredential', 'AchievementCredential'],
+      credentialSubject: {
+        type: ['AchievementSubject'],
+        identifier: subject.identifier,
+        achievement: {
+          type: ['Achievement'],
+          achievementType: 'Competency',
+          humanCode: '1.1',
+          alignment: [{ targetType: 'CFItem', targetCode: '1.1', targetUrl: `${publicUrl}/api/v1/referentials/${socle28.id}?version=${socle28.version}#1.1` }],
+        },
+      },
+    });
     expect(subject.verifiableCredential[0]).toMatchObject({ id: `${item.verifyUrl}#1`, type: ['VerifiableCredential', 'AchievementCredential'] });
     expect(subject.verifiableCredential[1]).toMatchObject({ id: badges[0]?.verifyUrl, type: ['VerifiableCredential', 'OpenBadgeCredential'] });
+    // the credentials the record asserts itself (hours short of a badge, the breakdown) are OB 3.0 AchievementCredentials
+    const ajv = new Ajv2019({ allErrors: true, strict: true, strictTuples: false, strictRequired: false });
+    addFormats(ajv);
+    // the schema stated from the OB 3.0 data model, less Socle's own stricter rule that every badge has a status
+    // list entry (the data model does not require one): these credentials' status is the record's, at its id
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../support/ob3/achievement-credential.schema.json'), 'utf8')) as { required: string[] };
+    const validate = ajv.compile({ ...schema, required: schema.required.filter((r) => r !== 'credentialStatus') });
+    const asserted = subject.verifiableCredential.filter((c) => c.id.startsWith(`${item.verifyUrl}#`));
+    expect(asserted).toHaveLength(4);
+    for (const vc of asserted) expect(validate(vc) ? [] : validate.errors).toEqual([]);
     expect(subject.association).toHaveLength(5);
     expect(subject.association[1]).toEqual({ type: 'Association', associationType: 'isParentOf', sourceId: whole?.id, targetId: d2?.id });
   });
@@ -154,7 +186,9 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
     const old = await fetch(`${server.url}/records/${first?.id}`, { headers: { accept: 'application/json' } });
     expect(await old.json()).toMatchObject({ status: 'superseded' });
     const current = await fetch(`${server.url}/records/${next?.id}`, { headers: { accept: 'application/json' } });
-    expect(await current.json()).toMatchObject({ status: 'valid', referential: { id: socle28.id }, credentials: [{ creditsEarned: 2 }, { creditsEarned: 5 }] });
+    // the domains' hours, then the competencies' (1.1, 1.2, 2.1, 2.2)
+    const credited = [2, 5, 1.5, 0.5, 4, 1].map((creditsEarned) => ({ creditsEarned }));
+    expect(await current.json()).toMatchObject({ status: 'valid', referential: { id: socle28.id }, credentials: credited });
 
     // a third party, over HTTP only (PUBLIC_URL answered by the test server): the key of the header's kid URL, the
     // record's status at its id
@@ -165,7 +199,7 @@ describe.each(drivers)('Learner records (CLR 2.0) on %s', (driver) => {
       status: 'valid',
       recordId: next?.id,
       referential: { id: socle28.id, version: socle28.version },
-      credentials: [{ creditsEarned: 2 }, { creditsEarned: 5 }],
+      credentials: credited,
     });
     await expect(verifyRecordJwt(first?.jwt ?? '', { resolve: overHttp })).resolves.toMatchObject({ status: 'superseded', recordId: first?.id });
     // signed by Socle but not the record it holds at that id: not vouched for

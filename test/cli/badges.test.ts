@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -12,7 +11,7 @@ import { auditEvents } from '../../src/db/schema';
 import { openStore } from '../../src/db/store';
 import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { testConfig } from '../support/app';
-import { runCliInProcess as runCli, startServe, waitForExit } from '../support/cli';
+import { freePort, runCliInProcess as runCli, startServe, waitForExit } from '../support/cli';
 import { socle28 } from '../badges/referential';
 
 const ltiKey = 'cli-test-lti-key-0123456789abcdef0123456789';
@@ -20,14 +19,6 @@ const ltiKey = 'cli-test-lti-key-0123456789abcdef0123456789';
 // `socle serve` runs as a real process (twice) on the embedded database: allow for a busy machine.
 jest.setTimeout(240_000);
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
 
 /**
  * `socle badges verify` as a third party: the issuing Socle runs as its own process on loopback, the command reads

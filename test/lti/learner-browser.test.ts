@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { manualCreditEvidence, manualCredits, platformSettings } from '../../src/db/schema';
-import { ensurePlatform } from '../../src/identity/records';
+import { grantManualCredit } from '../../src/coverage/credits';
+import { coverageDeps } from '../../src/coverage/deps';
+import { currentRecords } from '../../src/coverage/records';
+import { importedRecords, manualCreditEvidence, manualCredits, platformSettings } from '../../src/db/schema';
+import { ensurePlatform, ensureUser } from '../../src/identity/records';
 import { fixtureReferentials } from '../coverage/support';
 import { startTestServer, type TestServer } from '../support/app';
 import { drivers } from '../support/db';
@@ -125,6 +128,52 @@ describe('learner search and manual credit in Chromium', () => {
     await page.screenshot({ path: screenshot });
     expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
     if (!process.env.UPDATE_SCREENSHOTS) fs.rmSync(screenshot);
+    expect(violations).toEqual([]);
+    await context.close();
+  }, 90_000);
+
+  it('imports the learner’s record of another platform of this Socle from a file, and says why a changed one is refused', async () => {
+    // the record of Sam's account on another platform of the institution, as Sam downloaded it there
+    const db = server.ctx.store.db;
+    const siteA = await ensurePlatform(db, 'https://moodle.site-a.univ-exemple.fr');
+    const onA = await ensureUser(db, siteA.id, '804');
+    const [record] = await db.transaction(async (tx) => {
+      await grantManualCredit(tx, coverageDeps(server.ctx, tx), { platformId: siteA.id, userId: onA.id, referentialId: 'socle-sante-28h', competencyKey: '5.1', minutes: 120, justification: 'Présentiel', actor: 'cli' });
+      return currentRecords(tx, server.ctx, { platformId: siteA.id, userId: onA.id });
+    });
+    const jwt = record?.record.jwt ?? '';
+    const good = path.join(dir, 'record.jwt');
+    fs.writeFileSync(good, jwt);
+    const changed = path.join(dir, 'changed.jwt');
+    const [h, p, sig] = jwt.split('.');
+    fs.writeFileSync(changed, `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p ?? '', 'base64url').toString()), name: 'Autre' })).toString('base64url')}.${sig}`);
+
+    const { context, violations, page } = await phone();
+    await page.goto(`${server.url}/lti/admin?ltik=${encodeURIComponent(String(launched.client.ltik))}`);
+    await page.getByLabel('Nom ou identifiant').fill('sam');
+    await page.keyboard.press('Enter');
+    await page.locator('#learner-results a', { hasText: 'Sam Student' }).click();
+    await page.waitForURL(/\/lti\/learners\/\d+\?ltik=/);
+    await page.waitForFunction('Boolean(window.htmx)');
+    expect(await page.locator('[data-testid="no-imports"]').innerText()).toBe('Aucun relevé importé pour cet apprenant.');
+
+    await page.getByLabel('Relevé (fichier record.jwt ou son JSON)').setInputFiles(changed);
+    await page.getByRole('button', { name: 'Vérifier et importer' }).click();
+    await page.locator('#import-result').filter({ hasText: 'not importable: invalid' }).waitFor();
+    expect(await page.evaluate('document.activeElement?.id')).toBe('import-result');
+    expect(await db.select().from(importedRecords)).toEqual([]);
+
+    await page.getByLabel('Relevé (fichier record.jwt ou son JSON)').setInputFiles(good);
+    await page.getByLabel('Précision (facultatif)').fill('Mutation du site A');
+    await page.getByRole('button', { name: 'Vérifier et importer' }).click();
+    await page.waitForURL(/done=imported/);
+    expect(await page.locator('[data-testid="learner-notice"]').innerText()).toBe('Relevé importé : les heures de l’apprenant sont à jour.');
+    const imports = await page.locator('[data-testid="imports"]').innerText();
+    expect(imports).toMatch(/n° \d+ · relevé de Socle — \S+ du .+ · 2\sh \(socle-sante-28h V1\.1\.2022\)/);
+    expect(await page.locator('[data-testid="manual-credits"]').innerText()).toContain('Acquis antérieurs : relevé de Socle');
+    const learner = (await page.evaluate(width)) as { doc: number; main: number; mainWidth: number };
+    expect(learner.doc).toBeLessThanOrEqual(390);
+    expect(learner.main).toBeLessThanOrEqual(learner.mainWidth);
     expect(violations).toEqual([]);
     await context.close();
   }, 90_000);

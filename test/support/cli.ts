@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import type { Services } from '../../src/context';
 
@@ -97,3 +98,13 @@ export async function runCliInProcess(args: string[], env: Record<string, string
     process.env = saved;
   }
 }
+
+/** A TCP port free on loopback right now (for a `socle serve` whose PUBLIC_URL must be known before it starts). */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });

@@ -1,6 +1,51 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { courses, platforms, users } from './identity';
+
+/**
+ * Learner records (CLR 2.0) imported as prior learning (acquis antérieurs): a record issued by another Socle (or by
+ * this one for another platform), verified (signature by the issuer's published key, still the learner's current
+ * record, no embedded credential revoked) and imported for a learner of a platform; its hours become manual credits
+ * (`manual_credits.import_id`). One active import per record and platform, and per learner, issuer and référentiel
+ * version and source platform (a newer record of the same issuer and platform replaces the older import: `replaced`). Revoked, never deleted.
+ * `missing`: what the record states on competencies this Socle does not know ({domainCode, key, code, minutes}).
+ */
+export const importedRecords = pgTable(
+  'imported_records',
+  {
+    id: serial('id').primaryKey(),
+    platformId: integer('platform_id')
+      .notNull()
+      .references(() => platforms.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').notNull(),
+    issuerName: text('issuer_name').notNull(),
+    recordId: text('record_id').notNull(),
+    /** The platform the record names its learner on (its subject's `ltiPlatformId`): with the issuer, the record's source. */
+    sourcePlatform: text('source_platform').notNull(),
+    referentialId: text('referential_id').notNull(),
+    referentialVersion: text('referential_version').notNull(),
+    recordIssuedAt: timestamp('record_issued_at', { withTimezone: true }).notNull(),
+    jwtDigest: text('jwt_digest').notNull(),
+    jwt: text('jwt').notNull(),
+    creditedMinutes: integer('credited_minutes').notNull(),
+    missing: jsonb('missing').notNull(),
+    justification: text('justification').notNull(),
+    status: text('status', { enum: ['active', 'revoked', 'replaced'] }).notNull().default('active'),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }).notNull(),
+    importedBy: text('imported_by').notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revokedBy: text('revoked_by'),
+    revocationReason: text('revocation_reason'),
+  },
+  (t) => [
+    index('imported_records_user_idx').on(t.userId),
+    uniqueIndex('imported_records_one_active_record_idx').on(t.platformId, t.recordId).where(sql`status = 'active'`),
+    uniqueIndex('imported_records_one_active_source_idx').on(t.userId, t.issuer, t.sourcePlatform, t.referentialId, t.referentialVersion).where(sql`status = 'active'`),
+  ],
+);
 
 /**
  * Manual credits (crédits manuels: recognition of prior learning, face-to-face attendance): minutes granted on one
@@ -26,6 +71,8 @@ export const manualCredits = pgTable(
     revokedBy: text('revoked_by'),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     revocationReason: text('revocation_reason'),
+    /** The imported record this credit comes from (prior learning), or null for a credit granted by hand. */
+    importId: integer('import_id').references(() => importedRecords.id, { onDelete: 'cascade' }),
   },
   (t) => [
     index('manual_credits_user_idx').on(t.userId),
