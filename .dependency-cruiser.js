@@ -1,6 +1,6 @@
 // @ts-check
 // The dependency rule of docs/architecture.md, checked by `npm run deps` (part of `npm test`).
-const FEATURES = '^src/(xapi|forwarding|mapping|coverage|badges|reports|gradebook|lms|identity|referentials|privacy)/';
+const FEATURES = '^src/(xapi|forwarding|mapping|coverage|badges|reports|gradebook|lms|identity|referentials|privacy|transitions)/';
 const INFRA = '^src/(db/|types/|config\\.ts|logger\\.ts|metrics\\.ts|secrets\\.ts|version\\.ts|context\\.ts|worker\\.ts)';
 const ENTRY = '^(src/(api|cli|app)/|lti/)';
 
@@ -11,7 +11,7 @@ const LAYERS = [
   ['forwarding'],
   ['badges'],
   ['coverage'],
-  ['mapping', 'gradebook', 'reports', 'privacy'],
+  ['mapping', 'gradebook', 'reports', 'privacy', 'transitions'],
   ['xapi'],
 ];
 const layerRules = LAYERS.flatMap((names, level) => {

@@ -14,3 +14,4 @@ export * from './rate-limits';
 export * from './institutions';
 export * from './wallet';
 export * from './records';
+export * from './transitions';
