@@ -410,7 +410,10 @@ export async function reportLearners(ex: Executor, platformId: number, report: T
     .sort((a, b) => Number(b.lost) - Number(a.lost) || a.sub.localeCompare(b.sub));
 }
 
-/** The report as CSV for French spreadsheets: per learner a total line, then a line per domain whose minutes differ. */
+/**
+ * The report as CSV for French spreadsheets: per learner a total line, then a line per domain whose minutes differ;
+ * hours lost and gained in two columns (never negative: a leading minus would be escaped as a formula).
+ */
 export function reportCsv(t: Transition, learners: Awaited<ReturnType<typeof reportLearners>>): string {
   const hours = (minutes: number) => (minutes / 60).toFixed(2).replace('.', ',');
   const rows = learners.flatMap((l) =>
@@ -422,13 +425,13 @@ export function reportCsv(t: Transition, learners: Awaited<ReturnType<typeof rep
       r.code,
       hours(r.before),
       hours(r.after),
-      hours(r.after - r.before),
-      r.after < r.before ? 'oui' : 'non',
+      hours(Math.max(0, r.before - r.after)),
+      hours(Math.max(0, r.after - r.before)),
     ]),
   );
   return stringify(rows, {
     header: true,
-    columns: ['ancienne_version', 'nouvelle_version', 'apprenant', 'nom', 'domaine', 'heures_avant', 'heures_apres', 'ecart_heures', 'perte'],
+    columns: ['ancienne_version', 'nouvelle_version', 'apprenant', 'nom', 'domaine', 'heures_avant', 'heures_apres', 'heures_perdues', 'heures_gagnees'],
     delimiter: ';',
     bom: true,
     record_delimiter: 'windows',
