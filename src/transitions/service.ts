@@ -253,6 +253,7 @@ async function dryRun(ex: Executor, deps: CoverageDeps, t: Transition) {
     const key = target.get(c.competency_key) ?? null;
     return key === null ? { ...c, revoked: true } : { ...c, referential_id: to.id, referential_version: to.version, competency_key: key };
   };
+  const movedCredits = credits.filter((c) => (target.get(c.competency_key) ?? null) !== null);
   const changed: LearnerDifference[] = [];
   for (let i = 0; i < learners.length; i += 1_000) {
     const chunk = learners.slice(i, i + 1_000);
@@ -272,9 +273,9 @@ async function dryRun(ex: Executor, deps: CoverageDeps, t: Transition) {
     changed,
     losses: changed.filter((d) => d.lost).length,
     mappings: { moved: move.moved.length, merged: move.merged, kept: move.kept.length, dropped: move.dropped.length },
-    credits: { moved: credits.filter((c) => target.get(c.competency_key) != null).length, revoked: credits.filter((c) => target.get(c.competency_key) == null).length },
+    credits: { moved: movedCredits.length, revoked: credits.length - movedCredits.length },
   };
-  return { report, old, movedRows, credits, learners, target, from, to };
+  return { report, old, movedRows, credits, movedCredits, learners, target, from, to };
 }
 
 /** The preview: what applying would change for whom, computed with the real rules on a dry run. */
@@ -345,8 +346,8 @@ export async function applyTransition(
       );
     }
     // the active credits: moved in place (their evidence stays with them) or, without a counterpart, revoked
-    const moved = run.credits.filter((c) => run.target.get(c.competency_key) != null);
-    const revoked = run.credits.filter((c) => run.target.get(c.competency_key) == null);
+    const moved = run.movedCredits;
+    const revoked = run.credits.filter((c) => !moved.includes(c));
     for (const c of moved) {
       await tx
         .update(manualCredits)
