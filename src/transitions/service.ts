@@ -314,7 +314,7 @@ export async function applyTransition(
     const run = await dryRun(tx, deps, t);
     const { report, from, to } = run;
     if (report.losses > 0 && !input.acceptLosses) {
-      throw conflict(`${report.losses} learner(s) would lose validated hours: read the preview, then apply with the losses accepted`, [
+      throw conflict(`${report.losses} learner(s) would lose validated hours: read the preview, then apply accepting the losses (--accept-losses)`, [
         { path: 'acceptLosses', message: `${report.losses} learner(s) lose hours` },
       ]);
     }

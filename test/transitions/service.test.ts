@@ -69,7 +69,7 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     await loadBundledReferentials(db);
     const old = await getReferential(db, OLD.id, OLD.version);
     if (!old) throw new Error('no bundled version');
-    await saveReferential(db, await nextVersion(db), 'import');
+    await saveReferential(db, nextVersion(), 'import');
 
     platform = await ensurePlatform(db, MOODLE);
     other = await ensurePlatform(db, OTHER);

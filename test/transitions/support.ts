@@ -2,16 +2,15 @@
  * A second version of the 28 h référentiel for transition tests: V2.0.2027, where competency 1.1 is renumbered 1.0
  * (same title), 2.1 is split into 2.1a and 2.1b (new titles) and 3.3 is removed. Everything else is unchanged.
  */
-import { getReferential } from '../../src/referentials/catalogue';
-import type { Executor } from '../../src/db/store';
+import { bundledReferentials } from '../../src/referentials/catalogue';
 import type { Referential } from '../../src/domain/referential';
 
 export const OLD = { id: 'socle-sante-niveaux-4-8', version: 'V1.1.2022' };
 export const NEW = { id: OLD.id, version: 'V2.0.2027' };
 
-export async function nextVersion(ex: Executor): Promise<Referential> {
-  const old = await getReferential(ex, OLD.id, OLD.version);
-  if (!old) throw new Error('the bundled référentiel is not loaded');
+export function nextVersion(): Referential {
+  const old = bundledReferentials().find((r) => r.id === OLD.id && r.version === OLD.version);
+  if (!old) throw new Error('no bundled référentiel');
   return {
     ...old,
     version: NEW.version,
