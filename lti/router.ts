@@ -31,6 +31,7 @@ import { adminPlatformRoutes, platformsPanel } from './admin-platforms';
 import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
 import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
+import { adminTransitionRoutes, transitionsPanel } from './admin-transitions';
 import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
 import { connectedWallets } from '../src/wallet/tokens';
 
@@ -305,6 +306,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           ...(await webServicePanel(ctx, s)),
           ...(await xapiKeysPanel(ctx, s)),
           ...(await learnersPanel(ctx, s, req.query)),
+          ...(await transitionsPanel(ctx, s)),
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
@@ -386,6 +388,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminWebServiceRoutes(ctx, app);
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
+  adminTransitionRoutes(ctx, app);
   institutionRoutes(ctx, app);
   walletRoutes(ctx, app);
 

@@ -439,3 +439,25 @@ export function reportCsv(t: Transition, learners: Awaited<ReturnType<typeof rep
     escape_formulas: true,
   });
 }
+
+/**
+ * The versions the platform uses (in its mappings, active credits, courses' choice or default) that have a later
+ * stored version of the same référentiel: what an administrator may move from, and to which versions.
+ */
+export async function versionsInUse(ex: Executor, platformId: number): Promise<{ from: VersionRef & { title: string }; later: (VersionRef & { title: string })[] }[]> {
+  const rows = await queryRows<{ id: string; version: string; title: string; later: { id: string; version: string; title: string }[] }>(
+    ex,
+    sql`WITH used AS (
+          SELECT m.referential_id AS id, m.referential_version AS version FROM activity_mappings m JOIN courses c ON c.id = m.course_id WHERE c.platform_id = ${platformId}
+          UNION SELECT referential_id, referential_version FROM manual_credits WHERE platform_id = ${platformId} AND revoked_at IS NULL
+          UNION SELECT referential_id, referential_version FROM courses WHERE platform_id = ${platformId} AND referential_version IS NOT NULL
+          UNION SELECT default_referential_id, default_referential_version FROM platform_settings
+                WHERE platform_id = ${platformId} AND default_referential_version IS NOT NULL)
+        SELECT r.id, r.version, r.title,
+               (SELECT coalesce(json_agg(json_build_object('id', n.id, 'version', n.version, 'title', n.title) ORDER BY n.seq DESC), '[]')
+                  FROM referentials n WHERE n.id = r.id AND n.seq > r.seq) AS later
+        FROM used u JOIN referentials r ON r.id = u.id AND r.version = u.version
+        ORDER BY r.id, r.seq`,
+  );
+  return rows.filter((r) => r.later.length > 0).map((r) => ({ from: { id: r.id, version: r.version, title: r.title }, later: r.later }));
+}
