@@ -14,7 +14,7 @@ import { queryRows } from '../../src/db/store';
 import { SocleError } from '../../src/domain/errors';
 import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity/records';
 import { setCourseReferential, setPlatformDefaults } from '../../src/mapping/course';
-import { saveMapping } from '../../src/mapping/service';
+import { mappingHistory, saveMapping } from '../../src/mapping/service';
 import { getReferential, loadBundledReferentials, saveReferential } from '../../src/referentials/catalogue';
 import {
   applyTransition,
@@ -262,6 +262,9 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
       { action: 'manual-credit.revoke', subject: `user:${users.get('credited')}` },
       { action: 'referential-transition.apply', subject: `platform:${platform.id}` },
     ]);
+    // the course's mapping history shows the move, old pairs before, new ones after
+    const [history] = await mappingHistory(db, courseId, 1);
+    expect(history).toMatchObject({ action: 'mapping.transition', actor: 'admin', before: { referential: `${OLD.id}@${OLD.version}` }, after: { referential: `${NEW.id}@${NEW.version}` } });
     const [courseRow] = await queryRows<{ v: string }>(db, sql`SELECT referential_version AS v FROM courses WHERE id = ${courseId}`);
     expect(courseRow?.v).toBe(NEW.version);
 
