@@ -71,7 +71,6 @@ async function openView(ctx: AppContext, s: LtiSession, t: Transition) {
     options,
     report: {
       ...report,
-      learners: report.learners,
       shown: people.slice(0, SHOWN_LEARNERS).map((p) => ({
         sub: p.sub,
         name: p.name,

@@ -72,6 +72,7 @@ function showReport(report: TransitionReport, people: Awaited<ReturnType<typeof 
     `${report.learners} apprenant(s) concerné(s), ${report.changed.length} dont les heures changent, ${report.losses} qui perdent des heures.`,
     `Associations : ${report.mappings.moved} déplacée(s), ${report.mappings.merged} fusionnée(s), ${report.mappings.kept} déjà présente(s), ${report.mappings.dropped} supprimée(s).`,
     `Crédits manuels : ${report.credits.moved} déplacé(s), ${report.credits.revoked} révoqué(s).`,
+    `Open Badges : ${report.badges.issued} délivré(s) sur la nouvelle version, ${report.badges.revoked} révoqué(s).`,
   ];
   for (const p of people) {
     const domains = p.domains.filter((d) => d.before !== d.after).map((d) => `domaine ${d.code} : ${formatMinutes(d.before)} → ${formatMinutes(d.after)}`);

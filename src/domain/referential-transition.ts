@@ -170,6 +170,11 @@ export const transitionReportSchema = z.object({
   losses: z.number().int(),
   mappings: z.object({ moved: z.number().int(), merged: z.number().int(), kept: z.number().int(), dropped: z.number().int() }),
   credits: z.object({ moved: z.number().int(), revoked: z.number().int() }),
+  /**
+   * The Open Badges the recompute would issue and revoke (when the platform issues them): a badge of the old version
+   * is revoked, as its coverage is gone; the new version's are issued where met.
+   */
+  badges: z.object({ issued: z.number().int(), revoked: z.number().int() }),
 });
 export type TransitionReport = z.infer<typeof transitionReportSchema>;
 

@@ -9,10 +9,11 @@ import { stringify } from 'csv-stringify/sync';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type CoverageDeps, coverageDeps, type CoverageServices } from '../coverage/deps';
 import { type CreditRow, creditingLock, learnerCoverages, loadFacts, loadVersionRules, type MappingRow } from '../coverage/engine';
+import { planBadges } from '../coverage/badges';
 import { afterLearnersChange } from '../coverage/freshness';
 import { auditEvents, courses, manualCredits, platformSettings, referentialTransitions, users } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
-import type { ReferentialVersion } from '../domain/coverage';
+import type { LearnerCoverage, ReferentialVersion } from '../domain/coverage';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { ID_PATTERN, VERSION_PATTERN } from '../domain/referential';
 import {
@@ -255,17 +256,24 @@ async function dryRun(ex: Executor, deps: CoverageDeps, t: Transition) {
   };
   const movedCredits = credits.filter((c) => (target.get(c.competency_key) ?? null) !== null);
   const changed: LearnerDifference[] = [];
+  const badges = { issued: 0, revoked: 0 };
   for (let i = 0; i < learners.length; i += 1_000) {
     const chunk = learners.slice(i, i + 1_000);
     const facts = await loadFacts(ex, { userIds: chunk });
+    const coverages: { userId: number; coverage: LearnerCoverage }[] = [];
     for (const userId of chunk) {
       const f = facts.get(userId) ?? { events: [], credits: [] };
       const was = (await learnerCoverages(before, f)).find((c) => c.referential.id === from.id && c.referential.version === from.version);
-      const will = (await learnerCoverages(after, { events: f.events, credits: f.credits.map(moveCredit) })).find(
-        (c) => c.referential.id === to.id && c.referential.version === to.version,
-      );
-      const difference = learnerDifference(userId, was, will);
+      const all = await learnerCoverages(after, { events: f.events, credits: f.credits.map(moveCredit) });
+      for (const coverage of all) coverages.push({ userId, coverage });
+      const difference = learnerDifference(userId, was, all.find((c) => c.referential.id === to.id && c.referential.version === to.version));
       if (difference) changed.push(difference);
+    }
+    // what the recompute's badge step would do with these coverages (read only)
+    if (deps.badges) {
+      const plan = await planBadges(ex, chunk, coverages);
+      badges.issued += plan.issue.length;
+      badges.revoked += plan.revoke.length;
     }
   }
   const report: TransitionReport = {
@@ -274,6 +282,7 @@ async function dryRun(ex: Executor, deps: CoverageDeps, t: Transition) {
     losses: changed.filter((d) => d.lost).length,
     mappings: { moved: move.moved.length, merged: move.merged, kept: move.kept.length, dropped: move.dropped.length },
     credits: { moved: movedCredits.length, revoked: credits.length - movedCredits.length },
+    badges,
   };
   return { report, old, movedRows, credits, movedCredits, learners, target, from, to };
 }

@@ -64,7 +64,8 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
 
   beforeAll(async () => {
     t = await openTestStore(driver);
-    ctx = testContext(t.store, { badges: undefined });
+    // badges issued as on a server: the transition's recompute revokes the old version's and issues the new one's
+    ctx = testContext(t.store);
     const db = t.store.db;
     await loadBundledReferentials(db);
     const old = await getReferential(db, OLD.id, OLD.version);
@@ -74,7 +75,7 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     platform = await ensurePlatform(db, MOODLE);
     other = await ensurePlatform(db, OTHER);
     await setPlatformDefaults(db, ctx, { platformId: platform.id, referential: OLD, policy: { requireSuccess: false, capToMeasuredDuration: false }, actor: 'test' });
-    for (const sub of ['keeps', 'loses', 'credited', 'nothing']) users.set(sub, (await ensureUser(db, platform.id, sub)).id);
+    for (const sub of ['keeps', 'loses', 'credited', 'badged']) users.set(sub, (await ensureUser(db, platform.id, sub)).id);
     const course = await ensureCourse(db, platform.id, '2');
     courseId = course.id;
     await setCourseReferential(db, { course, referentialId: OLD.id, version: OLD.version, actor: 'test' });
@@ -107,6 +108,7 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
       );
     await grant(users.get('credited') as number, '1.1', h(1));
     await grant(users.get('credited') as number, '3.3', h(0.5));
+    await grant(users.get('badged') as number, '2.2', h(5)); // domain 2 (5 h) met: its badge
 
     // another platform: the same course, mapping and credits on the old version
     const otherCourse = await ensureCourse(db, other.id, '2');
@@ -131,6 +133,7 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     const beforeFigures = await figures(platform.id);
     const otherBefore = await figures(other.id);
     expect(beforeFigures).toEqual([
+      { sub: 'badged', version: OLD.version, validated: h(5), covered: 1, domains: { '1': 0, '2': h(5), '3': 0, '4': 0, '5': 0 } },
       { sub: 'credited', version: OLD.version, validated: h(1.5), covered: 2, domains: { '1': h(1), '2': 0, '3': h(0.5), '4': 0, '5': 0 } },
       { sub: 'keeps', version: OLD.version, validated: h(5), covered: 2, domains: { '1': h(2), '2': h(3), '3': 0, '4': 0, '5': 0 } },
       { sub: 'loses', version: OLD.version, validated: h(3.5), covered: 3, domains: { '1': 0, '2': 0, '3': h(2.5), '4': h(1), '5': 0 } },
@@ -160,10 +163,11 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     const preview = await previewTransition(db, deps, edited);
     expect(await counts()).toEqual(unchanged);
     expect(preview).toEqual({
-      learners: 3,
+      learners: 4,
       losses: 2,
+      badges: { issued: 1, revoked: 1 },
       mappings: { moved: 4, merged: 0, kept: 0, dropped: 1 },
-      credits: { moved: 1, revoked: 1 },
+      credits: { moved: 2, revoked: 1 },
       changed: [
         {
           userId: users.get('loses'),
@@ -209,12 +213,12 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     expect(applied.report).toEqual(preview);
     expect(applied.transition).toMatchObject({ status: 'applied', appliedBy: 'admin' });
     expect(applied.followers).toEqual({ courses: 1, platformDefault: 1 });
-    expect(applied.coverage).toEqual({ learners: 3, deferred: false });
+    expect(applied.coverage).toEqual({ learners: 4, deferred: false });
 
     // every learner's validated minutes: kept exactly, or the report's difference exactly; and a full recompute agrees
     const check = async () => {
       const after = await figures(platform.id);
-      expect(after.map((f) => f.version)).toEqual([NEW.version, NEW.version, NEW.version]);
+      expect(after.map((f) => f.version)).toEqual([NEW.version, NEW.version, NEW.version, NEW.version]);
       for (const before of beforeFigures) {
         const now = after.find((f) => f.sub === before.sub);
         const difference = applied.report.changed.find((d) => d.userId === users.get(before.sub));
@@ -251,6 +255,16 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     expect(credits).toEqual([
       { key: '1.0', version: NEW.version, revoked: false, reason: null },
       { key: '3.3', version: OLD.version, revoked: true, reason: `référentiel ${OLD.id}@${OLD.version} → ${NEW.id}@${NEW.version}: no counterpart of the competency` },
+      { key: '2.2', version: NEW.version, revoked: false, reason: null },
+    ]);
+    // the badge of domain 2 follows: the old version's revoked, the new one's issued, as the preview said
+    const badges = await queryRows<{ path: string; status: string }>(
+      db,
+      sql`SELECT a.path, c.status FROM badge_credentials c JOIN badge_achievements a ON a.id = c.achievement_id WHERE c.user_id = ${users.get('badged') as number} ORDER BY a.path`,
+    );
+    expect(badges.map((b) => [b.path.includes(NEW.version) ? 'new' : b.path.includes(OLD.version) ? 'old' : b.path, b.status]).sort()).toEqual([
+      ['new', 'active'],
+      ['old', 'revoked'],
     ]);
     const audit = await queryRows<{ action: string; subject: string }>(
       db,
@@ -259,6 +273,7 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     expect(audit).toEqual([
       { action: 'mapping.transition', subject: `course:${courseId}` },
       { action: 'manual-credit.transition', subject: `user:${users.get('credited')}` },
+      { action: 'manual-credit.transition', subject: `user:${users.get('badged')}` },
       { action: 'manual-credit.revoke', subject: `user:${users.get('credited')}` },
       { action: 'referential-transition.apply', subject: `platform:${platform.id}` },
     ]);
