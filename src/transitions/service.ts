@@ -11,7 +11,7 @@ import { type CoverageDeps, coverageDeps, type CoverageServices } from '../cover
 import { type CreditRow, creditingLock, learnerCoverages, loadFacts, loadVersionRules, type MappingRow } from '../coverage/engine';
 import { planBadges } from '../coverage/badges';
 import { afterLearnersChange } from '../coverage/freshness';
-import { auditEvents, courses, manualCredits, platformSettings, referentialTransitions, users } from '../db/schema';
+import { auditEvents, courses, platformSettings, referentialTransitions, users } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage, ReferentialVersion } from '../domain/coverage';
 import { conflict, invalid, notFound } from '../domain/errors';
@@ -293,6 +293,16 @@ export async function previewTransition(ex: Executor, deps: CoverageDeps, t: Tra
   return (await dryRun(ex, deps, t)).report;
 }
 
+/** Audit events in one statement whatever their number (the rows as one JSON parameter), in order. */
+async function insertAudit(tx: Executor, rows: { actor: string; action: string; subject: string; before: unknown; after: unknown }[]) {
+  if (rows.length === 0) return;
+  await tx.execute(sql`INSERT INTO audit_events (actor, action, subject, before, after)
+                       SELECT actor, action, subject, before, after
+                       FROM ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS (actor text, action text, subject text, before jsonb, after jsonb))
+                            WITH ORDINALITY AS x(actor, action, subject, before, after, n)
+                       ORDER BY n`);
+}
+
 export interface ApplyResult {
   transition: Transition;
   report: TransitionReport;
@@ -343,50 +353,47 @@ export async function applyTransition(
         .map((m) => ({ activityIri: m.activity_iri, competencyKey: m.competency_key, minutes: m.minutes }))
         .sort((a, b) => (a.activityIri === b.activityIri ? (a.competencyKey < b.competencyKey ? -1 : 1) : a.activityIri < b.activityIri ? -1 : 1));
     const courseIds = [...new Set(run.old.map((m) => m.course_id))];
-    if (courseIds.length) {
-      await tx.insert(auditEvents).values(
-        courseIds.map((courseId) => ({
-          actor: input.actor,
-          action: 'mapping.transition',
-          subject: `course:${courseId}`,
-          before: { referential: refText(from), entries: entries(run.old, courseId) },
-          after: { referential: refText(to), entries: entries(run.movedRows, courseId), transition: t.id },
-        })),
-      );
-    }
+    await insertAudit(
+      tx,
+      courseIds.map((courseId) => ({
+        actor: input.actor,
+        action: 'mapping.transition',
+        subject: `course:${courseId}`,
+        before: { referential: refText(from), entries: entries(run.old, courseId) },
+        after: { referential: refText(to), entries: entries(run.movedRows, courseId), transition: t.id },
+      })),
+    );
     // the active credits: moved in place (their evidence stays with them) or, without a counterpart, revoked
     const moved = run.movedCredits;
-    const revoked = run.credits.filter((c) => !moved.includes(c));
-    for (const c of moved) {
-      await tx
-        .update(manualCredits)
-        .set({ referentialId: to.id, referentialVersion: to.version, competencyKey: run.target.get(c.competency_key) as string })
-        .where(eq(manualCredits.id, c.id));
+    const movedIds = new Set(moved.map((c) => c.id));
+    const revoked = run.credits.filter((c) => !movedIds.has(c.id));
+    // set-based, the rows as one JSON parameter: as many credits as the platform has, in one statement each
+    if (moved.length) {
+      const rows = moved.map((c) => ({ id: c.id, key: run.target.get(c.competency_key) }));
+      await tx.execute(sql`UPDATE manual_credits m SET referential_id = ${to.id}, referential_version = ${to.version}, competency_key = x.key
+                           FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id int, key text) WHERE m.id = x.id`);
     }
     if (revoked.length) {
-      await tx
-        .update(manualCredits)
-        .set({ revokedAt: deps.clock(), revokedBy: input.actor, revocationReason: `référentiel ${refText(from)} → ${refText(to)}: no counterpart of the competency` })
-        .where(inArray(manualCredits.id, revoked.map((c) => c.id)));
+      await tx.execute(sql`UPDATE manual_credits SET revoked_at = ${deps.clock().toISOString()}::timestamptz, revoked_by = ${input.actor},
+                             revocation_reason = ${`référentiel ${refText(from)} → ${refText(to)}: no counterpart of the competency`}
+                           WHERE id IN (SELECT (jsonb_array_elements_text(${JSON.stringify(revoked.map((c) => c.id))}::jsonb))::int)`);
     }
-    if (run.credits.length) {
-      await tx.insert(auditEvents).values([
-        ...moved.map((c) => ({
-          actor: input.actor,
-          action: 'manual-credit.transition',
-          subject: `user:${c.user_id}`,
-          before: { id: c.id, referential: refText(from), competencyKey: c.competency_key, minutes: c.minutes },
-          after: { id: c.id, referential: refText(to), competencyKey: run.target.get(c.competency_key) ?? null, transition: t.id },
-        })),
-        ...revoked.map((c) => ({
-          actor: input.actor,
-          action: 'manual-credit.revoke',
-          subject: `user:${c.user_id}`,
-          before: { id: c.id, competencyKey: c.competency_key, minutes: c.minutes },
-          after: { reason: `référentiel ${refText(from)} → ${refText(to)}: no counterpart`, transition: t.id },
-        })),
-      ]);
-    }
+    await insertAudit(tx, [
+      ...moved.map((c) => ({
+        actor: input.actor,
+        action: 'manual-credit.transition',
+        subject: `user:${c.user_id}`,
+        before: { id: c.id, referential: refText(from), competencyKey: c.competency_key, minutes: c.minutes },
+        after: { id: c.id, referential: refText(to), competencyKey: run.target.get(c.competency_key) ?? null, transition: t.id },
+      })),
+      ...revoked.map((c) => ({
+        actor: input.actor,
+        action: 'manual-credit.revoke',
+        subject: `user:${c.user_id}`,
+        before: { id: c.id, competencyKey: c.competency_key, minutes: c.minutes },
+        after: { reason: `référentiel ${refText(from)} → ${refText(to)}: no counterpart`, transition: t.id },
+      })),
+    ]);
     const followers: Record<string, number> = {};
     for (const f of VERSION_FOLLOWERS) followers[f.name] = await f.follow(tx, { platformId: t.platformId, from, to, actor: input.actor });
     const coverage = await afterLearnersChange(tx, deps, t.platformId, run.learners, input.coverageImmediateLimit);
