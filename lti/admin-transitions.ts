@@ -10,7 +10,7 @@ import type { AppContext } from '../src/context';
 import { coverageDeps } from '../src/coverage/deps';
 import { invalid } from '../src/domain/errors';
 import { formatDate, formatMinutes } from '../src/domain/format';
-import type { TransitionReport } from '../src/domain/referential-transition';
+import { correspondenceEditSchema, type TransitionReport } from '../src/domain/referential-transition';
 import {
   applyTransition,
   editTransition,
@@ -39,11 +39,14 @@ const idParams = z.object({ id: z.coerce.number().int().positive().max(2_147_483
 const proposeBody = z.object({ versions: z.string({ error: 'required' }).regex(/^[^>]+>[^>]+$/, 'two versions <id@version>><id@version>') });
 const applyBody = z.object({ confirm: z.literal('on', { error: 'confirm the application' }), acceptLosses: z.literal('on').optional() });
 /** The table's selects: `to:<old key>` = a new key, or `none`. */
-const editBody = z.record(z.string(), z.unknown()).transform((fields) =>
-  Object.entries(fields)
-    .filter(([k]) => k.startsWith('to:'))
-    .map(([k, v]) => ({ from: k.slice(3), to: typeof v === 'string' && v !== 'none' ? v : null })),
-);
+const editBody = z
+  .record(z.string(), z.unknown())
+  .transform((fields) =>
+    Object.entries(fields)
+      .filter(([k]) => k.startsWith('to:'))
+      .map(([k, v]) => ({ from: k.slice(3), to: v === 'none' ? null : v })),
+  )
+  .pipe(z.array(correspondenceEditSchema));
 
 /** A transition opened in the section: its table with the choices, and the preview (draft) or the report (applied). */
 async function openView(ctx: AppContext, s: LtiSession, t: Transition) {
