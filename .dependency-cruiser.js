@@ -1,6 +1,6 @@
 // @ts-check
 // The dependency rule of docs/architecture.md, checked by `npm run deps` (part of `npm test`).
-const FEATURES = '^src/(xapi|alerts|forwarding|mapping|coverage|badges|programmes|reports|gradebook|lms|identity|referentials|privacy)/';
+const FEATURES = '^src/(xapi|alerts|forwarding|mapping|coverage|badges|programmes|reports|gradebook|lms|identity|referentials|privacy|transitions)/';
 const INFRA = '^src/(db/|types/|config\\.ts|logger\\.ts|metrics\\.ts|secrets\\.ts|version\\.ts|context\\.ts|worker\\.ts|mail\\.ts)';
 const ENTRY = '^(src/(api|cli|app)/|lti/)';
 
@@ -12,7 +12,7 @@ const LAYERS = [
   ['badges'],
   ['coverage'],
   ['programmes'],
-  ['mapping', 'gradebook', 'reports', 'privacy'],
+  ['mapping', 'gradebook', 'reports', 'privacy', 'transitions'],
   ['alerts'],
   ['xapi'],
 ];

@@ -254,9 +254,11 @@ function historyView(rows: Awaited<ReturnType<typeof mappingHistory>>, locale: L
   return rows.map((r) => {
     let before: string[] = [];
     let after: string[] = [];
-    if (r.action === 'mapping.save') {
-      const b = describeEntries(r.before, locale, names);
-      const a = describeEntries(r.after, locale, names);
+    if (r.action === 'mapping.save' || r.action === 'mapping.transition') {
+      // a référentiel transition: the pairs of the old version before, of the new one after, each named with its version
+      const version = (v: unknown) => (r.action === 'mapping.transition' ? ` (${String((v as { referential?: unknown } | null)?.referential ?? '')})` : '');
+      const b = describeEntries(r.before, locale, names).map((x) => x + version(r.before));
+      const a = describeEntries(r.after, locale, names).map((x) => x + version(r.after));
       before = b.filter((x) => !a.includes(x));
       after = a.filter((x) => !b.includes(x));
     } else {
@@ -278,7 +280,7 @@ async function auditHistory(ctx: AppContext, courseId: number) {
   return ctx.store.db
     .select({ at: auditEvents.at, actor: auditEvents.actor, action: auditEvents.action, before: auditEvents.before, after: auditEvents.after })
     .from(auditEvents)
-    .where(and(eq(auditEvents.subject, `course:${courseId}`), inArray(auditEvents.action, ['mapping.save', 'activity.add', 'course.referential', 'course.policy'])))
+    .where(and(eq(auditEvents.subject, `course:${courseId}`), inArray(auditEvents.action, ['mapping.save', 'mapping.transition', 'activity.add', 'course.referential', 'course.policy'])))
     .orderBy(desc(auditEvents.at), desc(auditEvents.id))
     .limit(30);
 }

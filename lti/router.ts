@@ -32,6 +32,7 @@ import { adminWebServiceRoutes, webServicePanel } from './admin-webservice';
 import { adminXapiKeyRoutes, xapiKeysPanel } from './admin-xapi-keys';
 import { adminLearnerRoutes, learnersPanel } from './admin-learners';
 import { adminProgrammeRoutes, programmesPanel } from './admin-programmes';
+import { adminTransitionRoutes, transitionsPanel } from './admin-transitions';
 import { WALLET_CODE_PATH, WALLET_DISCONNECT_PATH, walletRoutes } from './wallet';
 import { connectedWallets } from '../src/wallet/tokens';
 import { recordRecipient } from '../src/alerts/preferences';
@@ -316,6 +317,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
           ...(await xapiKeysPanel(ctx, s)),
           ...(await learnersPanel(ctx, s, req.query)),
           ...(await programmesPanel(ctx, s)),
+          ...(await transitionsPanel(ctx, s)),
           config: toolConfig(ctx.config),
           course: s.course,
           outbox: await outboxStatus(ctx.store.db),
@@ -399,6 +401,7 @@ export function ltiRouter(ctx: AppContext, runtime: LtiRuntime, options: LtiRout
   adminXapiKeyRoutes(ctx, app);
   adminLearnerRoutes(ctx, app);
   adminProgrammeRoutes(ctx, app);
+  adminTransitionRoutes(ctx, app);
   institutionRoutes(ctx, app);
   walletRoutes(ctx, app);
   alertsRoutes(ctx, app);

@@ -14,6 +14,7 @@ import { FORMAT_NAMES, FORMATS, type FormatName } from '../referentials/formats'
 import { exportReferential, parseReferentialFile } from '../referentials/transfer';
 import { invalid, notFound, SocleError } from '../domain/errors';
 import { checkOutFile, output, toStdout, type WithContext } from './command';
+import { registerTransitions } from './transitions';
 
 function showHuman(ref: Referential, versions: string[]): string {
   const lines = [
@@ -57,7 +58,7 @@ const descriptions = FORMATS.map((f) => f.description);
 const formatList = `${descriptions.slice(0, -1).join(', ')} or ${descriptions.at(-1) ?? ''}`;
 
 export function registerReferentials(program: Command, withContext: WithContext): void {
-  const group = program.command('referentials').description('the référentiels of competencies and hours (list, show, export, import)');
+  const group = program.command('referentials').description('the référentiels of competencies and hours (list, show, export, import, transition)');
 
   group
     .command('list')
@@ -138,4 +139,6 @@ export function registerReferentials(program: Command, withContext: WithContext)
         );
       });
     });
+
+  registerTransitions(group, withContext);
 }

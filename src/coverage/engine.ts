@@ -98,12 +98,16 @@ export class VersionRules {
   }
 }
 
-/** Loads the mappings and policies of the given courses (all the platform's when `courseIds` is null). */
+/**
+ * Loads the mappings and policies of the given courses (all the platform's when `courseIds` is null). `rewrite`
+ * changes the mappings before they are compiled: a dry run of a change (a référentiel transition's preview).
+ */
 export async function loadVersionRules(
   ex: Executor,
   lookup: ReferentialLookup,
   platformId: number,
   courseIds: readonly number[] | null,
+  rewrite: (mappings: MappingRow[]) => MappingRow[] = (m) => m,
 ): Promise<VersionRules> {
   const courseFilter = courseIds === null ? sql`c.platform_id = ${platformId}` : courseIds.length ? sql`c.id IN (${inList(courseIds)})` : sql`false`;
   const mappings = await queryRows<MappingRow>(
@@ -118,7 +122,7 @@ export async function loadVersionRules(
         UNION ALL
         SELECT s.course_id, s.require_success, s.cap_to_measured_duration FROM course_settings s JOIN courses c ON c.id = s.course_id WHERE ${courseFilter}`,
   );
-  return versionRulesFrom(lookup, mappings, rows);
+  return versionRulesFrom(lookup, rewrite(mappings), rows);
 }
 
 interface PolicyRow {

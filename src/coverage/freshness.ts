@@ -71,6 +71,12 @@ export async function afterPlatformPolicyChange(ex: Executor, deps: CoverageDeps
   return markOrRefresh(ex, deps, platformId, sql`SELECT DISTINCT user_id, platform_id FROM completion_events WHERE platform_id = ${platformId}`, limit);
 }
 
+/** A change to these learners' facts (a référentiel transition moved their mappings and credits). */
+export async function afterLearnersChange(ex: Executor, deps: CoverageDeps, platformId: number, userIds: readonly number[], limit = IMMEDIATE_LIMIT) {
+  if (userIds.length === 0) return { learners: 0, deferred: false };
+  return markOrRefresh(ex, deps, platformId, sql`SELECT unnest(string_to_array(${userIds.join(',')}, ',')::int[]), ${platformId}::int`, limit);
+}
+
 /** Recomputes up to `limit` dirty learners (of one platform when given), oldest first; returns how many. */
 export async function drainDirty(ex: Executor, deps: CoverageDeps, limit = 500, platformId?: number): Promise<number> {
   const rows = await queryRows<{ user_id: number; platform_id: number }>(

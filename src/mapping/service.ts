@@ -232,7 +232,7 @@ export async function mappingHistory(ex: Executor, courseId: number, limit = 50)
   return ex
     .select({ at: auditEvents.at, actor: auditEvents.actor, action: auditEvents.action, before: auditEvents.before, after: auditEvents.after })
     .from(auditEvents)
-    .where(and(eq(auditEvents.subject, `course:${courseId}`), inArray(auditEvents.action, ['mapping.save', 'activity.add'])))
+    .where(and(eq(auditEvents.subject, `course:${courseId}`), inArray(auditEvents.action, ['mapping.save', 'mapping.transition', 'activity.add'])))
     .orderBy(desc(auditEvents.at), desc(auditEvents.id))
     .limit(limit);
 }

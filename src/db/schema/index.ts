@@ -16,3 +16,4 @@ export * from './wallet';
 export * from './records';
 export * from './programmes';
 export * from './alerts';
+export * from './transitions';

@@ -75,6 +75,25 @@ CREATE TABLE "alert_preferences" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "referential_transitions" (
+	"id" serial PRIMARY KEY NOT NULL,
+	"platform_id" integer NOT NULL,
+	"from_id" text NOT NULL,
+	"from_version" text NOT NULL,
+	"to_id" text NOT NULL,
+	"to_version" text NOT NULL,
+	"correspondence" jsonb NOT NULL,
+	"status" text DEFAULT 'draft' NOT NULL,
+	"created_by" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_by" text NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"applied_by" text,
+	"applied_at" timestamp with time zone,
+	"report" jsonb,
+	CONSTRAINT "referential_transitions_versions_key" UNIQUE("platform_id","from_id","from_version","to_id","to_version")
+);
+--> statement-breakpoint
 ALTER TABLE "manual_credits" ADD COLUMN "import_id" integer;--> statement-breakpoint
 ALTER TABLE "xapi_attachments" ADD CONSTRAINT "xapi_attachments_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "xapi_attachments" ADD CONSTRAINT "xapi_attachments_client_id_xapi_keys_id_fk" FOREIGN KEY ("client_id") REFERENCES "public"."xapi_keys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -86,6 +105,9 @@ ALTER TABLE "programmes" ADD CONSTRAINT "programmes_platform_id_platforms_id_fk"
 ALTER TABLE "alert_digests" ADD CONSTRAINT "alert_digests_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alert_preferences" ADD CONSTRAINT "alert_preferences_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alert_preferences" ADD CONSTRAINT "alert_preferences_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "referential_transitions" ADD CONSTRAINT "referential_transitions_platform_id_platforms_id_fk" FOREIGN KEY ("platform_id") REFERENCES "public"."platforms"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "referential_transitions" ADD CONSTRAINT "referential_transitions_from_fk" FOREIGN KEY ("from_id","from_version") REFERENCES "public"."referentials"("id","version") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "referential_transitions" ADD CONSTRAINT "referential_transitions_to_fk" FOREIGN KEY ("to_id","to_version") REFERENCES "public"."referentials"("id","version") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "imported_records_user_idx" ON "imported_records" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "imported_records_one_active_record_idx" ON "imported_records" USING btree ("platform_id","record_id") WHERE status = 'active';--> statement-breakpoint
 CREATE UNIQUE INDEX "imported_records_one_active_source_idx" ON "imported_records" USING btree ("user_id","issuer","source_platform","referential_id","referential_version") WHERE status = 'active';--> statement-breakpoint
