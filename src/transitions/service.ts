@@ -11,7 +11,7 @@ import { type CoverageDeps, coverageDeps, type CoverageServices } from '../cover
 import { type CreditRow, creditingLock, learnerCoverages, loadFacts, loadVersionRules, type MappingRow } from '../coverage/engine';
 import { planBadges } from '../coverage/badges';
 import { afterLearnersChange } from '../coverage/freshness';
-import { auditEvents, courses, platformSettings, referentialTransitions, users } from '../db/schema';
+import { auditEvents, courses, platformSettings, programmes, referentialTransitions, users } from '../db/schema';
 import { type Executor, queryRows } from '../db/store';
 import type { LearnerCoverage, ReferentialVersion } from '../domain/coverage';
 import { conflict, invalid, notFound } from '../domain/errors';
@@ -89,6 +89,17 @@ export const VERSION_FOLLOWERS: readonly VersionFollower[] = [
           ),
         )
         .returning({ id: platformSettings.platformId });
+      return rows.length;
+    },
+  },
+  {
+    name: 'programmes',
+    async follow(tx, { platformId, from, to }) {
+      const rows = await tx
+        .update(programmes)
+        .set({ referentialId: to.id, referentialVersion: to.version, updatedAt: new Date() })
+        .where(and(eq(programmes.platformId, platformId), eq(programmes.referentialId, from.id), eq(programmes.referentialVersion, from.version)))
+        .returning({ id: programmes.id });
       return rows.length;
     },
   },

@@ -10,6 +10,7 @@ import { grantManualCredit } from '../../src/coverage/credits';
 import { coverageDeps } from '../../src/coverage/deps';
 import { creditMarked } from '../../src/coverage/freshness';
 import { recomputeAll } from '../../src/coverage/recompute';
+import { programmes } from '../../src/db/schema';
 import { queryRows } from '../../src/db/store';
 import { SocleError } from '../../src/domain/errors';
 import { ensureCourse, ensurePlatform, ensureUser, type Platform } from '../../src/identity/records';
@@ -208,11 +209,17 @@ describe.each(drivers)('référentiel transition on %s', (driver) => {
     expect(refused).toMatchObject({ code: 'conflict', details: [{ path: 'acceptLosses' }] });
     expect(await counts()).toEqual(unchanged);
 
+    // a programme of this platform on the old version follows it
+    const [programme] = await db
+      .insert(programmes)
+      .values({ platformId: platform.id, name: 'IFSI 2026', referentialId: OLD.id, referentialVersion: OLD.version, intakeYear: 2026, dueDate: '2029-08-31' })
+      .returning({ id: programmes.id });
     const [mark] = await queryRows<{ id: number }>(db, sql`SELECT max(id)::int AS id FROM audit_events`);
     const applied = await applyTransition(db, ctx, { platformId: platform.id, id: edited.id, actor: 'admin', acceptLosses: true });
     expect(applied.report).toEqual(preview);
     expect(applied.transition).toMatchObject({ status: 'applied', appliedBy: 'admin' });
-    expect(applied.followers).toEqual({ courses: 1, platformDefault: 1 });
+    expect(applied.followers).toEqual({ courses: 1, platformDefault: 1, programmes: 1 });
+    expect(await queryRows(db, sql`SELECT referential_version FROM programmes WHERE id = ${programme?.id ?? 0}`)).toEqual([{ referential_version: NEW.version }]);
     expect(applied.coverage).toEqual({ learners: 4, deferred: false });
 
     // every learner's validated minutes: kept exactly, or the report's difference exactly; and a full recompute agrees
