@@ -53,7 +53,7 @@ async function main() {
     const at = new Date(Date.UTC(2026, 10, 20, 9, 0, 0));
     NAMES.forEach((_name, i) => {
       // a spread: some finished year 1, some behind, some failed a page (at risk), one done with year 2 as well
-      const passed = [11, 12, 13, 14, 15].filter((cmid) => (cmid + i) % 5 < [5, 5, 1, 3, 4, 2, 5, 0, 4, 3][i]!);
+      const passed = [11, 12, 13, 14, 15].filter((cmid) => (cmid + i) % 5 < ([5, 5, 1, 3, 4, 2, 5, 0, 4, 3][i] ?? 0));
       for (const cmid of passed) statements.push(completionStatement({ id: uuidOf(n++), sub: `${100 + i}`, cmid, course: 2, kind: 'completed', success: !([2, 3, 5, 8].includes(i) && cmid === passed[0]), at }));
       if (i === 0) for (const cmid of [21, 22, 23, 24, 25]) statements.push(completionStatement({ id: uuidOf(n++), sub: '100', cmid, course: 3, kind: 'completed', at }));
     });
