@@ -11,7 +11,7 @@ import { refreshLearners } from '../coverage/engine';
 import { type Executor, queryRows } from '../db/store';
 import type { Course, Platform } from '../identity/records';
 import { RISK_ORDER } from '../domain/forecast';
-import { forecastDay, type LearnerForecast, referentialForecasts } from '../programmes/forecasts';
+import { forecastDay, type LearnerForecast, referentialForecasts, teacherIn } from '../programmes/forecasts';
 
 export type CourseView = Awaited<ReturnType<typeof courseView>>;
 export type CohortLearner = CourseView['learners'][number] & { userId: number };
@@ -114,9 +114,7 @@ export interface CohortPage {
 }
 
 /** Known roles that are all other than Learner (teacher, manager): not in the cohort (as `inCohort`). */
-const notLearner = (courseId: number, user: SQL) =>
-  sql`EXISTS (SELECT 1 FROM course_members t WHERE t.course_id = ${courseId} AND t.user_id = ${user} AND cardinality(t.roles) > 0
-                AND NOT EXISTS (SELECT 1 FROM unnest(t.roles) r WHERE r = 'Learner' OR r LIKE '%#Learner'))`;
+const notLearner = (courseId: number, user: SQL) => teacherIn(sql`${courseId}`, user);
 
 /**
  * The walk of a keyed cohort page: the stored coverages of the course's référentiel version on the platform, in the

@@ -37,16 +37,15 @@ describe.each(drivers)('socle programmes on %s', (driver) => {
     expect(badDue.stderr).toMatch(/^socle: --due: Invalid programme\.\n {2}--due: not a calendar date\n$/);
     const unknown = await cli('add', '--platform', MOODLE, '--name', 'IFSI 2025', '--referential', REF, '--courses', '2,9', '--intake', '2025');
     expect(unknown.stderr).toContain('--courses: unknown: 9');
-    const badYear = await cli('add', '--platform', MOODLE, '--name', 'IFSI 2025', '--referential', REF, '--courses', '2', '--intake', 'deux');
-    expect(badYear.stderr).toContain('--intake: expected a year');
-    expect(JSON.parse((await cli('list', '--platform', MOODLE, '--json')).stdout)).toEqual([]);
 
     const added = await cli('add', '--platform', MOODLE, '--name', 'IFSI 2025', '--referential', REF, '--courses', '2,3', '--intake', '2025', '--category', '7');
     expect(added.stderr).toBe('');
     expect(added.stdout).toMatch(/^Programme (\d+) added\.\nprogramme {5}\1 IFSI 2025\n/);
     expect(added.stdout).toContain('due           2028-08-31');
     expect(added.stdout).toContain('courses       2 (Année 1), 3 (Année 2)');
-    const [listed] = JSON.parse((await cli('list', '--platform', MOODLE, '--json')).stdout) as { id: number; referential: { version: string } }[];
+    const list = JSON.parse((await cli('list', '--platform', MOODLE, '--json')).stdout) as { id: number; referential: { version: string } }[];
+    expect(list).toHaveLength(1); // the refused ones stored nothing
+    const [listed] = list;
     expect(listed?.referential.version).toBe('V1.1.2022');
     const id = String(listed?.id);
 
@@ -56,15 +55,13 @@ describe.each(drivers)('socle programmes on %s', (driver) => {
     expect(shown.stdout).toMatch(/Inès Payet\s+at risk\s+0\u00a0h validated, 28\u00a0h missing, 0\u00a0h still offered/);
     const json = JSON.parse((await cli('show', '--platform', MOODLE, '--id', id, '--today', '2025-09-01', '--json')).stdout) as { today: string; forecasts: { status: string; dueDate: string }[] };
     expect(json.forecasts).toEqual([expect.objectContaining({ status: 'at_risk', dueDate: '2028-08-31', expectedMinutes: 0, missingMinutes: 1680 })]);
-    expect((await cli('show', '--platform', MOODLE, '--id', id, '--today', 'demain')).stderr).toContain('--today: expected a date');
 
     const set = await cli('set', '--platform', MOODLE, '--id', id, '--intake', '2026', '--category', '', '--json');
     expect(JSON.parse(set.stdout)).toMatchObject({ intakeYear: 2026, dueDate: '2029-08-31', category: null });
     const clash = await cli('set', '--platform', MOODLE, '--id', id, '--due', '2026-08-31');
     expect(clash.stderr).toContain('--due: The due date 2026-08-31 is not after');
-    expect(JSON.parse((await cli('show', '--platform', MOODLE, '--id', id, '--json')).stdout)).toMatchObject({ dueDate: '2029-08-31' });
     // another platform does not see it
     expect((await cli('show', '--platform', 'https://other.example', '--id', id)).stderr).toBe(`socle: No programme ${id} on this platform.\n`);
-    expect((await cli('list', '--platform', 'https://nowhere.example')).stderr).toContain('--platform: no platform');
+    expect((await cli('list', '--platform', 'https://nowhere.example', '--json')).stderr).toContain('--platform: no platform');
   });
 });
