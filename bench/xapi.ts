@@ -91,6 +91,50 @@ interface Run {
   latencies: number[];
 }
 
+/**
+ * What PostgreSQL spent: WAL written (`pg_current_wal_lsn`) and the CPU of the server's processes on this machine
+ * (/proc; 0 when the server runs elsewhere). Taken around a phase, it says where the time of a statement goes on
+ * the database's side, beside the Node process's own CPU.
+ */
+interface PgCost {
+  wal: bigint;
+  cpu: number;
+}
+
+function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      // its own time and that of its children that ended (the postmaster's: the backends of closed connections)
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+async function pgCost(url: string): Promise<PgCost> {
+  const c = await client(url);
+  try {
+    const [row] = (await c.query<{ lsn: string }>("SELECT (pg_current_wal_lsn() - '0/0')::text AS lsn")).rows;
+    return { wal: BigInt(row?.lsn ?? '0'), cpu: fs.existsSync('/proc/self/stat') ? postgresCpuSeconds() : 0 };
+  } finally {
+    await c.end();
+  }
+}
+
+/** "WAL x kB and PostgreSQL CPU y µs per statement" between two readings. */
+function perStatement(before: PgCost, after: PgCost, statements: number): string {
+  const wal = Number(after.wal - before.wal) / statements / 1024;
+  const cpu = ((after.cpu - before.cpu) / statements) * 1e6;
+  return `WAL ${wal.toFixed(2)} kB and PostgreSQL CPU ${Math.round(cpu)} µs per statement`;
+}
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
 /** Sends `bodies` with `concurrency` clients; every answer must be `expected`. */
@@ -285,21 +329,26 @@ async function main(): Promise<void> {
 
     // 1. the reference: plain INSERTs of the same statements
     const batches = Array.from({ length: BATCHES }, (_, n) => batch(n, pool));
+    const beforeReference = await pgCost(dbUrl);
     const reference = await plainInserts(dbUrl, batches, CONCURRENCY);
+    const afterReference = await pgCost(dbUrl);
     say(`reference: the same ${BATCHES * 30} statements as plain multi-row jsonb INSERTs of 30, ${CONCURRENCY} connections: ${Math.round(reference)} statements/s (load ${load()})`);
+    say(`          ${perStatement(beforeReference, afterReference, BATCHES * 30)}`);
 
     // 2. Socle, fresh store
     const bodies = batches.map((b) => JSON.stringify(b));
+    const beforeInbound = await pgCost(dbUrl);
     const cpuBefore = process.cpuUsage();
     const inbound = await send(server.url, headers, bodies, CONCURRENCY);
     const cpu = process.cpuUsage(cpuBefore);
+    const afterInbound = await pgCost(dbUrl);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const total = BATCHES * 30;
     fresh = total / inbound.seconds;
     say(
       `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
     );
-    say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process (PostgreSQL's own CPU not included)`);
+    say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process; ${perStatement(beforeInbound, afterInbound, total)}`);
     // the coverage follows in the worker: how long after the last answer every marked learner is credited
     const caughtUp = await catchUp(dbUrl);
     say(`coverage: the worker credited every learner marked by the batches ${caughtUp.toFixed(2)} s after the last answer (load ${load()})`);
@@ -361,14 +410,18 @@ async function main(): Promise<void> {
       await seed(dbUrl, pool, size);
       const sized = Array.from({ length: SIZE_BATCHES }, (_, n) => JSON.stringify(batch(n, pool, shift)));
       shift += 1_000;
+      const beforeNew = await pgCost(dbUrl);
       const created = await send(server.url, headers, sized, CONCURRENCY);
+      const afterNew = await pgCost(dbUrl);
       const again = await send(server.url, headers, sized, CONCURRENCY);
+      const afterAgain = await pgCost(dbUrl);
       const newRate = (SIZE_BATCHES * 30) / created.seconds;
       const resendRate = (SIZE_BATCHES * 30) / again.seconds;
       const label = size >= 1e6 ? `${size / 1e6} M` : `${size / 1e3} k`;
       say(
         `at ${label} stored: new batches ${Math.round(newRate)} statements/s (p95 ${pct(created.latencies, 0.95).toFixed(1)} ms), the same batches sent again ${Math.round(resendRate)} statements/s (p95 ${pct(again.latencies, 0.95).toFixed(1)} ms): resend/new ${(resendRate / newRate).toFixed(2)} (load ${load()})`,
       );
+      say(`          new: ${perStatement(beforeNew, afterNew, SIZE_BATCHES * 30)}; again: ${perStatement(afterNew, afterAgain, SIZE_BATCHES * 30)}`);
       figure({
         name: `resend at ${label}`,
         value: resendRate,

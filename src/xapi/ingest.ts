@@ -364,11 +364,11 @@ export function ingestQuery(platformId: number, batch: readonly Prepared[], retu
   const ids = batch.map((s) => s.id);
   return sql`WITH wu AS (SELECT value AS sub FROM jsonb_array_elements_text(${subs}::jsonb)),
       cu AS (INSERT INTO users (platform_id, sub) SELECT ${p}, sub FROM wu ORDER BY sub ON CONFLICT DO NOTHING RETURNING id, sub),
-      au AS (SELECT id, sub FROM cu UNION ALL SELECT u.id, u.sub FROM users u JOIN wu ON u.platform_id = ${p} AND u.sub = wu.sub),
+      au AS (SELECT id, sub FROM cu UNION ALL SELECT u.id, u.sub FROM users u WHERE u.platform_id = ${p} AND u.sub = ANY(ARRAY(SELECT sub FROM wu))),
       wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${courseRows}::jsonb) AS x(r)),
       cc AS (INSERT INTO courses (platform_id, context_id, title) SELECT ${p}, context_id, title FROM wc ORDER BY context_id
              ON CONFLICT DO NOTHING RETURNING id, context_id),
-      ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c JOIN wc ON c.platform_id = ${p} AND c.context_id = wc.context_id),
+      ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c WHERE c.platform_id = ${p} AND c.context_id = ANY(ARRAY(SELECT context_id FROM wc))),
       b AS (SELECT r, n FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS x(r, n)),
       known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
       ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)

@@ -2,7 +2,7 @@
  * The resend and voiding paths at a size where an index matters: the exact SQL the ingestion runs, EXPLAINed on the
  * real PostgreSQL server over 200,000 stored statements (and 20,000 completion events), statistics up to date,
  * every planner method allowed: the statements are found through their unique index on `id`, never by a scan of
- * the table.
+ * the table; a platform's learners (20,000 of them) and courses through their own unique indexes, by their keys.
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
@@ -17,6 +17,7 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'Index Cond'?: string;
   Plans?: PlanNode[];
 }
 
@@ -52,6 +53,11 @@ describeWithServer('query plans of the ingestion on the real server', () => {
     platform = await ensurePlatform(t.store.db, MOODLE);
     platformId = platform.id;
     await t.store.db.execute(sql`INSERT INTO users (platform_id, sub) SELECT ${platformId}, 'u' || g FROM generate_series(1, 1000) g`);
+    // a platform's other learners: a university's, whose statements are not in this batch
+    await t.store.db.execute(sql`INSERT INTO users (platform_id, sub) SELECT ${platformId}, 'v' || g FROM generate_series(1, 20000) g`);
+    await t.store.db.execute(sql`INSERT INTO courses (platform_id, context_id) SELECT ${platformId}, 'c' || g FROM generate_series(1, 2000) g`);
+    await t.store.db.execute(sql`ANALYZE users`);
+    await t.store.db.execute(sql`ANALYZE courses`);
     await t.store.db.execute(sql`
       WITH ins AS (
         INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
@@ -80,6 +86,21 @@ describeWithServer('query plans of the ingestion on the real server', () => {
 
   test('a resent batch: its one statement finds the stored statements through the unique index on id', async () => {
     expectIndexed(await plan(ingestQuery(platformId, resent)), 'xapi_statements', 'xapi_statements_id_unique');
+  });
+
+  test('a new batch finds its learners and courses by their keys, not by reading every learner of the platform', async () => {
+    const authority = { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } };
+    const fresh = prepareStatements(JSON.parse(JSON.stringify(generatedBatch(30, 'u2'))) as unknown, platform, authority, new Date());
+    const all = await plan(ingestQuery(platformId, fresh));
+    for (const [table, index, key] of [
+      ['users', 'users_platform_sub_idx', 'sub'],
+      ['courses', 'courses_platform_context_idx', 'context_id'],
+    ] as const) {
+      expectIndexed(all, table, index);
+      // the index is searched by the key, not only by the platform (which is every row of the platform)
+      const lookups = all.filter((n) => n['Index Name'] === index && !/ON CONFLICT/.test(n['Node Type']));
+      for (const n of lookups) expect(n['Index Cond']).toMatch(new RegExp(key));
+    }
   });
 
   test('a resent batch stores nothing and is answered; the same ids with another content are refused, nothing written', async () => {
