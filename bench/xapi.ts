@@ -13,6 +13,7 @@
  *     1 M seeded in under 3 min on 2 busy cores, in SQL with generate_series): new batches, then the same
  *     batches sent again (all already stored): resend/new, and new at the largest size against the fresh store (growth);
  *  6. the same inbound on embedded PGlite (a temporary directory), against the peer LRS's 675/s (issue 16).
+ * Beside each rate: the WAL written and PostgreSQL's CPU per statement (the server's processes, when on this machine).
  * Environment: BENCH_BATCHES (300), BENCH_CONCURRENCY (4), BENCH_SINGLE (300 requests), BENCH_SIZES
  * ("100000"; empty: skip), BENCH_SIZE_BATCHES (100), BENCH_PGLITE_BATCHES (150; 0: skip).
  */
