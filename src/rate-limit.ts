@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type Executor, queryRows } from './db/store';
+import { type Executor, namedStatement, queryNamed, queryRows } from './db/store';
 
 export interface RateLimitHit {
   /** Requests of this client in the current window, this one included. */
@@ -21,20 +21,25 @@ export interface RateLimitHit {
  * in one statement over Socle's own store.
  */
 export async function hitRateLimit(ex: Executor, key: string, windowSeconds: number): Promise<RateLimitHit> {
-  const window = Math.max(1, Math.floor(windowSeconds));
-  const [row] = await queryRows<{ hits: number; reset: number }>(
-    ex,
-    sql`INSERT INTO rate_limits AS r (key, window_start, hits)
-        VALUES (${key}, to_timestamp(floor(extract(epoch FROM clock_timestamp()) / ${window}::int) * ${window}::int), 1)
+  const [row] = await queryNamed<{ hits: number; reset: number }>(ex, HIT, { key, window: Math.max(1, Math.floor(windowSeconds)) });
+  if (!row) throw new Error('rate_limits: the upsert returned no row');
+  return { hits: Number(row.hits), resetSeconds: Number(row.reset) };
+}
+
+/** The counter's one statement, prepared (it runs on every counted request). */
+const HIT = namedStatement(
+  'socle_rate_limit_hit',
+  (() => {
+    const window = sql`${sql.placeholder('window')}::int`;
+    return sql`INSERT INTO rate_limits AS r (key, window_start, hits)
+        VALUES (${sql.placeholder('key')}::text, to_timestamp(floor(extract(epoch FROM clock_timestamp()) / ${window}) * ${window}), 1)
         ON CONFLICT (key) DO UPDATE SET
           hits = CASE WHEN r.window_start >= excluded.window_start THEN r.hits + 1 ELSE 1 END,
           window_start = greatest(r.window_start, excluded.window_start)
         RETURNING hits,
-          greatest(1, ceil(extract(epoch FROM (window_start + make_interval(secs => ${window}::int) - clock_timestamp()))))::int AS reset`,
-  );
-  if (!row) throw new Error('rate_limits: the upsert returned no row');
-  return { hits: Number(row.hits), resetSeconds: Number(row.reset) };
-}
+          greatest(1, ceil(extract(epoch FROM (window_start + make_interval(secs => ${window}) - clock_timestamp()))))::int AS reset`;
+  })(),
+);
 
 /** Deletes the counters of windows that ended more than `windowSeconds` ago; returns how many. */
 export async function purgeRateLimits(ex: Executor, windowSeconds: number): Promise<number> {

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { Pool, type PoolClient } from 'pg';
@@ -21,6 +22,30 @@ export type Executor = Parameters<Parameters<Database['transaction']>[0]>[0] | D
 /** Rows of a raw SQL query, the same on both drivers (their `execute` results differ in type only). */
 export async function queryRows<T>(ex: Executor, query: SQL): Promise<T[]> {
   const result = (await ex.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+/**
+ * A statement run very often with the same text (the ingestion of a batch): its SQL is built once, with
+ * `sql.placeholder`s for what changes, and node-postgres prepares it once per connection under `name`, so the
+ * server parses it once and, after a few runs, keeps one plan for it instead of planning every batch. PGlite runs it
+ * as a plain query. The name carries a digest of the text: one name never stands for two texts.
+ */
+export interface NamedStatement {
+  name: string;
+  text: string;
+  params: unknown[];
+}
+
+export function namedStatement(name: string, query: SQL): NamedStatement {
+  const { sql: text, params } = new PgDialect().sqlToQuery(query);
+  return { name: `${name}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text, params };
+}
+
+/** Rows of `statement` with its placeholders given `values`, the same on both drivers. */
+export async function queryNamed<T>(ex: Executor, statement: NamedStatement, values: Record<string, unknown>): Promise<T[]> {
+  const prepared = ex._.session.prepareQuery({ sql: statement.text, params: statement.params }, undefined, statement.name, false);
+  const result = (await prepared.execute(values)) as { rows: T[] };
   return result.rows;
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, type SQL, sql } from 'drizzle-orm';
 import { platforms } from '../db/schema';
-import { type Database, type Executor, queryRows } from '../db/store';
+import { type Database, type Executor, type NamedStatement, namedStatement, queryNamed, queryRows } from '../db/store';
 import { sqlState } from '../db/faults';
 import { conflict, type ErrorDetail, forbidden, invalid } from '../domain/errors';
 import { normalizeIssuer, type Platform } from '../identity/records';
@@ -270,7 +270,7 @@ export async function storeStatements(
               let marked = 0;
               const inserted = new Set<string>();
               for (const query of queries) {
-                const [answer] = await queryRows<IngestAnswer>(tx, query);
+                const [answer] = await queryNamed<IngestAnswer>(tx, query.statement, query.values);
                 stored += answer?.stored ?? 0;
                 marked += answer?.marked ?? 0;
                 for (const id of answer?.inserted ?? []) inserted.add(id);
@@ -282,7 +282,8 @@ export async function storeStatements(
             })
           : await (async () => {
               await beforeWrite?.();
-              const [answer] = await queryRows<IngestAnswer>(db, queries[0] as SQL);
+              const query = queries[0] as BatchQuery;
+              const [answer] = await queryNamed<IngestAnswer>(db, query.statement, query.values);
               return { stored: answer?.stored ?? 0, marked: answer?.marked ?? 0 };
             })();
       return { ids, stored, marked };
@@ -316,10 +317,28 @@ function uuidArray(ids: readonly string[]): SQL {
   return sql`string_to_array(${ids.join(',')}, ',')::uuid[]`;
 }
 
+/** A batch statement: built once (`NamedStatement`), with its values for this batch. */
+export interface BatchQuery {
+  statement: NamedStatement;
+  values: Record<string, unknown>;
+}
+
+/** The placeholders of the batch statements, each named after the value it takes. */
+const $ = {
+  platform: sql`${sql.placeholder('platform')}::int`,
+  key: sql`${sql.placeholder('key')}::int`,
+  subs: sql`${sql.placeholder('subs')}::jsonb`,
+  courses: sql`${sql.placeholder('courses')}::jsonb`,
+  rows: sql`${sql.placeholder('rows')}::jsonb`,
+  ids: sql`string_to_array(${sql.placeholder('ids')}::text, ',')::uuid[]`,
+  events: sql`${sql.placeholder('events')}::jsonb`,
+  activities: sql`${sql.placeholder('activities')}::jsonb`,
+};
+
 /**
- * The one statement that stores a batch (exported for the query-plan test). Everything travels as JSON parameters
- * (no per-value parameters to build and bind): each statement's JSON is the one prepared, with its learner's LTI
- * `sub` and its course's context id, resolved here. In order:
+ * The one statement that stores a batch. Everything travels as JSON parameters (no per-value parameters to build and
+ * bind): each statement's JSON is the one prepared, with its learner's LTI `sub` and its course's context id,
+ * resolved here. In order:
  * - the batch's learners and courses are created when new (without touching existing rows) and read;
  * - the statements are inserted (`ON CONFLICT DO NOTHING`); `known` is what was stored before (the snapshot);
  * - for the statements inserted only: completion events, the outbox rows (the statement itself is not copied: the
@@ -331,58 +350,29 @@ function uuidArray(ids: readonly string[]): SQL {
  * Rows are written in a stable order (learners, courses, activities, dirty marks sorted; statements and events in
  * batch order) so that concurrent batches lock shared rows in the same order.
  */
-export function ingestQuery(platformId: number, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): SQL {
-  const p = sql`${platformId}::int`;
-  const k = sql`${keyId}::int`;
-  const subs = JSON.stringify([...new Set(batch.map((s) => s.sub))].sort());
-  const courses = new Map<string, string | null>();
-  for (const s of batch) if (s.course && !courses.has(s.course.contextId)) courses.set(s.course.contextId, s.course.title);
-  const courseRows = JSON.stringify([...courses].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, t]) => ({ c, t })));
-  const rows = batchRows(batch);
-  // In batch order: the event id (arrival order) then follows the position within the batch.
-  const events = JSON.stringify(
-    batch
-      .filter((s) => s.completion)
-      .sort((a, b) => a.index - b.index)
-      .map((s) => ({
-        id: s.id,
-        c: s.course?.contextId ?? null,
-        a: s.objectId,
-        k: s.completion?.kind,
-        s: s.completion?.success ?? null,
-        d: s.completion?.durationSeconds ?? null,
-        t: s.timestamp.toISOString(),
-        p: s.index,
-      })),
-  );
-  const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; c: string | null }>();
-  for (const s of batch) {
-    if (!s.activity) continue;
-    activities.set(s.activity.iri, { ...s.activity, c: s.course?.contextId ?? activities.get(s.activity.iri)?.c ?? null });
-  }
-  const activityRows = JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1)));
-  const ids = batch.map((s) => s.id);
-  return sql`WITH wu AS (SELECT value AS sub FROM jsonb_array_elements_text(${subs}::jsonb)),
+function ingestSql(returnIds: boolean): SQL {
+  const p = $.platform;
+  return sql`WITH wu AS (SELECT value AS sub FROM jsonb_array_elements_text(${$.subs})),
       cu AS (INSERT INTO users (platform_id, sub) SELECT ${p}, sub FROM wu ORDER BY sub ON CONFLICT DO NOTHING RETURNING id, sub),
       au AS (SELECT id, sub FROM cu UNION ALL SELECT u.id, u.sub FROM users u WHERE u.platform_id = ${p} AND u.sub = ANY(ARRAY(SELECT sub FROM wu))),
-      wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${courseRows}::jsonb) AS x(r)),
+      wc AS (SELECT r->>'c' AS context_id, r->>'t' AS title FROM jsonb_array_elements(${$.courses}) AS x(r)),
       cc AS (INSERT INTO courses (platform_id, context_id, title) SELECT ${p}, context_id, title FROM wc ORDER BY context_id
              ON CONFLICT DO NOTHING RETURNING id, context_id),
       ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c WHERE c.platform_id = ${p} AND c.context_id = ANY(ARRAY(SELECT context_id FROM wc))),
-      b AS (SELECT r, n FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS x(r, n)),
-      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
+      b AS (SELECT r, n FROM jsonb_array_elements(${$.rows}) WITH ORDINALITY AS x(r, n)),
+      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${$.ids})),
       ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
-              SELECT (r->>'id')::uuid, ${p}, au.id, ${k}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+              SELECT (r->>'id')::uuid, ${p}, au.id, ${$.key}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
               FROM b JOIN au ON au.sub = b.r->>'a' ORDER BY n
               ON CONFLICT (id) DO NOTHING RETURNING id, seq, user_id),
       ev AS (INSERT INTO completion_events (statement_id, platform_id, user_id, course_id, activity_iri, kind, success, duration_seconds, statement_timestamp, position)
              SELECT i.id, ${p}, i.user_id, ac.id, e->>'a', e->>'k', (e->>'s')::boolean, (e->>'d')::int, (e->>'t')::timestamptz, (e->>'p')::smallint
-             FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS x(e, n) JOIN ins i ON i.id = (e->>'id')::uuid
+             FROM jsonb_array_elements(${$.events}) WITH ORDINALITY AS x(e, n) JOIN ins i ON i.id = (e->>'id')::uuid
              LEFT JOIN ac ON ac.context_id = e->>'c' ORDER BY n
              ON CONFLICT (statement_id) DO NOTHING RETURNING user_id),
       act AS (INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
               SELECT ${p}, r->>'iri', r->>'name', r->>'moduleType', ac.id
-              FROM jsonb_array_elements(${activityRows}::jsonb) WITH ORDINALITY AS x(r, n) LEFT JOIN ac ON ac.context_id = r->>'c'
+              FROM jsonb_array_elements(${$.activities}) WITH ORDINALITY AS x(r, n) LEFT JOIN ac ON ac.context_id = r->>'c'
               WHERE EXISTS (SELECT 1 FROM ins) ORDER BY n
               ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
                 last_seen_at = now(),
@@ -399,6 +389,69 @@ export function ingestQuery(platformId: number, batch: readonly Prepared[], retu
       (SELECT count(socle_refuse(${REFUSED.again}, context_id)) FROM wc WHERE NOT EXISTS (SELECT 1 FROM ac WHERE ac.context_id = wc.context_id)) AS unseen_courses`;
 }
 
+/** Statements that credit no learner: the statements only, with the same verdict as `ingestSql`. */
+function storeOnlySql(returnIds: boolean): SQL {
+  return sql`WITH b AS (SELECT r, n FROM jsonb_array_elements(${$.rows}) WITH ORDINALITY AS x(r, n)),
+      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${$.ids})),
+      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
+              SELECT (r->>'id')::uuid, ${$.platform}, NULL, ${$.key}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
+              FROM b ORDER BY n
+              ON CONFLICT (id) DO NOTHING RETURNING id)
+    SELECT (SELECT count(*) FROM ins)::int AS stored, 0 AS marked,
+      ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
+      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
+       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
+       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused`;
+}
+
+/** The batch statements, built once: with or without the ids inserted (asked by batches with voiding statements). */
+const BATCH_STATEMENTS = {
+  ingest: namedStatement('socle_ingest', ingestSql(false)),
+  ingestIds: namedStatement('socle_ingest_ids', ingestSql(true)),
+  storeOnly: namedStatement('socle_store_only', storeOnlySql(false)),
+  storeOnlyIds: namedStatement('socle_store_only_ids', storeOnlySql(true)),
+};
+
+/** The statements of a batch and their ids as the batch statements' values. */
+function statementValues(platformId: number | null, batch: readonly Prepared[], keyId: number | null) {
+  return { platform: platformId, key: keyId, rows: batchRows(batch), ids: batch.map((s) => s.id).join(',') };
+}
+
+/** The statement storing `batch`, credited to platform `platformId`'s learners (exported for the query-plan test). */
+export function ingestQuery(platformId: number, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): BatchQuery {
+  const courses = new Map<string, string | null>();
+  for (const s of batch) if (s.course && !courses.has(s.course.contextId)) courses.set(s.course.contextId, s.course.title);
+  // In batch order: the event id (arrival order) then follows the position within the batch.
+  const events = batch
+    .filter((s) => s.completion)
+    .sort((a, b) => a.index - b.index)
+    .map((s) => ({
+      id: s.id,
+      c: s.course?.contextId ?? null,
+      a: s.objectId,
+      k: s.completion?.kind,
+      s: s.completion?.success ?? null,
+      d: s.completion?.durationSeconds ?? null,
+      t: s.timestamp.toISOString(),
+      p: s.index,
+    }));
+  const activities = new Map<string, { iri: string; name: string | null; moduleType: string | null; c: string | null }>();
+  for (const s of batch) {
+    if (!s.activity) continue;
+    activities.set(s.activity.iri, { ...s.activity, c: s.course?.contextId ?? activities.get(s.activity.iri)?.c ?? null });
+  }
+  return {
+    statement: returnIds ? BATCH_STATEMENTS.ingestIds : BATCH_STATEMENTS.ingest,
+    values: {
+      ...statementValues(platformId, batch, keyId),
+      subs: JSON.stringify([...new Set(batch.map((s) => s.sub))].sort()),
+      courses: JSON.stringify([...courses].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, t]) => ({ c, t }))),
+      events: JSON.stringify(events),
+      activities: JSON.stringify([...activities.values()].sort((x, y) => (x.iri < y.iri ? -1 : 1))),
+    },
+  };
+}
+
 /** The statements of a batch as one JSON array (each statement's JSON is the one prepared). */
 function batchRows(batch: readonly Prepared[]): string {
   return `[${batch
@@ -411,21 +464,10 @@ function batchRows(batch: readonly Prepared[]): string {
 
 /**
  * Stores statements that credit no learner (an LRS client's statements of any other actor), under platform
- * `platformId` or (null) the client `keyId` alone: the statements only, with the same verdict as `ingestQuery`.
+ * `platformId` or (null) the client `keyId` alone.
  */
-export function storeOnlyQuery(platformId: number | null, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): SQL {
-  const ids = batch.map((s) => s.id);
-  return sql`WITH b AS (SELECT r, n FROM jsonb_array_elements(${batchRows(batch)}::jsonb) WITH ORDINALITY AS x(r, n)),
-      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${uuidArray(ids)})),
-      ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
-              SELECT (r->>'id')::uuid, ${platformId}::int, NULL, ${keyId}::int, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
-              FROM b ORDER BY n
-              ON CONFLICT (id) DO NOTHING RETURNING id)
-    SELECT (SELECT count(*) FROM ins)::int AS stored, 0 AS marked,
-      ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
-      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
-       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
-       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused`;
+function storeOnlyQuery(platformId: number | null, batch: readonly Prepared[], returnIds = false, keyId: number | null = null): BatchQuery {
+  return { statement: returnIds ? BATCH_STATEMENTS.storeOnlyIds : BATCH_STATEMENTS.storeOnly, values: statementValues(platformId, batch, keyId) };
 }
 
 /** Marks the learners `users` (a query answering user_id) of platform `p` dirty, sorted (concurrent batches lock in one order). */

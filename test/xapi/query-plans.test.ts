@@ -3,12 +3,14 @@
  * real PostgreSQL server over 200,000 stored statements (and 20,000 completion events), statistics up to date,
  * every planner method allowed: the statements are found through their unique index on `id`, never by a scan of
  * the table; a platform's learners (20,000 of them) and courses through their own unique indexes, by their keys.
+ * The batch statement is a prepared one: its plan is checked as planned for the batch's values (the first runs on a
+ * connection) and as the generic plan PostgreSQL keeps for it after that.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { fillPlaceholders, sql, type SQL } from 'drizzle-orm';
 import { queryRows } from '../../src/db/store';
 import { ensurePlatform } from '../../src/identity/records';
 import type { Platform } from '../../src/identity/records';
-import { ingestQuery, prepareStatements, storeStatements, voidStatementsQuery } from '../../src/xapi/ingest';
+import { type BatchQuery, ingestQuery, prepareStatements, storeStatements, voidStatementsQuery } from '../../src/xapi/ingest';
 import { openTestStore, type TestStore, describeWithServer } from '../support/db';
 import { generatedBatch, MOODLE } from './support';
 
@@ -40,6 +42,20 @@ describeWithServer('query plans of the ingestion on the real server', () => {
   const plan = async (query: SQL) => {
     const [row] = await queryRows<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(t.store.db, sql`EXPLAIN (FORMAT JSON) ${query}`);
     return nodes((row?.['QUERY PLAN'][0] as { Plan: PlanNode }).Plan);
+  };
+  const literal = (v: unknown) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${String(v).replaceAll("'", "''")}'`);
+  /** The plans of a batch statement: for its values, and the generic one (PREPARE, then EXPLAIN EXECUTE under force_generic_plan). */
+  const batchPlans = async (query: BatchQuery) => {
+    const values = fillPlaceholders(query.statement.params, query.values);
+    const custom = await plan(sql.raw(query.statement.text.replace(/\$(\d+)/g, (_, n: string) => literal(values[Number(n) - 1]))));
+    const generic = await t.store.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL plan_cache_mode = force_generic_plan`);
+      await tx.execute(sql.raw(`PREPARE plan_check AS ${query.statement.text}`));
+      const [row] = await queryRows<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(tx, sql.raw(`EXPLAIN (FORMAT JSON) EXECUTE plan_check(${values.map(literal).join(', ')})`));
+      await tx.execute(sql`DEALLOCATE plan_check`);
+      return nodes((row?.['QUERY PLAN'][0] as { Plan: PlanNode }).Plan);
+    });
+    return { custom, generic };
   };
   /** No node scans `table` whole, and one reads it through `index`. */
   const expectIndexed = (all: PlanNode[], table: string, index: string) => {
@@ -85,17 +101,19 @@ describeWithServer('query plans of the ingestion on the real server', () => {
   });
 
   test('a resent batch: its one statement finds the stored statements through the unique index on id', async () => {
-    expectIndexed(await plan(ingestQuery(platformId, resent)), 'xapi_statements', 'xapi_statements_id_unique');
+    const { custom, generic } = await batchPlans(ingestQuery(platformId, resent));
+    for (const all of [custom, generic]) expectIndexed(all, 'xapi_statements', 'xapi_statements_id_unique');
   });
 
   test('a new batch finds its learners and courses by their keys, not by reading every learner of the platform', async () => {
     const authority = { objectType: 'Agent', account: { homePage: MOODLE, name: 'test' } };
     const fresh = prepareStatements(JSON.parse(JSON.stringify(generatedBatch(30, 'u2'))) as unknown, platform, authority, new Date());
-    const all = await plan(ingestQuery(platformId, fresh));
-    for (const [table, index, key] of [
+    const { custom, generic } = await batchPlans(ingestQuery(platformId, fresh));
+    const keys = [
       ['users', 'users_platform_sub_idx', 'sub'],
       ['courses', 'courses_platform_context_idx', 'context_id'],
-    ] as const) {
+    ] as const;
+    for (const [all, [table, index, key]] of [custom, generic].flatMap((all) => keys.map((k) => [all, k] as const))) {
       expectIndexed(all, table, index);
       // the index is searched by the key, not only by the platform (which is every row of the platform)
       for (const n of all.filter((n) => n['Index Name'] === index)) expect(n['Index Cond']).toMatch(new RegExp(key));
