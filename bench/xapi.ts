@@ -229,7 +229,8 @@ const SEEDED_TABLES = ['xapi_statements', 'completion_events'];
 
 /**
  * Seeds the store up to `target` statements, fully in SQL: the captured statements as templates (generate_series),
- * each with its own id, learner (70,000 of them), activity and instant, one in ten with its completion event. The
+ * each with its own learner (70,000 of them), activity and instant, and the time-ordered id Socle derives (its
+ * instant, then digest bits), one in ten with its completion event. The
  * seeding session skips the foreign-key triggers (`session_replication_role = replica`: every reference is to rows
  * it created) and the secondary indexes and unique constraints are built again once at the end, exactly as the
  * migrations define them; then VACUUM ANALYZE, as a store that has lived.
@@ -271,9 +272,10 @@ async function seed(url: string, pool: Statement[], target: number): Promise<voi
     for (let from = have; from < target; from += chunk) {
       const to = Math.min(target, from + chunk) - 1;
       await c.query(
-        `WITH g AS (SELECT g, md5('seed-' || g)::uuid AS id, (g % $6::int) + 1 AS k, g % 70000 AS learner,
-                      '${ISSUER}/mod/page/view.php?id=' || (g % 5000) AS object_id, timestamptz '2025-09-01' + g * interval '3 seconds' AS at
-               FROM generate_series($2::int, $3::int) g),
+        `WITH t AS (SELECT g, timestamptz '2025-09-01' + g * interval '3 seconds' AS at, md5('seed-' || g) AS h FROM generate_series($2::int, $3::int) g),
+         g AS (SELECT g, (lpad(to_hex((extract(epoch FROM at) * 1000)::bigint), 12, '0') || '8' || substr(h, 14, 3) || '9' || substr(h, 18, 15))::uuid AS id,
+                      (g % $6::int) + 1 AS k, g % 70000 AS learner, '${ISSUER}/mod/page/view.php?id=' || (g % 5000) AS object_id, at
+               FROM t),
          j AS (SELECT g, id, learner, at, object_id, ($8::text[])[k] AS verb,
                       ('{"id":"' || id || '","actor":{"objectType":"Agent","account":{"homePage":"${ISSUER}","name":"seed-' || learner
                        || '"}},"object":{"id":"' || object_id || '"' || CASE WHEN ($7::text[])[k] = '' THEN '' ELSE ',' || ($7::text[])[k] END
@@ -282,7 +284,7 @@ async function seed(url: string, pool: Statement[], target: number): Promise<voi
          ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement)
                  SELECT id, $4, $5 + learner, verb, object_id, at, at, md5(g::text), statement FROM j RETURNING id, user_id, object_id, "timestamp")
          INSERT INTO completion_events (statement_id, platform_id, user_id, activity_iri, kind, statement_timestamp, position)
-         SELECT id, $4, user_id, object_id, 'completed', "timestamp", 0 FROM ins WHERE get_byte(decode(replace(id::text, '-', ''), 'hex'), 0) % 10 = 0`,
+         SELECT id, $4, user_id, object_id, 'completed', "timestamp", 0 FROM ins WHERE get_byte(decode(replace(id::text, '-', ''), 'hex'), 15) % 10 = 0`,
         [rest, from, to, platformId, first, pool.length, objectRest, verbs],
       );
       say(`          seeded ${(to + 1).toLocaleString('en')} statements (${((performance.now() - started) / 1000).toFixed(0)} s, load ${load()})`);

@@ -6,6 +6,7 @@ import type { Logger } from './logger';
 import type { MailTransport } from './mail';
 import type { ExportRegistry } from './reports/kinds/kind';
 import type { ComplianceSource } from './reports/source';
+import type { StatementIdScheme } from './xapi/ids';
 import type { VerifiedKeys } from './xapi/keys';
 
 /** What a context provides besides configuration, store and logger; `createContext` gives the defaults, tests their own. */
@@ -22,6 +23,8 @@ export interface Services {
   reports: ExportRegistry;
   /** The xAPI keys this process recently verified (`KEY_CACHE_MS`). */
   xapiKeys: VerifiedKeys;
+  /** From when this store derives time-ordered statement ids, read once. */
+  statementIds: StatementIdScheme;
   /** Where e-mail goes (the weekly digests); undefined without SMTP_URL: digests stay on Socle's pages. */
   mail: MailTransport | undefined;
 }

@@ -278,7 +278,8 @@ async function receive(ctx: AppContext, req: Request, reader: StatementReader, f
     throw invalid('PUT takes one statement as JSON.', [{ path: 'body', message: 'expected one statement object' }]);
   }
   const writer = writerOf(principal, principal.platform ? undefined : await accountPlatforms(ctx.store.db, body));
-  const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), forcedId, version);
+  const since = await ctx.statementIds.timeOrderedSince(ctx.store.db);
+  const prepared = prepareStatements(body, writer, authority(ctx, req), new Date(), forcedId, version, since);
   await checkAttachments(
     prepared.map((p) => p.statement),
     parts,

@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { smtpTransport } from '../mail';
 import { coverageComplianceSource } from '../reports/coverage-source';
 import { reportKinds } from '../reports/kinds';
+import { StatementIdScheme } from '../xapi/ids';
 import { VerifiedKeys } from '../xapi/keys';
 
 /**
@@ -27,6 +28,7 @@ export function createContext(config: Config, store: Store, logger: Logger, over
     compliance: overrides.compliance ?? coverageComplianceSource(coverage),
     reports: overrides.reports ?? reportKinds,
     xapiKeys: overrides.xapiKeys ?? new VerifiedKeys(),
+    statementIds: overrides.statementIds ?? new StatementIdScheme(),
     mail: 'mail' in overrides ? overrides.mail : config.mail ? smtpTransport(config.mail) : undefined,
   };
 }

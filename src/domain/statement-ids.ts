@@ -52,14 +52,46 @@ export function statementContent(statement: Record<string, unknown>): string {
   return canonicalValue(statement, LRS_PROPERTIES);
 }
 
+/** The largest instant a time-ordered id can carry: 48 bits of milliseconds (the year 10889). */
+const MAX_TIME_MS = 2 ** 48 - 1;
+
+/**
+ * RFC 9562 version-8 UUID ordered by `timeMs`: its first 48 bits are that instant in Unix milliseconds (the layout of
+ * UUIDv7), the other 74 from `digest` (the SHA-256 of the statement's content, not random: the same statement
+ * always gets the same id). Ids of statements sent in time order sort in that order, so a store's unique indexes on
+ * them grow at their right edge instead of taking every new id on a random page.
+ */
+export function timeOrderedUuid(digest: Uint8Array, timeMs: number): string {
+  const bytes = Buffer.from(digest.subarray(0, 16));
+  bytes.writeUIntBE(timeMs, 0, 6);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The id Socle gives a statement sent without one, from its canonical `content`: ordered by the statement's own
+ * `timestamp` (`timeOrderedUuid`) when it has one at or after `timeOrderedSince` (Unix ms: when the store began
+ * deriving such ids, so that a statement stored before under its version-5 id keeps it when it is sent again);
+ * else the version-5 UUID of the content, as before. Without a timestamp the id cannot be ordered: the stored
+ * instant the LRS would give it differs at each sending.
+ */
+export function derivedStatementId(content: string, timestamp: unknown, timeOrderedSince: number, digest = createHash('sha256').update(content).digest()): string {
+  const timeMs = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+  return timeMs >= 0 && timeMs <= MAX_TIME_MS && timeMs >= timeOrderedSince ? timeOrderedUuid(digest, timeMs) : uuidV5(content);
+}
+
 /**
  * Id (when none is given) and content hash from one canonical serialisation, and that serialisation (`content`: the
  * statement's JSON without id, stored, authority and version), which the inbound endpoint completes into the stored
- * JSON instead of serialising the statement again: the hot path of the inbound endpoint.
+ * JSON instead of serialising the statement again: the hot path of the inbound endpoint. `timeOrderedSince`: see
+ * `derivedStatementId` (0: every statement with a timestamp since 1970 gets a time-ordered id).
  */
-export function statementIdentity(statement: Record<string, unknown>): { derivedId: string; hash: string; content: string } {
+export function statementIdentity(statement: Record<string, unknown>, timeOrderedSince = 0): { derivedId: string; hash: string; content: string } {
   const content = statementContent(statement);
-  return { derivedId: uuidV5(content), hash: createHash('sha256').update(content).digest('base64url'), content };
+  const digest = createHash('sha256').update(content).digest();
+  return { derivedId: derivedStatementId(content, statement.timestamp, timeOrderedSince, digest), hash: digest.toString('base64url'), content };
 }
 
 /** Hash of a statement's content (without id, stored, authority, version). */
@@ -67,7 +99,7 @@ export function contentHash(statement: Record<string, unknown>): string {
   return createHash('sha256').update(statementContent(statement)).digest('base64url');
 }
 
-/** The id Socle gives a statement sent without one: the same content always gets the same id. */
+/** The version-5 id of a statement's content: the id of the statements Socle makes itself (the same content, the same id). */
 export function deterministicStatementId(statement: Record<string, unknown>): string {
   return uuidV5(statementContent(statement));
 }

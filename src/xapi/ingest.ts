@@ -110,7 +110,10 @@ export function contextActivityArrays(statement: Json): Json {
   return out;
 }
 
-/** Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first faults. */
+/**
+ * Validates a request body (one statement or an array) and prepares every statement; throws a 4xx naming the first
+ * faults. `timeOrderedSince`: from when the store derives time-ordered ids (`StatementIdScheme`; 0: a new store's).
+ */
 export function prepareStatements(
   body: unknown,
   target: Platform | StatementWriter,
@@ -118,6 +121,7 @@ export function prepareStatements(
   now: Date,
   forcedId?: string,
   xapiVersion: '1.0.3' | '2.0.0' = '1.0.3',
+  timeOrderedSince = 0,
 ): Prepared[] {
   const writer = writerOf(target);
   const list = statementList(body);
@@ -155,7 +159,7 @@ export function prepareStatements(
       return;
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
-    const { derivedId, hash, content: contentJson } = statementIdentity(content);
+    const { derivedId, hash, content: contentJson } = statementIdentity(content, timeOrderedSince);
     // A platform key's statement without id gets its content's (logstore_xapi resends a batch it is unsure of); an
     // LRS client's gets a new one, as xAPI asks.
     const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : writer.strict ? derivedId : randomUUID());

@@ -111,6 +111,20 @@ export const xapiAttachments = pgTable(
 );
 
 /**
+ * One row: from when this store derives time-ordered ids (`derivedStatementId`) for the statements sent without one.
+ * A store that held statements already began when it was migrated (their version-5 ids stay theirs when Moodle sends
+ * them again); a new store, from the start (1970).
+ */
+export const statementIdScheme = pgTable(
+  'statement_id_scheme',
+  {
+    one: boolean('one').primaryKey().default(true),
+    timeOrderedSince: timestamp('time_ordered_since', { withTimezone: true }).notNull(),
+  },
+  (t) => [check('statement_id_scheme_one_check', sql`${t.one}`)],
+);
+
+/**
  * Every statement accepted by the inbound endpoint, as stored (id assigned, `stored`, `authority`).
  * `seq` is the arrival order (paging cursor); `content_hash` compares a re-sent statement with the stored one.
  */
