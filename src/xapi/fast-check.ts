@@ -11,7 +11,14 @@
  * rules; the structure follows its schemas: the same type test (`constructor`), the same allowed keys, the same
  * score bounds. `test/xapi/fast-check.test.ts` compares both on the captured Moodle statements and on changes of them.
  */
-import { duration, interactionType, iri, language, timestamp, uuid, version } from '@learninglocker/xapi-validation/dist/factory';
+// the rules' own modules: the library's factory require()s its module at every call of a rule
+import duration from '@learninglocker/xapi-validation/dist/regexValues/duration';
+import interactionType from '@learninglocker/xapi-validation/dist/regexValues/interactionType';
+import iri from '@learninglocker/xapi-validation/dist/regexValues/iri';
+import language from '@learninglocker/xapi-validation/dist/regexValues/language';
+import timestamp from '@learninglocker/xapi-validation/dist/regexValues/timestamp';
+import uuid from '@learninglocker/xapi-validation/dist/regexValues/uuid';
+import version from '@learninglocker/xapi-validation/dist/regexValues/version';
 import { VERBS } from '../domain/xapi';
 
 type Rule = (data: unknown, path: string[]) => unknown[];
