@@ -15,7 +15,7 @@
  *  6. the same inbound on embedded PGlite (a temporary directory), against the peer LRS's 675/s (issue 16).
  * Beside each rate: the WAL written and PostgreSQL's CPU per statement (the server's processes, when on this machine).
  * Environment: BENCH_BATCHES (300), BENCH_CONCURRENCY (4), BENCH_SINGLE (300 requests), BENCH_SIZES
- * ("100000"; empty: skip), BENCH_SIZE_BATCHES (100), BENCH_PGLITE_BATCHES (150; 0: skip), BENCH_KEEP_DATABASE (1: the
+ * ("100000"; empty: skip), BENCH_SIZE_BATCHES (as BENCH_BATCHES: the sized runs compare with the fresh one), BENCH_PGLITE_BATCHES (150; 0: skip), BENCH_KEEP_DATABASE (1: the
  * database is kept for inspection and its name printed).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -43,7 +43,7 @@ const SIZES = (process.env.BENCH_SIZES ?? '100000')
   .map((s) => Number(s.trim()))
   .filter((n) => n > 0)
   .sort((a, b) => a - b);
-const SIZE_BATCHES = Number(process.env.BENCH_SIZE_BATCHES ?? 100);
+const SIZE_BATCHES = Number(process.env.BENCH_SIZE_BATCHES ?? BATCHES);
 const PGLITE_BATCHES = Number(process.env.BENCH_PGLITE_BATCHES ?? 150);
 const ISSUER = 'http://127.0.0.1:8181';
 /** The peer LRS (Learning Locker's xapi-service in memory) on this machine, issue 16. */
