@@ -160,8 +160,8 @@ export function prepareStatements(
     }
     const { stored: _s, authority: _a, version: _v, ...content } = input;
     const { derivedId, hash, content: contentJson } = statementIdentity(content, timeOrderedSince);
-    // A platform key's statement without id gets its content's (logstore_xapi resends a batch it is unsure of); an
-    // LRS client's gets a new one, as xAPI asks.
+    // A platform key's statement without id gets one derived from its content (logstore_xapi resends a batch it is
+    // unsure of), time-ordered when the store's scheme says so; an LRS client's gets a new one, as xAPI asks.
     const id = forcedId ?? (typeof input.id === 'string' ? input.id.toLowerCase() : writer.strict ? derivedId : randomUUID());
     if (!UUID.test(id)) {
       details.push({ path: `${prefix}.id`, message: 'expected a UUID' });

@@ -112,8 +112,9 @@ export const xapiAttachments = pgTable(
 
 /**
  * One row: from when this store derives time-ordered ids (`derivedStatementId`) for the statements sent without one.
- * A store that held statements already began when it was migrated (their version-5 ids stay theirs when Moodle sends
- * them again); a new store, from the start (1970).
+ * A store that held statements already begins a day after it was migrated: their version-5 ids stay theirs when
+ * Moodle sends them again, and the processes of the previous version that still run during an upgrade (they derive
+ * version-5 ids) agree with the new ones for that day. A new store begins at the start (1970).
  */
 export const statementIdScheme = pgTable(
   'statement_id_scheme',
