@@ -316,9 +316,9 @@ interface IngestAnswer {
   inserted: string[] | null;
 }
 
-/** A uuid[] parameter from ids (hex and dashes: no separator to escape), compared as uuid so the unique index is used. */
-function uuidArray(ids: readonly string[]): SQL {
-  return sql`string_to_array(${ids.join(',')}, ',')::uuid[]`;
+/** A uuid[] from `list` (ids joined by commas: hex and dashes, no separator to escape), compared as uuid so the unique index is used. */
+function uuids(list: unknown): SQL {
+  return sql`string_to_array(${list}::text, ',')::uuid[]`;
 }
 
 /** A batch statement: built once (`NamedStatement`), with its values for this batch. */
@@ -334,10 +334,22 @@ const $ = {
   subs: sql`${sql.placeholder('subs')}::jsonb`,
   courses: sql`${sql.placeholder('courses')}::jsonb`,
   rows: sql`${sql.placeholder('rows')}::jsonb`,
-  ids: sql`string_to_array(${sql.placeholder('ids')}::text, ',')::uuid[]`,
+  ids: uuids(sql.placeholder('ids')),
   events: sql`${sql.placeholder('events')}::jsonb`,
   activities: sql`${sql.placeholder('activities')}::jsonb`,
 };
+
+/** What the batch's ids find stored before the batch (the statement's snapshot): both batch statements' `known`. */
+const KNOWN = sql`known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${$.ids}))`;
+
+/**
+ * Both batch statements' verdict: a statement neither inserted (`ins`) nor stored before with the same content
+ * (`known`) refuses the whole statement, SC409 when stored with another content, SC40R when a concurrent batch
+ * committed it after the snapshot.
+ */
+const REFUSED_COUNT = sql`(SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
+       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
+       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused`;
 
 /**
  * The one statement that stores a batch. Everything travels as JSON parameters (no per-value parameters to build and
@@ -364,7 +376,7 @@ function ingestSql(returnIds: boolean): SQL {
              ON CONFLICT DO NOTHING RETURNING id, context_id),
       ac AS (SELECT id, context_id FROM cc UNION ALL SELECT c.id, c.context_id FROM courses c WHERE c.platform_id = ${p} AND c.context_id = ANY(ARRAY(SELECT context_id FROM wc))),
       b AS (SELECT r, n FROM jsonb_array_elements(${$.rows}) WITH ORDINALITY AS x(r, n)),
-      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${$.ids})),
+      ${KNOWN},
       ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
               SELECT (r->>'id')::uuid, ${p}, au.id, ${$.key}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
               FROM b JOIN au ON au.sub = b.r->>'a' ORDER BY n
@@ -387,25 +399,21 @@ function ingestSql(returnIds: boolean): SQL {
       dirty AS (${markDirty(p, sql`SELECT DISTINCT user_id FROM ev`)})
     SELECT (SELECT count(*) FROM ins)::int AS stored, (SELECT count(*) FROM dirty)::int AS marked,
       ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
-      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
-       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
-       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused,
+      ${REFUSED_COUNT},
       (SELECT count(socle_refuse(${REFUSED.again}, context_id)) FROM wc WHERE NOT EXISTS (SELECT 1 FROM ac WHERE ac.context_id = wc.context_id)) AS unseen_courses`;
 }
 
 /** Statements that credit no learner: the statements only, with the same verdict as `ingestSql`. */
 function storeOnlySql(returnIds: boolean): SQL {
   return sql`WITH b AS (SELECT r, n FROM jsonb_array_elements(${$.rows}) WITH ORDINALITY AS x(r, n)),
-      known AS (SELECT id, content_hash FROM xapi_statements WHERE id = ANY(${$.ids})),
+      ${KNOWN},
       ins AS (INSERT INTO xapi_statements (id, platform_id, user_id, key_id, verb, object_id, stored, "timestamp", content_hash, statement)
               SELECT (r->>'id')::uuid, ${$.platform}, NULL, ${$.key}, r->>'v', r->>'o', (r->>'s')::timestamptz, (r->>'t')::timestamptz, r->>'h', r->'j'
               FROM b ORDER BY n
               ON CONFLICT (id) DO NOTHING RETURNING id)
     SELECT (SELECT count(*) FROM ins)::int AS stored, 0 AS marked,
       ${returnIds ? sql`(SELECT json_agg(id) FROM ins)` : sql`NULL::json`} AS inserted,
-      (SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN ${REFUSED.again} ELSE ${REFUSED.conflict} END, r->>'id'))
-       FROM b LEFT JOIN ins i ON i.id = (b.r->>'id')::uuid LEFT JOIN known k ON k.id = (b.r->>'id')::uuid
-       WHERE i.id IS NULL AND (k.id IS NULL OR k.content_hash <> b.r->>'h')) AS refused`;
+      ${REFUSED_COUNT}`;
 }
 
 /** The batch statements, built once: with or without the ids inserted (asked by batches with voiding statements). */
@@ -492,7 +500,7 @@ export function voidStatementsQuery(platformId: number, targets: readonly string
 function voidQuery(owner: SQL, targets: readonly string[]): SQL {
   return sql`WITH v AS (
         UPDATE xapi_statements SET voided = true
-        WHERE id = ANY(${uuidArray(targets)}) AND ${owner} AND verb <> ${VERBS.voided} RETURNING id),
+        WHERE id = ANY(${uuids(targets.join(','))}) AND ${owner} AND verb <> ${VERBS.voided} RETURNING id),
       e AS (UPDATE completion_events SET voided = true WHERE statement_id IN (SELECT id FROM v) RETURNING user_id, platform_id),
       d AS (INSERT INTO coverage_dirty (user_id, platform_id) SELECT DISTINCT user_id, platform_id FROM e ORDER BY user_id
             ON CONFLICT (user_id) DO UPDATE SET marked_at = now(), generation = DEFAULT RETURNING user_id)
