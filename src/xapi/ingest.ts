@@ -359,7 +359,9 @@ const REFUSED_COUNT = sql`(SELECT count(socle_refuse(CASE WHEN k.id IS NULL THEN
  * - the statements are inserted (`ON CONFLICT DO NOTHING`); `known` is what was stored before (the snapshot);
  * - for the statements inserted only: completion events, the outbox rows (the statement itself is not copied: the
  *   outbox worker reads it at delivery), the dirty marks of the learners of the new completions; the activities
- *   seen when anything is new;
+ *   seen when anything is new, those already known written only when the batch tells something new of them (a
+ *   name, a type, a course) or their `last_seen_at` is a day old: concurrent batches of one course name the same
+ *   activities, and an upsert of each would rewrite their rows and hold their locks to the end of every batch;
  * - the verdict: a statement neither inserted nor stored before with the same content refuses the whole statement
  *   (`socle_refuse`: rolled back): SC409 when stored with another content, SC40R when a concurrent batch committed
  *   it (or its learner) after this statement's snapshot; SC40R too for a course created that way.
@@ -389,7 +391,13 @@ function ingestSql(returnIds: boolean): SQL {
       act AS (INSERT INTO xapi_activities (platform_id, activity_iri, name, module_type, course_id)
               SELECT ${p}, r->>'iri', r->>'name', r->>'moduleType', ac.id
               FROM jsonb_array_elements(${$.activities}) WITH ORDINALITY AS x(r, n) LEFT JOIN ac ON ac.context_id = r->>'c'
-              WHERE EXISTS (SELECT 1 FROM ins) ORDER BY n
+              LEFT JOIN xapi_activities xa ON xa.platform_id = ${p} AND xa.activity_iri = r->>'iri'
+              WHERE EXISTS (SELECT 1 FROM ins)
+                AND (xa.id IS NULL OR xa.last_seen_at < now() - interval '1 day'
+                  OR (r->>'name' IS NOT NULL AND r->>'name' IS DISTINCT FROM xa.name)
+                  OR (r->>'moduleType' IS NOT NULL AND r->>'moduleType' IS DISTINCT FROM xa.module_type)
+                  OR (ac.id IS NOT NULL AND ac.id IS DISTINCT FROM xa.course_id))
+              ORDER BY n
               ON CONFLICT (platform_id, activity_iri) DO UPDATE SET
                 last_seen_at = now(),
                 name = coalesce(excluded.name, xapi_activities.name),

@@ -146,6 +146,42 @@ describe.each(drivers)('xAPI statements endpoint on %s', (driver) => {
     for (const sub of learners) expect(f[`${sub} /mod/page/view.php?id=109`]).toBe('completed');
   });
 
+  it('writes a known activity again only when a batch tells something new of it, or a day after it was last seen', async () => {
+    const iri = `${MOODLE}/mod/page/view.php?id=100`;
+    const row = async () =>
+      (
+        await queryRows<{ version: string; name: string | null; seen: string }>(
+          server.ctx.store.db,
+          sql`SELECT xmin::text AS version, name, last_seen_at::text AS seen FROM xapi_activities WHERE activity_iri = ${iri}`,
+        )
+      )[0];
+    expect((await post(generatedBatch(3, '301', 5000))).status).toBe(200);
+    const first = await row();
+    expect(first?.name).toBe('Welcome page');
+    // new statements of the same activity, nothing new about it: the row is the same version
+    expect((await post(generatedBatch(3, '302', 5001))).status).toBe(200);
+    expect(await row()).toEqual(first);
+    // a new name is written
+    const renamed = (batch: Statement[]) =>
+      batch.map((s) => {
+        const object = s.object as { definition?: { name?: Record<string, string> } };
+        return object.definition?.name ? { ...s, object: { ...object, definition: { ...object.definition, name: { en: 'Page d’accueil' } } } } : s;
+      });
+    expect((await post(renamed(generatedBatch(3, '303', 5002)))).status).toBe(200);
+    const named = await row();
+    expect(named?.name).toBe('Page d’accueil');
+    expect(named?.version).not.toBe(first?.version);
+    // seen more than a day ago: the next statement refreshes last_seen_at, keeping the name
+    await queryRows(server.ctx.store.db, sql`UPDATE xapi_activities SET last_seen_at = now() - interval '2 days' WHERE activity_iri = ${iri}`);
+    expect((await post(renamed(generatedBatch(3, '304', 5003)))).status).toBe(200);
+    const [{ fresh } = { fresh: false }] = await queryRows<{ fresh: boolean }>(
+      server.ctx.store.db,
+      sql`SELECT last_seen_at > now() - interval '1 hour' AS fresh FROM xapi_activities WHERE activity_iri = ${iri}`,
+    );
+    expect(fresh).toBe(true);
+    expect((await row())?.name).toBe('Page d’accueil');
+  });
+
   it('voids a completion: it is no longer a fact, and GET finds it only as voided', async () => {
     const batch = generatedBatch(3, '88');
     const ids = (await (await post(batch)).json()) as string[];

@@ -203,6 +203,7 @@ export const xapiActivities = pgTable(
     /** Moodle module name (`page`, `quiz`…) when the IRI is `…/mod/<mod>/view.php`, else the xAPI activity type. */
     moduleType: text('module_type'),
     firstSeenAt: timestamp('first_seen_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When a statement last named it, to the day (the inbound batch writes the row again only once a day). */
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
