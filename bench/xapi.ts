@@ -3,11 +3,13 @@
  * measured in the same run and the load average, then as one `FIGURE {...}` line.
  *  1. reference: the same statements as plain multi-row jsonb INSERTs (30 per INSERT, the same number of concurrent
  *     connections) into a table shaped like xapi_statements, on the same PostgreSQL server;
+ *     the same bodies POSTed to a bare express handler doing those INSERTs: the floor of any endpoint in Node here;
  *  2. inbound: batches of 30 logstore_xapi-shaped statements POSTed to /xapi/statements of a real server over a
  *     real PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is
  *     created and dropped for the run), on a fresh store; then how long the coverage worker takes to credit the
  *     learners the batches marked;
- *  3. one statement per request, sequentially: p95 of the whole request, against a one-row INSERT's p95;
+ *  3. one statement per request, sequentially: p95 of the whole request, against a one-row INSERT's p95 and the bare
+ *     handler's request p95;
  *  4. outbox: delivery of everything accepted to a loopback LRS;
  *  5. at each size of BENCH_SIZES (stored statements, default 100,000; "1000000,5000000" for the goals of issue 16,
  *     1 M seeded in under 3 min on 2 busy cores, in SQL with generate_series): new batches, then the same
@@ -23,7 +25,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import express from 'express';
+import { Client, Pool } from 'pg';
 import { loadConfig } from '../src/config';
 import { ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
@@ -196,30 +199,40 @@ async function keyHeaders(server: RunningServer): Promise<Record<string, string>
   };
 }
 
+/** A statement as the nine values of a plain INSERT into a table shaped like xapi_statements, with a new id. */
+function referenceRow(s: Statement, platformId: number, stored: string): unknown[] {
+  const id = randomUUID();
+  return [id, platformId, 1, (s.verb as { id: string }).id, (s.object as { id: string }).id, stored, s.timestamp, contentHash(s), JSON.stringify({ ...s, id, stored })];
+}
+
+/** The plain INSERT of `rows` (each `referenceRow`'s values) into `table`, in one statement. */
+function referenceInsert(table: string, rows: unknown[][]): { text: string; values: unknown[] } {
+  const tuples = rows.map((_, r) => `(${Array.from({ length: 9 }, (_, k) => `$${r * 9 + k + 1}`).join(', ')})`).join(', ');
+  return {
+    text: `INSERT INTO ${table} (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement) VALUES ${tuples}`,
+    values: rows.flat(),
+  };
+}
+
+async function platformOf(c: Client): Promise<number> {
+  return (await c.query<{ id: number }>('SELECT id FROM platforms LIMIT 1')).rows[0]?.id ?? 1;
+}
+
 /** The same statements as plain multi-row jsonb INSERTs of 30 into a table shaped like xapi_statements, over `concurrency` connections. */
 async function plainInserts(url: string, batches: Statement[][], concurrency: number): Promise<number> {
   const setup = await client(url);
-  const [platform] = (await setup.query<{ id: number }>('SELECT id FROM platforms LIMIT 1')).rows;
+  const platformId = await platformOf(setup);
   await setup.query('CREATE TABLE bench_reference (LIKE xapi_statements INCLUDING ALL)');
   const stored = new Date().toISOString();
-  const rows = batches.map((b) =>
-    b.map((s) => {
-      const id = randomUUID();
-      return [id, platform?.id ?? 1, 1, (s.verb as { id: string }).id, (s.object as { id: string }).id, stored, s.timestamp, contentHash(s), JSON.stringify({ ...s, id, stored })];
-    }),
-  );
+  const inserts = batches.map((b) => referenceInsert('bench_reference', b.map((s) => referenceRow(s, platformId, stored))));
   const clients = await Promise.all(Array.from({ length: concurrency }, () => client(url)));
   let next = 0;
   const started = performance.now();
   await Promise.all(
     clients.map(async (c) => {
-      while (next < rows.length) {
-        const b = rows[next++] as unknown[][];
-        const values = b.map((_, r) => `(${Array.from({ length: 9 }, (_, k) => `$${r * 9 + k + 1}`).join(', ')})`).join(', ');
-        await c.query(
-          `INSERT INTO bench_reference (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement) VALUES ${values}`,
-          b.flat(),
-        );
+      while (next < inserts.length) {
+        const insert = inserts[next++] as { text: string; values: unknown[] };
+        await c.query(insert.text, insert.values);
       }
     }),
   );
@@ -230,19 +243,50 @@ async function plainInserts(url: string, batches: Statement[][], concurrency: nu
   return (batches.length * 30) / seconds;
 }
 
+/**
+ * The floor of any xAPI endpoint written in Node on this machine: the same bodies POSTed by the same clients to a
+ * bare express handler that parses the JSON and stores each statement with the plain INSERT above (no
+ * authentication, validation, idempotence, facts, outbox or coverage), over a pool of `concurrency` connections;
+ * `warm` is sent first, unmeasured.
+ */
+async function bareHandler(url: string, bodies: string[], concurrency: number, warm: string[] = []): Promise<Run> {
+  const setup = await client(url);
+  const platformId = await platformOf(setup);
+  await setup.query('CREATE TABLE bench_bare (LIKE xapi_statements INCLUDING ALL)');
+  const db = new Pool({ connectionString: url, max: concurrency });
+  const app = express();
+  app.use(express.json({ limit: '10mb' }));
+  app.post('/xapi/statements', (req, res, next) => {
+    const list = (Array.isArray(req.body) ? req.body : [req.body]) as Statement[];
+    const rows = list.map((s) => referenceRow(s, platformId, new Date().toISOString()));
+    const insert = referenceInsert('bench_bare', rows);
+    db.query(insert.text, insert.values).then(() => res.json(rows.map((r) => r[0])), next);
+  });
+  const listening = await new Promise<http.Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const target = `http://127.0.0.1:${(listening.address() as { port: number }).port}`;
+  try {
+    await send(target, { 'Content-Type': 'application/json' }, warm, 1);
+    return await send(target, { 'Content-Type': 'application/json' }, bodies, concurrency);
+  } finally {
+    listening.closeAllConnections();
+    await new Promise((resolve) => listening.close(resolve));
+    await db.end();
+    await setup.query('DROP TABLE bench_bare');
+    await setup.end();
+  }
+}
+
 /** p95 of a one-row INSERT of a statement into a table shaped like xapi_statements, sequentially (one round trip each). */
 async function plainSingleInsert(url: string, statements: Statement[]): Promise<number> {
   const c = await client(url);
   await c.query('CREATE TABLE bench_single (LIKE xapi_statements INCLUDING ALL)');
   const latencies: number[] = [];
   for (const s of statements) {
-    const id = randomUUID();
-    const stored = new Date().toISOString();
+    const insert = referenceInsert('bench_single', [referenceRow(s, 1, new Date().toISOString())]);
     const t = performance.now();
-    await c.query(
-      `INSERT INTO bench_single (id, platform_id, user_id, verb, object_id, stored, "timestamp", content_hash, statement) VALUES ($1, 1, 1, $2, $3, $4, $5, $6, $7)`,
-      [id, (s.verb as { id: string }).id, (s.object as { id: string }).id, stored, s.timestamp, contentHash(s), JSON.stringify({ ...s, id, stored })],
-    );
+    await c.query(insert.text, insert.values);
     latencies.push(performance.now() - t);
   }
   await c.query('DROP TABLE bench_single');
@@ -374,9 +418,13 @@ async function main(): Promise<void> {
     say(`reference: the same ${BATCHES * 30} statements as plain multi-row jsonb INSERTs of 30, ${CONCURRENCY} connections: ${Math.round(reference)} statements/s (load ${load()})`);
     say(`          ${perStatement(beforeReference, afterReference, BATCHES * 30)}`);
 
+    const bodies = batches.map((b) => JSON.stringify(b));
+    const bare = await bareHandler(dbUrl, bodies, CONCURRENCY);
+    const bareRate = (BATCHES * 30) / bare.seconds;
+    say(`bare    : the same batches POSTed to a bare express handler doing those INSERTs: ${Math.round(bareRate)} statements/s = ${(bareRate / reference).toFixed(2)} of the plain INSERTs (load ${load()})`);
+
     // 2. Socle, fresh store (its pages written out, as the sized stores' are after seeding)
     await admin(checkpoint);
-    const bodies = batches.map((b) => JSON.stringify(b));
     const beforeInbound = await pgCost(dbUrl);
     const cpuBefore = process.cpuUsage();
     const inbound = await send(server.url, headers, bodies, CONCURRENCY);
@@ -386,7 +434,7 @@ async function main(): Promise<void> {
     const total = BATCHES * 30;
     fresh = total / inbound.seconds;
     say(
-      `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
+      `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs, ${(fresh / bareRate).toFixed(2)} of the bare handler (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
     );
     say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process; ${perStatement(beforeInbound, afterInbound, total)}`);
     // the coverage follows in the worker: how long after the last answer every marked learner is credited
@@ -397,7 +445,7 @@ async function main(): Promise<void> {
       value: fresh,
       unit: 'statements/s',
       target: '>= 0.4 of plain INSERTs',
-      reference: `plain multi-row jsonb INSERTs ${Math.round(reference)}/s (load ${load()})`,
+      reference: `plain multi-row jsonb INSERTs ${Math.round(reference)}/s; a bare express handler doing them ${Math.round(bareRate)}/s = ${(bareRate / reference).toFixed(2)} of them, Socle ${(fresh / bareRate).toFixed(2)} of it (load ${load()})`,
       ratio: fresh / reference,
       meets: fresh / reference >= 0.4,
     });
@@ -410,16 +458,17 @@ async function main(): Promise<void> {
       const one = await send(server.url, headers, singles.map((s) => JSON.stringify(s)), 1);
       const completions = singles.filter((s) => /completed$/.test((s.verb as { id: string }).id)).length;
       const referenceP95 = await plainSingleInsert(dbUrl, singles);
+      const bareP95 = pct((await bareHandler(dbUrl, singles.map((s) => JSON.stringify(s)), 1, warm)).latencies, 0.95);
       const p95 = pct(one.latencies, 0.95);
       say(
-        `single  : ${SINGLE} requests of one statement (${completions} completions), one client: p50 ${pct(one.latencies, 0.5).toFixed(2)} ms, p95 ${p95.toFixed(2)} ms, max ${pct(one.latencies, 1).toFixed(1)} ms; a one-row INSERT p95 ${referenceP95.toFixed(2)} ms (load ${load()})`,
+        `single  : ${SINGLE} requests of one statement (${completions} completions), one client: p50 ${pct(one.latencies, 0.5).toFixed(2)} ms, p95 ${p95.toFixed(2)} ms, max ${pct(one.latencies, 1).toFixed(1)} ms; a one-row INSERT p95 ${referenceP95.toFixed(2)} ms, the bare handler's request p95 ${bareP95.toFixed(2)} ms (load ${load()})`,
       );
       figure({
         name: 'one statement p95 postgres',
         value: p95,
         unit: 'ms',
         target: '<= 5 ms',
-        reference: `one-row plain INSERT p95 ${referenceP95.toFixed(2)} ms (load ${load()})`,
+        reference: `one-row plain INSERT p95 ${referenceP95.toFixed(2)} ms; through the bare handler ${bareP95.toFixed(2)} ms (load ${load()})`,
         ratio: p95 / referenceP95,
         meets: p95 <= 5,
       });
