@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- rate-limit`: what the rate limit adds to a request (not a test): the mean latency of the
- * counter's upsert against the same connection's `SELECT 1` (one round trip), sequentially, on a real PostgreSQL
+ * counter's upsert against the same connection's `SELECT 1` (one round trip), then a request taken from the budgets
+ * a process reserves (`RateBudgets`, at the default xAPI limit), sequentially, on a real PostgreSQL
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped)
  * and on PGlite (a temporary directory).
  */
@@ -9,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { openStore, type StoreOptions } from '../src/db/store';
-import { hitRateLimit } from '../src/rate-limit';
+import { DEFAULT_RATE_LIMITS } from '../src/config';
+import { hitRateLimit, leaseSize, RateBudgets } from '../src/rate-limit';
 import { figure } from './figure';
 import { withBenchDatabase } from './database';
 
@@ -29,14 +31,28 @@ async function measure(label: string, options: StoreOptions): Promise<void> {
     started = performance.now();
     for (let i = 0; i < N; i++) await hitRateLimit(store.db, `xapi:key-${i % 5}`, 60);
     const hit = (performance.now() - started) / N;
+    // what a request costs with the process's budgets, at the default xAPI limit (leases of 30)
+    const budgets = new RateBudgets();
+    started = performance.now();
+    for (let i = 0; i < N; i++) await budgets.take(store.db, `xapi:budget-${i % 5}`, DEFAULT_RATE_LIMITS.xapi, DEFAULT_RATE_LIMITS.windowSeconds);
+    const take = (performance.now() - started) / N;
     const us = (ms: number) => `${Math.round(ms * 1000)} µs`;
-    process.stdout.write(`${label}: SELECT 1 ${us(ping)}, rate-limit upsert ${us(hit)} per request (mean of ${N}, sequential)\n`);
+    process.stdout.write(
+      `${label}: SELECT 1 ${us(ping)}, rate-limit upsert ${us(hit)}, with the budgets of a process (leases of ${leaseSize(DEFAULT_RATE_LIMITS.xapi)}) ${us(take)} per request (mean of ${N}, sequential)\n`,
+    );
     figure({
       name: `rate-limit upsert, ${label}`,
       value: Math.round(hit * 1000),
       unit: 'µs/request',
       reference: `SELECT 1 on the same connection: ${us(ping)}`,
       ratio: Number((hit / ping).toFixed(2)),
+    });
+    figure({
+      name: `rate limit with leases, ${label}`,
+      value: Math.round(take * 1000),
+      unit: 'µs/request',
+      reference: `one upsert a request: ${us(hit)}; SELECT 1: ${us(ping)}`,
+      ratio: Number((take / hit).toFixed(3)),
     });
   } finally {
     await store.close();

@@ -4,6 +4,7 @@ import type { ReferentialSource } from './coverage/referentials';
 import type { Store } from './db/store';
 import type { Logger } from './logger';
 import type { MailTransport } from './mail';
+import type { RateBudgets } from './rate-limit';
 import type { ExportRegistry } from './reports/kinds/kind';
 import type { ComplianceSource } from './reports/source';
 import type { StatementIdScheme } from './xapi/ids';
@@ -23,6 +24,8 @@ export interface Services {
   reports: ExportRegistry;
   /** The xAPI keys this process recently verified (`KEY_CACHE_MS`). */
   xapiKeys: VerifiedKeys;
+  /** The requests this process reserved of its clients' rate limits (`RateBudgets`). */
+  rateBudgets: RateBudgets;
   /** From when this store derives time-ordered statement ids, read once. */
   statementIds: StatementIdScheme;
   /** Where e-mail goes (the weekly digests); undefined without SMTP_URL: digests stay on Socle's pages. */

@@ -5,7 +5,7 @@ import { queryRows } from '../src/db/store';
 import { createApiToken } from '../src/identity/api-tokens';
 import { ensurePlatform } from '../src/identity/records';
 import { createLogger } from '../src/logger';
-import { hitRateLimit, purgeRateLimits } from '../src/rate-limit';
+import { hitRateLimit, leaseSize, purgeRateLimits, RateBudgets } from '../src/rate-limit';
 import { createXapiKey } from '../src/xapi/keys';
 import { startTestServer, testConfig, type TestServer } from './support/app';
 import { createTestDatabase, drivers, openTestStore, describeWithServer } from './support/db';
@@ -42,12 +42,83 @@ describe.each(drivers)('the rate-limit counter on %s', (driver) => {
       expect(long.hits).toBe(1);
       expect(long.resetSeconds).toBeGreaterThan(0);
       expect(long.resetSeconds).toBeLessThanOrEqual(3600);
+      expect(long.endsInMs).toBeGreaterThan((long.resetSeconds - 1) * 1000);
+      expect(long.endsInMs).toBeLessThanOrEqual(long.resetSeconds * 1000);
       await new Promise((r) => setTimeout(r, 2_100));
       await hitRateLimit(store.db, 'xapi:k2', 1);
       // k1's window ended more than two windows ago (and the hour's began long before): gone; k2's is current
       expect(await purgeRateLimits(store.db, 1)).toBe(2);
       const keys = await queryRows<{ key: string }>(store.db, sql`SELECT key FROM rate_limits ORDER BY key`);
       expect(keys.map((k) => k.key)).toEqual(['xapi:k2']);
+    } finally {
+      await destroy();
+    }
+  });
+});
+
+describe.each(drivers)('the budgets a process reserves of a rate limit on %s', (driver) => {
+  const counted = async (db: Parameters<typeof hitRateLimit>[0], key: string) =>
+    (await queryRows<{ hits: number }>(db, sql`SELECT hits FROM rate_limits WHERE key = ${key}`))[0]?.hits ?? 0;
+
+  it('reserves 1 % of the limit at once (1 to 100): one round trip for that many requests', async () => {
+    expect([1, 99, 100, 250, 3000, 10_000, 1e9].map(leaseSize)).toEqual([1, 1, 1, 2, 30, 100, 100]);
+    const { store, destroy } = await openTestStore(driver);
+    try {
+      await awayFromWindowEnd();
+      const budgets = new RateBudgets();
+      const verdicts = [];
+      for (let i = 0; i < 10; i++) {
+        verdicts.push(await budgets.take(store.db, 'xapi:lease', 300, WINDOW));
+        // the database counts what was reserved: 3, 6, 9, 12
+        expect(await counted(store.db, 'xapi:lease')).toBe(3 * Math.ceil((i + 1) / 3));
+      }
+      expect(verdicts).toEqual(Array(10).fill(undefined));
+      // concurrent requests of one client wait for one reservation: 20 at once, 2 reservations of 10
+      const many = new RateBudgets();
+      expect(await Promise.all(Array.from({ length: 20 }, () => many.take(store.db, 'xapi:burst', 1000, WINDOW)))).toEqual(Array(20).fill(undefined));
+      expect(await counted(store.db, 'xapi:burst')).toBe(20);
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('never admits more than the limit across processes, and leaves at most a lease unused in each', async () => {
+    const { store, destroy } = await openTestStore(driver);
+    try {
+      await awayFromWindowEnd();
+      // three processes' budgets of one key, limit 250 (leases of 2), requests spread over them
+      const processes = [new RateBudgets(), new RateBudgets(), new RateBudgets()];
+      let admitted = 0;
+      const refusals: number[] = [];
+      for (let i = 0; i < 400; i++) {
+        const verdict = await (processes[i % 3] as RateBudgets).take(store.db, 'xapi:shared', 250, WINDOW);
+        if (verdict === undefined) admitted++;
+        else refusals.push(verdict);
+      }
+      expect(admitted).toBeLessThanOrEqual(250);
+      expect(admitted).toBeGreaterThanOrEqual(250 - 3 * (leaseSize(250) - 1));
+      expect(refusals.every((seconds) => seconds >= 1 && seconds <= WINDOW)).toBe(true);
+      // a refusal once the budget is spent is answered from memory: the count stops at what was reserved
+      const reserved = await counted(store.db, 'xapi:shared');
+      await processes[0]?.take(store.db, 'xapi:shared', 250, WINDOW);
+      expect(await counted(store.db, 'xapi:shared')).toBe(reserved);
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('starts again in the next window: what was reserved and unused in the last one is not carried over', async () => {
+    const { store, destroy } = await openTestStore(driver);
+    try {
+      await new Promise((r) => setTimeout(r, 1_000 - (Date.now() % 1_000) + 20));
+      const budgets = new RateBudgets();
+      // limit 300 a second (leases of 3): two requests of the first window's lease used
+      expect(await budgets.take(store.db, 'xapi:next', 300, 1)).toBeUndefined();
+      expect(await budgets.take(store.db, 'xapi:next', 300, 1)).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect(await budgets.take(store.db, 'xapi:next', 300, 1)).toBeUndefined();
+      // a new lease of the new window: 3 counted, not 3 + 3
+      expect(await counted(store.db, 'xapi:next')).toBe(3);
     } finally {
       await destroy();
     }

@@ -4,6 +4,7 @@ import { catalogueReferentials } from '../coverage/referentials';
 import type { Store } from '../db/store';
 import type { Logger } from '../logger';
 import { smtpTransport } from '../mail';
+import { RateBudgets } from '../rate-limit';
 import { coverageComplianceSource } from '../reports/coverage-source';
 import { reportKinds } from '../reports/kinds';
 import { StatementIdScheme } from '../xapi/ids';
@@ -28,6 +29,7 @@ export function createContext(config: Config, store: Store, logger: Logger, over
     compliance: overrides.compliance ?? coverageComplianceSource(coverage),
     reports: overrides.reports ?? reportKinds,
     xapiKeys: overrides.xapiKeys ?? new VerifiedKeys(),
+    rateBudgets: overrides.rateBudgets ?? new RateBudgets(),
     statementIds: overrides.statementIds ?? new StatementIdScheme(),
     mail: 'mail' in overrides ? overrides.mail : config.mail ? smtpTransport(config.mail) : undefined,
   };

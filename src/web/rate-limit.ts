@@ -3,7 +3,6 @@ import type { RateLimits } from '../config';
 import type { AppContext } from '../context';
 import { rateLimited } from '../domain/errors';
 import { rateLimited as rateLimitedTotal } from '../metrics';
-import { hitRateLimit } from '../rate-limit';
 import { asyncHandler } from './http';
 
 /** The kinds of clients counted: an xAPI key, an API token, an address (LTI login, public verification pages). */
@@ -12,7 +11,7 @@ export type RateLimitKind = Exclude<keyof RateLimits, 'windowSeconds'>;
 /**
  * Counts one request of `client` (of `kind`) and throws `rate_limited` (429 with Retry-After) past the configured
  * limit of the window. A limit of 0 counts nothing. The counter is in the database: the limit holds across every
- * Socle process on it.
+ * Socle process on it (each takes its share of a window's budget at once: `RateBudgets`).
  */
 export async function enforceRateLimit(ctx: AppContext, kind: RateLimitKind, client: string): Promise<void> {
   await countRequest(ctx, kind, client).check();
@@ -31,7 +30,7 @@ export interface RequestAllowance {
 export function countRequest(ctx: AppContext, kind: RateLimitKind, client: string): RequestAllowance {
   const { windowSeconds, [kind]: limit } = ctx.config.rateLimits;
   if (limit === 0) return { check: () => Promise.resolve() };
-  const counted = hitRateLimit(ctx.store.db, `${kind}:${client}`, windowSeconds).then(({ hits, resetSeconds }) => (hits <= limit ? undefined : resetSeconds));
+  const counted = ctx.rateBudgets.take(ctx.store.db, `${kind}:${client}`, limit, windowSeconds);
   // an outage is reported by check(), not as an unhandled rejection when the request failed before calling it
   counted.catch(() => undefined);
   let refused = false;
