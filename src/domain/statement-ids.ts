@@ -8,7 +8,17 @@ export function canonicalJson(value: unknown): string {
   return canonicalValue(value, undefined);
 }
 
+/** A string JSON writes as it is between quotes: nothing to escape (quote, backslash, control characters, surrogates). */
+// eslint-disable-next-line no-control-regex
+const VERBATIM = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** `JSON.stringify` of a string, without its escaping pass for the strings that need none (almost every key and value). */
+function quoted(text: string): string {
+  return VERBATIM.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
 function canonicalValue(value: unknown, skip: ReadonlySet<string> | undefined): string {
+  if (typeof value === 'string') return quoted(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
@@ -16,13 +26,20 @@ function canonicalValue(value: unknown, skip: ReadonlySet<string> | undefined): 
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
-  const keys = Object.keys(object).sort();
+  const keys = Object.keys(object);
+  // sorted already (a statement Socle wrote, or sent again as it was read back): no sort
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) {
+      keys.sort();
+      break;
+    }
+  }
   let out = '{';
   let first = true;
   for (const k of keys) {
     const v = object[k];
     if (v === undefined || skip?.has(k)) continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalValue(v, undefined);
+    out += (first ? '' : ',') + quoted(k) + ':' + canonicalValue(v, undefined);
     first = false;
   }
   return `${out}}`;

@@ -13,16 +13,22 @@ function reference(value: unknown): string {
     .join(',')}}`;
 }
 
+/** Strings of what JSON must escape (quotes, backslashes, control characters, lone surrogates) among any characters. */
+const tricky = fc.string({
+  unit: fc.oneof(fc.constantFrom('"', '\\', '\u0000', '\n', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d\ude00', 'é'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
+});
+
 const json = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
     fc.string({ unit: 'grapheme' }),
+    tricky,
     fc.double({ noNaN: true }),
     fc.boolean(),
     fc.constant(null),
     fc.constant(undefined),
     fc.array(tie('value')),
-    fc.dictionary(fc.string({ unit: 'grapheme' }), tie('value')),
+    fc.dictionary(fc.oneof(fc.string({ unit: 'grapheme' }), tricky), tie('value')),
   ),
 })).value;
 
