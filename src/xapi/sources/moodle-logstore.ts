@@ -5,8 +5,13 @@ function under(id: string, platform: SourcePlatform): boolean {
   return id === platform.issuer || id.startsWith(`${platform.issuer}/`);
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** What follows the wwwroot in the id of a course module and of a course. */
+const MODULE = /^\/mod\/(\w+)\/view\.php\?id=\d+$/;
+const COURSE = /^\/course\/view\.php\?id=(\d+)$/;
+
+/** The part of `id` after the platform's wwwroot (`under` it), matched by `pattern`. */
+function afterRoot(id: string, platform: SourcePlatform, pattern: RegExp): RegExpExecArray | null {
+  return id.startsWith(platform.issuer) ? pattern.exec(id.slice(platform.issuer.length)) : null;
 }
 
 /**
@@ -26,13 +31,13 @@ export const moodleLogstore: StatementSource = {
   },
   activity(object, platform) {
     if (!under(object.id, platform)) return generic.activity(object, platform);
-    const m = new RegExp(`^${escapeRegExp(platform.issuer)}/mod/(\\w+)/view\\.php\\?id=\\d+$`).exec(object.id);
+    const m = afterRoot(object.id, platform, MODULE);
     return m ? { iri: object.id, name: languageValue(object.definition?.name), moduleType: m[1] ?? null } : undefined;
   },
   course(statement, platform) {
     const item = courseActivity(statement);
     if (!item) return undefined;
-    const m = new RegExp(`^${escapeRegExp(platform.issuer)}/course/view\\.php\\?id=(\\d+)$`).exec(item.id);
+    const m = afterRoot(item.id, platform, COURSE);
     return { contextId: m?.[1] ?? item.id, title: languageValue(item.definition?.name) };
   },
 };
