@@ -141,6 +141,9 @@ function perStatement(before: PgCost, after: PgCost, statements: number): string
   return `WAL ${wal.toFixed(2)} kB and PostgreSQL CPU ${Math.round(cpu)} µs per statement`;
 }
 
+/** This process's CPU (`process.cpuUsage` over a phase) per statement, in µs. */
+const nodeMicroseconds = (cpu: NodeJS.CpuUsage, statements: number) => Math.round((cpu.user + cpu.system) / statements);
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
 /**
@@ -419,9 +422,14 @@ async function main(): Promise<void> {
     say(`          ${perStatement(beforeReference, afterReference, BATCHES * 30)}`);
 
     const bodies = batches.map((b) => JSON.stringify(b));
+    const beforeBare = await pgCost(dbUrl);
+    const bareCpu = process.cpuUsage();
     const bare = await bareHandler(dbUrl, bodies, CONCURRENCY);
+    const bareNode = nodeMicroseconds(process.cpuUsage(bareCpu), BATCHES * 30);
+    const afterBare = await pgCost(dbUrl);
     const bareRate = (BATCHES * 30) / bare.seconds;
     say(`bare    : the same batches POSTed to a bare express handler doing those INSERTs: ${Math.round(bareRate)} statements/s = ${(bareRate / reference).toFixed(2)} of the plain INSERTs (load ${load()})`);
+    say(`          Node CPU (handler + bench clients) ${bareNode} µs per statement; ${perStatement(beforeBare, afterBare, BATCHES * 30)}`);
 
     // 2. Socle, fresh store (its pages written out, as the sized stores' are after seeding)
     await admin(checkpoint);
@@ -430,13 +438,12 @@ async function main(): Promise<void> {
     const inbound = await send(server.url, headers, bodies, CONCURRENCY);
     const cpu = process.cpuUsage(cpuBefore);
     const afterInbound = await pgCost(dbUrl);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const total = BATCHES * 30;
     fresh = total / inbound.seconds;
     say(
       `inbound : ${total} statements in ${BATCHES} batches of 30, ${CONCURRENCY} concurrent clients: ${inbound.seconds.toFixed(2)} s = ${Math.round(fresh)} statements/s = ${(fresh / reference).toFixed(2)} of the plain INSERTs, ${(fresh / bareRate).toFixed(2)} of the bare handler (batch latency p50 ${pct(inbound.latencies, 0.5).toFixed(1)} ms, p95 ${pct(inbound.latencies, 0.95).toFixed(1)} ms; load ${load()})`,
     );
-    say(`          Node CPU (server + bench clients) ${cpuSeconds.toFixed(2)} s = ${Math.round(total / cpuSeconds)} statements per CPU-second of this process; ${perStatement(beforeInbound, afterInbound, total)}`);
+    say(`          Node CPU (server + bench clients) ${nodeMicroseconds(cpu, total)} µs per statement; ${perStatement(beforeInbound, afterInbound, total)}`);
     // the coverage follows in the worker: how long after the last answer every marked learner is credited
     const caughtUp = await catchUp(dbUrl);
     say(`coverage: the worker credited every learner marked by the batches ${caughtUp.toFixed(2)} s after the last answer (load ${load()})`);

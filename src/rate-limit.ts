@@ -81,8 +81,7 @@ const MAX_LEASES = 10_000;
 export class RateBudgets {
   private readonly leases = new Map<string, Lease>();
   private readonly reserving = new Map<string, Promise<Lease>>();
-
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  private readonly now = () => performance.now();
 
   /** Takes one request of `key` under `limit` per `windowSeconds`: undefined when admitted, else the seconds until the window ends. */
   async take(ex: Executor, key: string, limit: number, windowSeconds: number): Promise<number | undefined> {
