@@ -462,10 +462,11 @@ async function main(): Promise<void> {
       const singles = Array.from({ length: SINGLE }, (_, i) => statement(BATCHES + i, 0, pool, 1));
       const warm = Array.from({ length: 20 }, (_, i) => JSON.stringify(statement(BATCHES + SINGLE + i, 0, pool, 1)));
       await send(server.url, headers, warm, 1);
-      const one = await send(server.url, headers, singles.map((s) => JSON.stringify(s)), 1);
+      const singleBodies = singles.map((s) => JSON.stringify(s));
+      const one = await send(server.url, headers, singleBodies, 1);
       const completions = singles.filter((s) => /completed$/.test((s.verb as { id: string }).id)).length;
       const referenceP95 = await plainSingleInsert(dbUrl, singles);
-      const bareP95 = pct((await bareHandler(dbUrl, singles.map((s) => JSON.stringify(s)), 1, warm)).latencies, 0.95);
+      const bareP95 = pct((await bareHandler(dbUrl, singleBodies, 1, warm)).latencies, 0.95);
       const p95 = pct(one.latencies, 0.95);
       say(
         `single  : ${SINGLE} requests of one statement (${completions} completions), one client: p50 ${pct(one.latencies, 0.5).toFixed(2)} ms, p95 ${p95.toFixed(2)} ms, max ${pct(one.latencies, 1).toFixed(1)} ms; a one-row INSERT p95 ${referenceP95.toFixed(2)} ms, the bare handler's request p95 ${bareP95.toFixed(2)} ms (load ${load()})`,
