@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { AppContext } from '../../src/context';
 import { auditEvents, courses, exportJobs } from '../../src/db/schema';
 import { SocleError } from '../../src/domain/errors';
+import { DEFAULT_TIME_ZONE } from '../../src/domain/format';
 import { ensureCourse, ensurePlatform } from '../../src/identity/records';
 import { createExportJob, readJobFile, runNextJob } from '../../src/reports/jobs';
 import { aliasesOf, canonicalFormat, defineKind, exportRegistry, reportFile, reportFormats, reportKinds } from '../../src/reports/kinds';
@@ -129,7 +130,8 @@ describe.each(drivers)('a kind added to a registry, on %s', (driver) => {
       rowsDone: 2,
       rowsTotal: 2,
       contentType: 'text/csv; charset=utf-8',
-      fileName: `cours-${job.createdAt.toISOString().slice(0, 10)}.csv`,
+      // named after the day of the request in the institution's time zone (Europe/Paris without a profile), not UTC's
+      fileName: `cours-${job.createdAt.toLocaleDateString('sv-SE', { timeZone: DEFAULT_TIME_ZONE })}.csv`,
     });
     const file = must(await readJobFile(t.store.db, job.id, 'cli'));
     expect(await readAll(file.stream)).toBe('contextId,title\r\n2,Socle numérique — groupe 1\r\n3,Socle numérique — groupe 2');
